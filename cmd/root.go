@@ -1,0 +1,254 @@
+// Package cmd wires hookctl's commands together: the root command, its
+// persistent flags, configuration precedence and exit codes.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hookctl/hookctl/cmd/version"
+	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+)
+
+// Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
+var Version = "dev"
+
+// Execute runs hookctl with the process's arguments and returns the exit code.
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := factory.New(Version)
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run executes the command line args with factory f and returns the exit code;
+// tests call it in-process.
+func Run(ctx context.Context, f *factory.Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	executed, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitcode.OK
+	}
+	if isUsageError(err) && exitcode.Code(err) == exitcode.Error {
+		err = exitcode.New(exitcode.Usage, err)
+	}
+	if !errors.Is(err, exitcode.ErrSilent) {
+		msg := f.Secrets.Scrub(err.Error())
+		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
+		if exitcode.Code(err) == exitcode.Usage && executed != nil {
+			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
+		}
+	}
+	return exitcode.Code(err)
+}
+
+// isUsageError recognises the errors cobra itself returns for a bad command line.
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "invalid argument", "flag needs an argument", "required flag", "accepts ", "requires at least", "requires at most", "received "} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *factory.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hookctl <command> <subcommand> [flags]",
+		Short: "Develop and run Microsoft Graph and Teams webhooks from your terminal",
+		Long: heredoc.Doc(`
+			hookctl receives, verifies and shows Microsoft Graph change notifications and
+			Microsoft Teams outgoing webhooks, manages Graph subscriptions, and ships an
+			offline emulator of Graph and the Microsoft identity platform.
+		`),
+		Example: heredoc.Doc(`
+			  $ hookctl listen
+			  $ hookctl listen -o json --count 1 --timeout 2m
+			  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret
+		`),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       f.Version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return setup(f, cmd)
+		},
+	}
+	root.SetVersionTemplate("hookctl {{.Version}}\n")
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.ConfigFile, "config", "", "config file (default: $HOOKCTL_CONFIG_DIR/config.yaml)")
+	pf.StringVar(&f.Profile, "profile", "default", "sign-in profile to use")
+	pf.StringVarP(&f.Output, "output", "o", "", "output format: pretty or json (default: pretty on a terminal, json otherwise)")
+	pf.Bool("no-color", false, "disable colour output")
+	pf.BoolVar(&f.Debug, "debug", false, "log HTTP and protocol detail to stderr, secrets redacted")
+	_ = root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"pretty", "json"}, cobra.ShellCompDirectiveNoFileComp
+	})
+
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return exitcode.New(exitcode.Usage, err)
+	})
+
+	root.AddCommand(version.NewCmdVersion(f))
+
+	root.InitDefaultCompletionCmd()
+	markUsageErrors(root)
+	return root
+}
+
+// markUsageErrors makes positional-argument errors exit 2 throughout the tree.
+func markUsageErrors(cmd *cobra.Command) {
+	if validate := cmd.Args; validate != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			return exitcode.New(exitcode.Usage, validate(c, args))
+		}
+	}
+	for _, child := range cmd.Commands() {
+		markUsageErrors(child)
+	}
+}
+
+// setup loads configuration and fills every flag not given on the command line
+// from HOOKCTL_<FLAG> or config.yaml, in that order (flag > env > file > default).
+func setup(f *factory.Factory, cmd *cobra.Command) error {
+	// --config itself can only come from the flag or the environment.
+	if err := applyFlag(cmd, cmd.Flag("config"), nil, "", f.Env); err != nil {
+		return err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return exitcode.New(exitcode.Usage, err)
+	}
+	scope := strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+	var firstErr error
+	visit := func(fl *pflag.Flag) {
+		if firstErr == nil && fl.Name != "config" && fl.Name != "help" {
+			firstErr = applyFlag(cmd, fl, cfg, scope, f.Env)
+		}
+	}
+	cmd.InheritedFlags().VisitAll(visit)
+	cmd.LocalFlags().VisitAll(visit)
+	if firstErr != nil {
+		return firstErr
+	}
+
+	// Every value of a secret-bearing flag is scrubbed from debug output and errors.
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		if secretFlag(fl.Name) {
+			if sv, ok := fl.Value.(pflag.SliceValue); ok {
+				for _, v := range sv.GetSlice() {
+					f.Secrets.Add(v)
+					if _, key, found := strings.Cut(v, ":"); found {
+						f.Secrets.Add(key)
+					}
+				}
+			} else {
+				f.Secrets.Add(fl.Value.String())
+			}
+		}
+	})
+
+	switch f.Output {
+	case "":
+		if f.IOStreams.IsStdoutTTY() {
+			f.Output = "pretty"
+		} else {
+			f.Output = "json"
+		}
+	case "pretty", "json":
+	default:
+		return exitcode.Usagef("invalid output format %q: use pretty or json", f.Output)
+	}
+	if noColor, _ := cmd.Flags().GetBool("no-color"); noColor {
+		f.IOStreams.SetColor(false, false)
+	}
+	return nil
+}
+
+func secretFlag(name string) bool {
+	for _, word := range []string{"secret", "client-state", "token", "password"} {
+		if strings.Contains(name, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyFlag sets fl from the environment or the config file when it was not
+// given on the command line. cfg may be nil (environment only).
+func applyFlag(cmd *cobra.Command, fl *pflag.Flag, cfg *config.Config, scope string, env config.Lookup) error {
+	if fl == nil || fl.Changed {
+		return nil
+	}
+	var (
+		value  any
+		source string
+		ok     bool
+	)
+	if cfg != nil {
+		value, source, ok = cfg.Lookup(scope, fl.Name)
+	} else if v, found := env(config.EnvName(fl.Name)); found {
+		value, source, ok = v, config.EnvName(fl.Name), true
+	}
+	if !ok {
+		return nil
+	}
+	var items []string
+	switch v := value.(type) {
+	case []any:
+		for _, item := range v {
+			items = append(items, fmt.Sprint(item))
+		}
+	case string:
+		if _, isSlice := fl.Value.(pflag.SliceValue); isSlice {
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					items = append(items, item)
+				}
+			}
+		} else {
+			items = []string{v}
+		}
+	default:
+		items = []string{fmt.Sprint(v)}
+	}
+	var err error
+	if sv, isSlice := fl.Value.(pflag.SliceValue); isSlice {
+		err = sv.Replace(items)
+	} else if len(items) > 0 {
+		err = fl.Value.Set(items[len(items)-1])
+	}
+	if err != nil {
+		// Never echo the value: it may be a secret.
+		return exitcode.Usagef("invalid value for --%s from %s: %v", fl.Name, source, redactValue(err, items))
+	}
+	fl.Changed = true
+	_ = cmd
+	return nil
+}
+
+func redactValue(err error, items []string) string {
+	msg := err.Error()
+	for _, item := range items {
+		if item != "" {
+			msg = strings.ReplaceAll(msg, item, "…")
+		}
+	}
+	return msg
+}

@@ -1,0 +1,169 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// testFactory returns a factory with buffer streams and a fake environment.
+func testFactory(t *testing.T, env map[string]string) (*factory.Factory, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["HOOKCTL_CONFIG_DIR"]; !ok {
+		env["HOOKCTL_CONFIG_DIR"] = t.TempDir()
+	}
+	f := &factory.Factory{
+		IOStreams: ios,
+		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Version:   "test",
+		Profile:   "default",
+		Secrets:   &logging.Secrets{},
+	}
+	return f, out, errOut
+}
+
+// TestCLIReference keeps docs/cli in step with the command tree.
+func TestCLIReference(t *testing.T) {
+	f, _, _ := testFactory(t, nil)
+	root := NewCmdRoot(f)
+	root.DisableAutoGenTag = true
+	dir := t.TempDir()
+	if err := doc.GenMarkdownTree(root, dir); err != nil {
+		t.Fatal(err)
+	}
+	generated, _ := filepath.Glob(filepath.Join(dir, "*.md"))
+	want := map[string]bool{}
+	for _, path := range generated {
+		name := filepath.Base(path)
+		want[name] = true
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Assert(t, filepath.Join("..", "docs", "cli", name), got)
+	}
+	existing, _ := filepath.Glob(filepath.Join("..", "docs", "cli", "*.md"))
+	for _, path := range existing {
+		if !want[filepath.Base(path)] {
+			if *golden.Update {
+				os.Remove(path)
+				continue
+			}
+			t.Errorf("%s documents a command that no longer exists; run `go test ./... -update`", path)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want int
+		err  string
+	}{
+		{"ok", []string{"version"}, exitcode.OK, ""},
+		{"unknown command", []string{"bogus"}, exitcode.Usage, `unknown command "bogus"`},
+		{"unknown flag", []string{"version", "--bogus"}, exitcode.Usage, "unknown flag: --bogus"},
+		{"extra argument", []string{"version", "extra"}, exitcode.Usage, "unknown command"},
+		{"bad output", []string{"version", "-o", "xml"}, exitcode.Usage, `invalid output format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, _, errOut := testFactory(t, nil)
+			if got := Run(context.Background(), f, tt.args); got != tt.want {
+				t.Errorf("exit %d, want %d; stderr: %s", got, tt.want, errOut)
+			}
+			if !strings.Contains(errOut.String(), tt.err) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.err)
+			}
+		})
+	}
+}
+
+// TestPrecedence checks flag > HOOKCTL_* > config file (command section, then top level) > default.
+func TestPrecedence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		file   string
+		env    map[string]string
+		args   []string
+		want   string
+		values []string
+	}{
+		{"default", "", nil, nil, "plain", nil},
+		{"file top level", "greeting: file\n", nil, nil, "file", nil},
+		{"file command section wins over top level", "greeting: top\nprobe:\n  greeting: section\n", nil, nil, "section", nil},
+		{"env beats file", "greeting: file\n", map[string]string{"HOOKCTL_GREETING": "env"}, nil, "env", nil},
+		{"flag beats env", "greeting: file\n", map[string]string{"HOOKCTL_GREETING": "env"}, []string{"--greeting", "flag"}, "flag", nil},
+		{"repeatable from env", "", map[string]string{"HOOKCTL_VALUE": "a,b"}, nil, "plain", []string{"a", "b"}},
+		{"repeatable from file", "value: [x, y]\n", nil, nil, "plain", []string{"x", "y"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			env := map[string]string{"HOOKCTL_CONFIG_DIR": dir}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, _, errOut := testFactory(t, env)
+			root := NewCmdRoot(f)
+			var greeting string
+			var values []string
+			probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
+			probe.Flags().StringVar(&greeting, "greeting", "plain", "")
+			probe.Flags().StringArrayVar(&values, "value", nil, "")
+			root.AddCommand(probe)
+			root.SetArgs(append([]string{"probe"}, tt.args...))
+			root.SetErr(errOut)
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if greeting != tt.want {
+				t.Errorf("greeting = %q, want %q", greeting, tt.want)
+			}
+			sort.Strings(values)
+			if strings.Join(values, ",") != strings.Join(tt.values, ",") {
+				t.Errorf("values = %v, want %v", values, tt.values)
+			}
+		})
+	}
+}
+
+func TestMalformedConfigIsAUsageError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("output: [unclosed\n"), 0o600)
+	f, _, errOut := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir})
+	if got := Run(context.Background(), f, []string{"version"}); got != exitcode.Usage {
+		t.Fatalf("exit %d, want %d; stderr %s", got, exitcode.Usage, errOut)
+	}
+	if !strings.Contains(errOut.String(), "config.yaml") {
+		t.Errorf("error does not name the file: %s", errOut)
+	}
+}

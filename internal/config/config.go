@@ -1,0 +1,168 @@
+// Package config finds hookctl's configuration and state directories and loads config.yaml.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix prefixes every environment variable hookctl reads for a flag: --teams-secret is HOOKCTL_TEAMS_SECRET.
+const EnvPrefix = "HOOKCTL"
+
+// Lookup reads the environment; tests substitute a map.
+type Lookup func(string) (string, bool)
+
+// ConfigDir is $HOOKCTL_CONFIG_DIR, else $XDG_CONFIG_HOME/hookctl, else ~/.config/hookctl.
+func ConfigDir(env Lookup) string {
+	if d, ok := env("HOOKCTL_CONFIG_DIR"); ok && d != "" {
+		return d
+	}
+	if d, ok := env("XDG_CONFIG_HOME"); ok && d != "" {
+		return filepath.Join(d, "hookctl")
+	}
+	return filepath.Join(homeDir(env), ".config", "hookctl")
+}
+
+// StateDir is $HOOKCTL_STATE_DIR, else $XDG_STATE_HOME/hookctl, else ~/.local/state/hookctl.
+// It holds the journal, the subscription store and the token cache.
+func StateDir(env Lookup) string {
+	if d, ok := env("HOOKCTL_STATE_DIR"); ok && d != "" {
+		return d
+	}
+	if d, ok := env("XDG_STATE_HOME"); ok && d != "" {
+		return filepath.Join(d, "hookctl")
+	}
+	return filepath.Join(homeDir(env), ".local", "state", "hookctl")
+}
+
+func homeDir(env Lookup) string {
+	if h, ok := env("HOME"); ok && h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
+}
+
+// EnsurePrivateDir creates dir (and parents) and makes dir itself 0700.
+func EnsurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("securing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path with mode 0600 through a temporary file in
+// the same directory and a rename, so readers see the old or the new file, never half.
+// The directory is created 0700 if missing.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := EnsurePrivateDir(dir); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Config is the loaded config.yaml plus the environment.
+type Config struct {
+	// File is the config file's path (it may not exist).
+	File string
+	// ConfigDir and StateDir are the resolved directories.
+	ConfigDir string
+	StateDir  string
+
+	v   *viper.Viper
+	env Lookup
+}
+
+// Load reads the config file at path, or config.yaml in the config directory when
+// path is empty. A missing file is not an error; a malformed one is.
+func Load(path string, env Lookup) (*Config, error) {
+	c := &Config{ConfigDir: ConfigDir(env), StateDir: StateDir(env), env: env}
+	explicit := path != ""
+	if !explicit {
+		path = filepath.Join(c.ConfigDir, "config.yaml")
+	}
+	c.File = path
+	c.v = viper.New()
+	c.v.SetConfigFile(path)
+	c.v.SetConfigType("yaml")
+	if err := c.v.ReadInConfig(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !explicit {
+			return c, nil
+		}
+		var notFound viper.ConfigFileNotFoundError
+		if (errors.As(err, &notFound) || errors.Is(err, fs.ErrNotExist)) && explicit {
+			return nil, fmt.Errorf("config file %s does not exist", path)
+		}
+		return nil, fmt.Errorf("reading config file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// EnvName is the environment variable for a flag name: "teams-secret" -> HOOKCTL_TEAMS_SECRET.
+func EnvName(flag string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Lookup finds the value for a flag that was not given on the command line: the
+// environment first, then the config file under the command's own section
+// (e.g. `listen: {addr: ...}`), then the file's top level. scope is the command
+// path below the root, such as "listen" or "subscriptions renew".
+func (c *Config) Lookup(scope, flag string) (value any, source string, ok bool) {
+	if v, ok := c.env(EnvName(flag)); ok {
+		return v, EnvName(flag), true
+	}
+	if scope != "" {
+		key := strings.ReplaceAll(scope, " ", ".") + "." + flag
+		if c.v.IsSet(key) {
+			return c.v.Get(key), c.File, true
+		}
+	}
+	if c.v.IsSet(flag) {
+		return c.v.Get(flag), c.File, true
+	}
+	return nil, "", false
+}
+
+// Get returns a config-file value by dotted key (e.g. "ngrok.authtoken"), or nil.
+func (c *Config) Get(key string) any { return c.v.Get(key) }
+
+// GetString returns a config-file value by dotted key as a string.
+func (c *Config) GetString(key string) string { return c.v.GetString(key) }
+
+// Env reads an environment variable through the lookup the config was loaded with.
+func (c *Config) Env(name string) (string, bool) { return c.env(name) }

@@ -1,0 +1,64 @@
+// Package factory hands commands their shared dependencies, built lazily so that
+// `hookctl --help` touches neither disk nor network.
+package factory
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// Factory is passed to every NewCmdX constructor.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	// Env reads the environment (os.LookupEnv outside tests).
+	Env config.Lookup
+	// Version is the build's version string.
+	Version string
+
+	// Set by the root command once flags are parsed.
+	ConfigFile string // --config
+	Profile    string // --profile
+	Output     string // -o: "pretty" or "json" (resolved from the terminal when not given)
+	Debug      bool   // --debug
+
+	// Secrets collects every secret value the run handles so the debug log can scrub it.
+	Secrets *logging.Secrets
+
+	cfg    *config.Config
+	cfgErr error
+	logger *slog.Logger
+}
+
+// New returns a factory over the process's streams and environment.
+func New(version string) *Factory {
+	return &Factory{
+		IOStreams: iostreams.System(),
+		Env:       os.LookupEnv,
+		Version:   version,
+		Profile:   "default",
+		Secrets:   &logging.Secrets{},
+	}
+}
+
+// Config loads the configuration once.
+func (f *Factory) Config() (*config.Config, error) {
+	if f.cfg == nil && f.cfgErr == nil {
+		f.cfg, f.cfgErr = config.Load(f.ConfigFile, f.Env)
+	}
+	return f.cfg, f.cfgErr
+}
+
+// JSON reports whether results go to stdout as JSON lines.
+func (f *Factory) JSON() bool { return f.Output == "json" }
+
+// Logger is the --debug logger on stderr (a discarding one without --debug).
+func (f *Factory) Logger() *slog.Logger {
+	if f.logger == nil {
+		f.logger = logging.New(f.IOStreams.ErrOut, f.Debug, f.Secrets)
+	}
+	return f.logger
+}

@@ -1,0 +1,100 @@
+// Package logging builds the --debug logger, which scrubs secrets from every line.
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+)
+
+// Redacted stands in for a secret in log output.
+const Redacted = "[REDACTED]"
+
+// Secrets is the set of values that must never reach a log line. Commands add
+// every secret they handle (client secrets, tokens, clientState, HMAC keys).
+type Secrets struct {
+	mu     sync.RWMutex
+	values []string
+}
+
+// Add registers values to scrub; empty and very short values are ignored because
+// scrubbing them would mangle ordinary text.
+func (s *Secrets) Add(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if len(v) >= 4 {
+			s.values = append(s.values, v)
+		}
+	}
+}
+
+// Scrub replaces every registered secret in text.
+func (s *Secrets) Scrub(text string) string {
+	if s == nil {
+		return text
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.values {
+		text = strings.ReplaceAll(text, v, Redacted)
+	}
+	return text
+}
+
+// sensitiveKey reports attribute names whose values are secret whatever they hold.
+func sensitiveKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, word := range []string{"secret", "token", "password", "authorization", "clientstate", "assertion", "key"} {
+		if strings.Contains(k, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// New returns a logger writing text lines to w when enabled, and discarding
+// everything otherwise. Attributes named like secrets are replaced, and registered
+// secret values are scrubbed from all other strings.
+func New(w io.Writer, enabled bool, secrets *Secrets) *slog.Logger {
+	if !enabled {
+		return slog.New(slog.DiscardHandler)
+	}
+	opts := &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return a
+			}
+			if sensitiveKey(a.Key) {
+				return slog.String(a.Key, Redacted)
+			}
+			if a.Value.Kind() == slog.KindString || a.Value.Kind() == slog.KindAny {
+				return slog.String(a.Key, secrets.Scrub(a.Value.String()))
+			}
+			return a
+		},
+	}
+	return slog.New(&scrubHandler{Handler: slog.NewTextHandler(w, opts), secrets: secrets})
+}
+
+// scrubHandler also scrubs the message itself.
+type scrubHandler struct {
+	slog.Handler
+	secrets *Secrets
+}
+
+func (h *scrubHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Message = h.secrets.Scrub(r.Message)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *scrubHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &scrubHandler{Handler: h.Handler.WithAttrs(attrs), secrets: h.secrets}
+}
+
+func (h *scrubHandler) WithGroup(name string) slog.Handler {
+	return &scrubHandler{Handler: h.Handler.WithGroup(name), secrets: h.secrets}
+}
