@@ -1,0 +1,252 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/hookctl/hookctl/internal/golden"
+)
+
+func open(t *testing.T, path string, opts Options) (*Journal, []Entry) {
+	t.Helper()
+	j, entries, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, entries
+}
+
+func TestReplayReturnsWhatWasNotCompleted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, entries := open(t, path, Options{})
+	if len(entries) != 0 {
+		t.Fatalf("new journal replayed %d entries", len(entries))
+	}
+	ctx := context.Background()
+	var seqs []uint64
+	for i := range 4 {
+		seq, err := j.Append(ctx, []byte(fmt.Sprintf("entry %d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	j.Mark(seqs[1], "emitted")
+	j.Mark(seqs[1], "fwd:http://a")
+	j.Complete(seqs[2])
+	// Simulate a crash: no Close, just drop the handle after the writer caught up.
+	waitIdle(t, j)
+	j.file.Close()
+
+	j2, entries := open(t, path, Options{})
+	defer j2.Close()
+	want := []struct {
+		data  string
+		marks string
+	}{{"entry 0", ""}, {"entry 1", "emitted,fwd:http://a"}, {"entry 3", ""}, {"barrier", ""}}
+	if len(entries) != len(want) {
+		t.Fatalf("replayed %d entries, want %d: %+v", len(entries), len(want), entries)
+	}
+	for i, w := range want {
+		if string(entries[i].Data) != w.data || strings.Join(entries[i].Marks, ",") != w.marks {
+			t.Errorf("entry %d = %q marks %q, want %q marks %q", i, entries[i].Data, entries[i].Marks, w.data, w.marks)
+		}
+	}
+	seq, err := j2.Append(ctx, []byte("after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq <= seqs[3] {
+		t.Errorf("sequence went backwards after replay: %d <= %d", seq, seqs[3])
+	}
+}
+
+// waitIdle waits until everything queued has been written.
+func waitIdle(t *testing.T, j *Journal) {
+	t.Helper()
+	// An append is committed after everything queued before it.
+	if _, err := j.Append(context.Background(), []byte("barrier")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTornTailIsCutOff(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	j.Append(context.Background(), []byte("whole"))
+	j.file.Close()
+	size := fileSize(t, path)
+	// Half a record: a crash mid-write.
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(appendRecord(nil, kindEntry, 99, []byte("partial record"))[:12])
+	f.Close()
+
+	j2, entries := open(t, path, Options{})
+	if len(entries) != 1 || string(entries[0].Data) != "whole" {
+		t.Fatalf("entries = %+v", entries)
+	}
+	if got := fileSize(t, path); got != size {
+		t.Errorf("size after repair = %d, want %d", got, size)
+	}
+	j2.Close()
+}
+
+func TestCorruptRecordStopsReplay(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	j.Append(context.Background(), []byte("first"))
+	j.Append(context.Background(), []byte("second"))
+	j.file.Close()
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 0xff // flip a bit in the last record's payload
+	os.WriteFile(path, data, 0o600)
+	j2, entries := open(t, path, Options{})
+	defer j2.Close()
+	if len(entries) != 1 || string(entries[0].Data) != "first" {
+		t.Fatalf("entries = %+v", entries)
+	}
+}
+
+func TestRefusesForeignFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(path, []byte("precious notes\n"), 0o600)
+	_, _, err := Open(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "not a hookctl journal") {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "precious notes\n" {
+		t.Errorf("foreign file was changed: %q", data)
+	}
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	defer j.Close()
+	_, _, err := Open(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFileIsPrivate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	j.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %o, want 600", perm)
+	}
+}
+
+func TestCleanCloseEmptiesCompletedJournal(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	seq, _ := j.Append(context.Background(), []byte("x"))
+	j.Complete(seq)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileSize(t, path); got != int64(len(magic)) {
+		t.Errorf("size = %d, want just the header", got)
+	}
+	if _, err := j.Append(context.Background(), nil); err != ErrClosed {
+		t.Errorf("append after close: %v", err)
+	}
+}
+
+func TestCompactionBoundsTheFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{CompactBytes: 64 << 10})
+	ctx := context.Background()
+	payload := []byte(strings.Repeat("n", 1000))
+	var keep []uint64
+	for i := range 2000 {
+		seq, err := j.Append(ctx, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 0 {
+			keep = append(keep, seq)
+			j.Mark(seq, "emitted")
+			continue
+		}
+		j.Complete(seq)
+	}
+	waitIdle(t, j)
+	if j.Compactions() == 0 {
+		t.Fatal("no compaction after 2 MB of completed entries")
+	}
+	if size := fileSize(t, path); size > 200<<10 {
+		t.Errorf("journal is %d bytes after compaction, want under 200 KiB", size)
+	}
+	j.file.Close() // crash
+
+	j2, entries := open(t, path, Options{})
+	defer j2.Close()
+	// The kept entries plus the barrier appended by waitIdle.
+	if len(entries) != len(keep)+1 {
+		t.Fatalf("replayed %d entries, want %d", len(entries), len(keep)+1)
+	}
+	for i, seq := range keep {
+		if entries[i].Seq != seq || len(entries[i].Data) != len(payload) || strings.Join(entries[i].Marks, ",") != "emitted" {
+			t.Errorf("entry %d = seq %d, %d bytes, marks %v", i, entries[i].Seq, len(entries[i].Data), entries[i].Marks)
+		}
+	}
+}
+
+func TestConcurrentAppendsShareFsyncs(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	var wg sync.WaitGroup
+	seen := sync.Map{}
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				seq, err := j.Append(context.Background(), []byte(fmt.Sprintf("%d-%d", w, i)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, dup := seen.LoadOrStore(seq, true); dup {
+					t.Errorf("sequence %d handed out twice", seq)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	j.Close()
+	j2, entries := open(t, path, Options{})
+	defer j2.Close()
+	if len(entries) != 800 {
+		t.Errorf("replayed %d entries, want 800", len(entries))
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Size()
+}

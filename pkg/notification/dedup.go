@@ -1,0 +1,104 @@
+package notification
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Default dedup limits: Graph redelivers within minutes, so ten minutes or the
+// last 100,000 notifications, whichever is smaller, catches redeliveries while
+// keeping memory bounded (about 5 MB at the limit).
+const (
+	DefaultDedupWindow  = 10 * time.Minute
+	DefaultDedupEntries = 100_000
+)
+
+// DedupKey identifies a notification for deduplication: the subscription and
+// the notification id, or, when Graph sent no id, the subscription, resource,
+// change type and resourceData's @odata.etag. ok is false when the item carries
+// too little to be recognised again (it is then never treated as a duplicate).
+func DedupKey(n *Notification) (key [16]byte, ok bool) {
+	var material string
+	switch {
+	case n.SubscriptionID == "":
+		return key, false
+	case n.ID != "":
+		material = "id\x00" + n.SubscriptionID + "\x00" + n.ID
+	case n.ETag != "":
+		material = "etag\x00" + n.SubscriptionID + "\x00" + n.Resource + "\x00" + n.ChangeType + "\x00" + n.ETag
+	default:
+		return key, false
+	}
+	sum := sha256.Sum256([]byte(material))
+	copy(key[:], sum[:16])
+	return key, true
+}
+
+// Dedup remembers recently seen notification keys within a time window and up
+// to a maximum number of entries. It is safe for concurrent use.
+type Dedup struct {
+	window time.Duration
+	limit  int
+
+	mu    sync.Mutex
+	seen  map[[16]byte]time.Time
+	order []dedupEntry // insertion order; a ring would save copying, a slice is simpler
+	head  int
+}
+
+type dedupEntry struct {
+	key [16]byte
+	at  time.Time
+}
+
+// NewDedup returns a Dedup remembering keys for window, at most limit of them.
+func NewDedup(window time.Duration, limit int) *Dedup {
+	if window <= 0 {
+		window = DefaultDedupWindow
+	}
+	if limit <= 0 {
+		limit = DefaultDedupEntries
+	}
+	return &Dedup{window: window, limit: limit, seen: map[[16]byte]time.Time{}}
+}
+
+// Seen reports whether key was recorded within the window; if not, it records
+// key as seen at now.
+func (d *Dedup) Seen(key [16]byte, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.evict(now)
+	if at, ok := d.seen[key]; ok && now.Sub(at) < d.window {
+		return true
+	}
+	d.seen[key] = now
+	d.order = append(d.order, dedupEntry{key: key, at: now})
+	d.evict(now)
+	return false
+}
+
+// Len is the number of remembered keys.
+func (d *Dedup) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
+}
+
+func (d *Dedup) evict(now time.Time) {
+	for d.head < len(d.order) {
+		oldest := d.order[d.head]
+		if len(d.seen) <= d.limit && now.Sub(oldest.at) < d.window {
+			break
+		}
+		if at, ok := d.seen[oldest.key]; ok && at.Equal(oldest.at) {
+			delete(d.seen, oldest.key)
+		}
+		d.head++
+	}
+	// Reclaim the consumed prefix once it dominates the slice.
+	if d.head > 1024 && d.head*2 > len(d.order) {
+		d.order = append(d.order[:0:0], d.order[d.head:]...)
+		d.head = 0
+	}
+}
