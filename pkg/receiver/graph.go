@@ -1,0 +1,212 @@
+package receiver
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookctl/hookctl/pkg/notification"
+)
+
+// graph handles POST /notifications and POST /lifecycle.
+func (r *Receiver) graph(route string) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if strings.Contains(req.URL.RawQuery, "validationToken") {
+			if token, present, reason := ValidationToken(req.URL.RawQuery); present {
+				r.handshake(w, route, token, reason)
+				return
+			}
+		}
+		body, ok := r.readBody(w, req, route)
+		if !ok {
+			return
+		}
+		collection, err := notification.Parse(body)
+		if err != nil {
+			r.reject(w, route, http.StatusBadRequest, err.Error())
+			return
+		}
+		if len(collection.Value) == 0 {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		e := &entry{
+			route:       route,
+			receivedAt:  r.opts.Now(),
+			eventID:     newEventID(),
+			contentType: req.Header.Get("Content-Type"),
+			body:        body,
+			collection:  collection,
+		}
+		e.data = e.encode()
+		seq, err := r.opts.Store.Append(req.Context(), e.data)
+		if err != nil {
+			// 5xx makes Graph retry later, which is right when the disk failed us.
+			r.reject(w, route, http.StatusServiceUnavailable, "could not record the notification durably; retry later")
+			return
+		}
+		e.seq = seq
+		r.stats.received.Add(int64(len(collection.Value)))
+		r.enqueue(e)
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// ValidationToken finds the validationToken parameter in a raw query string
+// and decodes it. present is false when there is none; reason is set when the
+// token is present but unusable (bad encoding, empty, over 64 KiB).
+func ValidationToken(rawQuery string) (token string, present bool, reason string) {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		if decoded, err := url.QueryUnescape(name); err != nil || decoded != "validationToken" {
+			continue
+		}
+		decoded, err := url.QueryUnescape(value)
+		switch {
+		case err != nil:
+			return "", true, "validationToken is not valid URL encoding"
+		case decoded == "":
+			return "", true, "validationToken is empty"
+		case len(decoded) > MaxValidationToken:
+			return "", true, "validationToken is longer than 64 KiB"
+		}
+		return decoded, true, ""
+	}
+	return "", false, ""
+}
+
+// handshake answers Graph's endpoint validation: 200, text/plain, the token.
+func (r *Receiver) handshake(w http.ResponseWriter, route, token, reason string) {
+	if reason != "" {
+		r.reject(w, route, http.StatusBadRequest, reason)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(token)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, token)
+	r.report(HandshakeEvent{Route: route})
+}
+
+// readBody reads at most MaxBodyBytes, answering 413 beyond.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route string) ([]byte, bool) {
+	limit := r.opts.MaxBodyBytes
+	tooLarge := "request body is larger than " + formatBytes(limit)
+	if req.ContentLength > limit {
+		r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge)
+		return nil, false
+	}
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit)); err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge)
+		} else {
+			r.reject(w, route, http.StatusBadRequest, "could not read the request body")
+		}
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+func formatBytes(n int64) string {
+	if n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	if n%(1<<10) == 0 {
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+func (r *Receiver) reject(w http.ResponseWriter, route string, status int, reason string) {
+	r.stats.rejected.Add(1)
+	plainError(w, status, reason)
+	r.report(RejectedEvent{Route: route, Status: status, Reason: reason})
+}
+
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "evt_" + hex.EncodeToString(b[:])
+}
+
+// entry is one accepted collection on its way through processing.
+type entry struct {
+	seq         uint64
+	route       string
+	receivedAt  time.Time
+	eventID     string
+	contentType string
+	body        []byte
+	collection  *notification.Collection // nil until parsed (replay)
+
+	data     []byte   // the encoded form kept in the Store
+	marks    []string // stages done in an earlier run
+	replayed bool
+}
+
+// entryVersion prefixes the stored form so later versions can read old journals.
+const entryVersion = 1
+
+// encode is the stored form: version, receivedAt (Unix ns), then the event id,
+// route and content type, each with a 2-byte length, then the body.
+func (e *entry) encode() []byte {
+	out := make([]byte, 0, 9+6+len(e.eventID)+len(e.route)+len(e.contentType)+len(e.body))
+	out = append(out, entryVersion)
+	out = binary.LittleEndian.AppendUint64(out, uint64(e.receivedAt.UnixNano()))
+	for _, field := range []string{e.eventID, e.route, e.contentType} {
+		if len(field) > 0xffff {
+			field = field[:0xffff]
+		}
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(field)))
+		out = append(out, field...)
+	}
+	return append(out, e.body...)
+}
+
+var errBadEntry = errors.New("unreadable journal entry")
+
+func decodeEntry(seq uint64, data []byte, marks []string) (*entry, error) {
+	if len(data) < 9 || data[0] != entryVersion {
+		return nil, errBadEntry
+	}
+	e := &entry{seq: seq, data: data, marks: marks, replayed: true}
+	e.receivedAt = time.Unix(0, int64(binary.LittleEndian.Uint64(data[1:9])))
+	rest := data[9:]
+	fields := make([]string, 3)
+	for i := range fields {
+		if len(rest) < 2 {
+			return nil, errBadEntry
+		}
+		n := int(binary.LittleEndian.Uint16(rest))
+		if len(rest) < 2+n {
+			return nil, errBadEntry
+		}
+		fields[i] = string(rest[2 : 2+n])
+		rest = rest[2+n:]
+	}
+	e.eventID, e.route, e.contentType = fields[0], fields[1], fields[2]
+	e.body = rest
+	collection, err := notification.Parse(e.body)
+	if err != nil {
+		return nil, errBadEntry
+	}
+	e.collection = collection
+	return e, nil
+}

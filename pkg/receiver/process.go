@@ -1,0 +1,198 @@
+package receiver
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookctl/hookctl/pkg/forward"
+	"github.com/hookctl/hookctl/pkg/notification"
+)
+
+// Stages recorded in the Store. "emitted:N" means items before N were
+// emitted when processing stopped early; "emitted" means all were.
+const (
+	stageEmitted = "emitted"
+	stageForward = "fwd:"
+)
+
+func (r *Receiver) enqueue(e *entry) {
+	r.mu.Lock()
+	r.pending = append(r.pending, e)
+	r.mu.Unlock()
+	select {
+	case r.queue <- struct{}{}:
+	default:
+	}
+}
+
+// process is the single processing goroutine: entries are handled in the
+// order they were stored, which keeps output in arrival order.
+func (r *Receiver) process() {
+	defer close(r.processed)
+	for {
+		r.mu.Lock()
+		if len(r.pending) == 0 {
+			r.busy = false
+			r.idle.Broadcast()
+			r.mu.Unlock()
+			select {
+			case <-r.queue:
+				continue
+			case <-r.stop:
+				return
+			}
+		}
+		batch := r.pending
+		r.pending = nil
+		r.busy = true
+		r.mu.Unlock()
+		for i, e := range batch {
+			if r.stopped() || !r.handle(e) {
+				// Stopping: what is left stays in the Store for the next start.
+				r.mu.Lock()
+				r.pending = append(batch[i+1:len(batch):len(batch)], r.pending...)
+				r.busy = false
+				r.halted = true
+				r.idle.Broadcast()
+				r.mu.Unlock()
+				<-r.stop
+				return
+			}
+		}
+	}
+}
+
+// handle processes one entry; false means the Reporter refused an event and
+// processing must stop.
+func (r *Receiver) handle(e *entry) bool {
+	if r.opts.ProcessDelay > 0 {
+		select {
+		case <-time.After(r.opts.ProcessDelay):
+		case <-r.stop:
+			return false
+		}
+	}
+	if e.collection == nil {
+		decoded, err := decodeEntry(e.seq, e.data, e.marks)
+		if err != nil {
+			r.stats.drop(DropUnreadableEntry)
+			r.report(DroppedEvent{ReceivedAt: r.opts.Now(), Reason: DropUnreadableEntry})
+			_ = r.opts.Store.Complete(e.seq)
+			return true
+		}
+		e = decoded
+	}
+	if e.replayed {
+		r.stats.replayed.Add(1)
+	}
+	emittedBefore, fullyEmitted, forwardedTo := readMarks(e.marks)
+	items := e.collection.Value
+	accepted := make([]json.RawMessage, 0, len(items))
+	for i, n := range items {
+		verdict := r.opts.ClientStates.Check(n.SubscriptionID, n.ClientState)
+		alreadyEmitted := fullyEmitted || i < emittedBefore
+		if verdict != notification.Accepted {
+			if !alreadyEmitted {
+				r.drop(e, n, dropReason(verdict))
+			}
+			continue
+		}
+		if alreadyEmitted {
+			accepted = append(accepted, n.Raw)
+			continue
+		}
+		if !n.IsLifecycle() {
+			if key, ok := notification.DedupKey(n); ok && r.opts.Dedup.Seen(key, r.opts.Now()) {
+				r.drop(e, n, DropDuplicate)
+				continue
+			}
+		}
+		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
+		if n.IsLifecycle() {
+			event = LifecycleEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
+		}
+		if err := r.opts.Reporter.Report(event); err != nil {
+			_ = r.opts.Store.Mark(e.seq, stageEmitted+":"+strconv.Itoa(i))
+			return false
+		}
+		r.stats.emitted.Add(1)
+		accepted = append(accepted, n.Raw)
+	}
+	if !fullyEmitted {
+		_ = r.opts.Store.Mark(e.seq, stageEmitted)
+	}
+	r.forward(e, accepted, forwardedTo)
+	return true
+}
+
+func (r *Receiver) drop(e *entry, n *notification.Notification, reason DropReason) {
+	r.stats.drop(reason)
+	r.report(DroppedEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, SubscriptionID: n.SubscriptionID, Reason: reason})
+}
+
+func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedTo map[string]bool) {
+	forwardedTo = map[string]bool{}
+	for _, mark := range marks {
+		switch {
+		case mark == stageEmitted:
+			fullyEmitted = true
+		case strings.HasPrefix(mark, stageEmitted+":"):
+			if n, err := strconv.Atoi(strings.TrimPrefix(mark, stageEmitted+":")); err == nil && n > emittedBefore {
+				emittedBefore = n
+			}
+		case strings.HasPrefix(mark, stageForward):
+			forwardedTo[strings.TrimPrefix(mark, stageForward)] = true
+		}
+	}
+	return emittedBefore, fullyEmitted, forwardedTo
+}
+
+// forward hands the accepted items to the forwarder, or completes the entry
+// when there is nothing (left) to deliver.
+func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map[string]bool) {
+	var targets []string
+	if r.forwarder != nil && len(accepted) > 0 {
+		for _, target := range r.opts.ForwardTo {
+			if !forwardedTo[target] {
+				targets = append(targets, target)
+			}
+		}
+	}
+	if len(targets) == 0 {
+		_ = r.opts.Store.Complete(e.seq)
+		return
+	}
+	body := e.body
+	if len(accepted) != len(e.collection.Value) {
+		// Dropped items are never forwarded; the others keep their exact bytes.
+		body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
+	}
+	remaining := new(atomic.Int32)
+	remaining.Store(int32(len(targets)))
+	seq := e.seq
+	r.forwarder.Submit(forward.Job{
+		EventID:     e.eventID,
+		Body:        body,
+		ContentType: e.contentType,
+		Targets:     targets,
+		Delivered: func(target string) {
+			_ = r.opts.Store.Mark(seq, stageForward+target)
+			if remaining.Add(-1) == 0 {
+				_ = r.opts.Store.Complete(seq)
+			}
+		},
+	})
+}
+
+func (r *Receiver) observeForward(result forward.Result) {
+	if result.Err == nil {
+		r.stats.forwarded.Add(1)
+		r.report(ForwardedEvent{EventID: result.EventID, Target: result.Target, Status: result.Status, Attempt: result.Attempt})
+		return
+	}
+	r.stats.forwardFailures.Add(1)
+	r.report(ForwardFailedEvent{EventID: result.EventID, Target: result.Target, Attempt: result.Attempt, Status: result.Status, Err: result.Err, RetryIn: result.RetryIn})
+}

@@ -1,0 +1,151 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hookctl/hookctl/pkg/teams"
+)
+
+// DefaultTeamsReply is the reply text when no other is configured.
+const DefaultTeamsReply = "Received by hookctl."
+
+// Replier produces the reply text for a verified Teams message. body is the
+// request exactly as received. It must return before ctx is done.
+type Replier interface {
+	Reply(ctx context.Context, activity *teams.Activity, body []byte) (string, error)
+}
+
+// StaticReply always replies with the same text.
+type StaticReply string
+
+// Reply implements Replier.
+func (s StaticReply) Reply(context.Context, *teams.Activity, []byte) (string, error) {
+	return string(s), nil
+}
+
+// CommandReply runs a shell command with the message JSON on its standard
+// input and replies with its standard output (trailing newlines removed).
+type CommandReply struct {
+	// Command is run by /bin/sh -c (cmd /C on Windows).
+	Command string
+	// Stderr receives the command's standard error (nil: discarded).
+	Stderr io.Writer
+}
+
+// maxReplyOutput bounds what a reply command may print; Teams shows a short message anyway.
+const maxReplyOutput = 64 << 10
+
+// Reply implements Replier.
+func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte) (string, error) {
+	var cmd *exec.Cmd
+	if runtime.GOOS == "windows" {
+		cmd = exec.CommandContext(ctx, "cmd", "/C", c.Command)
+	} else {
+		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", c.Command)
+	}
+	var stdout limitedBuffer
+	stdout.limit = maxReplyOutput
+	cmd.Stdin = bytes.NewReader(body)
+	cmd.Stdout = &stdout
+	cmd.Stderr = c.Stderr
+	// A child that keeps the pipes open must not keep us waiting after the kill.
+	cmd.WaitDelay = 200 * time.Millisecond
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("the reply command did not finish in time")
+	}
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return "", fmt.Errorf("the reply command failed (%s)", exitErr.ProcessState)
+		}
+		return "", fmt.Errorf("the reply command could not run: %w", err)
+	}
+	return strings.TrimRight(stdout.String(), "\r\n"), nil
+}
+
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.limit - b.Len(); room < len(p) {
+		b.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+// teams handles POST /teams.
+func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
+	body, ok := r.readBody(w, req, TeamsPath)
+	if !ok {
+		return
+	}
+	if err := teams.Verify(req.Header.Get("Authorization"), body, r.opts.TeamsKeys, req.URL.Query().Get("id")); err != nil {
+		reason := teams.ReasonOf(err)
+		text := err.Error()
+		if reason == teams.ReasonNoKeys {
+			text = "no HMAC key configured; start hookctl listen with --teams-secret"
+		}
+		w.Header().Set("WWW-Authenticate", teams.Scheme)
+		r.reject(w, TeamsPath, http.StatusUnauthorized, text)
+		return
+	}
+	activity, err := teams.ParseActivity(body)
+	if err != nil {
+		r.reject(w, TeamsPath, http.StatusBadRequest, err.Error())
+		return
+	}
+	r.stats.received.Add(1)
+	receivedAt := r.opts.Now()
+	ctx, cancel := context.WithTimeout(req.Context(), TeamsReplyTimeout)
+	text, replyErr := r.reply(ctx, activity, body)
+	cancel()
+	if replyErr != nil {
+		text = "hookctl could not build a reply: " + replyErr.Error()
+	}
+	reply, _ := json.Marshal(teams.NewReply(text))
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(reply)
+	if r.opts.Reporter.Report(TeamsEvent{ReceivedAt: receivedAt, Activity: activity, Reply: text, ReplyErr: replyErr}) == nil {
+		r.stats.emitted.Add(1)
+	}
+}
+
+// reply runs the Replier, never waiting past ctx even if it does not honour it.
+func (r *Receiver) reply(ctx context.Context, activity *teams.Activity, body []byte) (string, error) {
+	type answer struct {
+		text string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- answer{err: fmt.Errorf("the reply failed")}
+				r.report(PanicEvent{Route: TeamsPath, Value: fmt.Sprint(v)})
+			}
+		}()
+		text, err := r.opts.TeamsReplier.Reply(ctx, activity, body)
+		done <- answer{text, err}
+	}()
+	select {
+	case a := <-done:
+		return a.text, a.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("the reply was not ready in time")
+	}
+}
