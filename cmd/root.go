@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hookctl/hookctl/cmd/send"
+	"github.com/hookctl/hookctl/cmd/verify"
 	"github.com/hookctl/hookctl/cmd/version"
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
@@ -106,6 +108,8 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	})
 
 	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(send.NewCmdSend(f))
+	root.AddCommand(verify.NewCmdVerify(f))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
