@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/hookctl/hookctl/internal/auth"
 	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/httpclient"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
 )
@@ -31,6 +33,7 @@ type Factory struct {
 	cfg    *config.Config
 	cfgErr error
 	logger *slog.Logger
+	auth   *auth.Manager
 }
 
 // New returns a factory over the process's streams and environment.
@@ -61,4 +64,41 @@ func (f *Factory) Logger() *slog.Logger {
 		f.logger = logging.New(f.IOStreams.ErrOut, f.Debug, f.Secrets)
 	}
 	return f.logger
+}
+
+// Auth returns the sign-in manager, built on first use from the state
+// directory and HOOKCTL_CA_FILE (it touches no network until asked for a token).
+func (f *Factory) Auth() (*auth.Manager, error) {
+	if f.auth != nil {
+		return f.auth, nil
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	caFile, _ := f.Env(httpclient.CAFileEnv)
+	client, err := httpclient.New(caFile)
+	if err != nil {
+		return nil, err
+	}
+	f.auth = &auth.Manager{
+		StateDir:   cfg.StateDir,
+		Env:        f.Env,
+		HTTPClient: client,
+		Secrets:    f.Secrets,
+		Logger:     f.Logger(),
+		Notices:    f.IOStreams.ErrOut,
+	}
+	return f.auth, nil
+}
+
+// TokenSource returns the active profile's (--profile) silent token source:
+// cached or refreshed tokens only; when a sign-in is needed its Token method
+// fails with exit code 3 and "run hookctl login".
+func (f *Factory) TokenSource() (auth.TokenSource, error) {
+	m, err := f.Auth()
+	if err != nil {
+		return nil, err
+	}
+	return m.TokenSource(f.Profile), nil
 }
