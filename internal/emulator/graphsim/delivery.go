@@ -1,0 +1,409 @@
+package graphsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Attempt records one POST the emulator made to a receiver.
+type Attempt struct {
+	Time time.Time `json:"time"`
+	// Kind is validation, notification or lifecycle.
+	Kind string `json:"kind"`
+	// URL is the endpoint with its query string redacted.
+	URL             string   `json:"url"`
+	SubscriptionIDs []string `json:"subscriptionIds,omitempty"`
+	// Notifications is how many notifications the POST carried.
+	Notifications int `json:"notifications,omitempty"`
+	// Attempt counts from 1; retries of the same POST count up.
+	Attempt   int           `json:"attempt"`
+	Status    int           `json:"status,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	Duration  time.Duration `json:"durationNs"`
+	Duplicate bool          `json:"duplicate,omitempty"`
+	Dropped   bool          `json:"dropped,omitempty"`
+}
+
+// DeliveryStats counts what delivery has done since the server started.
+type DeliveryStats struct {
+	Notifications int64 `json:"notificationsDelivered"`
+	Posts         int64 `json:"posts"`
+	FailedPosts   int64 `json:"failedPosts"`
+	Dropped       int64 `json:"notificationsDropped"`
+}
+
+const attemptLogSize = 1000
+
+// pending is one notification waiting for its POST.
+type pending struct {
+	subscriptionID string
+	body           object
+}
+
+// endpointQueue gathers notifications for one URL during the batch window.
+type endpointQueue struct {
+	url   string
+	items []pending
+	armed bool
+}
+
+// deliverer batches, POSTs and retries notifications.
+type deliverer struct {
+	s      *Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	queues   map[string]*endpointQueue
+	attempts []Attempt
+	stats    DeliveryStats
+}
+
+func newDeliverer(s *Server) *deliverer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &deliverer{s: s, ctx: ctx, cancel: cancel, queues: map[string]*endpointQueue{}}
+}
+
+func (d *deliverer) close() {
+	// Cancelling under mu means no spawn can Add to wg once Wait has started.
+	d.mu.Lock()
+	d.cancel()
+	d.mu.Unlock()
+	d.wg.Wait()
+}
+
+// record appends to the attempt log, keeping the newest attemptLogSize entries.
+func (d *deliverer) record(a Attempt) {
+	if a.Time.IsZero() {
+		a.Time = d.s.cfg.Now()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.attempts) >= attemptLogSize {
+		d.attempts = append(d.attempts[:0], d.attempts[len(d.attempts)-attemptLogSize+1:]...)
+	}
+	d.attempts = append(d.attempts, a)
+}
+
+// Deliveries returns the newest delivery attempts (at most 1000), oldest first.
+func (s *Server) Deliveries() []Attempt {
+	s.delivery.mu.Lock()
+	defer s.delivery.mu.Unlock()
+	return append([]Attempt(nil), s.delivery.attempts...)
+}
+
+// Stats returns delivery counters.
+func (s *Server) Stats() DeliveryStats {
+	s.delivery.mu.Lock()
+	defer s.delivery.mu.Unlock()
+	return s.delivery.stats
+}
+
+// spawn runs fn as a tracked worker unless the deliverer is closed.
+func (d *deliverer) spawn(fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx.Err() != nil {
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		fn()
+	}()
+}
+
+// enqueue queues a notification for url, unless a fault drops it.
+func (d *deliverer) enqueue(url string, item pending) {
+	if d.s.chance(d.s.CurrentFaults().DropRate) {
+		d.record(Attempt{Kind: "notification", URL: redactURL(url), SubscriptionIDs: []string{item.subscriptionID}, Notifications: 1, Dropped: true, Error: "dropped by fault injection"})
+		d.mu.Lock()
+		d.stats.Dropped++
+		d.mu.Unlock()
+		d.spawn(func() {
+			if d.sleep(d.s.cfg.BatchWindow) {
+				d.s.sendLifecycle(item.subscriptionID, LifecycleMissed)
+			}
+		})
+		return
+	}
+	d.mu.Lock()
+	q := d.queues[url]
+	if q == nil {
+		q = &endpointQueue{url: url}
+		d.queues[url] = q
+	}
+	q.items = append(q.items, item)
+	start := !q.armed
+	q.armed = true
+	d.mu.Unlock()
+	if start {
+		d.spawn(func() { d.flush(q) })
+	}
+}
+
+// sleep waits for wait or until the deliverer closes; false means closed.
+func (d *deliverer) sleep(wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// flush waits out the batch window, then POSTs the queue in batches.
+func (d *deliverer) flush(q *endpointQueue) {
+	if !d.sleep(d.s.cfg.BatchWindow) {
+		return
+	}
+	for {
+		d.mu.Lock()
+		n := min(len(q.items), d.s.cfg.MaxBatchSize)
+		batch := append([]pending(nil), q.items[:n]...)
+		q.items = q.items[n:]
+		last := len(q.items) == 0
+		if last {
+			q.armed = false
+		}
+		d.mu.Unlock()
+		if len(batch) > 0 {
+			if last {
+				d.post(q.url, "notification", batch)
+				return
+			}
+			d.spawn(func() { d.post(q.url, "notification", batch) })
+		}
+		if last {
+			return
+		}
+	}
+}
+
+// post delivers one collection, retrying with doubling delays; a collection
+// that never gets through is dropped and its subscriptions get `missed`.
+func (d *deliverer) post(url, kind string, batch []pending) {
+	values := make([]object, len(batch))
+	var subscriptionIDs []string
+	seen := map[string]bool{}
+	for i, p := range batch {
+		values[i] = p.body
+		if !seen[p.subscriptionID] {
+			seen[p.subscriptionID] = true
+			subscriptionIDs = append(subscriptionIDs, p.subscriptionID)
+		}
+	}
+	data, err := json.Marshal(object{{"value", values}})
+	if err != nil {
+		d.s.log.Error("encoding notifications failed", "error", err)
+		return
+	}
+	wait := d.s.cfg.RetryBase
+	for attempt := 1; attempt <= d.s.cfg.MaxAttempts; attempt++ {
+		if d.postOnce(url, kind, data, subscriptionIDs, len(batch), attempt, false) {
+			if kind == "notification" && d.s.chance(d.s.CurrentFaults().DuplicateRate) {
+				d.postOnce(url, kind, data, subscriptionIDs, len(batch), 1, true)
+			}
+			return
+		}
+		if attempt == d.s.cfg.MaxAttempts || !d.sleep(wait) {
+			break
+		}
+		wait *= 2
+	}
+	if d.ctx.Err() != nil {
+		return
+	}
+	d.s.log.Warn("delivery abandoned after retries", "url", redactURL(url), "kind", kind, "notifications", len(batch))
+	d.mu.Lock()
+	d.stats.Dropped += int64(len(batch))
+	d.mu.Unlock()
+	if kind == "notification" {
+		for _, id := range subscriptionIDs {
+			d.s.sendLifecycle(id, LifecycleMissed)
+		}
+	}
+}
+
+// postOnce makes one POST and reports whether the receiver took it (2xx in time).
+func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []string, count, attempt int, duplicate bool) bool {
+	ctx, cancel := context.WithTimeout(d.ctx, d.s.cfg.DeliveryTimeout)
+	defer cancel()
+	started := time.Now()
+	a := Attempt{Kind: kind, URL: redactURL(url), SubscriptionIDs: subscriptionIDs, Notifications: count, Attempt: attempt, Duplicate: duplicate}
+	status, err := d.send(ctx, url, data)
+	a.Duration = time.Since(started)
+	a.Status = status
+	ok := err == nil && status >= 200 && status < 300
+	switch {
+	case err != nil:
+		a.Error = err.Error()
+	case !ok:
+		a.Error = fmt.Sprintf("receiver answered %d", status)
+	}
+	d.record(a)
+	d.mu.Lock()
+	d.stats.Posts++
+	if ok {
+		d.stats.Notifications += int64(count)
+	} else {
+		d.stats.FailedPosts++
+	}
+	d.mu.Unlock()
+	if !ok {
+		d.s.log.Info("delivery failed", "url", a.URL, "kind", kind, "attempt", attempt, "error", a.Error)
+	}
+	return ok
+}
+
+func (d *deliverer) send(ctx context.Context, url string, data []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+	if err != nil {
+		return 0, fmt.Errorf("invalid notification URL: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := d.s.cfg.DeliveryClient.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err) {
+			return 0, fmt.Errorf("no answer within %s", d.s.cfg.DeliveryTimeout)
+		}
+		return 0, errors.New(transportError(err))
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return resp.StatusCode, fmt.Errorf("no complete answer within %s", d.s.cfg.DeliveryTimeout)
+	}
+	return resp.StatusCode, nil
+}
+
+// notify turns message changes into notifications for matching subscriptions.
+func (s *Server) notify(changes []change) {
+	type target struct {
+		url  string
+		item pending
+	}
+	var targets []target
+	now := s.cfg.Now()
+	s.mu.Lock()
+	for _, ch := range changes {
+		for _, sub := range s.subscriptions {
+			if sub.UserID != ch.userID || (sub.FolderID != "" && sub.FolderID != ch.folderID) ||
+				!sub.hasChangeType(ch.changeType) || !now.Before(sub.Expiration) {
+				continue
+			}
+			resource := "Users/" + ch.userID + "/Messages/" + ch.messageID
+			var clientState any
+			if sub.ClientState != "" {
+				clientState = sub.ClientState
+			}
+			body := object{
+				{"id", newGUID()},
+				{"subscriptionId", sub.ID},
+				{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
+				{"changeType", ch.changeType},
+				{"resource", resource},
+				{"resourceData", object{
+					{"@odata.type", "#Microsoft.Graph.Message"},
+					{"@odata.id", resource},
+					{"@odata.etag", `W/"` + ch.changeKey + `"`},
+					{"id", ch.messageID},
+				}},
+				{"clientState", clientState},
+				{"tenantId", s.cfg.Tenant.ID},
+			}
+			targets = append(targets, target{sub.NotificationURL, pending{sub.ID, body}})
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range targets {
+		s.delivery.enqueue(t.url, t.item)
+	}
+}
+
+// Lifecycle events (PROTOCOL.md §4).
+const (
+	LifecycleReauthorizationRequired = "reauthorizationRequired"
+	LifecycleSubscriptionRemoved     = "subscriptionRemoved"
+	LifecycleMissed                  = "missed"
+)
+
+// ErrNoSubscription means the subscription id is unknown (or already removed).
+var ErrNoSubscription = errors.New("no such subscription")
+
+// Lifecycle applies a lifecycle event to a subscription and sends it to the
+// subscription's lifecycleNotificationUrl: subscriptionRemoved deletes the
+// subscription, reauthorizationRequired blocks renewals until it is reauthorized.
+func (s *Server) Lifecycle(subscriptionID, event string) error {
+	_, err := s.lifecycle(subscriptionID, event)
+	return err
+}
+
+// lifecycle reports whether the event was sent (false: no lifecycle URL).
+func (s *Server) lifecycle(subscriptionID, event string) (bool, error) {
+	switch event {
+	case LifecycleReauthorizationRequired, LifecycleSubscriptionRemoved, LifecycleMissed:
+	default:
+		return false, fmt.Errorf("unknown lifecycle event %q: use %s, %s or %s", event, LifecycleReauthorizationRequired, LifecycleSubscriptionRemoved, LifecycleMissed)
+	}
+	s.mu.Lock()
+	sub := s.subscriptions[subscriptionID]
+	if sub == nil {
+		s.mu.Unlock()
+		return false, fmt.Errorf("%w %q", ErrNoSubscription, subscriptionID)
+	}
+	switch event {
+	case LifecycleReauthorizationRequired:
+		sub.ReauthorizationRequired = true
+	case LifecycleSubscriptionRemoved:
+		delete(s.subscriptions, subscriptionID)
+	}
+	snapshot := *sub
+	s.mu.Unlock()
+	s.log.Info("lifecycle event", "subscriptionId", subscriptionID, "event", event)
+	return s.postLifecycle(snapshot, event), nil
+}
+
+// sendLifecycle sends an event for a subscription that may since have gone.
+func (s *Server) sendLifecycle(subscriptionID, event string) {
+	s.mu.Lock()
+	sub := s.subscriptions[subscriptionID]
+	var snapshot Subscription
+	if sub != nil {
+		snapshot = *sub
+	}
+	s.mu.Unlock()
+	if sub != nil {
+		s.postLifecycle(snapshot, event)
+	}
+}
+
+func (s *Server) postLifecycle(sub Subscription, event string) bool {
+	if sub.LifecycleNotificationURL == "" {
+		return false
+	}
+	var clientState any
+	if sub.ClientState != "" {
+		clientState = sub.ClientState
+	}
+	body := object{
+		{"lifecycleEvent", event},
+		{"subscriptionId", sub.ID},
+		{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
+		{"clientState", clientState},
+		{"tenantId", s.cfg.Tenant.ID},
+	}
+	s.delivery.spawn(func() {
+		s.delivery.post(sub.LifecycleNotificationURL, "lifecycle", []pending{{sub.ID, body}})
+	})
+	return true
+}
