@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hookctl/hookctl/cmd/listen"
 	"github.com/hookctl/hookctl/cmd/send"
 	"github.com/hookctl/hookctl/cmd/verify"
 	"github.com/hookctl/hookctl/cmd/version"
@@ -108,6 +109,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	})
 
 	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(listen.NewCmdListen(f, nil))
 	root.AddCommand(send.NewCmdSend(f))
 	root.AddCommand(verify.NewCmdVerify(f))
 

@@ -1,0 +1,255 @@
+package listen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookctl/hookctl/pkg/notification"
+	"github.com/hookctl/hookctl/pkg/receiver"
+)
+
+// renderer turns receiver events into output: results on stdout (pretty or
+// JSON lines), everything else on stderr. It also counts events for --count.
+type renderer struct {
+	opts *Options
+	out  io.Writer
+	err  io.Writer
+
+	mu      sync.Mutex
+	emitted int
+	done    chan struct{} // closed when --count events were emitted
+	buf     []byte
+}
+
+type readyURLs struct {
+	Addr            string `json:"addr"`
+	NotificationURL string `json:"notificationUrl"`
+	LifecycleURL    string `json:"lifecycleUrl"`
+	TeamsURL        string `json:"teamsUrl"`
+}
+
+func newRenderer(opts *Options) *renderer {
+	return &renderer{opts: opts, out: opts.IO.Out, err: opts.IO.ErrOut, done: make(chan struct{})}
+}
+
+func (r *renderer) emittedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.emitted
+}
+
+func (r *renderer) ready(urls readyURLs, replaying int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.opts.JSON {
+		line, _ := json.Marshal(struct {
+			Type string `json:"type"`
+			readyURLs
+		}{"ready", urls})
+		r.out.Write(append(line, '\n'))
+	} else {
+		cs := r.opts.IO.OutScheme()
+		fmt.Fprintf(r.out, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+urls.Addr))
+		fmt.Fprintf(r.out, "  notificationUrl    %s\n", cs.Cyan(urls.NotificationURL))
+		fmt.Fprintf(r.out, "  lifecycleUrl       %s\n", cs.Cyan(urls.LifecycleURL))
+		fmt.Fprintf(r.out, "  Teams callback URL %s\n", cs.Cyan(urls.TeamsURL))
+	}
+	if replaying > 0 {
+		fmt.Fprintf(r.err, "%s processing %d collection(s) left in the journal by an earlier run\n", r.opts.IO.ErrScheme().WarningIcon(), replaying)
+	}
+}
+
+// Report implements receiver.Reporter.
+func (r *renderer) Report(e receiver.Event) error {
+	var err error
+	switch e := e.(type) {
+	case receiver.NotificationEvent:
+		err = r.result(func(buf []byte) []byte { return r.notification(buf, "notification", e.ReceivedAt, e.Notification) })
+	case receiver.LifecycleEvent:
+		err = r.result(func(buf []byte) []byte { return r.notification(buf, "lifecycle", e.ReceivedAt, e.Notification) })
+	case receiver.TeamsEvent:
+		err = r.result(func(buf []byte) []byte { return r.teams(buf, e) })
+	default:
+		r.status(e)
+	}
+	if err == nil {
+		for _, observer := range r.opts.Observers {
+			_ = observer.Report(e)
+		}
+	}
+	return err
+}
+
+// result prints one event line unless --count is already reached.
+func (r *renderer) result(format func([]byte) []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.opts.Count > 0 && r.emitted >= r.opts.Count {
+		return receiver.ErrStop
+	}
+	r.buf = format(r.buf[:0])
+	if _, err := r.out.Write(r.buf); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	r.emitted++
+	if r.opts.Count > 0 && r.emitted == r.opts.Count {
+		close(r.done)
+	}
+	return nil
+}
+
+func timestamp(t time.Time) string {
+	return strconv.Quote(t.UTC().Format(time.RFC3339Nano))
+}
+
+func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n *notification.Notification) []byte {
+	if r.opts.JSON {
+		leading := [][2]string{{"type", strconv.Quote(kind)}, {"receivedAt", timestamp(receivedAt)}}
+		if r.opts.Enrich != nil && kind == "notification" {
+			extra := r.opts.Enrich(context.Background(), n)
+			names := make([]string, 0, len(extra))
+			for name := range extra {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				if value, err := json.Marshal(extra[name]); err == nil {
+					leading = append(leading, [2]string{name, string(value)})
+				}
+			}
+		}
+		return append(n.AppendJSON(buf, leading...), '\n')
+	}
+	cs := r.opts.IO.OutScheme()
+	clock := cs.Gray(receivedAt.Local().Format("15:04:05"))
+	if kind == "lifecycle" {
+		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(n.LifecycleEvent)), cs.Cyan(short(n.SubscriptionID)))
+		if n.SubscriptionExpirationDateTime != "" {
+			line += cs.Gray("  expires " + n.SubscriptionExpirationDateTime)
+		}
+		return append(append(buf, line...), '\n')
+	}
+	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), n.ChangeType, shortResource(n.Resource), cs.Cyan(short(n.SubscriptionID)))
+	return append(append(buf, line...), '\n')
+}
+
+func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
+	from := e.Activity.From.Name
+	if from == "" {
+		from = e.Activity.From.ID
+	}
+	if r.opts.JSON {
+		line, _ := json.Marshal(struct {
+			Type           string `json:"type"`
+			ReceivedAt     string `json:"receivedAt"`
+			From           string `json:"from"`
+			Text           string `json:"text"`
+			ConversationID string `json:"conversationId"`
+			Reply          string `json:"reply"`
+		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply})
+		return append(append(buf, line...), '\n')
+	}
+	cs := r.opts.IO.OutScheme()
+	reply := cs.Gray("↩ " + e.Reply)
+	if e.ReplyErr != nil {
+		reply = cs.Red("↩ " + e.Reply)
+	}
+	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(from), e.Activity.PlainText(), reply)
+	return append(append(buf, line...), '\n')
+}
+
+// status prints everything that is not a result: on stderr, except forward
+// failures, which pretty output shows among the results.
+func (r *renderer) status(e receiver.Event) {
+	es := r.opts.IO.ErrScheme()
+	var line string
+	switch e := e.(type) {
+	case receiver.DroppedEvent:
+		subscription := e.SubscriptionID
+		if subscription == "" {
+			subscription = "(none)"
+		}
+		line = fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), subscription, e.Reason)
+	case receiver.RejectedEvent:
+		line = fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, e.Reason)
+	case receiver.HandshakeEvent:
+		line = fmt.Sprintf("%s answered Graph's validation request on %s", es.SuccessIcon(), e.Route)
+	case receiver.PanicEvent:
+		r.opts.Logger.Debug("recovered panic", "route", e.Route, "value", e.Value)
+		line = fmt.Sprintf("%s internal error while handling %s (answered 500); run with --debug for detail", es.FailureIcon(), e.Route)
+	case receiver.ForwardedEvent:
+		r.opts.Logger.Debug("forwarded", "event", e.EventID, "target", e.Target, "status", e.Status, "attempt", e.Attempt)
+		return
+	case receiver.ForwardFailedEvent:
+		next := "retrying in " + e.RetryIn.Round(time.Millisecond).String()
+		if e.RetryIn == 0 {
+			next = "will retry on the next start"
+		}
+		if !r.opts.JSON {
+			cs := r.opts.IO.OutScheme()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			fmt.Fprintf(r.out, "%s  %s  %s  attempt %d: %v; %s\n", cs.Gray(time.Now().Format("15:04:05")), cs.Red("forward failed"), e.Target, e.Attempt, e.Err, next)
+			return
+		}
+		line = fmt.Sprintf("%s forwarding %s to %s failed (attempt %d): %v; %s", es.WarningIcon(), e.EventID, e.Target, e.Attempt, e.Err, next)
+	default:
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.err, line)
+}
+
+// summary is the exit line on stderr.
+func (r *renderer) summary(stats receiver.Stats, pending int) {
+	var dropped int64
+	reasons := make([]string, 0, len(stats.Dropped))
+	for reason, n := range stats.Dropped {
+		dropped += n
+		reasons = append(reasons, fmt.Sprintf("%s %d", reason, n))
+	}
+	sort.Strings(reasons)
+	droppedText := strconv.FormatInt(dropped, 10)
+	if len(reasons) > 0 {
+		droppedText += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	line := fmt.Sprintf("hookctl listen: received %d, emitted %d, dropped %s, forwarded %d, forward failures %d, pending %d",
+		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, pending)
+	if stats.Replayed > 0 {
+		line += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.err, line)
+}
+
+// short keeps the start of a GUID: enough to tell subscriptions apart.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// shortResource keeps the resource's first segment and its tail:
+// "Users/7a…/Messages/AAMkAGI2…" becomes "Users/…/Messages/…GI2THVAAA=".
+func shortResource(resource string) string {
+	const limit = 48
+	if len(resource) <= limit {
+		return resource
+	}
+	first, _, _ := strings.Cut(resource, "/")
+	if len(first) > 16 {
+		first = first[:16]
+	}
+	tail := resource[len(resource)-(limit-len(first)-2):]
+	return first + "/…" + tail
+}
