@@ -26,6 +26,10 @@ type App struct {
 	DelegatedConsent []string `json:"delegatedConsent" yaml:"delegatedConsent"`
 	// AppRoles lists the application permissions an admin granted (e.g. Mail.Read).
 	AppRoles []string `json:"appRoles" yaml:"appRoles"`
+	// RedirectURIs are the registered reply URLs for the authorization-code flow.
+	// Empty means http://localhost and http://127.0.0.1 (any port, as Entra
+	// treats loopback redirect URIs of native apps).
+	RedirectURIs []string `json:"redirectUris,omitempty" yaml:"redirectUris"`
 }
 
 // Tenant is the directory the emulator serves.

@@ -1,0 +1,319 @@
+// Package emulator runs hookctl's local stand-in for Microsoft Graph and the
+// Microsoft identity platform: one HTTPS server, its certificates, its seeded
+// tenant and its control API.
+package emulator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/emulator/idp"
+	"github.com/hookctl/hookctl/internal/emulator/pki"
+	"github.com/hookctl/hookctl/internal/emulator/tenant"
+)
+
+// File names in the state directory besides pki's CA and server certificate.
+const (
+	SigningKeyFile   = "signing.pem" // the token-signing key
+	AppCertFile      = "app.pem"     // the confidential app's certificate and key
+	DefaultStateFile = "state.json"
+)
+
+// Options configure Start. The zero value runs the seeded tenant on a random
+// loopback port with throw-away certificates.
+type Options struct {
+	// Addr is the listen address; "" means 127.0.0.1:0 (a free port).
+	Addr string
+	// StateDir holds the CA, the server and app certificates, the signing key
+	// and the state file, created 0700 and reused across runs. "" means a
+	// temporary directory removed by Close (nothing persists).
+	StateDir string
+	// StateFile is where secrets and data persist across runs; "" means
+	// StateDir/state.json. Ignored without StateDir.
+	StateFile string
+	// Seed is the tenant to serve; nil means tenant.Default(). Start copies it.
+	Seed *tenant.Tenant
+	// AutoApprove signs the first user in on every device code at once.
+	AutoApprove bool
+
+	// Identity platform lifetimes and pacing; zero means Microsoft's value
+	// (idp.Default*).
+	AccessTokenLifetime   time.Duration
+	RefreshTokenLifetime  time.Duration
+	AuthCodeLifetime      time.Duration
+	DeviceCodeLifetime    time.Duration
+	DeviceCodeInterval    time.Duration
+	DeviceCodePollMinimum time.Duration
+
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logger receives one debug line per request and the servers' events.
+	Logger *slog.Logger
+}
+
+// Emulator is a running emulator. Fields are read-only.
+type Emulator struct {
+	// URL is the server's base URL, e.g. https://127.0.0.1:8443.
+	URL string
+	// Authority is the tenant's authority for MSAL: URL/<tenant id>.
+	Authority string
+	// GraphURL is the Graph v1.0 base URL: URL/v1.0.
+	GraphURL string
+	// ControlURL is the control API's base URL: URL/_emulator.
+	ControlURL string
+	TenantID   string
+	// CAFile is the PEM file of the CA to trust; CAPool holds the same CA.
+	CAFile string
+	CAPool *x509.CertPool
+	// StateDir is where the certificates and keys live.
+	StateDir string
+
+	PublicClientID       string
+	ConfidentialClientID string
+	// ClientSecret is the confidential client's secret.
+	ClientSecret string
+	// CertificateFile is a PEM file with the confidential client's certificate
+	// and private key (what confidential.CertFromPEM reads).
+	CertificateFile string
+	Users           []tenant.User
+	// Tenant is the directory served (do not modify it).
+	Tenant *tenant.Tenant
+	// Identity is the identity platform: approve device codes, mint tokens,
+	// verify access tokens (it is the Authenticator Graph uses).
+	Identity *idp.Server
+
+	ca        *pki.CA
+	graph     graphService
+	opts      Options
+	log       *slog.Logger
+	server    *http.Server
+	listener  net.Listener
+	serveDone chan struct{}
+	stateFile string
+	tempDir   bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start generates or loads the key material, builds the tenant and starts
+// serving HTTPS. It returns once the server accepts connections.
+func Start(ctx context.Context, opts Options) (*Emulator, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	e := &Emulator{opts: opts, log: opts.Logger, serveDone: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			e.cleanup()
+		}
+	}()
+
+	if err := e.prepareStateDir(); err != nil {
+		return nil, err
+	}
+	ca, err := pki.LoadOrCreateCA(e.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("emulator CA: %w", err)
+	}
+	serverCert, err := ca.ServerCertificate(e.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("emulator server certificate: %w", err)
+	}
+	signingKey, err := pki.LoadOrCreateKeyPair(e.StateDir, SigningKeyFile, "hookctl emulator token signing")
+	if err != nil {
+		return nil, fmt.Errorf("emulator signing key: %w", err)
+	}
+	appCert, err := pki.LoadOrCreateKeyPair(e.StateDir, AppCertFile, "hookctl emulator confidential client")
+	if err != nil {
+		return nil, fmt.Errorf("emulator app certificate: %w", err)
+	}
+	e.CAFile = filepath.Join(e.StateDir, pki.CAFile)
+	e.ca, e.CAPool = ca, ca.Pool()
+
+	st, err := loadState(e.stateFile)
+	if err != nil {
+		return nil, err
+	}
+	if e.Tenant, err = buildTenant(opts.Seed, st, appCert); err != nil {
+		return nil, err
+	}
+	e.describeTenant(appCert)
+
+	e.Identity, err = idp.New(idp.Config{
+		Tenant:                e.Tenant,
+		SigningKey:            signingKey,
+		AutoApprove:           opts.AutoApprove,
+		AccessTokenLifetime:   opts.AccessTokenLifetime,
+		RefreshTokenLifetime:  opts.RefreshTokenLifetime,
+		AuthCodeLifetime:      opts.AuthCodeLifetime,
+		DeviceCodeLifetime:    opts.DeviceCodeLifetime,
+		DeviceCodeInterval:    opts.DeviceCodeInterval,
+		DeviceCodePollMinimum: opts.DeviceCodePollMinimum,
+		Now:                   opts.Now,
+		Logger:                opts.Logger.With("component", "identity"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.Identity.Restore(st.Identity)
+	if e.graph, err = e.startGraph(st); err != nil {
+		return nil, err
+	}
+
+	var lc net.ListenConfig
+	e.listener, err = lc.Listen(ctx, "tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listening on %s: %w (is another emulator running? pick another --addr)", opts.Addr, err)
+	}
+	e.setURLs(e.listener.Addr().(*net.TCPAddr))
+	e.server = &http.Server{
+		Handler:           e.routes(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(e.serveDone)
+		if err := e.server.ServeTLS(e.listener, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("emulator server stopped", "err", err)
+		}
+	}()
+	if err := e.saveState(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return e, nil
+}
+
+// prepareStateDir picks the state directory: the configured one, or a fresh
+// temporary one seeded with this process's throw-away key material.
+func (e *Emulator) prepareStateDir() error {
+	if e.opts.StateDir != "" {
+		e.StateDir = e.opts.StateDir
+		e.stateFile = e.opts.StateFile
+		if e.stateFile == "" {
+			e.stateFile = filepath.Join(e.StateDir, DefaultStateFile)
+		}
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "hookctl-emulator-")
+	if err != nil {
+		return fmt.Errorf("emulator: creating a temporary state directory: %w", err)
+	}
+	e.StateDir, e.tempDir = dir, true
+	return seedEphemeral(dir)
+}
+
+// setURLs derives the public URLs from the listening address. A wildcard
+// address is reached through 127.0.0.1, which the certificate covers.
+func (e *Emulator) setURLs(addr *net.TCPAddr) {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	e.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	e.Authority = e.URL + "/" + e.TenantID
+	e.GraphURL = e.URL + "/v1.0"
+	e.ControlURL = e.URL + "/_emulator"
+}
+
+// describeTenant fills the convenience fields from the tenant.
+func (e *Emulator) describeTenant(appCert *pki.KeyPair) {
+	e.TenantID = e.Tenant.ID
+	e.Users = e.Tenant.Users
+	for _, app := range e.Tenant.Apps {
+		switch {
+		case app.Public && e.PublicClientID == "":
+			e.PublicClientID = app.ClientID
+		case !app.Public && e.ConfidentialClientID == "":
+			e.ConfidentialClientID = app.ClientID
+			e.ClientSecret = app.Secret
+			if app.CertificatePEM == string(appCert.CertPEM) {
+				e.CertificateFile = filepath.Join(e.StateDir, AppCertFile)
+			}
+		}
+	}
+}
+
+// HTTPClient returns a client that trusts the emulator's CA (and the system roots).
+func (e *Emulator) HTTPClient() *http.Client {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AddCert(e.ca.Cert)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}
+}
+
+// ApproveDeviceCode signs user (UPN or id) in on the device code userCode.
+func (e *Emulator) ApproveDeviceCode(userCode, user string) error {
+	return e.Identity.ApproveDeviceCode(userCode, user)
+}
+
+// DenyDeviceCode declines the device code userCode.
+func (e *Emulator) DenyDeviceCode(userCode string) error {
+	return e.Identity.DenyDeviceCode(userCode)
+}
+
+// UserToken returns a delegated Graph access token for user (UPN or id)
+// issued to the public client, without a sign-in flow.
+func (e *Emulator) UserToken(user string, scopes ...string) (string, error) {
+	return e.Identity.MintUserToken(e.PublicClientID, user, scopes)
+}
+
+// AppToken returns an app-only Graph access token for the confidential
+// client with its granted roles, without a client-credentials request.
+func (e *Emulator) AppToken() (string, error) {
+	return e.Identity.MintAppToken(e.ConfidentialClientID, nil)
+}
+
+// Close stops serving (waiting up to 5 s for requests in flight), saves the
+// state and removes a temporary state directory. It is safe to call twice.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.server.Shutdown(ctx); err != nil {
+			e.closeErr = fmt.Errorf("emulator: shutting down: %w", err)
+			_ = e.server.Close()
+		}
+		<-e.serveDone
+		if err := e.saveState(); err != nil && e.closeErr == nil {
+			e.closeErr = err
+		}
+		e.cleanup()
+	})
+	return e.closeErr
+}
+
+func (e *Emulator) cleanup() {
+	if e.graph != nil {
+		e.graph.Close()
+	}
+	if e.listener != nil && e.server == nil {
+		_ = e.listener.Close()
+	}
+	if e.tempDir {
+		_ = os.RemoveAll(e.StateDir)
+	}
+}
