@@ -326,14 +326,15 @@ func checkEcho(resp *response, token string) string {
 		}
 		return fmt.Sprintf("Content-Type %s (want text/plain)", got)
 	}
-	switch body := string(resp.body); body {
-	case token:
+	body := string(resp.body)
+	if body == token {
 		return ""
-	case url.QueryEscape(token), url.PathEscape(token):
-		return "the body is the token still URL-encoded; echo it decoded"
-	case token + "\n", `"` + token + `"`:
-		return "the body is the token with extra characters (a newline or JSON quotes); echo exactly the token"
-	default:
-		return fmt.Sprintf("the body (%d bytes) is not the token (%d bytes); echo exactly the decoded validationToken", len(resp.body), len(token))
 	}
+	if decoded, err := url.QueryUnescape(body); err == nil && decoded == token {
+		return "the body is the token still URL-encoded; echo it decoded"
+	}
+	if strings.Contains(body, token) {
+		return "the body is the token with extra characters (a newline or JSON quotes?); echo exactly the token"
+	}
+	return fmt.Sprintf("the body (%d bytes) is not the token (%d bytes); echo exactly the decoded validationToken", len(resp.body), len(token))
 }
