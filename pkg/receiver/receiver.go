@@ -64,8 +64,6 @@ type Options struct {
 	ClientStates notification.ClientStateSource
 	// Store holds accepted collections durably (nil: memory only).
 	Store Store
-	// Replay are entries from an earlier run, processed before new ones.
-	Replay []Pending
 	// Reporter receives events (nil: discarded).
 	Reporter Reporter
 	// Dedup remembers notifications already emitted (nil: 10 minutes, 100,000).
@@ -82,6 +80,8 @@ type Options struct {
 	TeamsKeys []teams.Key
 	// TeamsReplier builds the reply text (nil: a fixed acknowledgement).
 	TeamsReplier Replier
+	// TeamsReplyTimeout bounds TeamsReplier (default 4 s: Teams waits 5 s).
+	TeamsReplyTimeout time.Duration
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
@@ -132,6 +132,9 @@ func New(opts Options) (*Receiver, error) {
 	if opts.TeamsReplier == nil {
 		opts.TeamsReplier = StaticReply(DefaultTeamsReply)
 	}
+	if opts.TeamsReplyTimeout <= 0 {
+		opts.TeamsReplyTimeout = TeamsReplyTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -161,11 +164,24 @@ func New(opts Options) (*Receiver, error) {
 	r.mux.HandleFunc(LifecyclePath, r.graph(LifecyclePath))
 	r.mux.HandleFunc(TeamsPath, r.teams)
 	r.mux.HandleFunc(HealthPath, r.health)
-	for _, p := range opts.Replay {
-		r.enqueue(&entry{seq: p.Seq, data: p.Data, marks: p.Marks, replayed: true})
-	}
 	go r.process()
 	return r, nil
+}
+
+// Resume queues entries stored by an earlier run, ahead of anything received
+// since. Call it once the caller is ready for their events.
+func (r *Receiver) Resume(entries []Pending) {
+	replayed := make([]*entry, len(entries))
+	for i, p := range entries {
+		replayed[i] = &entry{seq: p.Seq, data: p.Data, marks: p.Marks, replayed: true}
+	}
+	r.mu.Lock()
+	r.pending = append(replayed, r.pending...)
+	r.mu.Unlock()
+	select {
+	case r.queue <- struct{}{}:
+	default:
+	}
 }
 
 // ServeHTTP implements http.Handler: it routes, enforces methods, and turns

@@ -110,7 +110,7 @@ func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
 	}
 	r.stats.received.Add(1)
 	receivedAt := r.opts.Now()
-	ctx, cancel := context.WithTimeout(req.Context(), TeamsReplyTimeout)
+	ctx, cancel := context.WithTimeout(req.Context(), r.opts.TeamsReplyTimeout)
 	text, replyErr := r.reply(ctx, activity, body)
 	cancel()
 	if replyErr != nil {
@@ -124,6 +124,9 @@ func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
 		r.stats.emitted.Add(1)
 	}
 }
+
+// replyGrace is how long past its deadline a Replier may take to return.
+const replyGrace = 500 * time.Millisecond
 
 // reply runs the Replier, never waiting past ctx even if it does not honour it.
 func (r *Receiver) reply(ctx context.Context, activity *teams.Activity, body []byte) (string, error) {
@@ -142,10 +145,14 @@ func (r *Receiver) reply(ctx context.Context, activity *teams.Activity, body []b
 		text, err := r.opts.TeamsReplier.Reply(ctx, activity, body)
 		done <- answer{text, err}
 	}()
+	// Give a well-behaved Replier a moment past its deadline to report why it
+	// stopped; one that ignores ctx is abandoned. Teams waits 5 s in all.
+	hard := time.NewTimer(r.opts.TeamsReplyTimeout + replyGrace)
+	defer hard.Stop()
 	select {
 	case a := <-done:
 		return a.text, a.err
-	case <-ctx.Done():
+	case <-hard.C:
 		return "", fmt.Errorf("the reply was not ready in time")
 	}
 }
