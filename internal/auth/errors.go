@@ -132,7 +132,10 @@ func explainIdentity(e *Error, body oauthBody) bool {
 	case "7000215", "7000222":
 		return set(exitcode.Error, "the client secret was rejected (wrong, or expired)",
 			"create a new client secret (Certificates & secrets) and set it in the environment variable named by --client-secret-env")
-	case "700027", "700023", "50012", "700021", "700025":
+	case "700025":
+		return set(exitcode.Error, "this client id is a public client: it cannot sign in as an app",
+			"use the client id of an app registration that has a secret or certificate (docs/register-app.md)")
+	case "700027", "700023", "50012", "700021":
 		return set(exitcode.Error, "the client certificate or assertion was rejected (not uploaded to the app, or signed by another key)",
 			"upload the certificate's public part to the app registration (Certificates & secrets) and check --certificate")
 	case "700024", "500133":

@@ -24,8 +24,8 @@ type UserLogin struct {
 	Browser bool
 	// OpenURL opens the sign-in page (tests drive the emulator with it).
 	OpenURL func(url string) error
-	// ShowDeviceCode displays MSAL's device code message (to stderr).
-	ShowDeviceCode func(message string)
+	// ShowDeviceCode displays the device code (MSAL's Message, to stderr).
+	ShowDeviceCode func(DeviceCode)
 }
 
 // AppLogin asks for an app-only sign-in with the client-credentials grant.
@@ -97,14 +97,23 @@ func (m *Manager) LoginUser(ctx context.Context, req UserLogin) (Token, error) {
 	return m.token(p, res.AccessToken, res.IDToken.RawToken, res.ExpiresOn, res.GrantedScopes, res.Metadata.TokenSource), nil
 }
 
-func (m *Manager) deviceCode(ctx context.Context, client public.Client, p Profile, scopes []string, show func(string)) (public.AuthResult, error) {
+// DeviceCode is what a person needs to finish a device code sign-in.
+type DeviceCode struct {
+	Message         string // the identity platform's instructions, code and URL included
+	UserCode        string
+	VerificationURL string
+	ExpiresOn       time.Time
+}
+
+func (m *Manager) deviceCode(ctx context.Context, client public.Client, p Profile, scopes []string, show func(DeviceCode)) (public.AuthResult, error) {
 	dc, err := client.AcquireTokenByDeviceCode(ctx, scopes)
 	if err != nil {
 		return public.AuthResult{}, err
 	}
 	m.addSecret(dc.Result.DeviceCode)
 	if show != nil {
-		show(dc.Result.Message)
+		show(DeviceCode{Message: dc.Result.Message, UserCode: dc.Result.UserCode,
+			VerificationURL: dc.Result.VerificationURL, ExpiresOn: dc.Result.ExpiresOn})
 	}
 	res, err := dc.AuthenticationResult(ctx)
 	// MSAL stops polling at the code's expiry with its own deadline.

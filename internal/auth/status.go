@@ -1,0 +1,74 @@
+package auth
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Status describes a signed-in profile and its current access token (never the
+// token itself): what `hookctl whoami` and `hookctl login` report.
+type Status struct {
+	Profile       string    `json:"profile"`
+	Kind          Kind      `json:"kind"`
+	Account       string    `json:"account,omitempty"`
+	HomeAccountID string    `json:"homeAccountId,omitempty"`
+	App           string    `json:"app,omitempty"`
+	Credential    string    `json:"credential,omitempty"`
+	Mailbox       string    `json:"mailbox,omitempty"`
+	Tenant        string    `json:"tenant"`
+	TenantID      string    `json:"tenantId,omitempty"`
+	Authority     string    `json:"authority"`
+	ClientID      string    `json:"clientId"`
+	Scopes        []string  `json:"scopes"`
+	ExpiresOn     time.Time `json:"expiresOn"`
+}
+
+// StatusOf describes tok's profile and expiry.
+func StatusOf(tok Token) Status {
+	p := tok.Profile
+	s := Status{Profile: p.Name, Kind: p.Kind, Tenant: p.Tenant, TenantID: p.TenantID, Authority: p.Authority,
+		ClientID: p.ClientID, Scopes: tok.Scopes, ExpiresOn: tok.ExpiresOn.UTC(), Mailbox: p.Mailbox()}
+	if len(s.Scopes) == 0 {
+		s.Scopes = silentScopes(p.Scopes)
+	}
+	if p.Kind == KindApp {
+		s.App, s.Credential = p.ClientID, p.Credential()
+	} else {
+		s.Account, s.HomeAccountID = p.Username, p.HomeAccountID
+	}
+	return s
+}
+
+// WritePretty prints s as aligned "Name: value" lines.
+func (s Status) WritePretty(w io.Writer, now time.Time) error {
+	rows := [][2]string{{"Profile", s.Profile}}
+	if s.Kind == KindApp {
+		rows = append(rows, [2]string{"App", s.App}, [2]string{"Credential", s.Credential})
+		mailbox := s.Mailbox
+		if mailbox == "" {
+			mailbox = "(none: pass --user at login)"
+		}
+		rows = append(rows, [2]string{"Mailbox", mailbox})
+	} else {
+		rows = append(rows, [2]string{"Account", s.Account})
+	}
+	tenant := s.Tenant
+	if s.TenantID != "" && !strings.EqualFold(s.TenantID, s.Tenant) {
+		tenant = fmt.Sprintf("%s (%s)", s.TenantID, s.Tenant)
+	}
+	rows = append(rows,
+		[2]string{"Tenant", tenant},
+		[2]string{"Authority", s.Authority},
+		[2]string{"Client ID", s.ClientID},
+		[2]string{"Scopes", strings.Join(s.Scopes, " ")},
+		[2]string{"Token expires", fmt.Sprintf("%s (in %s)", s.ExpiresOn.Format(time.RFC3339), s.ExpiresOn.Sub(now).Round(time.Second))},
+	)
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%-14s %s\n", r[0]+":", r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
