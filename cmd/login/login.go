@@ -210,4 +210,3 @@ func readSecret(r io.Reader) (string, error) {
 	}
 	return secret, nil
 }
-
