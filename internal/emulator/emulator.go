@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/emulator/idp"
 	"github.com/hookctl/hookctl/internal/emulator/pki"
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
@@ -56,6 +58,11 @@ type Options struct {
 	DeviceCodeInterval    time.Duration
 	DeviceCodePollMinimum time.Duration
 
+	// Graph holds the Graph service's knobs (batch window, retry base,
+	// faults, lifetimes...). Start sets its Tenant, Auth, DeliveryClient,
+	// Logger and Now.
+	Graph graphsim.Config
+
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger receives one debug line per request and the servers' events.
@@ -92,9 +99,10 @@ type Emulator struct {
 	// Identity is the identity platform: approve device codes, mint tokens,
 	// verify access tokens (it is the Authenticator Graph uses).
 	Identity *idp.Server
+	// Graph is the Graph service: send mail, inject faults, inspect deliveries.
+	Graph *graphsim.Server
 
 	ca        *pki.CA
-	graph     graphService
 	opts      Options
 	log       *slog.Logger
 	server    *http.Server
@@ -174,7 +182,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	e.Identity.Restore(st.Identity)
-	if e.graph, err = e.startGraph(st); err != nil {
+	if err := e.startGraph(st); err != nil {
 		return nil, err
 	}
 
@@ -253,8 +261,32 @@ func (e *Emulator) describeTenant(appCert *pki.KeyPair) {
 	}
 }
 
+// startGraph starts the Graph service over the tenant, restoring its
+// persisted mail and subscriptions.
+func (e *Emulator) startGraph(st *persisted) error {
+	cfg := e.opts.Graph
+	cfg.Tenant, cfg.Auth, cfg.Now = e.Tenant, e.Identity, e.opts.Now
+	cfg.Logger = e.opts.Logger.With("component", "graph")
+	// Receivers may sit behind this emulator's CA (an HTTPS listener of
+	// hookctl's) or a public one (a tunnel): trust both.
+	cfg.DeliveryClient = &http.Client{Transport: e.transport()}
+	e.Graph = graphsim.New(cfg)
+	if len(st.Graph) == 0 {
+		return nil
+	}
+	var state graphsim.State
+	if err := json.Unmarshal(st.Graph, &state); err != nil {
+		return fmt.Errorf("emulator: the Graph part of the state file is unreadable (%v): move the file away to start afresh", err)
+	}
+	return e.Graph.Restore(state)
+}
+
 // HTTPClient returns a client that trusts the emulator's CA (and the system roots).
 func (e *Emulator) HTTPClient() *http.Client {
+	return &http.Client{Transport: e.transport(), Timeout: 30 * time.Second}
+}
+
+func (e *Emulator) transport() *http.Transport {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -262,7 +294,7 @@ func (e *Emulator) HTTPClient() *http.Client {
 	pool.AddCert(e.ca.Cert)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	return transport
 }
 
 // ApproveDeviceCode signs user (UPN or id) in on the device code userCode.
@@ -307,8 +339,8 @@ func (e *Emulator) Close() error {
 }
 
 func (e *Emulator) cleanup() {
-	if e.graph != nil {
-		e.graph.Close()
+	if e.Graph != nil {
+		e.Graph.Close()
 	}
 	if e.listener != nil && e.server == nil {
 		_ = e.listener.Close()

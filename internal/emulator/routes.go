@@ -7,24 +7,13 @@ import (
 	"time"
 )
 
-// graphService is what the emulator needs of the Graph service.
-type graphService interface {
-	GraphHandler() http.Handler
-	ControlHandler() http.Handler
-	Close()
-	snapshot() (json.RawMessage, error)
-}
-
 // routes sends /v1.0/ to Graph, /_emulator/ to the control API (identity
 // first, then Graph's), and everything else to the identity platform.
 func (e *Emulator) routes() http.Handler {
 	identity := e.Identity.Handler()
 	control := e.Identity.ControlHandler()
 	control.HandleFunc("GET /_emulator/settings", e.handleSettings)
-	var graph, graphControl http.Handler = http.HandlerFunc(graphNotFound), http.HandlerFunc(controlNotFound)
-	if e.graph != nil {
-		graph, graphControl = e.graph.GraphHandler(), e.graph.ControlHandler()
-	}
+	graph, graphControl := e.Graph.GraphHandler(), e.Graph.ControlHandler()
 	return e.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
 		switch {
@@ -40,18 +29,6 @@ func (e *Emulator) routes() http.Handler {
 			identity.ServeHTTP(w, r)
 		}
 	}))
-}
-
-func graphNotFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
-		"code": "BadRequest", "message": "Resource not found for the segment '" + strings.TrimPrefix(r.URL.Path, "/v1.0/") + "'.",
-	}})
-}
-
-func controlNotFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
-		"code": "NotFound", "message": "No control endpoint " + r.Method + " " + r.URL.Path + " (see docs/emulator.md).",
-	}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -150,10 +127,4 @@ func (e *Emulator) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		e.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
 	})
-}
-
-// startGraph starts the Graph service; until it exists the emulator serves
-// the identity platform alone.
-func (e *Emulator) startGraph(_ *persisted) (graphService, error) {
-	return nil, nil
 }

@@ -65,10 +65,10 @@ func (e *Emulator) saveState() error {
 			st.ClientSecrets[app.ClientID] = app.Secret
 		}
 	}
-	if e.graph != nil {
-		graph, err := e.graph.snapshot()
+	if e.Graph != nil {
+		graph, err := json.Marshal(e.Graph.Snapshot())
 		if err != nil {
-			return fmt.Errorf("emulator: saving Graph state: %w", err)
+			return fmt.Errorf("emulator: encoding Graph state: %w", err)
 		}
 		st.Graph = graph
 	}
