@@ -310,7 +310,6 @@ type deltaState struct {
 	To     int64  `json:"to,omitempty"`
 	Offset int    `json:"off,omitempty"`
 	Select string `json:"sel,omitempty"`
-	Size   int    `json:"n,omitempty"`
 }
 
 func (d deltaState) encode() string {
@@ -342,6 +341,7 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 		c.fail(e)
 		return
 	}
+	// Like Graph, the page size comes from each request's Prefer header.
 	pageSize := preferredPageSize(c.r.Header.Get("Prefer"))
 	var state deltaState
 	c.s.mu.Lock()
@@ -362,9 +362,6 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 		if !isSkip {
 			state.To, state.Offset = current, 0
 		}
-		if pageSize == 0 {
-			pageSize = state.Size
-		}
 		if len(opts.selectList) == 0 && state.Select != "" {
 			opts.selectList = strings.Split(state.Select, ",")
 		}
@@ -374,7 +371,6 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 	if pageSize == 0 {
 		pageSize = 10
 	}
-	state.Size = pageSize
 	state.Select = strings.Join(opts.selectList, ",")
 
 	type item struct {
@@ -409,7 +405,7 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 		next.Offset += pageSize
 		body = append(body, field{"@odata.nextLink", link + "?$skiptoken=" + next.encode()}, field{"value", values})
 	} else {
-		next := deltaState{User: user.ID, Folder: folder.ID, From: state.To, Select: state.Select, Size: pageSize}
+		next := deltaState{User: user.ID, Folder: folder.ID, From: state.To, Select: state.Select}
 		body = append(body, field{"value", values}, field{"@odata.deltaLink", link + "?$deltatoken=" + next.encode()})
 	}
 	c.w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pageSize))
