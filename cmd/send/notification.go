@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,6 +33,7 @@ const graphValidationToken = "Validation: Testing client application reachabilit
 type NotificationOptions struct {
 	IO         *iostreams.IOStreams
 	HTTPClient func() (*http.Client, error)
+	Log        *slog.Logger // --debug lines (nil: none)
 	JSON       bool
 	Version    string
 
@@ -80,6 +82,7 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.JSON = f.JSON()
+			opts.Log = f.Logger()
 			if err := opts.check(); err != nil {
 				return err
 			}
@@ -195,7 +198,7 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 			"Content-Type": {"application/json; charset=utf-8"},
 			"User-Agent":   {userAgent(opts.Version)},
 		}
-		resp, err := post(ctx, client, target.String(), header, body, opts.Timeout)
+		resp, err := post(ctx, client, opts.Log, target.String(), header, body, opts.Timeout)
 		if err != nil {
 			return describeTransportError(err, target, opts.Timeout)
 		}
@@ -283,7 +286,7 @@ func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Cl
 		"Content-Type": {"text/plain; charset=utf-8"},
 		"User-Agent":   {userAgent(opts.Version)},
 	}
-	resp, err := post(ctx, client, withToken.String(), header, nil, opts.Timeout)
+	resp, err := post(ctx, client, opts.Log, withToken.String(), header, nil, opts.Timeout)
 	if err != nil {
 		return describeTransportError(err, target, opts.Timeout)
 	}

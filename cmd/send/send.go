@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -76,7 +77,12 @@ const maxResponseBody = 1 << 20
 
 // post sends one request and reads the answer; the duration runs from the
 // first byte sent to the last byte of the answer read.
-func post(ctx context.Context, client *http.Client, target string, header http.Header, body []byte, timeout time.Duration) (*response, error) {
+// log (nil: none) gets a --debug line for the request and for the answer.
+func post(ctx context.Context, client *http.Client, log *slog.Logger, target string, header http.Header, body []byte, timeout time.Duration) (*response, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Debug("request", "method", http.MethodPost, "url", target, "contentType", header.Get("Content-Type"), "bytes", len(body))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
@@ -87,6 +93,7 @@ func post(ctx context.Context, client *http.Client, target string, header http.H
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
+		log.Debug("request failed", "url", target, "error", err.Error())
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -94,6 +101,8 @@ func post(ctx context.Context, client *http.Client, target string, header http.H
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("response", "status", resp.StatusCode, "contentType", resp.Header.Get("Content-Type"),
+		"bytes", len(answer), "durationMs", milliseconds(time.Since(start)), "firstLine", firstLine(answer))
 	return &response{
 		status:      resp.StatusCode,
 		contentType: resp.Header.Get("Content-Type"),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,7 @@ const teamsReplyDeadline = 5 * time.Second
 type TeamsOptions struct {
 	IO         *iostreams.IOStreams
 	HTTPClient func() (*http.Client, error)
+	Log        *slog.Logger // --debug lines (nil: none)
 	JSON       bool
 	Version    string
 
@@ -68,6 +70,7 @@ func NewCmdTeams(f *factory.Factory, runF func(*TeamsOptions) error) *cobra.Comm
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.JSON = f.JSON()
+			opts.Log = f.Logger()
 			key, err := resolveKey(f, secret, secretEnv)
 			if err != nil {
 				return err
@@ -159,7 +162,7 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 		"Authorization": {teams.Sign(opts.Key.Secret, body)},
 		"User-Agent":    {userAgent(opts.Version)},
 	}
-	resp, err := post(ctx, client, target.String(), header, body, opts.Timeout)
+	resp, err := post(ctx, client, opts.Log, target.String(), header, body, opts.Timeout)
 	if err != nil {
 		return describeTransportError(err, target, opts.Timeout)
 	}
