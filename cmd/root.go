@@ -16,9 +16,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hookctl/hookctl/cmd/listen"
+	"github.com/hookctl/hookctl/cmd/login"
+	"github.com/hookctl/hookctl/cmd/logout"
 	"github.com/hookctl/hookctl/cmd/send"
+	"github.com/hookctl/hookctl/cmd/token"
 	"github.com/hookctl/hookctl/cmd/verify"
+	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/version"
+	"github.com/hookctl/hookctl/cmd/whoami"
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
@@ -109,7 +114,12 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	})
 
 	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(emulatorcmd.NewCmdEmulator(f, nil))
 	root.AddCommand(listen.NewCmdListen(f, nil))
+	root.AddCommand(login.NewCmdLogin(f, nil))
+	root.AddCommand(logout.NewCmdLogout(f, nil))
+	root.AddCommand(token.NewCmdToken(f, nil))
+	root.AddCommand(whoami.NewCmdWhoami(f, nil))
 	root.AddCommand(send.NewCmdSend(f))
 	root.AddCommand(verify.NewCmdVerify(f))
 
