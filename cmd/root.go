@@ -21,7 +21,6 @@ import (
 	"github.com/hookctl/hookctl/cmd/send"
 	"github.com/hookctl/hookctl/cmd/token"
 	"github.com/hookctl/hookctl/cmd/verify"
-	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/version"
 	"github.com/hookctl/hookctl/cmd/whoami"
 	"github.com/hookctl/hookctl/internal/config"
@@ -114,7 +113,6 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	})
 
 	root.AddCommand(version.NewCmdVersion(f))
-	root.AddCommand(emulatorcmd.NewCmdEmulator(f, nil))
 	root.AddCommand(listen.NewCmdListen(f, nil))
 	root.AddCommand(login.NewCmdLogin(f, nil))
 	root.AddCommand(logout.NewCmdLogout(f, nil))
