@@ -218,3 +218,34 @@ func FuzzParseAuthHeader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify measures checking a typical Teams message (about 2 KiB)
+// against one key and against ten keys (the worst case: no ?id=NAME).
+func BenchmarkVerify(b *testing.B) {
+	key := mustKey(b, vectorKey)
+	activity := teams.NewMessageActivity(teams.MentionText("hookctl", "deploy staging please"), "Adele Vance")
+	body, err := activity.Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	header := teams.Sign(key.Secret, body)
+	tenKeys := make([]teams.Key, 10)
+	for i := range tenKeys {
+		tenKeys[i] = teams.Key{Secret: []byte(fmt.Sprintf("other key number %d, 32 bytes..", i))}
+	}
+	tenKeys[9] = key
+	for _, bc := range []struct {
+		name string
+		keys []teams.Key
+	}{{"1key", []teams.Key{key}}, {"10keys", tenKeys}} {
+		b.Run(fmt.Sprintf("%s/%dB", bc.name, len(body)), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := teams.Verify(header, body, bc.keys, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
