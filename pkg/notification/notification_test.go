@@ -1,0 +1,202 @@
+package notification_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/pkg/notification"
+)
+
+const sample = `{"value":[{"id":"lsgTZMr9KwAAA","subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2026-11-26T10:00:00.0000000Z","clientState":"s3cret","changeType":"created","resource":"Users/631e9e3b/Messages/AAMkAGI2","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/631e9e3b/Messages/AAMkAGI2","@odata.etag":"W/\"CQAAABYAAAD\"","id":"AAMkAGI2"},"futureField":{"x":[1,2]}}],"validationTokens":["eyJ0eXAi"]}`
+
+func TestParseKeepsEveryField(t *testing.T) {
+	t.Parallel()
+	c, err := notification.Parse([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Value) != 1 || len(c.ValidationTokens) != 1 {
+		t.Fatalf("collection = %+v", c)
+	}
+	n := c.Value[0]
+	if n.ID != "lsgTZMr9KwAAA" || n.SubscriptionID != "7f105c7d-2dc5-4530-97cd-4e7ae6534c07" || n.ClientState != "s3cret" ||
+		n.ChangeType != "created" || n.TenantID != "72f988bf-86f1-41af-91ab-2d7cd011db47" || n.ETag != `W/"CQAAABYAAAD"` || n.IsLifecycle() {
+		t.Errorf("notification = %+v", n)
+	}
+	line := n.AppendJSON(nil, [2]string{"type", `"notification"`}, [2]string{"receivedAt", `"2026-11-23T00:00:00Z"`})
+	want := `{"type":"notification","receivedAt":"2026-11-23T00:00:00Z","changeType":"created","futureField":{"x":[1,2]},"id":"lsgTZMr9KwAAA","resource":"Users/631e9e3b/Messages/AAMkAGI2","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/631e9e3b/Messages/AAMkAGI2","@odata.etag":"W/\"CQAAABYAAAD\"","id":"AAMkAGI2"},"subscriptionExpirationDateTime":"2026-11-26T10:00:00.0000000Z","subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47"}`
+	if string(line) != want {
+		t.Errorf("JSON line\n got %s\nwant %s", line, want)
+	}
+	if _, ok := n.Fields()["clientState"]; ok {
+		t.Error("Fields includes clientState")
+	}
+}
+
+func TestParseLeadingFieldsWin(t *testing.T) {
+	t.Parallel()
+	c, err := notification.Parse([]byte(`{"value":[{"type":"graph's","id":"1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := c.Value[0].AppendJSON(nil, [2]string{"type", `"notification"`})
+	if string(line) != `{"type":"notification","id":"1"}` {
+		t.Errorf("line = %s", line)
+	}
+	if string(c.Value[0].AppendJSON(nil)) != `{"id":"1","type":"graph's"}` {
+		t.Errorf("without leading fields: %s", c.Value[0].AppendJSON(nil))
+	}
+}
+
+func TestParseErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"", "  ", "{", "null", "[]", `"x"`, `{"value":"x"}`, `{"value":[null]}`, `{"value":[[]]}`, `{"value":[{"changeType":["x"]}]}`, `{"value":[],"validationTokens":[1]}`, "{\"value\":[{\"id\":\"\n\"}]}"} {
+		_, err := notification.Parse([]byte(body))
+		if err == nil {
+			t.Errorf("%q parsed", body)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error has several lines: %q", body, err)
+		}
+	}
+}
+
+func TestLifecycleItem(t *testing.T) {
+	t.Parallel()
+	c, err := notification.Parse([]byte(`{"value":[{"subscriptionId":"s","subscriptionExpirationDateTime":"2026-11-26T10:00:00Z","tenantId":"t","clientState":"c","lifecycleEvent":"reauthorizationRequired"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Value[0]; !n.IsLifecycle() || n.LifecycleEvent != "reauthorizationRequired" || n.ResourceData != nil {
+		t.Errorf("%+v", n)
+	}
+}
+
+func TestMarshalCollectionKeepsItemBytes(t *testing.T) {
+	t.Parallel()
+	items := []json.RawMessage{json.RawMessage(`{"id":"a", "x" : 1}`), json.RawMessage(`{"id":"b"}`)}
+	got := notification.MarshalCollection(items, []string{"jwt"})
+	if string(got) != `{"value":[{"id":"a", "x" : 1},{"id":"b"}],"validationTokens":["jwt"]}` {
+		t.Errorf("got %s", got)
+	}
+	if _, err := notification.Parse(got); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestClientStates(t *testing.T) {
+	t.Parallel()
+	states := notification.NewClientStates("shared-1", "shared-2", "")
+	states.Set("own", "own-value")
+	tests := []struct {
+		subscription, clientState string
+		want                      notification.Verdict
+	}{
+		{"any", "shared-1", notification.Accepted},
+		{"any", "shared-2", notification.Accepted},
+		{"any", "shared-3", notification.Mismatch},
+		{"any", "shared-", notification.Mismatch},
+		{"any", "", notification.NoClientState},
+		{"", "shared-1", notification.NoSubscription},
+		{"own", "own-value", notification.Accepted},
+		{"own", "shared-1", notification.Mismatch},
+	}
+	for _, tt := range tests {
+		if got := states.Check(tt.subscription, tt.clientState); got != tt.want {
+			t.Errorf("Check(%q, %q) = %v, want %v", tt.subscription, tt.clientState, got, tt.want)
+		}
+	}
+	states.Remove("own")
+	if got := states.Check("own", "shared-1"); got != notification.Accepted {
+		t.Errorf("after Remove: %v", got)
+	}
+	empty := notification.NewClientStates()
+	if got := empty.Check("s", "x"); got != notification.NoneKnown {
+		t.Errorf("no values: %v", got)
+	}
+	empty.Set("s", "x")
+	if got := empty.Check("s", "x"); got != notification.Accepted {
+		t.Errorf("per-subscription only: %v", got)
+	}
+	for _, v := range []notification.Verdict{notification.Accepted, notification.NoSubscription, notification.NoClientState, notification.NoneKnown, notification.Mismatch} {
+		if v.String() == "unknown" || strings.Contains(v.String(), "shared") {
+			t.Errorf("verdict %d text %q", v, v)
+		}
+	}
+}
+
+func TestDedupKey(t *testing.T) {
+	t.Parallel()
+	byID := &notification.Notification{SubscriptionID: "s", ID: "1", ETag: "e1"}
+	sameID := &notification.Notification{SubscriptionID: "s", ID: "1", ETag: "e2"}
+	otherSub := &notification.Notification{SubscriptionID: "t", ID: "1"}
+	byETag := &notification.Notification{SubscriptionID: "s", Resource: "r", ChangeType: "updated", ETag: "e1"}
+	otherChange := &notification.Notification{SubscriptionID: "s", Resource: "r", ChangeType: "deleted", ETag: "e1"}
+	key := func(n *notification.Notification) [16]byte {
+		k, ok := notification.DedupKey(n)
+		if !ok {
+			t.Fatalf("no key for %+v", n)
+		}
+		return k
+	}
+	if key(byID) != key(sameID) {
+		t.Error("same subscription and id must match")
+	}
+	if key(byID) == key(otherSub) || key(byETag) == key(otherChange) || key(byID) == key(byETag) {
+		t.Error("different notifications share a key")
+	}
+	if _, ok := notification.DedupKey(&notification.Notification{SubscriptionID: "s", Resource: "r"}); ok {
+		t.Error("an item with neither id nor etag got a key")
+	}
+	if _, ok := notification.DedupKey(&notification.Notification{ID: "1"}); ok {
+		t.Error("an item without subscription got a key")
+	}
+}
+
+func TestDedupWindowAndLimit(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	d := notification.NewDedup(10*time.Minute, 3)
+	k := func(b byte) [16]byte { return [16]byte{b} }
+	if d.Seen(k(1), start) {
+		t.Fatal("first sighting reported as seen")
+	}
+	if !d.Seen(k(1), start.Add(9*time.Minute)) {
+		t.Error("redelivery within 10 minutes not recognised")
+	}
+	if d.Seen(k(1), start.Add(10*time.Minute)) {
+		t.Error("redelivery after 10 minutes treated as duplicate")
+	}
+	// Limit: the oldest key is forgotten once more than 3 are held.
+	now := start.Add(time.Hour)
+	for b := byte(10); b < 14; b++ {
+		d.Seen(k(b), now)
+	}
+	if d.Len() != 3 {
+		t.Errorf("Len = %d, want 3", d.Len())
+	}
+	if d.Seen(k(10), now) {
+		t.Error("key beyond the limit still remembered")
+	}
+	if !d.Seen(k(13), now) {
+		t.Error("recent key forgotten")
+	}
+}
+
+func TestDedupDefaultsBoundMemory(t *testing.T) {
+	t.Parallel()
+	d := notification.NewDedup(0, 0)
+	now := time.Now()
+	var key [16]byte
+	for i := range notification.DefaultDedupEntries + 5000 {
+		key[0], key[1], key[2] = byte(i), byte(i>>8), byte(i>>16)
+		d.Seen(key, now)
+	}
+	if d.Len() != notification.DefaultDedupEntries {
+		t.Errorf("Len = %d, want %d", d.Len(), notification.DefaultDedupEntries)
+	}
+}
