@@ -182,6 +182,27 @@ func TestSendTeamsFailures(t *testing.T) {
 	})
 }
 
+func TestSendTeamsSlowerThanTeamsWaits(t *testing.T) {
+	t.Parallel()
+	rec := newRecordingServer(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		time.Sleep(60 * time.Millisecond)
+		fmt.Fprint(w, `{"type":"message","text":"late"}`)
+	})
+	f, stdout, _ := testFactory("json", nil)
+	cmd := NewCmdTeams(f, func(opts *TeamsOptions) error {
+		opts.ReplyDeadline = 20 * time.Millisecond // stands in for Teams' 5 s
+		return teamsRun(t.Context(), opts)
+	})
+	code, errText := execute(cmd, "--to", rec.URL, "--secret", testKey, "--timeout", "5s")
+	if code != exitcode.Error || !strings.Contains(errText, "Teams gives up after 20ms") {
+		t.Fatalf("exit %d %q", code, errText)
+	}
+	var line teamsResult
+	if err := json.Unmarshal(stdout.Bytes(), &line); err != nil || line.OK || line.Status != 200 || !strings.Contains(string(line.Reply), "late") {
+		t.Fatalf("stdout %q", stdout)
+	}
+}
+
 func TestSendTeamsKeyFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

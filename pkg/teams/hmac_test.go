@@ -249,3 +249,36 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseKey: any input parses or fails without panicking; a parsed key
+// re-encodes to a value that parses to the same key, and an error never
+// repeats the token part of the input.
+func FuzzParseKey(f *testing.F) {
+	for _, seed := range []string{vectorKey, "prod:" + vectorKey, "", ":", "a:", ":" + vectorKey, "YQ", "a:b:c", "bad name:YQ==", "\x00:YQ=="} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, input string) {
+		key, err := teams.ParseKey(input)
+		if err != nil {
+			_, token, found := strings.Cut(strings.TrimSpace(input), ":")
+			if !found {
+				token = strings.TrimSpace(input)
+			}
+			if len(token) >= 8 && strings.Contains(err.Error(), token) {
+				t.Fatalf("error %q repeats the token", err)
+			}
+			return
+		}
+		if len(key.Secret) == 0 {
+			t.Fatal("parsed an empty secret")
+		}
+		again := base64.StdEncoding.EncodeToString(key.Secret)
+		if key.Name != "" {
+			again = key.Name + ":" + again
+		}
+		back, err := teams.ParseKey(again)
+		if err != nil || back.Name != key.Name || string(back.Secret) != string(key.Secret) {
+			t.Fatalf("%q -> %q does not round-trip: %v", input, again, err)
+		}
+	})
+}
