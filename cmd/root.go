@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/listen"
 	"github.com/hookctl/hookctl/cmd/login"
 	"github.com/hookctl/hookctl/cmd/logout"
@@ -113,6 +114,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	})
 
 	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(emulatorcmd.NewCmdEmulator(f, nil))
 	root.AddCommand(listen.NewCmdListen(f, nil))
 	root.AddCommand(login.NewCmdLogin(f, nil))
 	root.AddCommand(logout.NewCmdLogout(f, nil))

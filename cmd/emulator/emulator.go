@@ -1,0 +1,251 @@
+// Package emulator implements `hookctl emulator`: a local Microsoft Graph and
+// Microsoft identity platform for offline development and tests.
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// DefaultAddr is loopback only; 8443 is what docs and examples use.
+const DefaultAddr = "127.0.0.1:8443"
+
+// Options are every input of `hookctl emulator`.
+type Options struct {
+	IO      *iostreams.IOStreams
+	JSON    bool
+	Env     bool // print export lines
+	Logger  *slog.Logger
+	Secrets *logging.Secrets
+
+	Addr        string
+	StateFile   string
+	SeedFile    string
+	AutoApprove bool
+
+	// Graph knobs.
+	RetryBase     time.Duration
+	BatchWindow   time.Duration
+	Latency       time.Duration
+	ThrottleRate  float64
+	DropRate      float64
+	DuplicateRate float64
+
+	// Ready, when set, is called with the running emulator once the settings
+	// are printed (tests use it to drive the emulator and stop it).
+	Ready func(*emulator.Emulator)
+}
+
+// NewCmdEmulator builds `hookctl emulator`. runF replaces emulatorRun in tests.
+func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Run a local Microsoft Graph and identity platform",
+		Long: heredoc.Doc(`
+			Serve an offline stand-in for Microsoft Graph (mail and subscriptions, with
+			change-notification delivery) and the Microsoft identity platform (device code,
+			authorization code with PKCE, refresh and client-credentials grants) over HTTPS
+			on a loopback address, for one seeded tenant.
+
+			The CA and server certificate are generated on first start and kept beside the
+			state file; trust the printed CA file (HOOKCTL_CA_FILE does that for hookctl).
+			Once the server accepts connections the settings are printed on stdout: a
+			readable block, one JSON object with -o json, or export lines with --env. It
+			runs until interrupted (Ctrl+C, SIGTERM) and saves its state on the way out.
+
+			Device codes wait for approval: POST /_emulator/devicecode/approve with
+			{"userCode":"...","user":"adele@contoso.example"}, open the printed
+			verification page, or start with --auto-approve. docs/emulator.md describes
+			the control API and every difference from Microsoft's services.
+		`),
+		Example: heredoc.Doc(`
+			# Start it in a terminal of its own and read the settings
+			$ hookctl emulator
+
+			# Run it in the background and sign hookctl in against it
+			$ hookctl emulator --auto-approve --env > emulator.env &
+			$ sleep 1; . ./emulator.env && hookctl login
+
+			# Settings as JSON for a script
+			$ hookctl emulator -o json | head -n 1 | jq -r .authority
+
+			# More users and apps, fast retries for tests
+			$ hookctl emulator --seed ./tenant.yaml --retry-base 200ms
+		`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.JSON = f.JSON()
+			opts.Logger = f.Logger()
+			opts.Secrets = f.Secrets
+			if opts.StateFile == "" {
+				dir := config.StateDir(f.Env)
+				if cfg, err := f.Config(); err == nil {
+					dir = cfg.StateDir
+				}
+				opts.StateFile = filepath.Join(dir, "emulator", emulator.DefaultStateFile)
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return emulatorRun(cmd.Context(), opts)
+		},
+	}
+	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil))
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on (the certificate covers 127.0.0.1, localhost and ::1)")
+	fl.StringVar(&opts.StateFile, "state", "", "state file; certificates and keys live beside it (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
+	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON file with more users and apps (see docs/emulator.md)")
+	fl.BoolVar(&opts.AutoApprove, "auto-approve", false, "sign the first user in on every device code at once")
+	fl.BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
+	fl.DurationVar(&opts.RetryBase, "retry-base", graphsim.DefaultRetryBase, "first delay before a failed notification is retried (doubles each time)")
+	fl.DurationVar(&opts.BatchWindow, "batch-window", graphsim.DefaultBatchWindow, "how long changes are gathered into one notification POST")
+	fl.DurationVar(&opts.Latency, "latency", 0, "fault: delay added to every Graph answer")
+	fl.Float64Var(&opts.ThrottleRate, "throttle-rate", 0, "fault: share of Graph requests answered 429 with Retry-After (0 to 1)")
+	fl.Float64Var(&opts.DropRate, "drop-rate", 0, "fault: share of notifications dropped, each followed by a missed lifecycle event (0 to 1)")
+	fl.Float64Var(&opts.DuplicateRate, "duplicate-rate", 0, "fault: share of notification POSTs delivered twice (0 to 1)")
+	return cmd
+}
+
+func (o *Options) validate() error {
+	for name, rate := range map[string]float64{"throttle-rate": o.ThrottleRate, "drop-rate": o.DropRate, "duplicate-rate": o.DuplicateRate} {
+		if rate < 0 || rate > 1 {
+			return exitcode.Usagef("--%s must be between 0 and 1, not %g", name, rate)
+		}
+	}
+	if o.RetryBase <= 0 || o.BatchWindow <= 0 || o.Latency < 0 {
+		return exitcode.Usagef("--retry-base and --batch-window must be positive, --latency not negative")
+	}
+	return nil
+}
+
+func emulatorRun(ctx context.Context, opts *Options) error {
+	startOpts := emulator.Options{
+		Addr:        opts.Addr,
+		StateDir:    filepath.Dir(opts.StateFile),
+		StateFile:   opts.StateFile,
+		AutoApprove: opts.AutoApprove,
+		Logger:      opts.Logger,
+		Graph: graphsim.Config{
+			RetryBase:   opts.RetryBase,
+			BatchWindow: opts.BatchWindow,
+			Faults: graphsim.Faults{
+				Latency:       graphsim.Duration(opts.Latency),
+				ThrottleRate:  opts.ThrottleRate,
+				DropRate:      opts.DropRate,
+				DuplicateRate: opts.DuplicateRate,
+			},
+		},
+	}
+	if opts.SeedFile != "" {
+		seed, err := emulator.LoadSeed(opts.SeedFile)
+		if err != nil {
+			return exitcode.New(exitcode.Usage, err)
+		}
+		startOpts.Seed = seed
+	}
+	e, err := emulator.Start(ctx, startOpts)
+	if err != nil {
+		return err
+	}
+	if opts.Secrets != nil {
+		// Printed on purpose below (the user asked for the settings); kept out of logs.
+		opts.Secrets.Add(e.ClientSecret)
+	}
+	settings := e.Settings()
+	switch {
+	case opts.Env:
+		err = printEnv(opts.IO.Out, settings)
+	case opts.JSON:
+		err = printJSON(opts.IO.Out, settings)
+	default:
+		err = printPretty(opts.IO, settings, opts.AutoApprove)
+	}
+	if err != nil {
+		_ = e.Close()
+		return err
+	}
+	cs := opts.IO.ErrScheme()
+	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; press Ctrl+C to stop.\n", cs.SuccessIcon(), e.URL)
+	if opts.Ready != nil {
+		opts.Ready(e)
+	}
+	<-ctx.Done()
+	if err := e.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Emulator stopped; state saved in %s.\n", opts.StateFile)
+	return nil
+}
+
+func printJSON(w io.Writer, s emulator.Settings) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(s)
+}
+
+func printEnv(w io.Writer, s emulator.Settings) error {
+	_, err := fmt.Fprintf(w, "export HOOKCTL_AUTHORITY=%s\nexport HOOKCTL_GRAPH_URL=%s\nexport HOOKCTL_CA_FILE=%s\nexport HOOKCTL_CLIENT_ID=%s\nexport HOOKCTL_EMULATOR_URL=%s\n",
+		shellQuote(s.Authority), shellQuote(s.GraphURL), shellQuote(s.CAFile), shellQuote(s.PublicClient.ClientID), shellQuote(s.URL))
+	return err
+}
+
+// shellQuote single-quotes a value for POSIX shells when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:") == "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+func printPretty(streams *iostreams.IOStreams, s emulator.Settings, autoApprove bool) error {
+	cs := streams.OutScheme()
+	var b strings.Builder
+	row := func(label, value string) { fmt.Fprintf(&b, "  %-22s %s\n", label, value) }
+	fmt.Fprintf(&b, "%s\n", cs.Bold("hookctl emulator "+s.URL))
+	row("Authority", s.Authority)
+	row("Graph", s.GraphURL)
+	row("Control API", s.ControlURL)
+	row("CA file", s.CAFile)
+	row("Tenant", s.TenantID+" ("+s.Domain+")")
+	row("Public client", s.PublicClient.ClientID)
+	row("Confidential client", s.ConfidentialClient.ClientID)
+	row("  client secret", s.ConfidentialClient.ClientSecret)
+	if s.ConfidentialClient.CertificateFile != "" {
+		row("  certificate", s.ConfidentialClient.CertificateFile)
+	}
+	for i, u := range s.Users {
+		label := ""
+		if i == 0 {
+			label = "Users"
+		}
+		row(label, fmt.Sprintf("%s  %s  %s", u.UserPrincipalName, cs.Gray(u.ID), u.DisplayName))
+	}
+	approval := "approve device codes: POST " + s.ControlURL + "/devicecode/approve or " + s.URL + "/devicelogin"
+	if autoApprove {
+		approval = "device codes are approved at once (--auto-approve)"
+	}
+	fmt.Fprintf(&b, "\n  %s\n  %s\n", cs.Gray("Use with hookctl: export HOOKCTL_AUTHORITY, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID (see --env)."), cs.Gray(approval))
+	_, err := io.WriteString(streams.Out, b.String())
+	return err
+}

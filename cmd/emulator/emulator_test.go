@@ -1,0 +1,208 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// run starts the command's body with opts on a free port, lets check look at
+// the running emulator, then interrupts it as Ctrl+C would.
+func run(t *testing.T, opts *Options, check func(*emulator.Emulator)) (stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	opts.IO = ios
+	opts.Addr = "127.0.0.1:0"
+	if opts.StateFile == "" {
+		opts.StateFile = filepath.Join(t.TempDir(), "emulator", "state.json")
+	}
+	if opts.RetryBase == 0 {
+		opts.RetryBase, opts.BatchWindow = time.Second, 10*time.Millisecond
+	}
+	opts.Secrets = &logging.Secrets{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts.Ready = func(e *emulator.Emulator) {
+		if check != nil {
+			check(e)
+		}
+		cancel()
+	}
+	if err := emulatorRun(ctx, opts); err != nil {
+		t.Fatalf("emulatorRun: %v", err)
+	}
+	return out.String(), errOut.String()
+}
+
+func TestJSONSettings(t *testing.T) {
+	t.Parallel()
+	var running *emulator.Emulator
+	stdout, stderr := run(t, &Options{JSON: true}, func(e *emulator.Emulator) {
+		running = e
+		// It accepts connections by the time the settings are out.
+		resp, err := e.HTTPClient().Get(e.ControlURL + "/settings")
+		if err != nil {
+			t.Errorf("control API: %v", err)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /_emulator/settings: %d", resp.StatusCode)
+		}
+	})
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one JSON line on stdout, got %q", stdout)
+	}
+	var got struct {
+		Authority    string `json:"authority"`
+		GraphURL     string `json:"graphUrl"`
+		CAFile       string `json:"caFile"`
+		TenantID     string `json:"tenantId"`
+		ControlURL   string `json:"controlUrl"`
+		PublicClient struct {
+			ClientID string `json:"clientId"`
+		} `json:"publicClient"`
+		ConfidentialClient struct {
+			ClientID        string `json:"clientId"`
+			ClientSecret    string `json:"clientSecret"`
+			CertificateFile string `json:"certificateFile"`
+		} `json:"confidentialClient"`
+		Users []struct {
+			ID                string `json:"id"`
+			UserPrincipalName string `json:"userPrincipalName"`
+		} `json:"users"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Authority != running.Authority || got.GraphURL != running.URL+"/v1.0" || got.ControlURL != running.URL+"/_emulator" ||
+		got.TenantID != running.TenantID || got.PublicClient.ClientID == "" || got.ConfidentialClient.ClientSecret != running.ClientSecret ||
+		len(got.Users) != 2 || got.Users[0].UserPrincipalName != "adele@contoso.example" {
+		t.Fatalf("settings: %+v", got)
+	}
+	for _, file := range []string{got.CAFile, got.ConfidentialClient.CertificateFile} {
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("printed file missing: %v", err)
+		}
+	}
+	if !strings.Contains(stderr, "Emulator listening on "+running.URL) || !strings.Contains(stderr, "Emulator stopped") {
+		t.Errorf("stderr: %q", stderr)
+	}
+	if strings.Contains(stderr, running.ClientSecret) {
+		t.Error("the client secret reached stderr")
+	}
+}
+
+func TestEnvLines(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "with space", "state.json")
+	var running *emulator.Emulator
+	stdout, _ := run(t, &Options{Env: true, StateFile: state}, func(e *emulator.Emulator) { running = e })
+	want := "export HOOKCTL_AUTHORITY=" + running.Authority + "\n" +
+		"export HOOKCTL_GRAPH_URL=" + running.GraphURL + "\n" +
+		"export HOOKCTL_CA_FILE='" + filepath.Join(filepath.Dir(state), "ca.pem") + "'\n" +
+		"export HOOKCTL_CLIENT_ID=" + running.PublicClientID + "\n" +
+		"export HOOKCTL_EMULATOR_URL=" + running.URL + "\n"
+	if stdout != want {
+		t.Fatalf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+}
+
+func TestPrettyBlock(t *testing.T) {
+	t.Parallel()
+	var running *emulator.Emulator
+	stdout, _ := run(t, &Options{AutoApprove: true}, func(e *emulator.Emulator) { running = e })
+	for _, want := range []string{
+		"hookctl emulator " + running.URL,
+		"Authority              " + running.Authority,
+		"CA file                " + running.CAFile,
+		"client secret        " + running.ClientSecret,
+		"adele@contoso.example",
+		"megan@contoso.example",
+		"--auto-approve",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(*testing.T, *Options)
+	}{
+		{name: "defaults", args: nil, check: func(t *testing.T, o *Options) {
+			if o.Addr != DefaultAddr || !strings.HasSuffix(o.StateFile, filepath.Join("state-dir", "emulator", "state.json")) {
+				t.Errorf("defaults: addr %s state %s", o.Addr, o.StateFile)
+			}
+		}},
+		{name: "all flags", args: []string{"--addr", "127.0.0.1:9000", "--state", "/tmp/x/s.json", "--seed", "t.yaml", "--auto-approve", "--env", "--retry-base", "100ms", "--drop-rate", "0.5"}, check: func(t *testing.T, o *Options) {
+			if o.Addr != "127.0.0.1:9000" || o.StateFile != "/tmp/x/s.json" || o.SeedFile != "t.yaml" || !o.AutoApprove || !o.Env || o.RetryBase != 100*time.Millisecond || o.DropRate != 0.5 {
+				t.Errorf("parsed: %+v", o)
+			}
+		}},
+		{name: "rate above one", args: []string{"--throttle-rate", "1.5"}, wantErr: "--throttle-rate must be between 0 and 1"},
+		{name: "zero retry base", args: []string{"--retry-base", "0s"}, wantErr: "--retry-base and --batch-window must be positive"},
+		{name: "positional argument", args: []string{"extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ios, _, _, _ := iostreams.Test()
+			f := &factory.Factory{IOStreams: ios, Secrets: &logging.Secrets{}, Env: func(k string) (string, bool) {
+				if k == "HOOKCTL_STATE_DIR" {
+					return "/tmp/state-dir", true
+				}
+				return "", false
+			}}
+			var got *Options
+			cmd := NewCmdEmulator(f, func(o *Options) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			var sink bytes.Buffer
+			cmd.SetOut(&sink)
+			cmd.SetErr(&sink)
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("want error %q, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
+
+func TestSeedErrorIsUsage(t *testing.T) {
+	t.Parallel()
+	seed := filepath.Join(t.TempDir(), "seed.yaml")
+	if err := os.WriteFile(seed, []byte("users:\n  - displayName: nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	err := emulatorRun(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", SeedFile: seed, StateFile: filepath.Join(t.TempDir(), "s.json"), RetryBase: time.Second, BatchWindow: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "needs an id and a userPrincipalName") || exitcode.Code(err) != exitcode.Usage {
+		t.Fatalf("want a seed error, got %v", err)
+	}
+}
