@@ -223,7 +223,7 @@ type debugTransport struct {
 func (t *debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	u := *req.URL
-	u.RawQuery = "" // the authorize URL is never fetched, but keep queries out anyway
+	u.RawQuery, u.ForceQuery = "", false // the authorize URL is never fetched, but keep queries out anyway
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		t.logger.Debug("identity platform request failed", "method", req.Method, "url", u.String(), "error", err.Error())

@@ -29,7 +29,7 @@ type Status struct {
 func StatusOf(tok Token) Status {
 	p := tok.Profile
 	s := Status{Profile: p.Name, Kind: p.Kind, Tenant: p.Tenant, TenantID: p.TenantID, Authority: p.Authority,
-		ClientID: p.ClientID, Scopes: tok.Scopes, ExpiresOn: tok.ExpiresOn.UTC(), Mailbox: p.Mailbox()}
+		ClientID: p.ClientID, Scopes: silentScopes(tok.Scopes), ExpiresOn: tok.ExpiresOn.UTC(), Mailbox: p.Mailbox()}
 	if len(s.Scopes) == 0 {
 		s.Scopes = silentScopes(p.Scopes)
 	}

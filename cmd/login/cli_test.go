@@ -1,0 +1,326 @@
+package login_test
+
+// Whole-CLI tests: hookctl login, whoami, token and logout run in-process
+// through cmd.Run against the emulator, and as two real processes at once.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/cmd"
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+type cli struct {
+	t   *testing.T
+	em  *emulator.Emulator
+	env map[string]string
+	// outputs collects everything printed, except `hookctl token`'s stdout.
+	outputs []string
+}
+
+func newCLI(t *testing.T, opts emulator.Options) *cli {
+	t.Helper()
+	opts.StateDir = t.TempDir()
+	em, err := emulator.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	return &cli{t: t, em: em, env: map[string]string{
+		"HOOKCTL_CONFIG_DIR": t.TempDir(),
+		"HOOKCTL_STATE_DIR":  filepath.Join(t.TempDir(), "state"),
+		"HOOKCTL_CA_FILE":    em.CAFile,
+		"HOOKCTL_AUTHORITY":  em.Authority,
+	}}
+}
+
+// run executes hookctl in-process with a fresh factory, as a new process would.
+func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	ios, in, out, errOut := iostreams.Test()
+	in.WriteString(stdin)
+	env := c.env
+	f := &factory.Factory{
+		IOStreams: ios,
+		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Version:   "test",
+		Profile:   "default",
+		Secrets:   &logging.Secrets{},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code = cmd.Run(ctx, f, args)
+	if len(args) == 0 || args[0] != "token" {
+		c.outputs = append(c.outputs, out.String())
+	}
+	c.outputs = append(c.outputs, errOut.String())
+	return code, out.String(), errOut.String()
+}
+
+// secretsOnDisk are every token and secret value the state directory holds.
+func (c *cli) secretsOnDisk() []string {
+	c.t.Helper()
+	var secrets []string
+	paths, _ := filepath.Glob(filepath.Join(c.env["HOOKCTL_STATE_DIR"], "auth", "cache", "*.json"))
+	for _, path := range paths {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		var cache map[string]map[string]map[string]any
+		if err := json.Unmarshal(raw, &cache); err != nil {
+			c.t.Fatalf("%s: %v", path, err)
+		}
+		for _, section := range []string{"AccessToken", "RefreshToken", "IdToken"} {
+			for _, entry := range cache[section] {
+				if s, ok := entry["secret"].(string); ok && s != "" {
+					secrets = append(secrets, s)
+				}
+			}
+		}
+	}
+	return secrets
+}
+
+func (c *cli) assertNoSecretPrinted(secrets ...string) {
+	c.t.Helper()
+	for _, s := range secrets {
+		for _, out := range c.outputs {
+			if len(s) >= 8 && strings.Contains(out, s) {
+				c.t.Errorf("a secret (%.6s…) was printed in:\n%s", s, out)
+			}
+			// A JWT's signature alone is as good as leaking it.
+			if parts := strings.Split(s, "."); len(parts) == 3 && len(parts[2]) > 16 && strings.Contains(out, parts[2]) {
+				c.t.Errorf("a token signature was printed in:\n%s", out)
+			}
+		}
+	}
+}
+
+func TestCLISignInLifecycle(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, emulator.Options{AutoApprove: true})
+	em := c.em
+	var seen []string
+
+	code, stdout, stderr := c.run("", "login", "--client-id", em.PublicClientID, "--debug", "-o", "pretty")
+	if code != 0 {
+		t.Fatalf("login exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "enter the code") || !strings.Contains(stderr, "Signed in as "+em.Users[0].UserPrincipalName) ||
+		!strings.Contains(stderr, "not encrypted") || !strings.Contains(stderr, "identity platform request") || stdout != "" {
+		t.Errorf("login output:\nstdout %q\nstderr %s", stdout, stderr)
+	}
+	seen = append(seen, c.secretsOnDisk()...)
+
+	code, stdout, stderr = c.run("", "whoami", "-o", "json", "--debug")
+	if code != 0 {
+		t.Fatalf("whoami exit %d: %s", code, stderr)
+	}
+	var status map[string]any
+	if err := json.Unmarshal([]byte(stdout), &status); err != nil || strings.Count(stdout, "\n") != 1 {
+		t.Fatalf("whoami -o json is not one object: %q", stdout)
+	}
+	if status["profile"] != "default" || status["account"] != em.Users[0].UserPrincipalName || status["tenantId"] != em.TenantID ||
+		status["authority"] != em.Authority || status["clientId"] != em.PublicClientID || status["kind"] != "user" || status["expiresOn"] == "" {
+		t.Errorf("whoami = %v", status)
+	}
+
+	code, stdout, _ = c.run("", "whoami", "-o", "pretty")
+	for _, want := range []string{"Profile: default", "Account: " + em.Users[0].UserPrincipalName, "Tenant: " + em.TenantID, "Authority: " + em.Authority,
+		"Scopes: Mail.Read Mail.Send\n", "Token expires:"} {
+		if code != 0 || !strings.Contains(squeeze(stdout), want) {
+			t.Errorf("whoami pretty lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, stdout, stderr = c.run("", "token", "--debug")
+	token := strings.TrimSuffix(stdout, "\n")
+	if code != 0 || strings.Count(token, ".") != 2 || strings.ContainsAny(token, " \n") {
+		t.Fatalf("token exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	if p, err := em.Identity.Authenticate(token); err != nil || p.UPN != em.Users[0].UserPrincipalName {
+		t.Errorf("printed token: %+v %v", p, err)
+	}
+	seen = append(seen, token)
+
+	// Even with -o json, token prints just the token (for $(hookctl token)).
+	if _, stdout, _ := c.run("", "token", "-o", "json"); strings.TrimSpace(stdout) != token {
+		t.Errorf("token -o json printed %q", stdout)
+	}
+
+	code, _, stderr = c.run("", "logout", "--debug", "-o", "pretty")
+	if code != 0 || !strings.Contains(stderr, "Signed "+em.Users[0].UserPrincipalName+" out of profile \"default\"") {
+		t.Errorf("logout exit %d: %s", code, stderr)
+	}
+	for _, args := range [][]string{{"whoami"}, {"token"}} {
+		code, stdout, stderr = c.run("", args...)
+		if code != exitcode.SignIn || stdout != "" || !strings.Contains(stderr, "not signed in") || !strings.Contains(stderr, "hookctl login") {
+			t.Errorf("%s after logout: exit %d, stdout %q, stderr %q", args[0], code, stdout, stderr)
+		}
+	}
+	if code, _, stderr = c.run("", "logout", "-o", "pretty"); code != 0 || !strings.Contains(stderr, "was not signed in") {
+		t.Errorf("second logout: exit %d %q", code, stderr)
+	}
+	c.assertNoSecretPrinted(seen...)
+}
+
+func TestCLIRefreshRejectedExits3(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
+	if code, _, stderr := c.run("", "login", "--client-id", c.em.PublicClientID, "--profile", "work"); code != 0 {
+		t.Fatalf("login: %s", stderr)
+	}
+	if _, err := c.em.Identity.RevokeRefreshTokens(c.em.Users[0].UserPrincipalName); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"token", "--profile", "work"}, {"whoami", "--profile", "work", "--debug"}} {
+		code, stdout, stderr := c.run("", args...)
+		if code != exitcode.SignIn || stdout != "" || !strings.Contains(stderr, "no longer accepted") || !strings.Contains(stderr, "hookctl login") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+		if args[len(args)-1] == "--debug" && (!strings.Contains(stderr, "aadsts=AADSTS50173") || !regexp.MustCompile(`correlation_id=[0-9a-f-]{36}`).MatchString(stderr)) {
+			t.Errorf("--debug lacks the AADSTS code or correlation id:\n%s", stderr)
+		}
+		if args[len(args)-1] != "--debug" && strings.Contains(stderr, "AADSTS") {
+			t.Errorf("the AADSTS code belongs under --debug only:\n%s", stderr)
+		}
+	}
+}
+
+func TestCLIAppOnlyNoSecretInOutput(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, emulator.Options{})
+	em := c.em
+	c.env["CI_GRAPH_SECRET"] = em.ClientSecret
+	mailbox := em.Users[1].UserPrincipalName
+
+	code, stdout, stderr := c.run("", "login", "--profile", "ci", "--tenant", em.TenantID, "--authority", em.URL,
+		"--client-id", em.ConfidentialClientID, "--client-secret-env", "CI_GRAPH_SECRET", "--user", mailbox, "--debug", "-o", "json")
+	if code != 0 {
+		t.Fatalf("app login exit %d: %s", code, stderr)
+	}
+	var status map[string]any
+	if err := json.Unmarshal([]byte(stdout), &status); err != nil || status["kind"] != "app" || status["mailbox"] != "users/"+mailbox {
+		t.Errorf("login -o json = %q", stdout)
+	}
+	code, stdout, stderr = c.run(em.ClientSecret+"\n", "login", "--profile", "stdin", "--tenant", em.TenantID,
+		"--client-id", em.ConfidentialClientID, "--client-secret-stdin", "--debug")
+	if code != 0 || !strings.Contains(stdout, `"credential":"client secret read from stdin at login (not kept)"`) {
+		t.Errorf("stdin login exit %d: %q %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = c.run("", "login", "--profile", "cert", "--tenant", em.TenantID,
+		"--client-id", em.ConfidentialClientID, "--certificate", em.CertificateFile, "--debug", "-o", "pretty")
+	if code != 0 || !strings.Contains(stderr, "Signed in as app "+em.ConfidentialClientID+" (certificate ") {
+		t.Errorf("certificate login exit %d: %q %s", code, stdout, stderr)
+	}
+	code, stdout, _ = c.run("", "whoami", "--profile", "ci", "-o", "pretty")
+	if code != 0 || !strings.Contains(squeeze(stdout), "Credential: client secret from $CI_GRAPH_SECRET") || !strings.Contains(squeeze(stdout), "Mailbox: users/"+mailbox) {
+		t.Errorf("whoami app: %d %s", code, stdout)
+	}
+
+	c.env["CI_GRAPH_SECRET"] = "wrong-secret-value"
+	code, _, stderr = c.run("", "login", "--profile", "ci", "--tenant", em.TenantID,
+		"--client-id", em.ConfidentialClientID, "--client-secret-env", "CI_GRAPH_SECRET", "--debug")
+	if code != exitcode.Error || !strings.Contains(stderr, "client secret was rejected") || !strings.Contains(stderr, "aadsts=AADSTS7000215") {
+		t.Errorf("wrong secret: exit %d %s", code, stderr)
+	}
+	c.assertNoSecretPrinted(append(c.secretsOnDisk(), em.ClientSecret, "wrong-secret-value")...)
+}
+
+func TestCLIMissingClientID(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, emulator.Options{})
+	code, _, stderr := c.run("", "login")
+	if code != exitcode.Usage || !strings.Contains(stderr, "docs/register-app.md") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	c.env["HOOKCTL_CLIENT_ID"] = "00000000-0000-0000-0000-00000000dead"
+	code, _, stderr = c.run("", "login", "--debug")
+	if code != exitcode.Error || !strings.Contains(stderr, "does not know this client id") || !strings.Contains(stderr, "aadsts=AADSTS700016") {
+		t.Errorf("unknown client id: exit %d: %s", code, stderr)
+	}
+}
+
+// TestConcurrentTokenProcesses builds hookctl and runs two `hookctl token`
+// processes at once on one profile whose access token is always due for
+// refresh. The emulator rotates refresh tokens, so both succeed only if the
+// processes take turns on the cache file; the cache stays valid afterwards.
+func TestConcurrentTokenProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	t.Parallel()
+	c := newCLI(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
+	if code, _, stderr := c.run("", "login", "--client-id", c.em.PublicClientID); code != 0 {
+		t.Fatalf("login: %s", stderr)
+	}
+	bin := filepath.Join(t.TempDir(), "hookctl")
+	build := exec.Command("go", "build", "-o", bin, "github.com/hookctl/hookctl")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := os.Environ()
+	for k, v := range c.env {
+		env = append(env, k+"="+v)
+	}
+	const processes, rounds = 2, 3
+	var wg sync.WaitGroup
+	tokens := make(chan string, processes*rounds)
+	for range processes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				var stdout, stderr bytes.Buffer
+				p := exec.Command(bin, "token")
+				p.Env, p.Stdout, p.Stderr = env, &stdout, &stderr
+				if err := p.Run(); err != nil {
+					t.Errorf("hookctl token: %v: %s", err, stderr.String())
+					return
+				}
+				tokens <- strings.TrimSpace(stdout.String())
+			}
+		}()
+	}
+	wg.Wait()
+	close(tokens)
+	distinct := map[string]bool{}
+	for tok := range tokens {
+		if _, err := c.em.Identity.Authenticate(tok); err != nil {
+			t.Errorf("a printed token does not verify: %v", err)
+		}
+		distinct[tok] = true
+	}
+	if len(distinct) != processes*rounds {
+		t.Errorf("%d distinct tokens from %d refreshes", len(distinct), processes*rounds)
+	}
+	cacheFile := filepath.Join(c.env["HOOKCTL_STATE_DIR"], "auth", "cache", "default.json")
+	raw, err := os.ReadFile(cacheFile)
+	if err != nil || !json.Valid(raw) {
+		t.Fatalf("cache after concurrent refreshes: %v", err)
+	}
+	if info, _ := os.Stat(cacheFile); info.Mode().Perm() != 0o600 {
+		t.Errorf("cache mode %o", info.Mode().Perm())
+	}
+	if code, _, stderr := c.run("", "whoami"); code != 0 {
+		t.Errorf("whoami after concurrent refreshes: %s", stderr)
+	}
+}
+
+// squeeze collapses runs of spaces, so checks do not depend on column widths.
+func squeeze(s string) string { return regexp.MustCompile(` +`).ReplaceAllString(s, " ") }
