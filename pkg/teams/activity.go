@@ -109,12 +109,18 @@ func (a *Activity) TeamsChannelData() ChannelData {
 	return data
 }
 
-var mentionPattern = regexp.MustCompile(`(?s)<at>.*?</at>`)
+var (
+	mentionPattern        = regexp.MustCompile(`(?s)<at>(.*?)</at>`)
+	leadingMentionPattern = regexp.MustCompile(`^(?s)\s*(?:<at>.*?</at>(?:\s|&nbsp;)*)+`)
+)
 
-// PlainText is the message without @mentions and surrounding space, as a
-// user would read it: "<at>Bot</at> hello" gives "hello".
+// PlainText is the message as a person reads it: the leading @mention of the
+// webhook removed and other mentions shown as @Name.
+// "<at>Bot</at> ask <at>Megan</at>" gives "ask @Megan".
 func (a *Activity) PlainText() string {
-	return strings.TrimSpace(mentionPattern.ReplaceAllString(a.Text, ""))
+	text := leadingMentionPattern.ReplaceAllString(a.Text, "")
+	text = mentionPattern.ReplaceAllString(text, "@$1")
+	return strings.TrimSpace(text)
 }
 
 // Reply is what an outgoing webhook answers with (200, application/json).

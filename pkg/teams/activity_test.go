@@ -72,6 +72,25 @@ func TestNewMessageActivityShape(t *testing.T) {
 	}
 }
 
+func TestPlainText(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]string{
+		"<at>hookctl</at> hello":                        "hello",
+		"<at>hookctl</at>&nbsp;hello":                   "hello",
+		" <at>hookctl</at>\n deploy\nnow ":              "deploy\nnow",
+		"<at>hookctl</at> ask <at>Megan Bowen</at> why": "ask @Megan Bowen why",
+		"<at>Team</at> <at>hookctl</at> hi":             "hi",
+		"no mention":                                    "no mention",
+		"hi <at>hookctl</at>":                           "hi @hookctl",
+		"<at>hookctl</at>":                              "",
+		"":                                              "",
+	} {
+		if got := (&teams.Activity{Text: text}).PlainText(); got != want {
+			t.Errorf("PlainText(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
 func TestParseActivity(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
