@@ -1,0 +1,469 @@
+package listen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/pkg/teams"
+)
+
+const clientState = "listen-test-state"
+
+// lines is a goroutine-safe writer that hands out what was written line by line.
+type lines struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	more chan struct{}
+}
+
+func newLines() *lines { return &lines{more: make(chan struct{}, 1)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	select {
+	case l.more <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *lines) lines() []string {
+	text := strings.TrimSuffix(l.String(), "\n")
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
+}
+
+// waitLines waits for at least n complete lines.
+func (l *lines) waitLines(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if got := l.lines(); len(got) >= n && strings.HasSuffix(l.String(), "\n") {
+			return got
+		}
+		select {
+		case <-l.more:
+		case <-deadline:
+			t.Fatalf("waited for %d lines, have:\n%s", n, l.String())
+		}
+	}
+}
+
+type run struct {
+	out, err *lines
+	done     chan error
+	cancel   context.CancelFunc
+	base     string
+	opts     *Options
+}
+
+// startListen runs listenRun in-process on a free loopback port.
+func startListen(t *testing.T, jsonOut bool, configure func(*Options)) *run {
+	t.Helper()
+	out, errOut := newLines(), newLines()
+	opts := &Options{
+		IO:           &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut},
+		JSON:         jsonOut,
+		Logger:       slog.New(slog.DiscardHandler),
+		StateDir:     filepath.Join(t.TempDir(), "state"),
+		Env:          func(string) (string, bool) { return "", false },
+		Addr:         "127.0.0.1:0",
+		ClientStates: []string{clientState},
+		TeamsReply:   "ack",
+	}
+	if configure != nil {
+		configure(opts)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{out: out, err: errOut, done: make(chan error, 1), cancel: cancel, opts: opts}
+	go func() { r.done <- listenRun(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(15 * time.Second):
+			t.Error("listen did not stop")
+		}
+	})
+	if jsonOut {
+		first := out.waitLines(t, 1)[0]
+		var ready struct {
+			Type, Addr, NotificationURL string
+		}
+		if err := json.Unmarshal([]byte(first), &ready); err != nil || ready.Type != "ready" {
+			t.Fatalf("first line %q is not ready (%v); stderr: %s", first, err, errOut)
+		}
+		r.base = "http://" + ready.Addr
+	} else {
+		first := out.waitLines(t, 1)[0]
+		r.base = strings.TrimPrefix(first[strings.Index(first, "http://"):], "")
+	}
+	return r
+}
+
+func (r *run) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err // for Cleanup
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("listen did not exit")
+		return nil
+	}
+}
+
+func postJSON(t *testing.T, target, body string, header ...string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func notificationBody(state string, ids ...string) string {
+	items := make([]string, len(ids))
+	for i, id := range ids {
+		items[i] = fmt.Sprintf(`{"id":%q,"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2026-11-26T10:00:00Z","clientState":%q,"changeType":"created","resource":"Users/631e9e3b-6d5e-4b8a-9d0e-2a4f1c3b5e7d/Messages/AAMkAGI2THVAAA%s=","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","resourceData":{"@odata.type":"#Microsoft.Graph.Message","id":%q}}`, id, state, id, id)
+	}
+	return `{"value":[` + strings.Join(items, ",") + `]}`
+}
+
+func TestJSONOutputAndCount(t *testing.T) {
+	t.Parallel()
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	r := startListen(t, true, func(o *Options) {
+		o.Count = 3
+		o.TeamsSecrets = []string{key}
+	})
+	if resp := postJSON(t, r.base+"/notifications", notificationBody(clientState, "n1")+"\n"); resp.StatusCode != 202 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	postJSON(t, r.base+"/notifications", notificationBody("wrong", "n2"))
+	postJSON(t, r.base+"/lifecycle", `{"value":[{"subscriptionId":"7f105c7d","clientState":"`+clientState+`","lifecycleEvent":"missed","subscriptionExpirationDateTime":"2026-11-26T10:00:00Z"}]}`)
+	r.out.waitLines(t, 3)
+	activity := `{"type":"message","text":"<at>hookctl</at> hello there","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`
+	secret, _ := base64.StdEncoding.DecodeString(key)
+	if resp := postJSON(t, r.base+"/teams", activity, "Authorization", teams.Sign(secret, []byte(activity))); resp.StatusCode != 200 {
+		t.Fatalf("teams status %d", resp.StatusCode)
+	}
+	if err := r.wait(t); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	got := r.out.lines()
+	if len(got) != 4 {
+		t.Fatalf("stdout has %d lines, want ready + 3:\n%s", len(got), r.out)
+	}
+	var ready map[string]any
+	json.Unmarshal([]byte(got[0]), &ready)
+	for _, field := range []string{"addr", "notificationUrl", "lifecycleUrl", "teamsUrl"} {
+		if s, _ := ready[field].(string); s == "" {
+			t.Errorf("ready lacks %s: %s", field, got[0])
+		}
+	}
+	if !strings.HasSuffix(ready["notificationUrl"].(string), "/notifications") || !strings.HasSuffix(ready["teamsUrl"].(string), "/teams") {
+		t.Errorf("ready URLs: %s", got[0])
+	}
+	var note map[string]any
+	if err := json.Unmarshal([]byte(got[1]), &note); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"type", "receivedAt", "subscriptionId", "changeType", "resource", "resourceData", "tenantId", "subscriptionExpirationDateTime", "id"}
+	for _, field := range want {
+		if _, ok := note[field]; !ok {
+			t.Errorf("notification line lacks %q: %s", field, got[1])
+		}
+	}
+	if note["type"] != "notification" || note["id"] != "n1" || len(note) != len(want) {
+		t.Errorf("notification line = %s", got[1])
+	}
+	if !strings.HasPrefix(got[2], `{"type":"lifecycle","receivedAt":"`) || !strings.Contains(got[2], `"lifecycleEvent":"missed"`) {
+		t.Errorf("lifecycle line = %s", got[2])
+	}
+	var teamsLine map[string]any
+	json.Unmarshal([]byte(got[3]), &teamsLine)
+	if teamsLine["type"] != "teams" || teamsLine["from"] != "Megan Bowen" || teamsLine["text"] != "hello there" || teamsLine["conversationId"] != "19:abc@thread.skype" || teamsLine["reply"] != "ack" || teamsLine["receivedAt"] == nil {
+		t.Errorf("teams line = %s", got[3])
+	}
+	for _, line := range got {
+		if strings.Contains(line, clientState) || strings.Contains(line, "wrong") || strings.Contains(line, "clientState") {
+			t.Errorf("stdout carries a clientState: %s", line)
+		}
+	}
+	stderr := r.err.String()
+	if !strings.Contains(stderr, "dropped a notification for subscription 7f105c7d-2dc5-4530-97cd-4e7ae6534c07: clientState mismatch") {
+		t.Errorf("stderr lacks the drop:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "wrong") || strings.Contains(stderr, clientState) {
+		t.Errorf("stderr carries a clientState:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "hookctl listen: received 4, emitted 3, dropped 1 (clientState mismatch 1), forwarded 0, forward failures 0, pending 0") {
+		t.Errorf("summary missing or wrong:\n%s", stderr)
+	}
+}
+
+func TestCountStopsMidBatchAndKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	journalPath := filepath.Join(t.TempDir(), "j")
+	r := startListen(t, true, func(o *Options) { o.Count = 1; o.JournalPath = journalPath })
+	postJSON(t, r.base+"/notifications", notificationBody(clientState, "a", "b", "c"))
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.out.lines(); len(got) != 2 || !strings.Contains(got[1], `"id":"a"`) {
+		t.Fatalf("stdout:\n%s", r.out)
+	}
+	if !strings.Contains(r.err.String(), "pending 1") {
+		t.Errorf("summary should report the pending entry:\n%s", r.err)
+	}
+	// The next run with the same journal emits b and c.
+	r2 := startListen(t, true, func(o *Options) { o.Count = 2; o.JournalPath = journalPath })
+	if err := r2.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	got := r2.out.lines()
+	if len(got) != 3 || !strings.Contains(got[1], `"id":"b"`) || !strings.Contains(got[2], `"id":"c"`) {
+		t.Fatalf("second run stdout:\n%s", r2.out)
+	}
+	if !strings.Contains(r2.err.String(), "processing 1 collection(s) left in the journal") || !strings.Contains(r2.err.String(), "pending 0") {
+		t.Errorf("second run stderr:\n%s", r2.err)
+	}
+}
+
+func TestTimeoutExitsFive(t *testing.T) {
+	t.Parallel()
+	r := startListen(t, true, func(o *Options) { o.Count = 1; o.Timeout = 200 * time.Millisecond })
+	err := r.wait(t)
+	if exitcode.Code(err) != exitcode.Timeout || !strings.Contains(err.Error(), "0 of 1 events") {
+		t.Fatalf("err = %v (code %d), want a timeout", err, exitcode.Code(err))
+	}
+	if len(r.out.lines()) != 1 {
+		t.Errorf("stdout:\n%s", r.out)
+	}
+	r2 := startListen(t, true, func(o *Options) { o.Timeout = 100 * time.Millisecond })
+	if err := r2.wait(t); exitcode.Code(err) != exitcode.Timeout {
+		t.Errorf("without --count: %v", err)
+	}
+}
+
+func TestSignalDrainsAcceptedWork(t *testing.T) {
+	t.Parallel()
+	r := startListen(t, true, func(o *Options) { o.ProcessDelay = 50 * time.Millisecond })
+	for i := range 4 {
+		if resp := postJSON(t, r.base+"/notifications", notificationBody(clientState, fmt.Sprint("n", i))); resp.StatusCode != 202 {
+			t.Fatal(resp.Status)
+		}
+	}
+	r.cancel() // what SIGINT/SIGTERM do through signal.NotifyContext
+	if err := r.wait(t); err != nil {
+		t.Fatalf("exit after a signal: %v", err)
+	}
+	if got := r.out.lines(); len(got) != 5 {
+		t.Errorf("drained %d of 4 notifications:\n%s", len(got)-1, r.out)
+	}
+	if !strings.Contains(r.err.String(), "emitted 4") || !strings.Contains(r.err.String(), "pending 0") {
+		t.Errorf("summary:\n%s", r.err)
+	}
+}
+
+func TestPrettyOutput(t *testing.T) {
+	t.Parallel()
+	target := httptestServer(t, http.StatusBadGateway)
+	r := startListen(t, false, func(o *Options) {
+		o.PublicURL = "https://abc.example.app/"
+		o.ForwardTo = []string{target}
+		o.ForwardMinBackoff = time.Hour
+	})
+	head := r.out.waitLines(t, 4)
+	if !strings.Contains(head[1], "https://abc.example.app/notifications") || !strings.Contains(head[2], "https://abc.example.app/lifecycle") || !strings.Contains(head[3], "https://abc.example.app/teams") {
+		t.Errorf("pretty banner:\n%s", strings.Join(head, "\n"))
+	}
+	base := "http://" + strings.TrimSpace(strings.TrimPrefix(head[0], "✓ Listening on http://"))
+	postJSON(t, base+"/notifications", notificationBody(clientState, "n1"))
+	postJSON(t, base+"/lifecycle", `{"value":[{"subscriptionId":"7f105c7d-2dc5","clientState":"`+clientState+`","lifecycleEvent":"reauthorizationRequired"}]}`)
+	got := r.out.waitLines(t, 7)
+	text := strings.Join(got[4:], "\n")
+	for _, want := range []string{"notification  created   Users/…", "sub 7f105c7d", "LIFECYCLE  reauthorizationRequired", "forward failed", "attempt 1: target answered 502 Bad Gateway"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pretty output lacks %q:\n%s", want, text)
+		}
+	}
+	r.cancel()
+	r.wait(t)
+	if !strings.Contains(r.err.String(), "forward failures 2") {
+		t.Errorf("summary:\n%s", r.err)
+	}
+}
+
+func httptestServer(t *testing.T, status int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })}
+	go server.Serve(ln)
+	t.Cleanup(func() { server.Close() })
+	return "http://" + ln.Addr().String() + "/hook"
+}
+
+func TestDefaultJournalIsPrivate(t *testing.T) {
+	t.Parallel()
+	r := startListen(t, true, nil)
+	r.cancel()
+	r.wait(t)
+	info, err := os.Stat(r.opts.StateDir)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir: %v %v", info.Mode(), err)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.opts.StateDir, "listen-127.0.0.1-0.journal"))
+	if len(files) != 1 {
+		t.Fatalf("journal files: %v", files)
+	}
+	if info, _ := os.Stat(files[0]); info.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v", info.Mode())
+	}
+}
+
+func TestJournalInUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "shared.journal")
+	startListen(t, true, func(o *Options) { o.JournalPath = path })
+	_, errOut := newLines(), newLines()
+	err := listenRun(context.Background(), &Options{
+		IO: &iostreams.IOStreams{Out: io.Discard, ErrOut: errOut}, Logger: slog.New(slog.DiscardHandler),
+		Addr: "127.0.0.1:0", JournalPath: path, ClientStates: []string{"x"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "in use by another hookctl process") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		opts   func(*Options)
+		reason string
+	}{
+		{"negative count", func(o *Options) { o.Count = -1 }, "--count"},
+		{"bad public url", func(o *Options) { o.PublicURL = "ftp://x" }, "--public-url"},
+		{"bad teams secret", func(o *Options) { o.TeamsSecrets = []string{"name:***"} }, "--teams-secret"},
+		{"bad forward target", func(o *Options) { o.ForwardTo = []string{"mailto:x"} }, "--forward-to"},
+		{"empty client state", func(o *Options) { o.ClientStates = []string{""} }, "--client-state"},
+	}
+	for _, tt := range tests {
+		opts := &Options{
+			IO: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}, Logger: slog.New(slog.DiscardHandler),
+			Addr: "127.0.0.1:0", JournalPath: filepath.Join(t.TempDir(), "j"), ClientStates: []string{"x"},
+		}
+		tt.opts(opts)
+		err := listenRun(context.Background(), opts)
+		if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), tt.reason) {
+			t.Errorf("%s: %v (code %d)", tt.name, err, exitcode.Code(err))
+		}
+	}
+}
+
+func TestAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = listenRun(context.Background(), &Options{
+		IO: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}, Logger: slog.New(slog.DiscardHandler),
+		Addr: ln.Addr().String(), JournalPath: filepath.Join(t.TempDir(), "j"), ClientStates: []string{"x"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "--addr") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	ios, _, _, _ := iostreams.Test()
+	f := &factory.Factory{IOStreams: ios, Env: func(k string) (string, bool) {
+		if k == ProcessDelayEnv {
+			return "25ms", true
+		}
+		return "", false
+	}, Secrets: &logging.Secrets{}, Output: "json"}
+	var got *Options
+	cmd := NewCmdListen(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--client-state", "a", "--client-state", "b,c", "--teams-secret", "ops:QUJD", "--forward-to", "http://x", "--count", "2", "--timeout", "3s"})
+	cmd.SetOut(io.Discard)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Addr != DefaultAddr || strings.Join(got.ClientStates, "|") != "a|b,c" || got.TeamsSecrets[0] != "ops:QUJD" || got.Count != 2 ||
+		got.Timeout != 3*time.Second || !got.JSON || got.ProcessDelay != 25*time.Millisecond || got.TeamsReply == "" {
+		t.Errorf("options = %+v", got)
+	}
+	cmd = NewCmdListen(f, func(o *Options) error { return nil })
+	cmd.SetArgs([]string{"--teams-reply", "x", "--teams-reply-exec", "y"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err == nil {
+		t.Error("--teams-reply with --teams-reply-exec accepted")
+	}
+}
+
+// The ready line must come before anything a replay prints.
+func TestReadyComesFirstOnReplay(t *testing.T) {
+	t.Parallel()
+	journalPath := filepath.Join(t.TempDir(), "j")
+	r := startListen(t, true, func(o *Options) { o.Count = 1; o.JournalPath = journalPath })
+	postJSON(t, r.base+"/notifications", notificationBody(clientState, "a", "b"))
+	r.wait(t)
+	r2 := startListen(t, true, func(o *Options) { o.Count = 1; o.JournalPath = journalPath })
+	r2.wait(t)
+	scanner := bufio.NewScanner(strings.NewReader(r2.out.String()))
+	var types []string
+	for scanner.Scan() {
+		var line struct{ Type string }
+		json.Unmarshal(scanner.Bytes(), &line)
+		types = append(types, line.Type)
+	}
+	if strings.Join(types, ",") != "ready,notification" {
+		t.Errorf("line types = %v", types)
+	}
+}
