@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -36,7 +38,9 @@ type TeamsOptions struct {
 	Text    string
 	From    string
 	Mention string
-	Timeout time.Duration
+	// BodyFile, when set, is sent byte for byte instead of a generated activity ("-": stdin).
+	BodyFile string
+	Timeout  time.Duration
 	// ReplyDeadline is how long Teams itself waits (5 s); a slower reply fails.
 	ReplyDeadline time.Duration
 }
@@ -59,6 +63,9 @@ func NewCmdTeams(f *factory.Factory, runF func(*TeamsOptions) error) *cobra.Comm
 			it with --secret-env VAR rather than --secret where shell history or process
 			listings are a concern. A key given as NAME:TOKEN adds ?id=NAME to the URL
 			(unless it has an id already), selecting that key in hookctl listen.
+
+			--body FILE sends a file's bytes instead of a generated message (a request you
+			captured, or a malformed one to see how the receiver copes), signed the same way.
 
 			Teams waits 5 seconds for a reply, so that is the default --timeout.
 			Exit status: 0 on a 200 with a valid reply, 4 when the receiver rejects the
@@ -100,6 +107,7 @@ func NewCmdTeams(f *factory.Factory, runF func(*TeamsOptions) error) *cobra.Comm
 	fl.StringVar(&opts.Text, "text", "hello", "message text after the @mention")
 	fl.StringVar(&opts.From, "from", "Adele Vance", "sender's display name")
 	fl.StringVar(&opts.Mention, "mention", "hookctl", "the outgoing webhook's name, @mentioned first as Teams does (\"\" for none)")
+	fl.StringVar(&opts.BodyFile, "body", "", "send this file's bytes (e.g. a captured request; - for stdin) instead of a generated message")
 	fl.DurationVar(&opts.Timeout, "timeout", teamsReplyDeadline, "how long to wait for the reply")
 	return cmd
 }
@@ -135,7 +143,7 @@ type teamsResult struct {
 	Status     int             `json:"status"`
 	DurationMs float64         `json:"durationMs"`
 	OK         bool            `json:"ok"`
-	ActivityID string          `json:"activityId"`
+	ActivityID string          `json:"activityId,omitempty"`
 	Reply      json.RawMessage `json:"reply,omitempty"`
 	Error      string          `json:"error,omitempty"`
 }
@@ -154,8 +162,7 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 	if err != nil {
 		return err
 	}
-	activity := teams.NewMessageActivity(teams.MentionText(opts.Mention, opts.Text), opts.From)
-	body, err := activity.Encode()
+	body, activityID, err := opts.activityBody()
 	if err != nil {
 		return err
 	}
@@ -169,7 +176,7 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 		return describeTransportError(err, target, opts.Timeout)
 	}
 
-	result := teamsResult{Status: resp.status, DurationMs: milliseconds(resp.duration), ActivityID: activity.ID}
+	result := teamsResult{Status: resp.status, DurationMs: milliseconds(resp.duration), ActivityID: activityID}
 	reply, failure := judgeReply(resp, target)
 	if reply != nil {
 		result.Reply = json.RawMessage(compactJSON(resp.body))
@@ -194,6 +201,39 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 		printReply(opts.IO, reply)
 	}
 	return failure
+}
+
+// maxBodyFile bounds --body: receivers refuse more than 1 MiB.
+const maxBodyFile = 1 << 20
+
+// activityBody is the request body: a fresh activity, or --body's exact bytes.
+func (opts *TeamsOptions) activityBody() (body []byte, activityID string, err error) {
+	if opts.BodyFile == "" {
+		activity := teams.NewMessageActivity(teams.MentionText(opts.Mention, opts.Text), opts.From)
+		body, err = activity.Encode()
+		return body, activity.ID, err
+	}
+	var in io.Reader = opts.IO.In
+	if opts.BodyFile != "-" {
+		file, err := os.Open(opts.BodyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading --body: %w", err)
+		}
+		defer file.Close()
+		in = file
+	}
+	body, err = io.ReadAll(io.LimitReader(in, maxBodyFile+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading --body: %w", err)
+	}
+	if len(body) > maxBodyFile {
+		return nil, "", fmt.Errorf("--body is over %d bytes; a receiver would refuse it", maxBodyFile)
+	}
+	// Sent as is, even when it is not an activity: that tests the receiver too.
+	if activity, err := teams.ParseActivity(body); err == nil {
+		activityID = activity.ID
+	}
+	return body, activityID, nil
 }
 
 // judgeReply checks the answer as Teams would: 200 and a message activity.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -200,6 +201,54 @@ func TestSendTeamsSlowerThanTeamsWaits(t *testing.T) {
 	var line teamsResult
 	if err := json.Unmarshal(stdout.Bytes(), &line); err != nil || line.OK || line.Status != 200 || !strings.Contains(string(line.Reply), "late") {
 		t.Fatalf("stdout %q", stdout)
+	}
+}
+
+func TestSendTeamsBody(t *testing.T) {
+	t.Parallel()
+	captured := "{\"type\":\"message\",\"id\":\"1485983408511\",\n \"text\":\"<at>hookctl</at> from a file\"}\n"
+	path := t.TempDir() + "/captured.json"
+	if err := os.WriteFile(path, []byte(captured), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		arg       string
+		stdin     string
+		want      string
+		wantCode  int
+		wantID    string
+		wantError string
+	}{
+		{name: "file", arg: path, want: captured, wantID: "1485983408511"},
+		{name: "stdin", arg: "-", stdin: "not json at all", want: "not json at all", wantCode: exitcode.Error, wantError: "400 Bad Request"},
+		{name: "missing file", arg: path + ".missing", wantCode: exitcode.Error, wantError: "reading --body: open "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := teamsReceiver(t, testKey)
+			f, stdout, _ := testFactory("json", nil)
+			f.IOStreams.In = strings.NewReader(tt.stdin)
+			code, errText := execute(NewCmdTeams(f, nil), "--to", rec.URL, "--secret", testKey, "--body", tt.arg)
+			if code != tt.wantCode || !strings.Contains(errText, tt.wantError) {
+				t.Fatalf("exit %d %q, want %d %q", code, errText, tt.wantCode, tt.wantError)
+			}
+			posts := rec.seen()
+			if tt.want == "" {
+				if len(posts) != 0 {
+					t.Fatalf("%d requests sent", len(posts))
+				}
+				return
+			}
+			if len(posts) != 1 || string(posts[0].body) != tt.want {
+				t.Fatalf("sent %q, want the exact bytes %q", posts[0].body, tt.want)
+			}
+			var line teamsResult
+			if err := json.Unmarshal(stdout.Bytes(), &line); err != nil || line.ActivityID != tt.wantID {
+				t.Fatalf("stdout %q", stdout)
+			}
+		})
 	}
 }
 
