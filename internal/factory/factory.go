@@ -11,7 +11,12 @@ import (
 	"github.com/hookctl/hookctl/internal/httpclient"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/internal/substore"
+	"github.com/hookctl/hookctl/pkg/graph"
 )
+
+// GraphURLEnv overrides the Graph service root (the emulator's /v1.0, for example).
+const GraphURLEnv = "HOOKCTL_GRAPH_URL"
 
 // Factory is passed to every NewCmdX constructor.
 type Factory struct {
@@ -34,6 +39,7 @@ type Factory struct {
 	cfgErr error
 	logger *slog.Logger
 	auth   *auth.Manager
+	graph  *graph.Client
 }
 
 // New returns a factory over the process's streams and environment.
@@ -101,4 +107,45 @@ func (f *Factory) TokenSource() (auth.TokenSource, error) {
 		return nil, err
 	}
 	return m.TokenSource(f.Profile), nil
+}
+
+// GraphClient returns the Graph client of the active profile, built on first
+// use: base URL from HOOKCTL_GRAPH_URL (graph.DefaultBaseURL otherwise), the
+// CA in HOOKCTL_CA_FILE trusted, tokens from TokenSource. Building it touches
+// no network; a missing sign-in surfaces on the first call (exit code 3).
+func (f *Factory) GraphClient() (*graph.Client, error) {
+	if f.graph != nil {
+		return f.graph, nil
+	}
+	tokens, err := f.TokenSource()
+	if err != nil {
+		return nil, err
+	}
+	caFile, _ := f.Env(httpclient.CAFileEnv)
+	client, err := httpclient.New(caFile)
+	if err != nil {
+		return nil, err
+	}
+	baseURL := graph.DefaultBaseURL
+	if v, ok := f.Env(GraphURLEnv); ok && v != "" {
+		baseURL = v
+	}
+	f.graph = &graph.Client{
+		BaseURL:   baseURL,
+		HTTP:      client,
+		Tokens:    tokens,
+		UserAgent: "hookctl/" + f.Version,
+		Logger:    f.Logger(),
+	}
+	return f.graph, nil
+}
+
+// SubscriptionStore returns the subscription store in the state directory
+// (nothing is read or written until it is used).
+func (f *Factory) SubscriptionStore() (*substore.Store, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return substore.New(cfg.StateDir), nil
 }
