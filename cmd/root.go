@@ -67,7 +67,7 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 // isUsageError recognises the errors cobra itself returns for a bad command line.
 func isUsageError(err error) bool {
 	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "invalid argument", "flag needs an argument", "required flag", "accepts ", "requires at least", "requires at most", "received "} {
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "invalid argument", "flag needs an argument", "required flag", "accepts ", "requires at least", "requires at most", "received ", "if any flags in the group", "at least one of the flags in the group"} {
 		if strings.HasPrefix(msg, prefix) {
 			return true
 		}
@@ -152,9 +152,11 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 		return exitcode.New(exitcode.Usage, err)
 	}
 	scope := strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+	onCommandLine := map[string]bool{}
+	cmd.Flags().Visit(func(fl *pflag.Flag) { onCommandLine[fl.Name] = true })
 	var firstErr error
 	visit := func(fl *pflag.Flag) {
-		if firstErr == nil && fl.Name != "config" && fl.Name != "help" {
+		if firstErr == nil && fl.Name != "config" && fl.Name != "help" && !excludedByCommandLine(fl, onCommandLine) {
 			firstErr = applyFlag(cmd, fl, cfg, scope, f.Env)
 		}
 	}
@@ -197,7 +199,28 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 	return nil
 }
 
+// excludedByCommandLine reports whether a flag in a mutually exclusive group with
+// fl was given on the command line; then fl's environment or file value yields,
+// because the command line wins.
+func excludedByCommandLine(fl *pflag.Flag, onCommandLine map[string]bool) bool {
+	for _, group := range fl.Annotations["cobra_annotation_mutually_exclusive"] {
+		for _, other := range strings.Fields(group) {
+			if other != fl.Name && onCommandLine[other] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// secretFlag reports flags whose values are secrets. Flags that name where a
+// secret is (an environment variable, a file, stdin) are not themselves secret.
 func secretFlag(name string) bool {
+	for _, suffix := range []string{"-env", "-file", "-stdin"} {
+		if strings.HasSuffix(name, suffix) {
+			return false
+		}
+	}
 	for _, word := range []string{"secret", "client-state", "token", "password"} {
 		if strings.Contains(name, word) {
 			return true

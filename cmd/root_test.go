@@ -115,6 +115,7 @@ func TestPrecedence(t *testing.T) {
 		{"file command section wins over top level", "greeting: top\nprobe:\n  greeting: section\n", nil, nil, "section", nil},
 		{"env beats file", "greeting: file\n", map[string]string{"HOOKCTL_GREETING": "env"}, nil, "env", nil},
 		{"flag beats env", "greeting: file\n", map[string]string{"HOOKCTL_GREETING": "env"}, []string{"--greeting", "flag"}, "flag", nil},
+		{"command-scoped env beats shared env", "", map[string]string{"HOOKCTL_GREETING": "shared", "HOOKCTL_PROBE_GREETING": "scoped"}, nil, "scoped", nil},
 		{"repeatable from env", "", map[string]string{"HOOKCTL_VALUE": "a,b"}, nil, "plain", []string{"a", "b"}},
 		{"repeatable from file", "value: [x, y]\n", nil, nil, "plain", []string{"x", "y"}},
 	}
@@ -150,6 +151,41 @@ func TestPrecedence(t *testing.T) {
 			sort.Strings(values)
 			if strings.Join(values, ",") != strings.Join(tt.values, ",") {
 				t.Errorf("values = %v, want %v", values, tt.values)
+			}
+		})
+	}
+}
+
+// TestExclusiveFlagFromEnvYieldsToCommandLine: an environment value must not
+// collide with a mutually exclusive flag given on the command line.
+func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"env yields", map[string]string{"HOOKCTL_REPLY": "text"}, []string{"probe", "--reply-exec", "cat"}, exitcode.OK},
+		{"both on command line", nil, []string{"probe", "--reply", "a", "--reply-exec", "cat"}, exitcode.Usage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, _, errOut := testFactory(t, tt.env)
+			probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
+			probe.Flags().String("reply", "", "")
+			probe.Flags().String("reply-exec", "", "")
+			probe.MarkFlagsMutuallyExclusive("reply", "reply-exec")
+			root := NewCmdRoot(f)
+			root.AddCommand(probe)
+			root.SetArgs(tt.args)
+			err := root.Execute()
+			code := exitcode.Code(err)
+			if err != nil && isUsageError(err) {
+				code = exitcode.Usage
+			}
+			if code != tt.want {
+				t.Errorf("exit %d, want %d (err %v, stderr %s)", code, tt.want, err, errOut)
 			}
 		})
 	}

@@ -139,10 +139,17 @@ func EnvName(flag string) string {
 }
 
 // Lookup finds the value for a flag that was not given on the command line: the
-// environment first, then the config file under the command's own section
+// environment first (the command-scoped HOOKCTL_LISTEN_TIMEOUT before the shared
+// HOOKCTL_TIMEOUT), then the config file under the command's own section
 // (e.g. `listen: {addr: ...}`), then the file's top level. scope is the command
 // path below the root, such as "listen" or "subscriptions renew".
 func (c *Config) Lookup(scope, flag string) (value any, source string, ok bool) {
+	if scope != "" {
+		name := EnvName(strings.ReplaceAll(scope, " ", "_") + "_" + flag)
+		if v, ok := c.env(name); ok {
+			return v, name, true
+		}
+	}
 	if v, ok := c.env(EnvName(flag)); ok {
 		return v, EnvName(flag), true
 	}
