@@ -347,9 +347,23 @@ func (m *Manager) acquireUser(ctx context.Context, p Profile, scopes []string, f
 		if err.Error() == "no token found" { // MSAL: no access or refresh token for these scopes
 			return Token{}, notSignedIn(p.Name, fmt.Sprintf("no cached token of profile %q covers %s", p.Name, strings.Join(scopes, " ")))
 		}
-		return Token{}, m.explain(err, p)
+		return Token{}, m.explainSilent(err, p, scopes)
 	}
 	return m.token(p, res.AccessToken, res.IDToken.RawToken, res.ExpiresOn, res.GrantedScopes, res.Metadata.TokenSource), nil
+}
+
+// explainSilent maps a failed silent acquisition: when the identity platform
+// refuses the refresh token's grant (consent missing for new scopes, for one),
+// only an interactive sign-in helps, so it exits 3.
+func (m *Manager) explainSilent(err error, p Profile, scopes []string) error {
+	e := Explain(err, authorityHost(p.Authority))
+	if e.Code == exitcode.Error && e.OAuthError == "invalid_grant" {
+		e.Code = exitcode.SignIn
+		if strings.Contains(e.Cause, "consent") {
+			e.Next = fmt.Sprintf("run `hookctl login --scopes %s` and consent (or ask an admin to grant consent)", strings.Join(scopes, ","))
+		}
+	}
+	return m.explain(e, p)
 }
 
 func (m *Manager) acquireApp(ctx context.Context, p Profile, scopes []string, fc *FileCache, secret string) (Token, error) {

@@ -639,3 +639,21 @@ func writePFX(t *testing.T, pemFile, password string) string {
 	}
 	return path
 }
+
+func TestSilentNewScopeNeedsConsent(t *testing.T) {
+	t.Parallel()
+	em := startEmulator(t, emulator.Options{})
+	h := newHarness(t, em)
+	h.loginUser("default", em.Users[0].UserPrincipalName)
+	// The emulated public app has no consent for calendars.
+	_, err := h.manager().Acquire(context.Background(), "default", []string{"Calendars.Read"})
+	assertAuthError(t, err, exitcode.SignIn, "hookctl login --scopes Calendars.Read")
+	// A consented scope the login did not ask for is granted silently.
+	tok, err := h.manager().Acquire(context.Background(), "default", []string{"User.Read"})
+	if err != nil {
+		t.Fatalf("User.Read: %v", err)
+	}
+	if p, err := em.Identity.Authenticate(tok.Value); err != nil || !p.Has("User.Read") {
+		t.Errorf("User.Read token: %+v %v", p, err)
+	}
+}
