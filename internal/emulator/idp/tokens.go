@@ -48,14 +48,14 @@ func (s *Server) parseScopes(raw string) (scopeRequest, *oauthError) {
 			}
 			continue
 		}
-		name := scope
+		name, graphScope := scope, false
 		for _, prefix := range []string{GraphResource + "/", GraphAppID + "/"} {
-			if len(scope) > len(prefix) && strings.EqualFold(scope[:len(prefix)], prefix) {
-				name = scope[len(prefix):]
+			if len(scope) >= len(prefix) && strings.EqualFold(scope[:len(prefix)], prefix) {
+				name, graphScope = scope[len(prefix):], true
 				break
 			}
 		}
-		if name == scope && strings.Contains(scope, "/") {
+		if !graphScope && strings.Contains(scope, "/") {
 			resource := scope[:strings.LastIndex(scope, "/")]
 			return sr, errUnknownResource(resource, s.tenant.ID)
 		}
@@ -137,10 +137,18 @@ type accessTokenClaims struct {
 
 // GetExpirationTime and friends let golang-jwt validate the struct's times.
 func (c accessTokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
-	return jwt.NewNumericDate(time.Unix(c.Exp, 0)), nil
+	return numericDate(c.Exp), nil
 }
 func (c accessTokenClaims) GetNotBefore() (*jwt.NumericDate, error) {
-	return jwt.NewNumericDate(time.Unix(c.Nbf, 0)), nil
+	return numericDate(c.Nbf), nil
+}
+
+// numericDate is nil for an absent (zero) time claim.
+func numericDate(unix int64) *jwt.NumericDate {
+	if unix == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(unix, 0))
 }
 func (c accessTokenClaims) GetIssuedAt() (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(c.Iat, 0)), nil
@@ -276,6 +284,7 @@ var (
 	ErrTokenSignature = errors.New("Access token validation failure. Invalid signature.")
 	ErrTokenExpired   = errors.New("Lifetime validation failed, the token is expired.")
 	ErrTokenNotYet    = errors.New("Lifetime validation failed, the token is not yet valid.")
+	ErrTokenNoExpiry  = errors.New("Lifetime validation failed. The token is missing an Expiration Time.")
 	ErrTokenAudience  = errors.New("Access token validation failure. Invalid audience.")
 	ErrTokenIssuer    = errors.New("Access token validation failure. Invalid issuer.")
 	ErrTokenTenant    = errors.New("Access token validation failure. The token's tenant is not this tenant.")
@@ -301,6 +310,8 @@ func (s *Server) Authenticate(bearerToken string) (*tenant.Principal, error) {
 		return nil, ErrTokenExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return nil, ErrTokenNotYet
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return nil, ErrTokenNoExpiry
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, ErrTokenMalformed
 	default:
