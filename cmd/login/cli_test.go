@@ -34,7 +34,6 @@ type cli struct {
 
 func newCLI(t *testing.T, opts emulator.Options) *cli {
 	t.Helper()
-	opts.StateDir = t.TempDir()
 	em, err := emulator.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ import (
 
 func startEmulator(t *testing.T, opts emulator.Options) *emulator.Emulator {
 	t.Helper()
-	opts.StateDir = t.TempDir()
+	// Without a StateDir the emulator reuses the process's throw-away keys: fast.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	em, err := emulator.Start(ctx, opts)
@@ -285,7 +285,7 @@ func TestBrowserFlowUnknownClient(t *testing.T) {
 	h := newHarness(t, em)
 	// The authorize endpoint refuses an unknown client with an error page, so
 	// the browser never comes back: the sign-in ends when the context does.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var page string
 	_, err := h.manager().LoginUser(ctx, auth.UserLogin{
@@ -457,7 +457,7 @@ func TestAppOnlyCertificate(t *testing.T) {
 	}
 
 	// A certificate the app never registered is rejected by the identity platform.
-	other := startEmulator(t, emulator.Options{})
+	other := startEmulator(t, emulator.Options{StateDir: t.TempDir()}) // fresh keys
 	_, err = h.manager().LoginApp(context.Background(), auth.AppLogin{
 		Profile: "other", Authority: em.Authority, ClientID: em.ConfidentialClientID, CertificateFile: other.CertificateFile})
 	assertAuthError(t, err, exitcode.Error, "certificate or assertion was rejected")
