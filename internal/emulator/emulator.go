@@ -342,7 +342,12 @@ func (e *Emulator) cleanup() {
 	if e.Graph != nil {
 		e.Graph.Close()
 	}
-	if e.listener != nil && e.server == nil {
+	switch {
+	case e.server != nil:
+		// Start failed after serving began, or Close already shut it down.
+		_ = e.server.Close()
+		<-e.serveDone
+	case e.listener != nil:
 		_ = e.listener.Close()
 	}
 	if e.tempDir {

@@ -309,3 +309,36 @@ func TestMSALConfidentialCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMSALOrganizationsAuthority signs in through /organizations, hookctl
+// login's default, and refreshes silently.
+func TestMSALOrganizationsAuthority(t *testing.T) {
+	t.Parallel()
+	e := startEmulator(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
+	ctx := testContext(t)
+	client, err := public.New(e.PublicClientID,
+		public.WithAuthority(e.URL+"/organizations"),
+		public.WithInstanceDiscovery(false),
+		public.WithHTTPClient(e.HTTPClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := client.AcquireTokenByDeviceCode(ctx, mailScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := dc.AuthenticationResult(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Account.HomeAccountID != e.Users[0].ID+"."+e.TenantID {
+		t.Fatalf("home account %q", res.Account.HomeAccountID)
+	}
+	silent, err := client.AcquireTokenSilent(ctx, mailScopes, public.WithSilentAccount(res.Account))
+	if err != nil {
+		t.Fatalf("silent refresh through organizations: %v", err)
+	}
+	if silent.AccessToken == res.AccessToken {
+		t.Fatal("expected a refreshed token")
+	}
+}

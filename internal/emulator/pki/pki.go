@@ -330,7 +330,7 @@ func SameThumbprint(header string, want []byte) bool {
 	return false
 }
 
-// SHA1 and SHA256 of a certificate's DER, for SameThumbprint.
+// SHA1 is the SHA-1 of a certificate's DER, for SameThumbprint.
 func SHA1(cert *x509.Certificate) []byte {
 	sum := sha1.Sum(cert.Raw) //nolint:gosec // defined as SHA-1
 	return sum[:]
