@@ -37,7 +37,7 @@ func authorizeQuery(edit func(url.Values)) string {
 }
 
 // redirectParams reads the parameters a query-mode answer redirects with.
-func redirectParams(t *testing.T, r reply) url.Values {
+func redirectParams(t testing.TB, r reply) url.Values {
 	t.Helper()
 	if r.status != http.StatusFound {
 		t.Fatalf("want a redirect, got %d: %s", r.status, r.raw)

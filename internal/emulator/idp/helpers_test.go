@@ -36,7 +36,7 @@ var keys struct {
 	signing, app, other *pki.KeyPair
 }
 
-func testKeys(t *testing.T) (signing, app, other *pki.KeyPair) {
+func testKeys(t testing.TB) (signing, app, other *pki.KeyPair) {
 	t.Helper()
 	keys.once.Do(func() {
 		var err error
@@ -69,7 +69,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // fixture is an identity platform behind a real TLS server, on a fake clock.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	idp    *idp.Server
 	srv    *httptest.Server
 	clock  *clock
@@ -77,7 +77,7 @@ type fixture struct {
 	tenant *tenant.Tenant
 }
 
-func newFixture(t *testing.T, mutate func(*idp.Config)) *fixture {
+func newFixture(t testing.TB, mutate func(*idp.Config)) *fixture {
 	t.Helper()
 	signing, app, _ := testKeys(t)
 	tn := tenant.Default()
@@ -184,7 +184,7 @@ func wantError(t *testing.T, r reply, status int, oauthErr string, aadsts int) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // claims decodes a JWT's payload without verifying it.
-func claims(t *testing.T, token string) map[string]any {
+func claims(t testing.TB, token string) map[string]any {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
