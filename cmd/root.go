@@ -20,7 +20,10 @@ import (
 	"github.com/hookctl/hookctl/cmd/login"
 	"github.com/hookctl/hookctl/cmd/logout"
 	"github.com/hookctl/hookctl/cmd/send"
+	"github.com/hookctl/hookctl/cmd/subscribe"
+	"github.com/hookctl/hookctl/cmd/subscriptions"
 	"github.com/hookctl/hookctl/cmd/token"
+	"github.com/hookctl/hookctl/cmd/trigger"
 	"github.com/hookctl/hookctl/cmd/verify"
 	"github.com/hookctl/hookctl/cmd/version"
 	"github.com/hookctl/hookctl/cmd/whoami"
@@ -122,6 +125,9 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	root.AddCommand(whoami.NewCmdWhoami(f, nil))
 	root.AddCommand(send.NewCmdSend(f))
 	root.AddCommand(verify.NewCmdVerify(f))
+	root.AddCommand(subscribe.NewCmdSubscribe(f, nil))
+	root.AddCommand(subscriptions.NewCmdSubscriptions(f))
+	root.AddCommand(trigger.NewCmdTrigger(f))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)

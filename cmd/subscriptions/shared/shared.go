@@ -1,0 +1,274 @@
+// Package shared holds what `hookctl subscribe` and `hookctl subscriptions`
+// both need: the view of a subscription they print, expiry parsing and
+// clamping, and the active profile's mailbox.
+package shared
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/substore"
+	"github.com/hookctl/hookctl/pkg/graph"
+)
+
+// States of a subscription as `subscriptions list` shows it.
+const (
+	// StateActive: Graph has it and it has not expired.
+	StateActive = "active"
+	// StateStale: hookctl's store has it but Graph no longer does (deleted
+	// server-side, or removed after a subscriptionRemoved lifecycle event).
+	StateStale = "stale"
+	// StateExpired: its expiry has passed (Graph drops expired subscriptions).
+	StateExpired = "expired"
+)
+
+// View is one subscription as hookctl prints it: one JSON object per line
+// with -o json, a block or a table row otherwise.
+type View struct {
+	// Action says what the command just did (created, renewed, reauthorized,
+	// deleted, already-gone); empty for list and show.
+	Action     string `json:"action,omitempty"`
+	ID         string `json:"id"`
+	Resource   string `json:"resource,omitempty"`
+	ChangeType string `json:"changeType,omitempty"`
+	// State is active, stale or expired.
+	State           string    `json:"state,omitempty"`
+	Expiry          time.Time `json:"expirationDateTime,omitzero"`
+	ExpiresInSecs   *int64    `json:"expiresInSeconds,omitempty"`
+	NotificationURL string    `json:"notificationUrl,omitempty"`
+	LifecycleURL    string    `json:"lifecycleNotificationUrl,omitempty"`
+	// Hookctl is true when hookctl created it (it is in the subscription store).
+	Hookctl       bool   `json:"hookctl"`
+	Profile       string `json:"profile,omitempty"`
+	ApplicationID string `json:"applicationId,omitempty"`
+	CreatorID     string `json:"creatorId,omitempty"`
+	// ClientState is only filled in when the user asked for it (--show-client-state).
+	ClientState string `json:"clientState,omitempty"`
+	// Note is a short human remark (why a subscription is stale, what was clamped).
+	Note string `json:"note,omitempty"`
+}
+
+// Merge builds the view of a subscription from what Graph returned (may be
+// nil) and hookctl's record of it (may be nil), at now. The clientState is
+// left out: callers add it only when asked.
+func Merge(sub *graph.Subscription, rec *substore.Record, now time.Time) View {
+	var v View
+	if rec != nil {
+		v = View{ID: rec.ID, Resource: rec.Resource, ChangeType: rec.ChangeType, Expiry: rec.Expiry,
+			NotificationURL: rec.NotificationURL, LifecycleURL: rec.LifecycleURL, Hookctl: true, Profile: rec.Profile}
+	}
+	if sub != nil {
+		v.ID, v.Resource, v.ChangeType, v.Expiry = sub.ID, sub.Resource, sub.ChangeType, sub.ExpirationDateTime
+		v.NotificationURL, v.ApplicationID, v.CreatorID = sub.NotificationURL, sub.ApplicationID, sub.CreatorID
+		if sub.LifecycleNotificationURL != "" {
+			v.LifecycleURL = sub.LifecycleNotificationURL
+		}
+	}
+	switch {
+	case !v.Expiry.IsZero() && !v.Expiry.After(now):
+		v.State = StateExpired
+	case sub == nil:
+		v.State = StateStale
+		v.Note = "in hookctl's store but gone from Graph"
+	default:
+		v.State = StateActive
+	}
+	if !v.Expiry.IsZero() {
+		secs := max(int64(v.Expiry.Sub(now)/time.Second), 0)
+		v.ExpiresInSecs = &secs
+	}
+	return v
+}
+
+// TimeLeft renders how long until expiry, coarsely: "6d 23h", "3h 12m", "45s", "expired".
+func TimeLeft(expiry, now time.Time) string {
+	if expiry.IsZero() {
+		return "unknown"
+	}
+	left := expiry.Sub(now)
+	if left <= 0 {
+		return "expired"
+	}
+	days := int(left / (24 * time.Hour))
+	hours := int(left % (24 * time.Hour) / time.Hour)
+	minutes := int(left % time.Hour / time.Minute)
+	seconds := int(left % time.Minute / time.Second)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm", hours, minutes)
+	case minutes > 0:
+		return fmt.Sprintf("%dm %ds", minutes, seconds)
+	}
+	return fmt.Sprintf("%ds", seconds)
+}
+
+// WriteJSON writes v as one JSON line.
+func WriteJSON(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+// WriteBlock prints one subscription for people, headed by title.
+func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, now time.Time) error {
+	var b strings.Builder
+	fmt.Fprintln(&b, title)
+	row := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(&b, "  %-14s %s\n", label+":", value)
+		}
+	}
+	row("ID", v.ID)
+	row("Resource", v.Resource)
+	row("Change types", v.ChangeType)
+	if !v.Expiry.IsZero() {
+		left := cs.Gray("(in " + TimeLeft(v.Expiry, now) + ")")
+		if !v.Expiry.After(now) {
+			left = cs.Yellow("(expired)")
+		}
+		row("Expires", v.Expiry.UTC().Format(time.RFC3339)+" "+left)
+	}
+	row("Notifications", v.NotificationURL)
+	row("Lifecycle", v.LifecycleURL)
+	state := v.State
+	switch v.State {
+	case StateStale, StateExpired:
+		state = cs.Yellow(v.State)
+		if v.Note != "" {
+			state += " " + cs.Gray("("+v.Note+")")
+		}
+	}
+	row("State", state)
+	if v.Hookctl {
+		row("Created by", "hookctl (profile "+v.Profile+")")
+	} else {
+		row("Created by", "another program (not in hookctl's store)")
+	}
+	row("Application", v.ApplicationID)
+	row("Client state", v.ClientState)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ParseExpires reads --expires: "max" (or empty) for the resource's maximum,
+// a Go duration ("90m", "72h") or whole days ("3d"). It returns 0 for max.
+func ParseExpires(value string) (time.Duration, error) {
+	value = strings.TrimSpace(strings.ToLower(value))
+	if value == "" || value == "max" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(value, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 3650 {
+			return 0, exitcode.Usagef("invalid --expires %q: use max, a duration such as 90m or 72h, or days such as 3d", value)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		parsed, err := time.ParseDuration(value)
+		if err != nil {
+			return 0, exitcode.Usagef("invalid --expires %q: use max, a duration such as 90m or 72h, or days such as 3d", value)
+		}
+		d = parsed
+	}
+	if d < time.Minute {
+		return 0, exitcode.Usagef("invalid --expires %q: a subscription must live at least a minute", value)
+	}
+	return d, nil
+}
+
+// Expiry turns a parsed --expires (0 for max) into an expiry for resource,
+// clamped to Graph's maximum. notice is non-empty when a wanted lifetime was
+// clamped, to be shown on stderr.
+func Expiry(resource string, want time.Duration, now time.Time) (expiry time.Time, notice string) {
+	if want == 0 {
+		return graph.MaxExpiry(resource, false, now), ""
+	}
+	lifetime, clamped := graph.ClampLifetime(resource, false, want)
+	expiry = now.Add(lifetime)
+	if clamped {
+		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (%s)",
+			FormatDuration(want), resource, FormatDuration(graph.MaxLifetime(resource, false)),
+			expiry.UTC().Format(time.RFC3339), TimeLeft(expiry, now))
+	}
+	return expiry, notice
+}
+
+// FormatDuration renders a lifetime the way people write it: "7d", "72h", "90m".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}
+
+// ActiveProfile returns a function that reads the active (--profile) sign-in
+// profile; it fails with exit code 3 and "run hookctl login" when there is none.
+func ActiveProfile(f *factory.Factory) func() (auth.Profile, error) {
+	return func() (auth.Profile, error) {
+		m, err := f.Auth()
+		if err != nil {
+			return auth.Profile{}, err
+		}
+		return m.Profile(f.Profile)
+	}
+}
+
+// ErrNoMailboxUser is returned for an app-only profile that names no mailbox.
+var ErrNoMailboxUser = errors.New("the app-only profile names no mailbox user")
+
+// MailboxUser is the user whose mailbox the profile acts on: "" (me) for a
+// person, the --user of an app-only profile.
+func MailboxUser(p auth.Profile) (string, error) {
+	if p.Kind != auth.KindApp {
+		return "", nil
+	}
+	if p.User == "" {
+		login := "hookctl login --user UPN"
+		if p.Name != "" && p.Name != "default" {
+			login = fmt.Sprintf("hookctl login --profile %s --user UPN", p.Name)
+		}
+		return "", exitcode.Usagef("%w (app-only sign-ins have no \"me\"): sign in again with `%s`, naming the mailbox to act on", ErrNoMailboxUser, login)
+	}
+	return p.User, nil
+}
+
+// InboxResource is the profile's inbox messages: me/... for a person,
+// users/{user}/... for an app-only profile.
+func InboxResource(p auth.Profile) (string, error) {
+	user, err := MailboxUser(p)
+	if err != nil {
+		return "", err
+	}
+	if user == "" {
+		return graph.InboxResource, nil
+	}
+	return graph.UserInboxResource(user), nil
+}
+
+// CheckURL rejects what can never be a notification endpoint, naming the flag.
+func CheckURL(flag, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return exitcode.Usagef("invalid --%s %q: use an absolute https:// URL, e.g. https://example.ngrok.app/notifications", flag, raw)
+	}
+	if u.Fragment != "" {
+		return exitcode.Usagef("invalid --%s %q: a notification URL cannot have a #fragment", flag, raw)
+	}
+	return nil
+}

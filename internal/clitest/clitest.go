@@ -1,0 +1,148 @@
+// Package clitest runs whole hookctl command lines in-process against the
+// in-process emulator, signed in through real MSAL, for end-to-end tests.
+package clitest
+
+import (
+	"context"
+	"maps"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/cmd"
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// RunTimeout bounds one command line.
+const RunTimeout = 60 * time.Second
+
+// CLI is one "machine": an emulator, a state and config directory, and the
+// environment every hookctl run on it sees.
+type CLI struct {
+	t  *testing.T
+	Em *emulator.Emulator
+	// Env is the environment of each run: HOOKCTL_STATE_DIR, HOOKCTL_CONFIG_DIR,
+	// HOOKCTL_CA_FILE, HOOKCTL_AUTHORITY and HOOKCTL_GRAPH_URL point at the
+	// emulator. Tests may add to it between runs.
+	Env map[string]string
+
+	mu      sync.Mutex
+	outputs []string
+}
+
+// Result is what one run printed and its exit code.
+type Result struct {
+	Code   int
+	Stdout string
+	Stderr string
+}
+
+// Lines splits stdout into its non-empty lines.
+func (r Result) Lines() []string {
+	var lines []string
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// New starts an emulator (device codes approved at once, as the first seeded
+// user) and returns a CLI using it. Both are cleaned up with t.
+func New(t *testing.T, opts emulator.Options) *CLI {
+	t.Helper()
+	opts.AutoApprove = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	em, err := emulator.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting the emulator: %v", err)
+	}
+	t.Cleanup(func() { em.Close() })
+	return &CLI{t: t, Em: em, Env: map[string]string{
+		"HOOKCTL_CONFIG_DIR": t.TempDir(),
+		"HOOKCTL_STATE_DIR":  filepath.Join(t.TempDir(), "state"),
+		"HOOKCTL_CA_FILE":    em.CAFile,
+		"HOOKCTL_AUTHORITY":  em.Authority,
+		"HOOKCTL_GRAPH_URL":  em.GraphURL,
+	}}
+}
+
+// StateDir is the state directory every run uses.
+func (c *CLI) StateDir() string { return c.Env["HOOKCTL_STATE_DIR"] }
+
+// Run executes one hookctl command line with a fresh factory, as a new process would.
+func (c *CLI) Run(args ...string) Result {
+	c.t.Helper()
+	return c.RunWith(nil, args...)
+}
+
+// RunWith is Run with prepare called on the fresh factory first: a test can
+// pre-build a lazily built client there (set f.Profile first if the command
+// line names another profile), for example to make Graph retries instant.
+func (c *CLI) RunWith(prepare func(f *factory.Factory), args ...string) Result {
+	c.t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	c.mu.Lock()
+	env := maps.Clone(c.Env)
+	c.mu.Unlock()
+	f := &factory.Factory{
+		IOStreams: ios,
+		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Version:   "test",
+		Profile:   "default",
+		Secrets:   &logging.Secrets{},
+	}
+	if prepare != nil {
+		prepare(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
+	defer cancel()
+	code := cmd.Run(ctx, f, args)
+	c.mu.Lock()
+	c.outputs = append(c.outputs, out.String(), errOut.String())
+	c.mu.Unlock()
+	return Result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
+}
+
+// Outputs is everything every run printed so far (stdout and stderr), to
+// check that no secret was ever shown.
+func (c *CLI) Outputs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.outputs...)
+}
+
+// LoginUser signs the emulator's first user in to profile with `hookctl
+// login` (device code flow, real MSAL), failing the test if it does not work.
+func (c *CLI) LoginUser(profile string) {
+	c.t.Helper()
+	res := c.Run("login", "--profile", profile, "--client-id", c.Em.PublicClientID)
+	if res.Code != 0 {
+		c.t.Fatalf("hookctl login --profile %s: exit %d\n%s", profile, res.Code, res.Stderr)
+	}
+}
+
+// LoginApp signs the emulator's confidential app in to profile (client
+// secret from the environment), acting on the mailbox user.
+func (c *CLI) LoginApp(profile, user string) {
+	c.t.Helper()
+	c.mu.Lock()
+	c.Env["CLITEST_CLIENT_SECRET"] = c.Em.ClientSecret
+	c.mu.Unlock()
+	args := []string{"login", "--profile", profile, "--tenant", c.Em.TenantID, "--client-id", c.Em.ConfidentialClientID,
+		"--client-secret-env", "CLITEST_CLIENT_SECRET"}
+	if user != "" {
+		args = append(args, "--user", user)
+	}
+	res := c.Run(args...)
+	if res.Code != 0 {
+		c.t.Fatalf("hookctl %s: exit %d\n%s", strings.Join(args, " "), res.Code, res.Stderr)
+	}
+}
