@@ -1,0 +1,85 @@
+package watch
+
+import "time"
+
+// Event is something the Manager did or failed to do. The concrete types
+// below are all there is; the command renders them (on stderr).
+type Event interface {
+	// Subscription is the id of the subscription concerned.
+	Subscription() string
+}
+
+// Subscribed is a subscription created at start or as a replacement.
+type Subscribed struct {
+	ID       string
+	Resource string
+	Expiry   time.Time
+	// Clamped is set when the lifetime asked for was past Graph's maximum.
+	Clamped bool
+	// Replaces is the id of the subscription this one replaces ("" at start).
+	Replaces string
+}
+
+// Renewed is a subscription whose expiry moved.
+type Renewed struct {
+	ID     string
+	Expiry time.Time
+}
+
+// Reauthorized answers a reauthorizationRequired lifecycle event.
+type Reauthorized struct {
+	ID string
+	// ByRenewal is set when POST .../reauthorize failed and a renewal
+	// (which also reauthorizes) did the job.
+	ByRenewal bool
+}
+
+// Resynced is a delta query run after a missed or subscriptionRemoved event.
+type Resynced struct {
+	ID string
+	// Reason is the lifecycle event that asked for it.
+	Reason string
+	// Emitted counts messages emitted as resynced notifications; the rest of
+	// the changes had been delivered already.
+	Emitted, Changes int
+}
+
+// Deleted is a subscription deleted on exit.
+type Deleted struct{ ID string }
+
+// Kept is a subscription left in place on exit (--keep).
+type Kept struct {
+	ID     string
+	Expiry time.Time
+}
+
+// Failed is an action that did not work. RetryIn is when it is tried again
+// (0: not retried).
+type Failed struct {
+	ID string
+	// Action is subscribe, renew, reauthorize, replace, resync or delete.
+	Action  string
+	Err     error
+	RetryIn time.Duration
+}
+
+// Subscription implements Event.
+func (e Subscribed) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Renewed) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Reauthorized) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Resynced) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Deleted) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Kept) Subscription() string { return e.ID }
+
+// Subscription implements Event.
+func (e Failed) Subscription() string { return e.ID }

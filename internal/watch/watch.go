@@ -1,0 +1,551 @@
+// Package watch keeps the Graph subscriptions of a running listener alive.
+//
+// A Manager creates the subscriptions (with the listener's public URLs),
+// records them and their clientState secrets in the subscription store and in
+// the receiver's clientState source, renews each one before it expires,
+// reacts to lifecycle events (reauthorize, replace, resync through a messages
+// delta query) and deletes them when the listener stops. A Fetcher reads the
+// messages that notifications name. Neither prints: the Manager reports
+// Events and emits resynced notifications through callbacks.
+package watch
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/internal/substore"
+	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
+	"github.com/hookctl/hookctl/pkg/receiver"
+)
+
+// Defaults for Options.
+const (
+	DefaultChangeType = "created"
+	// DefaultRetryMin and DefaultRetryMax bound the wait before a failed
+	// renewal, replacement or resync is tried again (doubling in between).
+	DefaultRetryMin = 2 * time.Second
+	DefaultRetryMax = 2 * time.Minute
+	// renewEarliest and renewLatest are the share of the remaining lifetime
+	// after which a subscription is renewed: jittered in between, so several
+	// listeners (or subscriptions) do not renew in lock step.
+	renewEarliest = 0.7
+	renewLatest   = 0.8
+	// lifecycleQueue is how many lifecycle events wait per subscription.
+	lifecycleQueue = 16
+	// deltaPageSize asks Graph for large delta pages: fewer round trips.
+	deltaPageSize = 100
+)
+
+// Lifecycle events (PROTOCOL.md §4).
+const (
+	EventReauthorizationRequired = "reauthorizationRequired"
+	EventSubscriptionRemoved     = "subscriptionRemoved"
+	EventMissed                  = "missed"
+)
+
+// Options configure a Manager. Graph, Store and ClientStates are required.
+type Options struct {
+	Graph        *graph.Client
+	Store        *substore.Store
+	ClientStates *notification.ClientStates
+	// NotificationURL and LifecycleURL are where Graph calls the listener.
+	NotificationURL string
+	LifecycleURL    string
+	// ChangeType is a comma list of created, updated, deleted (DefaultChangeType when empty).
+	ChangeType string
+	// Lifetime is how long each subscription (and each renewal) lasts:
+	// 0 for the resource's maximum; longer values are clamped to it.
+	Lifetime time.Duration
+	// Profile is recorded with each subscription in the store.
+	Profile string
+	// Keep leaves the subscriptions in place on Close.
+	Keep bool
+	// Report receives what happens (nil discards).
+	Report func(Event)
+	// Emit shows a notification found by a resync; it carries "resynced": true.
+	// An error stops that resync (the deltaLink is then not advanced).
+	Emit func(*notification.Notification) error
+	// Fetcher, when set, is handed the messages a resync returns, so
+	// rendering a resynced notification needs no second round trip.
+	Fetcher *Fetcher
+	// Secrets receives every clientState created (nil: not registered).
+	Secrets *logging.Secrets
+	// RetryMin and RetryMax bound retries (DefaultRetryMin, DefaultRetryMax when 0).
+	RetryMin, RetryMax time.Duration
+	// Now is the clock (time.Now when nil); Jitter returns a number in [0, 1)
+	// (math/rand when nil).
+	Now    func() time.Time
+	Jitter func() float64
+}
+
+// Manager runs the subscriptions of one listener. Create it with New, call
+// Start once, and Close when the listener stops. It implements
+// receiver.Reporter: pass it the receiver's events (as an observer) so it
+// sees lifecycle events and the messages already delivered.
+type Manager struct {
+	opts Options
+
+	mu      sync.Mutex
+	byID    map[string]*watched // current and replaced ids alike
+	watched []*watched
+	seen    seenSet
+	started bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Manager; nothing is sent to Graph until Start.
+func New(opts Options) *Manager {
+	if opts.ChangeType == "" {
+		opts.ChangeType = DefaultChangeType
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = DefaultRetryMin
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = DefaultRetryMax
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Jitter == nil {
+		opts.Jitter = rand.Float64
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{opts: opts, byID: map[string]*watched{}, seen: newSeenSet(seenLimit), ctx: ctx, cancel: cancel}
+}
+
+func (m *Manager) report(e Event) {
+	if m.opts.Report != nil {
+		m.opts.Report(e)
+	}
+}
+
+// Start creates one subscription per resource and starts keeping them alive.
+// If any creation fails, the ones already made are deleted and the error is
+// returned.
+func (m *Manager) Start(ctx context.Context, resources []string) error {
+	m.mu.Lock()
+	if m.started {
+		m.mu.Unlock()
+		return errors.New("watch: Start called twice")
+	}
+	m.started = true
+	m.mu.Unlock()
+	for _, resource := range resources {
+		rec, err := m.subscribe(ctx, resource, "", "")
+		if err != nil {
+			m.deleteAll(ctx)
+			return err
+		}
+		w := &watched{m: m, rec: rec, events: make(chan string, lifecycleQueue)}
+		w.scheduleRenewal()
+		m.mu.Lock()
+		m.byID[rec.ID] = w
+		m.watched = append(m.watched, w)
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	for _, w := range m.watched {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			w.loop(m.ctx)
+		}()
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// Subscriptions returns the records of the current subscriptions.
+func (m *Manager) Subscriptions() []substore.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]substore.Record, 0, len(m.watched))
+	for _, w := range m.watched {
+		out = append(out, w.record())
+	}
+	return out
+}
+
+// Report implements receiver.Reporter: it remembers delivered messages (so a
+// resync does not show them twice) and queues reactions to lifecycle events.
+// It never blocks on Graph and never refuses an event.
+func (m *Manager) Report(e receiver.Event) error {
+	switch e := e.(type) {
+	case receiver.NotificationEvent:
+		if id := messageID(e.Notification); id != "" {
+			m.mu.Lock()
+			m.seen.add(id)
+			m.mu.Unlock()
+		}
+	case receiver.LifecycleEvent:
+		n := e.Notification
+		m.mu.Lock()
+		w := m.byID[n.SubscriptionID]
+		m.mu.Unlock()
+		if w == nil {
+			return nil
+		}
+		select {
+		case w.events <- n.LifecycleEvent:
+		default:
+			// A full queue already holds reactions that cover this one.
+		}
+	}
+	return nil
+}
+
+// Close stops renewals and reactions, then deletes every subscription it
+// created (or, with Keep, leaves them and says so). Deletion uses ctx.
+func (m *Manager) Close(ctx context.Context) error {
+	m.cancel()
+	m.wg.Wait()
+	return m.deleteAll(ctx)
+}
+
+func (m *Manager) deleteAll(ctx context.Context) error {
+	m.mu.Lock()
+	watched := append([]*watched(nil), m.watched...)
+	ids := make([]string, 0, len(m.byID))
+	for id := range m.byID {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, w := range watched {
+		rec := w.record()
+		if m.opts.Keep {
+			m.report(Kept{ID: rec.ID, Expiry: rec.Expiry})
+			continue
+		}
+		if err := m.opts.Graph.DeleteSubscription(ctx, rec.ID); err != nil && !graph.IsNotFound(err) {
+			m.report(Failed{ID: rec.ID, Action: "delete", Err: err})
+			errs = append(errs, fmt.Errorf("deleting subscription %s: %w", rec.ID, err))
+			continue
+		}
+		if _, err := m.opts.Store.Delete(ctx, rec.ID); err != nil {
+			errs = append(errs, err)
+		}
+		m.report(Deleted{ID: rec.ID})
+	}
+	if !m.opts.Keep {
+		for _, id := range ids {
+			m.opts.ClientStates.Remove(id)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// expiry is when a subscription to resource made or renewed now should end.
+func (m *Manager) expiry(resource string) (time.Time, bool) {
+	now := m.opts.Now()
+	if m.opts.Lifetime <= 0 {
+		return graph.MaxExpiry(resource, false, now), false
+	}
+	return graph.ClampExpiry(resource, false, now, now.Add(m.opts.Lifetime))
+}
+
+// subscribe creates a subscription to resource, registers its clientState and
+// stores it. A resource that supports a messages delta gets its starting
+// deltaLink first (unless one is carried over), so that a later resync
+// returns only what changed after the subscription began.
+func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink string) (substore.Record, error) {
+	if deltaLink == "" && deltaCapable(resource) {
+		result, err := m.opts.Graph.MessagesDelta(ctx, graph.DeltaQuery{Collection: resource, Select: FetchFields, MaxPageSize: deltaPageSize})
+		if err != nil {
+			// Not fatal: a resync then starts from scratch and filters by date.
+			m.report(Failed{ID: replaces, Action: "resync", Err: fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)})
+		} else {
+			deltaLink = result.DeltaLink
+		}
+	}
+	clientState, err := newClientState()
+	if err != nil {
+		return substore.Record{}, err
+	}
+	if m.opts.Secrets != nil {
+		m.opts.Secrets.Add(clientState)
+	}
+	expiry, clamped := m.expiry(resource)
+	sub, err := m.opts.Graph.CreateSubscription(ctx, graph.Subscription{
+		Resource:                 resource,
+		ChangeType:               m.opts.ChangeType,
+		NotificationURL:          m.opts.NotificationURL,
+		LifecycleNotificationURL: m.opts.LifecycleURL,
+		ExpirationDateTime:       expiry,
+		ClientState:              clientState,
+	})
+	if err != nil {
+		return substore.Record{}, fmt.Errorf("subscribing to %s: %w", resource, err)
+	}
+	m.opts.ClientStates.Set(sub.ID, clientState)
+	if !sub.ExpirationDateTime.IsZero() {
+		expiry = sub.ExpirationDateTime
+	}
+	rec := substore.Record{
+		ID: sub.ID, Resource: resource, ChangeType: m.opts.ChangeType, ClientState: clientState,
+		Expiry: expiry.UTC(), NotificationURL: m.opts.NotificationURL, LifecycleURL: m.opts.LifecycleURL,
+		Profile: m.opts.Profile, CreatedAt: m.opts.Now().UTC(), DeltaLink: deltaLink,
+	}
+	if err := m.opts.Store.Put(ctx, rec); err != nil {
+		_ = m.opts.Graph.DeleteSubscription(ctx, sub.ID)
+		m.opts.ClientStates.Remove(sub.ID)
+		return substore.Record{}, fmt.Errorf("recording subscription %s: %w", sub.ID, err)
+	}
+	m.report(Subscribed{ID: rec.ID, Resource: resource, Expiry: rec.Expiry, Clamped: clamped, Replaces: replaces})
+	return rec, nil
+}
+
+// newClientState is 32 random bytes, base64url: 43 characters, well under
+// Graph's 128.
+func newClientState() (string, error) {
+	b := make([]byte, 32)
+	if _, err := crand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a clientState: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// watched is one subscription kept alive by its own goroutine; after a
+// subscriptionRemoved it carries on as the replacement.
+type watched struct {
+	m      *Manager
+	events chan string
+
+	mu  sync.Mutex
+	rec substore.Record
+
+	// Owned by the loop goroutine: when the next renewal is due, and an
+	// action to retry (replace, or a resync reason) with its time.
+	renewDue      time.Time
+	renewFailures int
+	pending       string
+	retryAt       time.Time
+	retryFailures int
+	// reauthPending is set while a reauthorizationRequired is not yet answered:
+	// the next successful renewal answers it.
+	reauthPending bool
+}
+
+func (w *watched) record() substore.Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rec
+}
+
+func (w *watched) setRecord(rec substore.Record) {
+	w.mu.Lock()
+	w.rec = rec
+	w.mu.Unlock()
+}
+
+// scheduleRenewal picks the next renewal between 70% and 80% of the
+// remaining lifetime.
+func (w *watched) scheduleRenewal() {
+	now := w.m.opts.Now()
+	remaining := w.record().Expiry.Sub(now)
+	share := renewEarliest + (renewLatest-renewEarliest)*w.m.opts.Jitter()
+	w.renewDue = now.Add(time.Duration(float64(remaining) * share))
+	w.renewFailures = 0
+}
+
+// backoff is the wait after the n-th consecutive failure (0-based).
+func (m *Manager) backoff(n int) time.Duration {
+	return min(m.opts.RetryMin<<min(n, 16), m.opts.RetryMax)
+}
+
+// renewFailed schedules the renewal again after a doubling wait.
+func (w *watched) renewFailed(err error) {
+	wait := w.m.backoff(w.renewFailures)
+	w.renewFailures++
+	w.renewDue = w.m.opts.Now().Add(wait)
+	w.m.report(Failed{ID: w.record().ID, Action: "renew", Err: err, RetryIn: wait})
+}
+
+// retryLater schedules a replacement or a resync again after a doubling wait.
+func (w *watched) retryLater(action string, err error) {
+	wait := w.m.backoff(w.retryFailures)
+	w.retryFailures++
+	w.pending = action
+	w.retryAt = w.m.opts.Now().Add(wait)
+	name := "resync"
+	if action == "replace" {
+		name = "replace"
+	}
+	w.m.report(Failed{ID: w.record().ID, Action: name, Err: err, RetryIn: wait})
+}
+
+// done clears a pending retry once its action worked.
+func (w *watched) done() { w.pending, w.retryFailures = "", 0 }
+
+// next is when the loop must wake up.
+func (w *watched) next() time.Time {
+	// Without a subscription (a replacement pending) there is nothing to renew.
+	if w.pending == "replace" || w.pending != "" && w.retryAt.Before(w.renewDue) {
+		return w.retryAt
+	}
+	return w.renewDue
+}
+
+func (w *watched) loop(ctx context.Context) {
+	timer := time.NewTimer(w.next().Sub(w.m.opts.Now()))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			now := w.m.opts.Now()
+			switch {
+			case !now.Before(w.renewDue) && w.pending != "replace":
+				w.renew(ctx)
+			case w.pending == "replace":
+				w.replace(ctx, EventSubscriptionRemoved)
+			case w.pending != "":
+				w.resync(ctx, w.pending)
+			}
+		case event := <-w.events:
+			w.react(ctx, event)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		timer.Reset(w.next().Sub(w.m.opts.Now()))
+	}
+}
+
+// react answers one lifecycle event (after the receiver has answered 202).
+func (w *watched) react(ctx context.Context, event string) {
+	switch event {
+	case EventReauthorizationRequired:
+		w.reauthorize(ctx)
+	case EventSubscriptionRemoved:
+		w.replace(ctx, EventSubscriptionRemoved)
+	case EventMissed:
+		w.resync(ctx, EventMissed)
+	}
+}
+
+func (w *watched) renew(ctx context.Context) {
+	rec := w.record()
+	expiry, _ := w.m.expiry(rec.Resource)
+	sub, err := w.m.opts.Graph.RenewSubscription(ctx, rec.ID, expiry)
+	switch {
+	case err == nil:
+		w.renewed(ctx, rec, sub, expiry)
+	case ctx.Err() != nil:
+	case graph.IsNotFound(err):
+		// Gone (expired, deleted elsewhere, or removed without a lifecycle event).
+		w.replace(ctx, "renew")
+	case graph.IsForbidden(err):
+		// Graph refuses renewals while a reauthorization is pending.
+		if rerr := w.m.opts.Graph.ReauthorizeSubscription(ctx, rec.ID); rerr != nil {
+			w.renewFailed(err)
+			return
+		}
+		w.reauthPending = false
+		w.m.report(Reauthorized{ID: rec.ID})
+		if sub, err = w.m.opts.Graph.RenewSubscription(ctx, rec.ID, expiry); err != nil {
+			w.renewFailed(err)
+			return
+		}
+		w.renewed(ctx, rec, sub, expiry)
+	default:
+		w.renewFailed(err)
+	}
+}
+
+func (w *watched) renewed(ctx context.Context, rec substore.Record, sub *graph.Subscription, asked time.Time) {
+	rec.Expiry = asked.UTC()
+	if sub != nil && !sub.ExpirationDateTime.IsZero() {
+		rec.Expiry = sub.ExpirationDateTime.UTC()
+	}
+	w.setRecord(rec)
+	w.m.storeRecord(ctx, rec)
+	if w.reauthPending {
+		w.reauthPending = false
+		w.m.report(Reauthorized{ID: rec.ID, ByRenewal: true})
+	}
+	w.m.report(Renewed{ID: rec.ID, Expiry: rec.Expiry})
+	w.scheduleRenewal()
+}
+
+// storeRecord writes rec back, keeping fields other processes may not know.
+func (m *Manager) storeRecord(ctx context.Context, rec substore.Record) {
+	if err := m.opts.Store.Put(ctx, rec); err != nil {
+		m.report(Failed{ID: rec.ID, Action: "store", Err: err})
+	}
+}
+
+// reauthorize answers reauthorizationRequired: POST .../reauthorize, or a
+// renewal (which also reauthorizes) when that fails.
+func (w *watched) reauthorize(ctx context.Context) {
+	rec := w.record()
+	err := w.m.opts.Graph.ReauthorizeSubscription(ctx, rec.ID)
+	if err == nil {
+		w.reauthPending = false
+		w.m.report(Reauthorized{ID: rec.ID})
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if graph.IsNotFound(err) {
+		w.replace(ctx, EventReauthorizationRequired)
+		return
+	}
+	expiry, _ := w.m.expiry(rec.Resource)
+	w.reauthPending = true
+	sub, renewErr := w.m.opts.Graph.RenewSubscription(ctx, rec.ID, expiry)
+	if renewErr != nil {
+		w.renewFailed(fmt.Errorf("reauthorizing: %w; renewing instead: %w", err, renewErr))
+		return
+	}
+	w.renewed(ctx, rec, sub, expiry)
+}
+
+// replace creates a subscription in place of one Graph removed, then
+// resyncs so that changes in between are not lost.
+func (w *watched) replace(ctx context.Context, reason string) {
+	old := w.record()
+	rec, err := w.m.subscribe(ctx, old.Resource, old.ID, old.DeltaLink)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.retryLater("replace", err)
+		}
+		return
+	}
+	w.done()
+	w.setRecord(rec)
+	w.m.mu.Lock()
+	w.m.byID[rec.ID] = w
+	w.m.mu.Unlock()
+	if _, err := w.m.opts.Store.Delete(ctx, old.ID); err != nil {
+		w.m.report(Failed{ID: old.ID, Action: "store", Err: err})
+	}
+	w.scheduleRenewal()
+	if reason == EventSubscriptionRemoved || reason == "renew" {
+		w.resync(ctx, EventSubscriptionRemoved)
+	}
+}
+
+// deltaCapable reports whether resource is a mail folder's messages, the
+// only message collection Graph offers a delta query for.
+func deltaCapable(resource string) bool {
+	segments := strings.Split(strings.Trim(strings.ToLower(resource), "/"), "/")
+	n := len(segments)
+	return n >= 3 && segments[n-1] == "messages" && strings.HasPrefix(segments[n-2], "mailfolders") ||
+		n >= 4 && segments[n-1] == "messages" && segments[n-3] == "mailfolders"
+}
