@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil))
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on (the certificate covers 127.0.0.1, localhost and ::1)")
-	fl.StringVar(&opts.StateFile, "state", "", "state file; certificates and keys live beside it (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
+	fl.StringVar(&opts.StateFile, "state", "", "state file; certificates and keys live beside it, in a private directory (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
 	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON file with more users and apps (see docs/emulator.md)")
 	fl.BoolVar(&opts.AutoApprove, "auto-approve", false, "sign the first user in on every device code at once")
 	fl.BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
@@ -140,9 +141,16 @@ func (o *Options) validate() error {
 }
 
 func emulatorRun(ctx context.Context, opts *Options) error {
+	stateDir := filepath.Dir(opts.StateFile)
+	// The directory is made 0700 for the keys it holds: refuse to tighten a
+	// directory the user has other uses for (such as the current one).
+	if info, err := os.Stat(stateDir); err == nil && info.Mode().Perm() != 0o700 {
+		return exitcode.Usagef("--state: %s holds the emulator's private keys, so it must be a new or private (0700) directory; use a dedicated one such as %s",
+			stateDir, filepath.Join(stateDir, "hookctl-emulator", filepath.Base(opts.StateFile)))
+	}
 	startOpts := emulator.Options{
 		Addr:        opts.Addr,
-		StateDir:    filepath.Dir(opts.StateFile),
+		StateDir:    stateDir,
 		StateFile:   opts.StateFile,
 		AutoApprove: opts.AutoApprove,
 		Logger:      opts.Logger,

@@ -201,8 +201,24 @@ func TestSeedErrorIsUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ios, _, _, _ := iostreams.Test()
-	err := emulatorRun(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", SeedFile: seed, StateFile: filepath.Join(t.TempDir(), "s.json"), RetryBase: time.Second, BatchWindow: time.Second})
+	err := emulatorRun(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", SeedFile: seed, StateFile: filepath.Join(t.TempDir(), "emulator", "s.json"), RetryBase: time.Second, BatchWindow: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "needs an id and a userPrincipalName") || exitcode.Code(err) != exitcode.Usage {
 		t.Fatalf("want a seed error, got %v", err)
+	}
+}
+
+func TestStateDirMustBePrivate(t *testing.T) {
+	t.Parallel()
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	err := emulatorRun(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", StateFile: filepath.Join(shared, "state.json"), RetryBase: time.Second, BatchWindow: time.Second})
+	if err == nil || exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "must be a new or private (0700) directory") {
+		t.Fatalf("want a usage error, got %v", err)
+	}
+	if info, _ := os.Stat(shared); info.Mode().Perm() != 0o755 {
+		t.Fatalf("the directory's mode changed to %v", info.Mode().Perm())
 	}
 }
