@@ -1,9 +1,12 @@
 package emulator_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -20,4 +23,22 @@ func parseFormPost(t *testing.T, page string) url.Values {
 		t.Fatalf("no form fields in %s", page)
 	}
 	return fields
+}
+
+// jwtClaims decodes a JWT's payload without verifying it.
+func jwtClaims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
 }

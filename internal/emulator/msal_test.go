@@ -16,6 +16,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
 
 	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/emulator/pki"
 	_ "github.com/hookctl/hookctl/internal/golden"
 )
 
@@ -246,24 +247,30 @@ func TestMSALInteractive(t *testing.T) {
 	}
 }
 
-func TestMSALConfidentialSecret(t *testing.T) {
-	t.Parallel()
-	e := startEmulator(t, emulator.Options{})
-	ctx := testContext(t)
-	cred, err := confidential.NewCredFromSecret(e.ClientSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+// appToken acquires an app-only Graph token with MSAL's confidential client.
+func appToken(t *testing.T, e *emulator.Emulator, cred confidential.Credential) (string, error) {
+	t.Helper()
 	client, err := confidential.New(e.Authority, e.ConfidentialClientID, cred,
 		confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(e.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := client.AcquireTokenByCredential(ctx, []string{"https://graph.microsoft.com/.default"})
+	res, err := client.AcquireTokenByCredential(testContext(t), []string{"https://graph.microsoft.com/.default"})
+	return res.AccessToken, err
+}
+
+func TestMSALConfidentialSecret(t *testing.T) {
+	t.Parallel()
+	e := startEmulator(t, emulator.Options{})
+	cred, err := confidential.NewCredFromSecret(e.ClientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := appToken(t, e, cred)
 	if err != nil {
 		t.Fatalf("AcquireTokenByCredential: %v", err)
 	}
-	p, err := e.Identity.Authenticate(res.AccessToken)
+	p, err := e.Identity.Authenticate(token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,10 +279,7 @@ func TestMSALConfidentialSecret(t *testing.T) {
 	}
 
 	wrong, _ := confidential.NewCredFromSecret("not-the-secret")
-	bad, _ := confidential.New(e.Authority, e.ConfidentialClientID, wrong,
-		confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(e.HTTPClient()))
-	_, err = bad.AcquireTokenByCredential(ctx, []string{"https://graph.microsoft.com/.default"})
-	if err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
+	if _, err := appToken(t, e, wrong); err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
 		t.Fatalf("wrong secret: want AADSTS7000215, got %v", err)
 	}
 }
@@ -283,7 +287,6 @@ func TestMSALConfidentialSecret(t *testing.T) {
 func TestMSALConfidentialCertificate(t *testing.T) {
 	t.Parallel()
 	e := startEmulator(t, emulator.Options{})
-	ctx := testContext(t)
 	pemData, err := os.ReadFile(e.CertificateFile)
 	if err != nil {
 		t.Fatal(err)
@@ -296,17 +299,27 @@ func TestMSALConfidentialCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := confidential.New(e.Authority, e.ConfidentialClientID, cred,
-		confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(e.HTTPClient()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := client.AcquireTokenByCredential(ctx, []string{"https://graph.microsoft.com/.default"})
+	token, err := appToken(t, e, cred)
 	if err != nil {
 		t.Fatalf("AcquireTokenByCredential: %v", err)
 	}
-	if _, err := e.Identity.Authenticate(res.AccessToken); err != nil {
+	p, err := e.Identity.Authenticate(token)
+	if err != nil || p.Delegated {
+		t.Fatalf("principal %+v, %v", p, err)
+	}
+	if c := jwtClaims(t, token); c["appidacr"] != "2" {
+		t.Fatalf("appidacr %v: the certificate was not what authenticated", c["appidacr"])
+	}
+
+	// A certificate the app does not have is refused.
+	other, err := pki.NewKeyPair("not registered")
+	if err != nil {
 		t.Fatal(err)
+	}
+	certs, key, _ = confidential.CertFromPEM(other.PEM, "")
+	wrongCred, _ := confidential.NewCredFromCert(certs, key)
+	if _, err := appToken(t, e, wrongCred); err == nil || !strings.Contains(err.Error(), "AADSTS700027") {
+		t.Fatalf("unregistered certificate: want AADSTS700027, got %v", err)
 	}
 }
 
