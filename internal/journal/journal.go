@@ -35,6 +35,8 @@ const (
 	kindComplete byte = 3
 
 	headerSize = 8 // 4 bytes length, 4 bytes CRC-32C
+	// maxBatch bounds the entries one commit takes from the queue.
+	maxBatch = 1024
 	// maxRecord bounds a record's length so a corrupt length field cannot make
 	// replay allocate gigabytes. Entries are request bodies of at most 1 MiB.
 	maxRecord = 64 << 20
@@ -59,6 +61,11 @@ type Options struct {
 	// by rewriting the file (default 4 MiB). Compaction runs only while at
 	// least half the file is completed records, so its cost is amortised.
 	CompactBytes int64
+	// PreallocBytes is how far the file is extended with zeros at a time
+	// (default 1 MiB). Appending inside space that was already written and
+	// synced lets each commit use fdatasync without a metadata update, which
+	// roughly halves the cost of the group commit on ext4.
+	PreallocBytes int64
 }
 
 // Journal is an open journal file. It is safe for concurrent use.
@@ -66,8 +73,12 @@ type Journal struct {
 	path string
 	opts Options
 
-	reqs    chan *request
+	reqs    chan *request // entries
+	kick    chan struct{} // marks or completions are waiting in notes
 	closing chan struct{}
+
+	notesMu sync.Mutex
+	notes   []*request
 	done    chan struct{}
 
 	// sendMu is held for reading while a request is queued and for writing
@@ -78,7 +89,8 @@ type Journal struct {
 	mu      sync.Mutex // guards the fields below
 	pending map[uint64]*pendingEntry
 	// Stats
-	size       int64
+	size       int64 // where the next record goes
+	allocated  int64 // the file's length: size plus a zero-filled reserve
 	liveBytes  int64
 	compaction int
 
@@ -115,6 +127,9 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 	if opts.CompactBytes <= 0 {
 		opts.CompactBytes = 4 << 20
 	}
+	if opts.PreallocBytes <= 0 {
+		opts.PreallocBytes = 1 << 20
+	}
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening journal: %w", err)
@@ -127,6 +142,7 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 		path:    path,
 		opts:    opts,
 		reqs:    make(chan *request, 4096),
+		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		pending: map[uint64]*pendingEntry{},
@@ -156,6 +172,7 @@ func (j *Journal) replay() ([]Entry, error) {
 			return nil, fmt.Errorf("writing journal: %w", err)
 		}
 		j.size = int64(len(magic))
+		j.allocated = j.size
 		return nil, syncDir(j.path)
 	}
 	reader := bufio.NewReaderSize(io.NewSectionReader(j.file, 0, info.Size()), 256<<10)
@@ -173,7 +190,7 @@ func (j *Journal) replay() ([]Entry, error) {
 		length := binary.LittleEndian.Uint32(header[0:4])
 		sum := binary.LittleEndian.Uint32(header[4:8])
 		if length < 9 || length > maxRecord {
-			break
+			break // also the zero-filled reserve after the last record
 		}
 		body := make([]byte, length)
 		if _, err := io.ReadFull(reader, body); err != nil || crc32.Checksum(body, castagnoli) != sum {
@@ -203,16 +220,14 @@ func (j *Journal) replay() ([]Entry, error) {
 		offset += recordLen
 	}
 	if offset < info.Size() {
-		// A crash mid-write left a partial record: everything before it was
-		// written whole, and the partial one was never acknowledged.
+		// Past the last whole record is the zero reserve or a record torn by
+		// a crash mid-write, which was never acknowledged: drop both.
 		if err := j.file.Truncate(offset); err != nil {
 			return nil, fmt.Errorf("repairing journal tail: %w", err)
 		}
 	}
 	j.size = offset
-	if _, err := j.file.Seek(offset, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("reading journal: %w", err)
-	}
+	j.allocated = offset
 	entries := make([]Entry, 0, len(j.pending))
 	for seq, p := range j.pending {
 		entries = append(entries, Entry{Seq: seq, Data: data[seq], Marks: p.marks})
@@ -237,14 +252,47 @@ func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
 	}
 }
 
-// Mark records that stage of entry seq is done.
+// Mark records that stage of entry seq is done. It does not wait for the disk.
 func (j *Journal) Mark(seq uint64, stage string) error {
-	return j.send(context.Background(), &request{kind: kindMark, seq: seq, stage: stage})
+	return j.note(&request{kind: kindMark, seq: seq, stage: stage})
 }
 
-// Complete records that entry seq needs no more processing.
+// Complete records that entry seq needs no more processing. It does not wait
+// for the disk.
 func (j *Journal) Complete(seq uint64) error {
-	return j.send(context.Background(), &request{kind: kindComplete, seq: seq})
+	return j.note(&request{kind: kindComplete, seq: seq})
+}
+
+// note queues a mark or completion for the writer's next commit. Marks are
+// frequent (one or more per entry) and need no fsync, so they bypass the
+// request channel and wake the writer only when it may be idle.
+func (j *Journal) note(req *request) error {
+	j.sendMu.RLock()
+	defer j.sendMu.RUnlock()
+	if j.closed {
+		return ErrClosed
+	}
+	j.notesMu.Lock()
+	j.notes = append(j.notes, req)
+	first := len(j.notes) == 1
+	j.notesMu.Unlock()
+	if first {
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// takeNotes appends the queued marks and completions to batch.
+func (j *Journal) takeNotes(batch []*request) []*request {
+	j.notesMu.Lock()
+	defer j.notesMu.Unlock()
+	batch = append(batch, j.notes...)
+	clear(j.notes)
+	j.notes = j.notes[:0]
+	return batch
 }
 
 func (j *Journal) send(ctx context.Context, req *request) error {
@@ -294,10 +342,12 @@ func (j *Journal) Close() error {
 	j.sendMu.Unlock()
 	close(j.closing)
 	<-j.done
-	var err error
-	if len(j.pending) == 0 && j.size > int64(len(magic)) {
-		err = j.file.Truncate(int64(len(magic)))
+	// Give back the zero reserve; with nothing pending, everything.
+	end := j.size
+	if len(j.pending) == 0 {
+		end = int64(len(magic))
 	}
+	err := j.file.Truncate(end)
 	if syncErr := j.file.Sync(); err == nil {
 		err = syncErr
 	}
@@ -315,19 +365,25 @@ func (j *Journal) writer() {
 		select {
 		case req := <-j.reqs:
 			batch = append(batch[:0], req)
+		case <-j.kick:
+			batch = batch[:0]
 		case <-j.closing:
 			// Write whatever was queued before Close.
+			batch = batch[:0]
 			for {
 				select {
 				case req := <-j.reqs:
-					j.commit([]*request{req})
+					batch = append(batch, req)
+					continue
 				default:
-					return
 				}
+				break
 			}
+			j.commit(j.takeNotes(batch))
+			return
 		}
 	collect:
-		for len(batch) < cap(batch) {
+		for len(batch) < maxBatch {
 			select {
 			case req := <-j.reqs:
 				batch = append(batch, req)
@@ -335,7 +391,9 @@ func (j *Journal) writer() {
 				break collect
 			}
 		}
+		batch = j.takeNotes(batch)
 		j.commit(batch)
+		clear(batch)
 		j.maybeCompact()
 	}
 }
@@ -371,18 +429,16 @@ func (j *Journal) commit(batch []*request) {
 		}
 	}
 	j.mu.Unlock()
-	_, err := j.file.Write(j.buf)
+	err := j.reserve(offset + int64(len(j.buf)))
+	if err == nil {
+		_, err = j.file.WriteAt(j.buf, offset)
+	}
 	if err == nil && needSync {
-		err = j.file.Sync()
+		err = datasync(j.file)
 	}
 	if err != nil {
+		// The next batch overwrites whatever part of this one reached the file.
 		err = fmt.Errorf("writing journal %s: %w", j.path, err)
-		// What was written is unknown: resynchronise the size with the file.
-		if info, statErr := j.file.Stat(); statErr == nil {
-			j.mu.Lock()
-			j.size = info.Size()
-			j.mu.Unlock()
-		}
 	} else {
 		j.mu.Lock()
 		j.size += int64(len(j.buf))
@@ -393,6 +449,23 @@ func (j *Journal) commit(batch []*request) {
 			req.done <- result{seq: req.seq, err: err}
 		}
 	}
+}
+
+// reserve makes sure the file is at least end bytes long, extending it with
+// zeros that are synced (data and size) before any record is written there.
+func (j *Journal) reserve(end int64) error {
+	if end <= j.allocated {
+		return nil
+	}
+	grow := max(j.opts.PreallocBytes, end-j.allocated)
+	if _, err := j.file.WriteAt(make([]byte, grow), j.allocated); err != nil {
+		return err
+	}
+	if err := j.file.Sync(); err != nil {
+		return err
+	}
+	j.allocated += grow
+	return nil
 }
 
 func appendRecord(dst []byte, kind byte, seq uint64, payload []byte) []byte {
@@ -478,13 +551,11 @@ func (j *Journal) compact() error {
 		// which holds everything the new one does.
 		_ = err
 	}
-	if _, err := tmp.Seek(offset, io.SeekStart); err != nil {
-		return err
-	}
 	j.file.Close()
 	j.mu.Lock()
 	j.file = tmp
 	j.size = offset
+	j.allocated = offset
 	for seq, at := range moved {
 		j.pending[seq].offset = at
 	}

@@ -81,11 +81,11 @@ func TestTornTailIsCutOff(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal")
 	j, _ := open(t, path, Options{})
 	j.Append(context.Background(), []byte("whole"))
+	size := j.Size()
 	j.file.Close()
-	size := fileSize(t, path)
-	// Half a record: a crash mid-write.
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.Write(appendRecord(nil, kindEntry, 99, []byte("partial record"))[:12])
+	// Half a record: a crash mid-write into the zero-filled reserve.
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt(appendRecord(nil, kindEntry, 99, []byte("partial record"))[:12], size)
 	f.Close()
 
 	j2, entries := open(t, path, Options{})
@@ -104,9 +104,10 @@ func TestCorruptRecordStopsReplay(t *testing.T) {
 	j, _ := open(t, path, Options{})
 	j.Append(context.Background(), []byte("first"))
 	j.Append(context.Background(), []byte("second"))
+	end := j.Size()
 	j.file.Close()
 	data, _ := os.ReadFile(path)
-	data[len(data)-1] ^= 0xff // flip a bit in the last record's payload
+	data[end-1] ^= 0xff // flip a bit in the last record's payload
 	os.WriteFile(path, data, 0o600)
 	j2, entries := open(t, path, Options{})
 	defer j2.Close()
@@ -173,7 +174,7 @@ func TestCleanCloseEmptiesCompletedJournal(t *testing.T) {
 func TestCompactionBoundsTheFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "journal")
-	j, _ := open(t, path, Options{CompactBytes: 64 << 10})
+	j, _ := open(t, path, Options{CompactBytes: 64 << 10, PreallocBytes: 16 << 10})
 	ctx := context.Background()
 	payload := []byte(strings.Repeat("n", 1000))
 	var keep []uint64

@@ -121,10 +121,7 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.emitted.Add(1)
 		accepted = append(accepted, n.Raw)
 	}
-	if !fullyEmitted {
-		_ = r.opts.Store.Mark(e.seq, stageEmitted)
-	}
-	r.forward(e, accepted, forwardedTo)
+	r.forward(e, accepted, forwardedTo, fullyEmitted)
 	return true
 }
 
@@ -152,7 +149,7 @@ func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedT
 
 // forward hands the accepted items to the forwarder, or completes the entry
 // when there is nothing (left) to deliver.
-func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map[string]bool) {
+func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map[string]bool, alreadyMarked bool) {
 	var targets []string
 	if r.forwarder != nil && len(accepted) > 0 {
 		for _, target := range r.opts.ForwardTo {
@@ -164,6 +161,10 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 	if len(targets) == 0 {
 		_ = r.opts.Store.Complete(e.seq)
 		return
+	}
+	if !alreadyMarked {
+		// Deliveries may take long: a restart must not print these again.
+		_ = r.opts.Store.Mark(e.seq, stageEmitted)
 	}
 	body := e.body
 	if len(accepted) != len(e.collection.Value) {

@@ -385,7 +385,7 @@ func TestAcceptedOnlyAfterStored(t *testing.T) {
 	for {
 		marks, completed, _ := store.snapshot(1)
 		if completed {
-			if strings.Join(marks, ",") != "emitted" {
+			if len(marks) != 0 {
 				t.Errorf("marks = %v", marks)
 			}
 			break
