@@ -103,13 +103,20 @@ func TimeLeft(expiry, now time.Time) string {
 	hours := int(left % (24 * time.Hour) / time.Hour)
 	minutes := int(left % time.Hour / time.Minute)
 	seconds := int(left % time.Minute / time.Second)
+	// Two units at most, the second left out when it is zero.
+	pair := func(big int, bigUnit string, small int, smallUnit string) string {
+		if small == 0 {
+			return fmt.Sprintf("%d%s", big, bigUnit)
+		}
+		return fmt.Sprintf("%d%s %d%s", big, bigUnit, small, smallUnit)
+	}
 	switch {
 	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, hours)
+		return pair(days, "d", hours, "h")
 	case hours > 0:
-		return fmt.Sprintf("%dh %dm", hours, minutes)
+		return pair(hours, "h", minutes, "m")
 	case minutes > 0:
-		return fmt.Sprintf("%dm %ds", minutes, seconds)
+		return pair(minutes, "m", seconds, "s")
 	}
 	return fmt.Sprintf("%ds", seconds)
 }
