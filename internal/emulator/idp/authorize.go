@@ -81,7 +81,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			"error":             {e.code},
 			"error_description": {fmt.Sprintf("AADSTS%d: %s", e.aadsts, e.message)},
 			"error_codes":       {strconv.Itoa(e.aadsts)},
-			"error_uri":         {fmt.Sprintf("%s/error?code=%d", baseURL(r), e.aadsts)},
+			"error_uri":         {e.uri()},
 		})
 	}
 

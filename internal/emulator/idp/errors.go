@@ -153,6 +153,11 @@ func errInvalidInstance() *oauthError {
 	return newError(http.StatusBadRequest, "invalid_instance", 50049, "Unknown or invalid instance.")
 }
 
+// uri is the error's page on Microsoft's error lookup, as the service links it.
+func (e *oauthError) uri() string {
+	return fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", e.aadsts)
+}
+
 // errorBody is the JSON the token, device-code and discovery endpoints answer with.
 type errorBody struct {
 	Error            string `json:"error"`
@@ -167,7 +172,7 @@ type errorBody struct {
 
 // body renders the error the way the service does: the description carries
 // the AADSTS number and ends with trace id, correlation id and timestamp.
-func (e *oauthError) body(r *http.Request, baseURL string, now time.Time) errorBody {
+func (e *oauthError) body(r *http.Request, now time.Time) errorBody {
 	traceID := uuid.NewString()
 	correlationID := r.Header.Get("client-request-id")
 	if _, err := uuid.Parse(correlationID); err != nil {
@@ -183,13 +188,13 @@ func (e *oauthError) body(r *http.Request, baseURL string, now time.Time) errorB
 		Timestamp:        timestamp,
 		TraceID:          traceID,
 		CorrelationID:    correlationID,
-		ErrorURI:         fmt.Sprintf("%s/error?code=%d", baseURL, e.aadsts),
+		ErrorURI:         e.uri(),
 		SubError:         e.suberror,
 	}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *oauthError) {
-	body := e.body(r, baseURL(r), s.now())
+	body := e.body(r, s.now())
 	s.log.Debug("identity error", "path", r.URL.Path, "error", e.code, "aadsts", e.aadsts)
 	w.Header().Set("x-ms-request-id", body.TraceID)
 	writeJSON(w, e.status, body)

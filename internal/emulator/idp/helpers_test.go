@@ -174,6 +174,12 @@ func wantError(t *testing.T, r reply, status int, oauthErr string, aadsts int) {
 	if m == nil || m[1] != itoa(aadsts) {
 		t.Fatalf("error_description not in the service's shape: %q", r.str("error_description"))
 	}
+	if r.str("error_uri") != "https://login.microsoftonline.com/error?code="+itoa(aadsts) {
+		t.Fatalf("error_uri %q", r.str("error_uri"))
+	}
+	if r.header.Get("Cache-Control") != "no-store, no-cache" || r.header.Get("x-ms-request-id") != r.str("trace_id") {
+		t.Fatalf("headers %v", r.header)
+	}
 	for _, key := range []string{"timestamp", "trace_id", "correlation_id"} {
 		if r.str(key) == "" {
 			t.Fatalf("error body lacks %s: %s", key, r.raw)
