@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -323,3 +324,16 @@ func TestConcurrentTokenProcesses(t *testing.T) {
 
 // squeeze collapses runs of spaces, so checks do not depend on column widths.
 func squeeze(s string) string { return regexp.MustCompile(` +`).ReplaceAllString(s, " ") }
+
+func TestCLIBrowserFallsBackToDeviceCode(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the fallback needs a machine without a display; only Linux can lack one")
+	}
+	t.Parallel()
+	c := newCLI(t, emulator.Options{AutoApprove: true})
+	code, _, stderr := c.run("", "login", "--browser", "--client-id", c.em.PublicClientID, "-o", "pretty")
+	if code != 0 || !strings.Contains(stderr, "signing in with a device code instead") || !strings.Contains(stderr, "enter the code") ||
+		!strings.Contains(stderr, "Signed in as "+c.em.Users[0].UserPrincipalName) {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
