@@ -440,6 +440,17 @@ func TestAppOnlyCertificate(t *testing.T) {
 		t.Errorf("certificate app token: %+v %v", p, err)
 	}
 
+	// A relative path is remembered absolute, for commands run elsewhere.
+	rel, err := filepath.Rel(mustGetwd(t), em.CertificateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err = h.manager().LoginApp(context.Background(), auth.AppLogin{
+		Profile: "cert", Authority: em.Authority, ClientID: em.ConfidentialClientID, CertificateFile: rel})
+	if err != nil || tok.Profile.CertificateFile != em.CertificateFile {
+		t.Errorf("relative certificate path: %q, %v", tok.Profile.CertificateFile, err)
+	}
+
 	// The same certificate as a password-protected .pfx.
 	pfx := writePFX(t, em.CertificateFile, "pfx-pass")
 	h.env["PFX_PASSWORD"] = "pfx-pass"
@@ -656,4 +667,13 @@ func TestSilentNewScopeNeedsConsent(t *testing.T) {
 	if p, err := em.Identity.Authenticate(tok.Value); err != nil || !p.Has("User.Read") {
 		t.Errorf("User.Read token: %+v %v", p, err)
 	}
+}
+
+func mustGetwd(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
 }

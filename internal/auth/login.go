@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -149,6 +150,14 @@ func (m *Manager) LoginApp(ctx context.Context, req AppLogin) (Token, error) {
 	for _, s := range scopes {
 		if !strings.HasSuffix(s, "/.default") {
 			return Token{}, exitcode.Usagef("app-only sign-in takes only resource/.default scopes (such as %s), not %q", GraphDefaultScope, s)
+		}
+	}
+	// Later commands may run elsewhere: remember files by absolute path.
+	for _, path := range []*string{&req.CertificateFile, &req.FederatedTokenFile} {
+		if *path != "" {
+			if abs, err := filepath.Abs(*path); err == nil {
+				*path = abs
+			}
 		}
 	}
 	p := Profile{Name: req.Profile, Kind: KindApp, Authority: req.Authority, Tenant: tenantOf(req.Authority),
