@@ -63,13 +63,14 @@ type deliverer struct {
 
 	mu       sync.Mutex
 	queues   map[string]*endpointQueue
+	slots    map[string]chan struct{} // per URL: POSTs in flight
 	attempts []Attempt
 	stats    DeliveryStats
 }
 
 func newDeliverer(s *Server) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &deliverer{s: s, ctx: ctx, cancel: cancel, queues: map[string]*endpointQueue{}}
+	return &deliverer{s: s, ctx: ctx, cancel: cancel, queues: map[string]*endpointQueue{}, slots: map[string]chan struct{}{}}
 }
 
 func (d *deliverer) close() {
@@ -235,8 +236,30 @@ func (d *deliverer) post(url, kind string, batch []pending) {
 	}
 }
 
+// acquire takes one of url's POST slots; false means the deliverer closed.
+func (d *deliverer) acquire(url string) (release func(), ok bool) {
+	d.mu.Lock()
+	slot := d.slots[url]
+	if slot == nil {
+		slot = make(chan struct{}, d.s.cfg.ConcurrentPosts)
+		d.slots[url] = slot
+	}
+	d.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, true
+	case <-d.ctx.Done():
+		return nil, false
+	}
+}
+
 // postOnce makes one POST and reports whether the receiver took it (2xx in time).
 func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []string, count, attempt int, duplicate bool) bool {
+	release, ok := d.acquire(url)
+	if !ok {
+		return false
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(d.ctx, d.s.cfg.DeliveryTimeout)
 	defer cancel()
 	started := time.Now()
@@ -244,7 +267,7 @@ func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []st
 	status, err := d.send(ctx, url, data)
 	a.Duration = time.Since(started)
 	a.Status = status
-	ok := err == nil && status >= 200 && status < 300
+	ok = err == nil && status >= 200 && status < 300
 	switch {
 	case err != nil:
 		a.Error = err.Error()

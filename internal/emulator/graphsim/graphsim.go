@@ -20,6 +20,7 @@ const (
 	DefaultDeliveryTimeout   = 3 * time.Second
 	DefaultValidationTimeout = 10 * time.Second
 	DefaultMaxBatchSize      = 100
+	DefaultConcurrentPosts   = 8
 	// MessageMaxLifetime is the longest an Outlook message subscription may live.
 	MessageMaxLifetime = 10080 * time.Minute
 	// RichMessageMaxLifetime applies when includeResourceData is true.
@@ -56,6 +57,8 @@ type Config struct {
 	BatchWindow time.Duration
 	// MaxBatchSize caps the notifications in one POST.
 	MaxBatchSize int
+	// ConcurrentPosts caps the POSTs in flight to one notification URL.
+	ConcurrentPosts int
 	// RetryBase is the first retry delay; each later one doubles it.
 	RetryBase time.Duration
 	// MaxAttempts is how many times one POST is tried before it is dropped
@@ -116,6 +119,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBatchSize <= 0 {
 		cfg.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if cfg.ConcurrentPosts <= 0 {
+		cfg.ConcurrentPosts = DefaultConcurrentPosts
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = DefaultRetryBase
