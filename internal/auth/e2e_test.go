@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"github.com/golang-jwt/jwt/v5"
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/hookctl/hookctl/internal/auth"
@@ -478,26 +480,69 @@ func TestAppOnlyFederatedTokenFile(t *testing.T) {
 	t.Parallel()
 	em := startEmulator(t, emulator.Options{})
 	h := newHarness(t, em)
-	// The emulator does not trust any OIDC issuer, so a federated assertion is
-	// refused; what matters here is that the file is read at request time and
-	// that its content never shows in the error.
+	// The emulator trusts no OIDC issuer, but it accepts a client assertion
+	// signed with the app's certificate, which is what MSAL sends from the
+	// federated token file. That exercises the whole path: the file is read
+	// at request time, its content is the assertion, and it never shows.
 	file := filepath.Join(t.TempDir(), "oidc.jwt")
-	assertion := "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL3Rva2VuLmFjdGlvbnMifQ.c2lnbmF0dXJl"
-	if err := os.WriteFile(file, []byte(assertion+"\n"), 0o600); err != nil {
+	login := func() (auth.Token, error) {
+		return h.manager().LoginApp(context.Background(), auth.AppLogin{
+			Profile: "gha", Authority: em.Authority, ClientID: em.ConfidentialClientID, FederatedTokenFile: file})
+	}
+
+	expired := signAssertion(t, em, time.Now().Add(-time.Hour))
+	if err := os.WriteFile(file, []byte(expired+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := h.manager().LoginApp(context.Background(), auth.AppLogin{
-		Profile: "gha", Authority: em.Authority, ClientID: em.ConfidentialClientID, FederatedTokenFile: file})
-	if err == nil || strings.Contains(err.Error(), assertion) {
+	_, err := login()
+	assertAuthError(t, err, exitcode.Error, "outside its valid time range")
+	if strings.Contains(err.Error(), expired) || h.secrets.Scrub(expired) == expired {
+		t.Errorf("the assertion leaked or was not registered as a secret: %v", err)
+	}
+
+	// The CI step refreshes the file; the next request reads the new one.
+	if err := os.WriteFile(file, []byte(signAssertion(t, em, time.Now())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := login()
+	if err != nil {
 		t.Fatalf("federated login: %v", err)
 	}
-	if h.secrets.Scrub(assertion) == assertion {
-		t.Error("the assertion was not registered as a secret")
+	if p, err := em.Identity.Authenticate(tok.Value); err != nil || p.Delegated {
+		t.Errorf("federated app token: %+v %v", p, err)
 	}
+	if tok.Profile.FederatedTokenFile != file || tok.Profile.Credential() != "federated token file "+file {
+		t.Errorf("profile = %+v", tok.Profile)
+	}
+
 	os.Remove(file)
-	_, err = h.manager().LoginApp(context.Background(), auth.AppLogin{
-		Profile: "gha", Authority: em.Authority, ClientID: em.ConfidentialClientID, FederatedTokenFile: file})
+	_, err = login()
 	assertAuthError(t, err, exitcode.SignIn, "cannot read the federated token file")
+}
+
+// signAssertion makes the client assertion a federated token file would hold,
+// signed with the emulated app's certificate, valid for 10 minutes from notBefore.
+func signAssertion(t *testing.T, em *emulator.Emulator, notBefore time.Time) string {
+	t.Helper()
+	data, err := os.ReadFile(em.CertificateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := confidential.CertFromPEM(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.RegisteredClaims{
+		Issuer: em.ConfidentialClientID, Subject: em.ConfidentialClientID,
+		Audience:  jwt.ClaimStrings{em.Authority + "/oauth2/v2.0/token"},
+		NotBefore: jwt.NewNumericDate(notBefore), IssuedAt: jwt.NewNumericDate(notBefore),
+		ExpiresAt: jwt.NewNumericDate(notBefore.Add(10 * time.Minute)), ID: fmt.Sprint(notBefore.UnixNano()),
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
 }
 
 func TestTwoProfilesAndLogout(t *testing.T) {
