@@ -268,6 +268,9 @@ func notSignedIn(profile, why string) error {
 
 // Profile returns the saved profile, or an exit-3 error when there is none.
 func (m *Manager) Profile(name string) (Profile, error) {
+	if err := ValidProfileName(name); err != nil {
+		return Profile{}, exitcode.Usagef("%v", err)
+	}
 	p, ok, err := m.Store().Get(name)
 	if err != nil {
 		return Profile{}, err
@@ -393,6 +396,12 @@ func (m *Manager) token(p Profile, value, idToken string, expires time.Time, sco
 
 // Logout removes the named profiles and their token caches.
 func (m *Manager) Logout(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		// The name becomes a file name: never let it leave the cache directory.
+		if err := ValidProfileName(name); err != nil {
+			return exitcode.Usagef("%v", err)
+		}
+	}
 	for _, name := range names {
 		if err := m.CacheFor(name).Remove(ctx); err != nil {
 			return err

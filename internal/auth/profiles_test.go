@@ -134,3 +134,24 @@ func TestTokenTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileNamesStayInTheStateDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim.json")
+	if err := os.WriteFile(victim, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{StateDir: filepath.Join(dir, "state")}
+	for _, name := range []string{"../../victim", "../x", ""} {
+		if err := m.Logout(context.Background(), name); exitcode.Code(err) != exitcode.Usage {
+			t.Errorf("Logout(%q) = %v", name, err)
+		}
+		if _, err := m.Acquire(context.Background(), name, nil); exitcode.Code(err) != exitcode.Usage {
+			t.Errorf("Acquire(%q) = %v", name, err)
+		}
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("a file outside the state directory was touched: %v", err)
+	}
+}
