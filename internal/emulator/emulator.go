@@ -108,10 +108,13 @@ type Emulator struct {
 	server    *http.Server
 	listener  net.Listener
 	serveDone chan struct{}
-	stateFile string
-	tempDir   bool
-	closeOnce sync.Once
-	closeErr  error
+	// stopSaving ends autosave; saveMu keeps two saves from interleaving.
+	stopSaving chan struct{}
+	saveMu     sync.Mutex
+	stateFile  string
+	tempDir    bool
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Start generates or loads the key material, builds the tenant and starts
@@ -126,7 +129,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	e := &Emulator{opts: opts, log: opts.Logger, serveDone: make(chan struct{})}
+	e := &Emulator{opts: opts, log: opts.Logger, serveDone: make(chan struct{}), stopSaving: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -207,8 +210,30 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if err := e.saveState(); err != nil {
 		return nil, err
 	}
+	if e.stateFile != "" {
+		go e.autosave()
+	}
 	ok = true
 	return e, nil
+}
+
+// autosaveInterval bounds what a crash (SIGKILL, power loss) can lose.
+const autosaveInterval = 30 * time.Second
+
+// autosave writes the state file periodically until Close.
+func (e *Emulator) autosave() {
+	ticker := time.NewTicker(autosaveInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-e.stopSaving:
+			return
+		case <-ticker.C:
+			if err := e.saveState(); err != nil {
+				e.log.Error("emulator: saving state", "err", err)
+			}
+		}
+	}
 }
 
 // prepareStateDir picks the state directory: the configured one, or a fresh
@@ -330,6 +355,7 @@ func (e *Emulator) Close() error {
 			_ = e.server.Close()
 		}
 		<-e.serveDone
+		close(e.stopSaving)
 		if err := e.saveState(); err != nil && e.closeErr == nil {
 			e.closeErr = err
 		}

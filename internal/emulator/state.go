@@ -54,11 +54,14 @@ func loadState(path string) (*persisted, error) {
 	return st, nil
 }
 
-// saveState writes the state file (0600, atomically) when there is one.
+// saveState writes the state file (0600, atomically) when there is one: at
+// start, every autosaveInterval and at Close.
 func (e *Emulator) saveState() error {
 	if e.stateFile == "" || e.Identity == nil {
 		return nil
 	}
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
 	st := persisted{Version: 1, ClientSecrets: map[string]string{}, Identity: e.Identity.Snapshot()}
 	for _, app := range e.Tenant.Apps {
 		if app.Secret != "" {
