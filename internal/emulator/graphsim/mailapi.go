@@ -310,6 +310,8 @@ type deltaState struct {
 	To     int64  `json:"to,omitempty"`
 	Offset int    `json:"off,omitempty"`
 	Select string `json:"sel,omitempty"`
+	// Size is the page size of a round in progress (skip tokens only).
+	Size int `json:"n,omitempty"`
 }
 
 func (d deltaState) encode() string {
@@ -341,7 +343,8 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 		c.fail(e)
 		return
 	}
-	// Like Graph, the page size comes from each request's Prefer header.
+	// The page size comes from Prefer, or for later pages of a round from
+	// the skip token; a new round (deltaLink) starts from the default again.
 	pageSize := preferredPageSize(c.r.Header.Get("Prefer"))
 	var state deltaState
 	c.s.mu.Lock()
@@ -361,6 +364,9 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 		state = decoded
 		if !isSkip {
 			state.To, state.Offset = current, 0
+		}
+		if pageSize == 0 {
+			pageSize = state.Size
 		}
 		if len(opts.selectList) == 0 && state.Select != "" {
 			opts.selectList = strings.Split(state.Select, ",")
@@ -403,6 +409,7 @@ func (c *call) delta(user tenant.User, box *mailbox, folder *Folder) {
 	if state.Offset+pageSize < len(items) {
 		next := state
 		next.Offset += pageSize
+		next.Size = pageSize
 		body = append(body, field{"@odata.nextLink", link + "?$skiptoken=" + next.encode()}, field{"value", values})
 	} else {
 		next := deltaState{User: user.ID, Folder: folder.ID, From: state.To, Select: state.Select}
