@@ -11,6 +11,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 
 	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/filelock"
 )
 
 // FileCache persists one MSAL token cache in a 0600 file (in a 0700 directory)
@@ -45,11 +46,11 @@ func (c *FileCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 	if held {
 		return func() {}, nil
 	}
-	l, err := acquireLock(ctx, c.lockPath(), exclusive)
+	l, err := filelock.Acquire(ctx, c.lockPath(), exclusive)
 	if err != nil {
 		return nil, err
 	}
-	return l.release, nil
+	return l.Release, nil
 }
 
 // Locked runs fn while holding the cache's exclusive lock, so that MSAL's read,
@@ -57,11 +58,11 @@ func (c *FileCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 func (c *FileCache) Locked(ctx context.Context, fn func() error) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	l, err := acquireLock(ctx, c.lockPath(), true)
+	l, err := filelock.Acquire(ctx, c.lockPath(), true)
 	if err != nil {
 		return err
 	}
-	defer l.release()
+	defer l.Release()
 	c.heldMu.Lock()
 	c.held = true
 	c.heldMu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/filelock"
 )
 
 // Kind says whether a profile signs a person in or an application.
@@ -153,11 +154,11 @@ func (s *Store) Delete(ctx context.Context, names ...string) error {
 // update is a locked read-modify-write, so two processes signing in to different
 // profiles at once keep both.
 func (s *Store) update(ctx context.Context, change func(*storeFile)) error {
-	l, err := acquireLock(ctx, s.Path+".lock", true)
+	l, err := filelock.Acquire(ctx, s.Path+".lock", true)
 	if err != nil {
 		return err
 	}
-	defer l.release()
+	defer l.Release()
 	file, err := s.read()
 	if err != nil {
 		return err
