@@ -54,13 +54,14 @@ func NewCmdSendMail(f *factory.Factory, runF func(*SendMailOptions) error) *cobr
 			repeated. --from may be any address; a tenant user also keeps a copy in Sent
 			Items. The emulator is found at --emulator-url (%[1]sHOOKCTL_EMULATOR_URL%[1]s), else
 			from %[1]sHOOKCTL_GRAPH_URL%[1]s, else at %[2]s; its CA is trusted from
-			%[1]sHOOKCTL_CA_FILE%[1]s. %[1]seval "$(hookctl emulator --env)"%[1]s sets both.
+			%[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator --env%[1]s prints set both.
 
 			One line per delivered message goes to stdout (with -o json an object with id,
 			to and subject).
 		`, "`", DefaultEmulatorURL),
 		Example: heredoc.Doc(`
-			  $ eval "$(hookctl emulator --env)"
+			  $ hookctl emulator --env > emulator.env &
+			  $ . ./emulator.env
 			  $ hookctl emulator send-mail --to adele@contoso.example --subject "Quarterly numbers"
 			  $ hookctl emulator send-mail --to adele@contoso.example --to megan@contoso.example --subject load --count 100 -o json
 		`),
