@@ -355,3 +355,30 @@ func TestMSALOrganizationsAuthority(t *testing.T) {
 		t.Fatal("expected a refreshed token")
 	}
 }
+
+// TestMSALSilentAfterRevocation: once a user's sessions are revoked, MSAL's
+// silent refresh fails with the service's error, so the app must sign in again.
+func TestMSALSilentAfterRevocation(t *testing.T) {
+	t.Parallel()
+	e := startEmulator(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
+	ctx := testContext(t)
+	client := publicClient(t, e)
+	dc, err := client.AcquireTokenByDeviceCode(ctx, mailScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := dc.AuthenticationResult(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.ControlURL+"/users/"+e.Users[0].UserPrincipalName+"/revokeSignInSessions", nil)
+	var revoked struct{ Revoked int }
+	getJSON(t, e.HTTPClient(), req, http.StatusOK, &revoked)
+	if revoked.Revoked != 1 {
+		t.Fatalf("revoked %d refresh tokens", revoked.Revoked)
+	}
+	_, err = client.AcquireTokenSilent(ctx, mailScopes, public.WithSilentAccount(res.Account))
+	if err == nil || !strings.Contains(err.Error(), "AADSTS50173") {
+		t.Fatalf("want AADSTS50173, got %v", err)
+	}
+}
