@@ -1,0 +1,81 @@
+package emulator_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hookctl/hookctl/cmd"
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// runCLI runs the whole hookctl command line in-process with env as the environment.
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	env["HOOKCTL_CONFIG_DIR"] = t.TempDir()
+	f := &factory.Factory{
+		IOStreams: ios,
+		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Version:   "test",
+		Profile:   "default",
+		Secrets:   &logging.Secrets{},
+	}
+	code = cmd.Run(context.Background(), f, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestControlCommandsAgainstRunningEmulator drives `hookctl emulator send-mail`
+// and `hookctl emulator lifecycle` against a real emulator over HTTPS, found
+// and trusted through the environment `hookctl emulator --env` prints.
+func TestControlCommandsAgainstRunningEmulator(t *testing.T) {
+	t.Parallel()
+	e, err := emulator.Start(context.Background(), emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	adele := e.Users[0].UserPrincipalName
+
+	for _, env := range []map[string]string{
+		{"HOOKCTL_EMULATOR_URL": e.URL, "HOOKCTL_CA_FILE": e.CAFile},
+		{"HOOKCTL_GRAPH_URL": e.GraphURL, "HOOKCTL_CA_FILE": e.CAFile},
+	} {
+		code, stdout, stderr := runCLI(t, env, "emulator", "send-mail", "--to", adele, "--subject", "via the CLI", "--count", "2", "-o", "json")
+		if code != 0 {
+			t.Fatalf("send-mail exit %d: %s", code, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		var sent graphsim.SentMail
+		if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &sent) != nil || sent.ID == "" || sent.To != adele {
+			t.Errorf("stdout = %q", stdout)
+		}
+	}
+	msgs, _ := e.Graph.Messages(adele, "inbox")
+	if len(msgs) != 4 || msgs[0].Subject != "via the CLI" {
+		t.Errorf("inbox has %d messages", len(msgs))
+	}
+
+	env := map[string]string{"HOOKCTL_EMULATOR_URL": e.URL, "HOOKCTL_CA_FILE": e.CAFile}
+	code, _, stderr := runCLI(t, env, "emulator", "send-mail", "--to", "nobody@contoso.example")
+	if code != 2 || !strings.Contains(stderr, "No user 'nobody@contoso.example' in the emulated tenant") {
+		t.Errorf("unknown user: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, map[string]string{"HOOKCTL_EMULATOR_URL": e.URL}, "emulator", "send-mail", "--to", adele)
+	if code != 1 || !strings.Contains(stderr, "cannot reach the emulator") {
+		t.Errorf("untrusted CA: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, env, "emulator", "lifecycle", "4f1b1c0e-0000-4000-8000-000000000000", "missed")
+	if code != 2 || !strings.Contains(stderr, "404 ResourceNotFound") {
+		t.Errorf("unknown subscription: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, env, "emulator", "lifecycle", "sub", "nonsense")
+	if code != 2 || !strings.Contains(stderr, "unknown lifecycle event") {
+		t.Errorf("bad event: exit %d, stderr %q", code, stderr)
+	}
+}
