@@ -114,11 +114,13 @@ func (r *Receiver) handle(e *entry) bool {
 		if n.IsLifecycle() {
 			event = LifecycleEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
 		}
+		// Counted first so Stats never lags behind what the Reporter has seen.
+		r.stats.emitted.Add(1)
 		if err := r.opts.Reporter.Report(event); err != nil {
+			r.stats.emitted.Add(-1)
 			_ = r.opts.Store.Mark(e.seq, stageEmitted+":"+strconv.Itoa(i))
 			return false
 		}
-		r.stats.emitted.Add(1)
 		accepted = append(accepted, n.Raw)
 	}
 	r.forward(e, accepted, forwardedTo, fullyEmitted)

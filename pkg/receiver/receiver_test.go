@@ -569,8 +569,12 @@ func TestReporterRefusalLeavesTheRestStored(t *testing.T) {
 	if id := notes[0].(receiver.NotificationEvent).Notification.ID; id != "c" {
 		t.Errorf("resumed at %q, want c", id)
 	}
-	if stats := r2.Stats(); stats.Replayed != 1 || stats.Emitted != 1 {
-		t.Errorf("stats = %+v", stats)
+	deadline := time.Now().Add(2 * time.Second)
+	for stats := r2.Stats(); stats.Replayed != 1 || stats.Emitted != 1; stats = r2.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats = %+v", stats)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

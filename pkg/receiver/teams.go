@@ -120,8 +120,9 @@ func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(reply)
-	if r.opts.Reporter.Report(TeamsEvent{ReceivedAt: receivedAt, Activity: activity, Reply: text, ReplyErr: replyErr}) == nil {
-		r.stats.emitted.Add(1)
+	r.stats.emitted.Add(1)
+	if r.opts.Reporter.Report(TeamsEvent{ReceivedAt: receivedAt, Activity: activity, Reply: text, ReplyErr: replyErr}) != nil {
+		r.stats.emitted.Add(-1)
 	}
 }
 
