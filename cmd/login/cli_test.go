@@ -5,7 +5,6 @@ package login_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,58 +16,37 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookctl/hookctl/cmd"
+	"github.com/hookctl/hookctl/internal/clitest"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
-	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/logging"
 )
 
+// cli wraps clitest's harness and keeps everything printed except `hookctl
+// token`'s stdout (the one place a token is printed by design).
 type cli struct {
-	t   *testing.T
-	em  *emulator.Emulator
-	env map[string]string
-	// outputs collects everything printed, except `hookctl token`'s stdout.
+	*clitest.CLI
+	t       *testing.T
+	em      *emulator.Emulator
+	env     map[string]string
 	outputs []string
 }
 
 func newCLI(t *testing.T, opts emulator.Options) *cli {
 	t.Helper()
-	em, err := emulator.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
-	return &cli{t: t, em: em, env: map[string]string{
-		"HOOKCTL_CONFIG_DIR": t.TempDir(),
-		"HOOKCTL_STATE_DIR":  filepath.Join(t.TempDir(), "state"),
-		"HOOKCTL_CA_FILE":    em.CAFile,
-		"HOOKCTL_AUTHORITY":  em.Authority,
-	}}
+	c := clitest.New(t, opts) // device codes are approved at once
+	return &cli{CLI: c, t: t, em: c.Em, env: c.Env}
 }
 
 // run executes hookctl in-process with a fresh factory, as a new process would.
 func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
-	ios, in, out, errOut := iostreams.Test()
-	in.WriteString(stdin)
-	env := c.env
-	f := &factory.Factory{
-		IOStreams: ios,
-		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Version:   "test",
-		Profile:   "default",
-		Secrets:   &logging.Secrets{},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	code = cmd.Run(ctx, f, args)
+	res := c.RunWith(func(f *factory.Factory) { f.IOStreams.In = strings.NewReader(stdin) }, args...)
 	if len(args) == 0 || args[0] != "token" {
-		c.outputs = append(c.outputs, out.String())
+		c.outputs = append(c.outputs, res.Stdout)
 	}
-	c.outputs = append(c.outputs, errOut.String())
-	return code, out.String(), errOut.String()
+	c.outputs = append(c.outputs, res.Stderr)
+	return res.Code, res.Stdout, res.Stderr
 }
 
 // secretsOnDisk are every token and secret value the state directory holds.
