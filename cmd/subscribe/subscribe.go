@@ -46,7 +46,7 @@ type Options struct {
 	LifecycleURL    string
 	Expires         string
 	ClientState     string
-	ShowClientState bool
+	Reveal          bool
 }
 
 // NewCmdSubscribe builds `hookctl subscribe`; runF replaces subscribeRun in tests.
@@ -85,7 +85,7 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 
 			--client-state defaults to 32 random bytes (base64url). It is a secret that
 			Graph echoes in every notification; it is kept in the store (0600) and never
-			printed unless you pass --show-client-state (to configure a receiver that is
+			printed unless you pass --reveal (to configure a receiver that is
 			not hookctl, for example).
 		`, "`"),
 		Example: heredoc.Doc(`
@@ -97,7 +97,7 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 			      --notification-url https://hooks.example.com/notifications --expires 1d
 
 			  # print the clientState too, for a receiver of your own
-			  $ hookctl subscribe inbox --notification-url https://hooks.example.com/graph --show-client-state -o json
+			  $ hookctl subscribe inbox --notification-url https://hooks.example.com/graph --reveal -o json
 		`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,7 +117,7 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 	fl.StringVar(&opts.LifecycleURL, "lifecycle-url", "", "HTTPS endpoint for lifecycle notifications (default: derived from --notification-url)")
 	fl.StringVar(&opts.Expires, "expires", "max", "lifetime: max, a duration (90m, 72h) or days (3d)")
 	fl.StringVar(&opts.ClientState, "client-state", "", "secret Graph echoes in each notification, at most 128 characters (default: 32 random bytes)")
-	fl.BoolVar(&opts.ShowClientState, "show-client-state", false, "print the clientState (it is a secret: hidden by default)")
+	fl.BoolVar(&opts.Reveal, "reveal", false, "print the clientState (it is a secret: hidden by default)")
 	return cmd
 }
 
@@ -262,7 +262,7 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	}
 	view := shared.Merge(created, &rec, o.Now())
 	view.Action = "created"
-	if o.ShowClientState {
+	if o.Reveal {
 		view.ClientState = clientState
 	}
 	if o.JSON() {

@@ -48,7 +48,7 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Resource != "inbox" || strings.Join(o.ChangeTypes, ",") != "created" || o.Expires != "max" ||
-		o.LifecycleURL != "https://hooks.example.com/lifecycle" || o.ClientState != "" || o.ShowClientState {
+		o.LifecycleURL != "https://hooks.example.com/lifecycle" || o.ClientState != "" || o.Reveal {
 		t.Errorf("defaults: %+v", o)
 	}
 	o, err = parse(t, "/me/messages", "--notification-url", url, "--change-type", "Updated, created", "--change-type", "created,deleted",
@@ -215,7 +215,7 @@ func TestSubscribeInbox(t *testing.T) {
 		t.Errorf("created %+v", v)
 	}
 	if v.ClientState != "" {
-		t.Error("the clientState was printed without --show-client-state")
+		t.Error("the clientState was printed without --reveal")
 	}
 
 	recs := storeRecords(t, c)
@@ -234,7 +234,7 @@ func TestSubscribeInbox(t *testing.T) {
 
 	// Pretty output, a given clientState shown on request, a resource path and change types.
 	res = c.Run("subscribe", "me/messages", "--notification-url", base+"/notifications", "--change-type", "created,updated",
-		"--client-state", "given-client-state-value", "--show-client-state", "--expires", "2h", "-o", "pretty")
+		"--client-state", "given-client-state-value", "--reveal", "--expires", "2h", "-o", "pretty")
 	for _, want := range []string{"Subscribed to me/messages (created,updated)", "ID:", "Expires:", "(in 1h 59m)", "Notifications:  " + base + "/notifications",
 		"Lifecycle:      " + base + "/lifecycle", "Client state:   given-client-state-value", "Created by:     hookctl (profile default)"} {
 		if res.Code != 0 || !strings.Contains(squeeze(res.Stdout), squeeze(want)) {
@@ -246,15 +246,24 @@ func TestSubscribeInbox(t *testing.T) {
 	}
 	res = c.Run("subscribe", "inbox", "--notification-url", base+"/notifications", "-o", "pretty")
 	if res.Code != 0 || strings.Contains(res.Stdout, "Client state") {
-		t.Errorf("pretty output without --show-client-state: %s", res.Stdout)
+		t.Errorf("pretty output without --reveal: %s", res.Stdout)
 	}
-	for _, out := range c.Outputs() {
-		for _, rec := range storeRecords(t, c) {
-			if rec.ClientState != "given-client-state-value" && strings.Contains(out, rec.ClientState) {
-				t.Errorf("a generated clientState was printed:\n%s", out)
-			}
+	// --debug logs every Graph call, and still no token or generated clientState.
+	res = c.Run("subscribe", "inbox", "--notification-url", base+"/notifications", "--debug", "-o", "json")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "graph call") || !strings.Contains(res.Stderr, "path=/v1.0/subscriptions") {
+		t.Errorf("--debug: exit %d\n%s", res.Code, res.Stderr)
+	}
+	var generated []string
+	for _, rec := range storeRecords(t, c) {
+		if rec.ClientState != "given-client-state-value" {
+			generated = append(generated, rec.ClientState)
 		}
 	}
+	tokens := c.CachedTokens()
+	if len(tokens) < 2 || len(generated) < 2 {
+		t.Fatalf("%d tokens, %d generated clientStates: the check below would prove nothing", len(tokens), len(generated))
+	}
+	c.AssertNotPrinted(append(generated, tokens...)...)
 }
 
 func TestSubscribeExpiryClamped(t *testing.T) {

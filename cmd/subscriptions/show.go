@@ -19,8 +19,8 @@ type ShowOptions struct {
 	Deps
 	Secrets *logging.Secrets
 
-	ID              string
-	ShowClientState bool
+	ID     string
+	Reveal bool
 }
 
 // NewCmdShow builds `hookctl subscriptions show`; runF replaces showRun in tests.
@@ -34,12 +34,12 @@ func NewCmdShow(f *factory.Factory, runF func(*ShowOptions) error) *cobra.Comman
 			subscription only the store still has is shown as stale (exit code 0); one
 			neither knows is an error.
 
-			--show-client-state prints the clientState hookctl generated for the
+			--reveal prints the clientState hookctl generated for the
 			subscription (a secret: only for subscriptions hookctl made).
 		`),
 		Example: heredoc.Doc(`
 			  $ hookctl subscriptions show 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
-			  $ hookctl subscriptions show 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 --show-client-state -o json
+			  $ hookctl subscriptions show 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 --reveal -o json
 		`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,7 +50,7 @@ func NewCmdShow(f *factory.Factory, runF func(*ShowOptions) error) *cobra.Comman
 			return showRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.ShowClientState, "show-client-state", false, "print the clientState from hookctl's store (it is a secret)")
+	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "print the clientState from hookctl's store (it is a secret)")
 	return cmd
 }
 
@@ -74,7 +74,7 @@ func showRun(ctx context.Context, o *ShowOptions) error {
 		return fmt.Errorf("reading subscription %s: %w", o.ID, err)
 	}
 	view := shared.Merge(sub, rec, o.Now())
-	if o.ShowClientState {
+	if o.Reveal {
 		if rec == nil {
 			fmt.Fprintf(o.IO.ErrOut, "%s no clientState to show: hookctl did not make this subscription, and Graph never returns it\n", o.IO.ErrScheme().WarningIcon())
 		} else {

@@ -172,13 +172,13 @@ func TestListShowMerge(t *testing.T) {
 		t.Error("show printed the clientState unasked")
 	}
 	rec, _, _ := fx.store().Get(ctx, inbox.ID)
-	res = fx.Run("subscriptions", "show", inbox.ID, "--show-client-state", "-o", "json")
+	res = fx.Run("subscriptions", "show", inbox.ID, "--reveal", "-o", "json")
 	if v := decode(t, res); res.Code != 0 || len(v) != 1 || v[0].ClientState != rec.ClientState || rec.ClientState == "" {
-		t.Errorf("show --show-client-state: %s", res.Stdout)
+		t.Errorf("show --reveal: %s", res.Stdout)
 	}
-	res = fx.Run("subscriptions", "show", other.ID, "--show-client-state", "-o", "json")
+	res = fx.Run("subscriptions", "show", other.ID, "--reveal", "-o", "json")
 	if v := decode(t, res); res.Code != 0 || len(v) != 1 || v[0].Hookctl || v[0].ClientState != "" || !strings.Contains(res.Stderr, "no clientState to show") {
-		t.Errorf("show other --show-client-state: %s %s", res.Stdout, res.Stderr)
+		t.Errorf("show other --reveal: %s %s", res.Stdout, res.Stderr)
 	}
 	res = fx.Run("subscriptions", "show", gone.ID, "-o", "json")
 	if v := decode(t, res); res.Code != 0 || len(v) != 1 || v[0].State != "stale" || !strings.Contains(res.Stderr, "subscriptions delete "+gone.ID) {
@@ -202,7 +202,7 @@ func TestListShowMerge(t *testing.T) {
 	}
 	for _, out := range fx.Outputs() {
 		if strings.Contains(out, rec.ClientState) && !strings.Contains(out, `"clientState":"`+rec.ClientState) {
-			t.Errorf("clientState printed outside --show-client-state:\n%s", out)
+			t.Errorf("clientState printed outside --reveal:\n%s", out)
 		}
 	}
 }

@@ -4,7 +4,9 @@ package clitest
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -144,5 +146,44 @@ func (c *CLI) LoginApp(profile, user string) {
 	res := c.Run(args...)
 	if res.Code != 0 {
 		c.t.Fatalf("hookctl %s: exit %d\n%s", strings.Join(args, " "), res.Code, res.Stderr)
+	}
+}
+
+// CachedTokens returns every access, refresh and ID token in the state
+// directory's MSAL caches, to check that none was ever printed.
+func (c *CLI) CachedTokens() []string {
+	c.t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(c.StateDir(), "auth", "cache", "*.json"))
+	var tokens []string
+	for _, path := range paths {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		var cache map[string]map[string]map[string]any
+		if err := json.Unmarshal(raw, &cache); err != nil {
+			c.t.Fatalf("%s: %v", path, err)
+		}
+		for _, section := range []string{"AccessToken", "RefreshToken", "IdToken"} {
+			for _, entry := range cache[section] {
+				if s, ok := entry["secret"].(string); ok && s != "" {
+					tokens = append(tokens, s)
+				}
+			}
+		}
+	}
+	return tokens
+}
+
+// AssertNotPrinted fails the test if any run so far printed one of secrets
+// (values shorter than 8 characters are not checked).
+func (c *CLI) AssertNotPrinted(secrets ...string) {
+	c.t.Helper()
+	for _, out := range c.Outputs() {
+		for _, s := range secrets {
+			if len(s) >= 8 && strings.Contains(out, s) {
+				c.t.Errorf("a secret (%.6s…) was printed in:\n%s", s, out)
+			}
+		}
 	}
 }

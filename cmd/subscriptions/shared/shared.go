@@ -52,7 +52,7 @@ type View struct {
 	Profile       string `json:"profile,omitempty"`
 	ApplicationID string `json:"applicationId,omitempty"`
 	CreatorID     string `json:"creatorId,omitempty"`
-	// ClientState is only filled in when the user asked for it (--show-client-state).
+	// ClientState is only filled in when the user asked for it (--reveal).
 	ClientState string `json:"clientState,omitempty"`
 	// Note is a short human remark (why a subscription is stale, what was clamped).
 	Note string `json:"note,omitempty"`
