@@ -16,7 +16,7 @@ import (
 const (
 	DefaultBatchWindow       = 250 * time.Millisecond
 	DefaultRetryBase         = 30 * time.Second
-	DefaultMaxAttempts       = 9 // 30 s doubling: about 4 hours of retries, as Graph does
+	DefaultMaxAttempts       = 10 // 30 s doubling: about 4 hours of retries, as Graph does
 	DefaultDeliveryTimeout   = 3 * time.Second
 	DefaultValidationTimeout = 10 * time.Second
 	DefaultMaxBatchSize      = 100
