@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,8 +20,10 @@ import (
 // JSON lines), everything else on stderr. It also counts events for --count.
 type renderer struct {
 	opts *Options
-	out  io.Writer
-	err  io.Writer
+	// out buffers result lines; the receiver flushes it (Flush) before it
+	// records them as printed, and other writers flush at once.
+	out *bufio.Writer
+	err io.Writer
 
 	mu      sync.Mutex
 	emitted int
@@ -36,7 +39,14 @@ type readyURLs struct {
 }
 
 func newRenderer(opts *Options) *renderer {
-	return &renderer{opts: opts, out: opts.IO.Out, err: opts.IO.ErrOut, done: make(chan struct{})}
+	return &renderer{opts: opts, out: bufio.NewWriterSize(opts.IO.Out, 64<<10), err: opts.IO.ErrOut, done: make(chan struct{})}
+}
+
+// Flush implements receiver.Flusher.
+func (r *renderer) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.Flush()
 }
 
 func (r *renderer) emittedCount() int {
@@ -61,6 +71,7 @@ func (r *renderer) ready(urls readyURLs, replaying int) {
 		fmt.Fprintf(r.out, "  lifecycleUrl       %s\n", cs.Cyan(urls.LifecycleURL))
 		fmt.Fprintf(r.out, "  Teams callback URL %s\n", cs.Cyan(urls.TeamsURL))
 	}
+	r.out.Flush()
 	if replaying > 0 {
 		fmt.Fprintf(r.err, "%s processing %d collection(s) left in the journal by an earlier run\n", r.opts.IO.ErrScheme().WarningIcon(), replaying)
 	}
@@ -75,7 +86,11 @@ func (r *renderer) Report(e receiver.Event) error {
 	case receiver.LifecycleEvent:
 		err = r.result(func(buf []byte) []byte { return r.notification(buf, "lifecycle", e.ReceivedAt, e.Notification) })
 	case receiver.TeamsEvent:
-		err = r.result(func(buf []byte) []byte { return r.teams(buf, e) })
+		// Teams messages come from request goroutines, outside the
+		// receiver's flushing; show them at once.
+		if err = r.result(func(buf []byte) []byte { return r.teams(buf, e) }); err == nil {
+			err = r.Flush()
+		}
 	default:
 		r.status(e)
 	}
@@ -197,6 +212,7 @@ func (r *renderer) status(e receiver.Event) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			fmt.Fprintf(r.out, "%s  %s  %s  attempt %d: %v; %s\n", cs.Gray(time.Now().Format("15:04:05")), cs.Red("forward failed"), e.Target, e.Attempt, e.Err, next)
+			r.out.Flush()
 			return
 		}
 		line = fmt.Sprintf("%s forwarding %s to %s failed (attempt %d): %v; %s", es.WarningIcon(), e.EventID, e.Target, e.Attempt, e.Err, next)
@@ -228,6 +244,7 @@ func (r *renderer) summary(stats receiver.Stats, pending int) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.out.Flush()
 	fmt.Fprintln(r.err, line)
 }
 

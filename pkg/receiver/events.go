@@ -25,6 +25,13 @@ type Reporter interface {
 	Report(Event) error
 }
 
+// Flusher is implemented by Reporters that buffer output. The receiver calls
+// Flush before it records notification and lifecycle events as done, so a
+// crash can repeat a line but never lose one.
+type Flusher interface {
+	Flush() error
+}
+
 // ReporterFunc adapts a function to Reporter.
 type ReporterFunc func(Event) error
 

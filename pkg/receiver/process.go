@@ -50,7 +50,14 @@ func (r *Receiver) process() {
 		r.busy = true
 		r.mu.Unlock()
 		for i, e := range batch {
-			if r.stopped() || !r.handle(e) {
+			ok := !r.stopped() && r.handle(e)
+			if ok && (i+1)%settleEvery == 0 {
+				ok = r.settle()
+			}
+			if !ok || i == len(batch)-1 {
+				ok = r.settle() && ok
+			}
+			if !ok {
 				// Stopping: what is left stays in the Store for the next start.
 				r.mu.Lock()
 				r.pending = append(batch[i+1:len(batch):len(batch)], r.pending...)
@@ -63,6 +70,31 @@ func (r *Receiver) process() {
 			}
 		}
 	}
+}
+
+// settleEvery bounds how many entries' output may wait in a Reporter's buffer.
+const settleEvery = 64
+
+// later defers a Store update until the output it vouches for is flushed.
+func (r *Receiver) later(update func()) { r.deferred = append(r.deferred, update) }
+
+// settle flushes a buffering Reporter, then records what was printed. A crash
+// between the two only prints some lines again; the other order could lose
+// lines the journal says were printed. false means the output is broken.
+func (r *Receiver) settle() bool {
+	if flusher, ok := r.opts.Reporter.(Flusher); ok {
+		if err := flusher.Flush(); err != nil {
+			clear(r.deferred)
+			r.deferred = r.deferred[:0]
+			return false
+		}
+	}
+	for _, update := range r.deferred {
+		update()
+	}
+	clear(r.deferred)
+	r.deferred = r.deferred[:0]
+	return true
 }
 
 // handle processes one entry; false means the Reporter refused an event and
@@ -80,7 +112,8 @@ func (r *Receiver) handle(e *entry) bool {
 		if err != nil {
 			r.stats.drop(DropUnreadableEntry)
 			r.report(DroppedEvent{ReceivedAt: r.opts.Now(), Reason: DropUnreadableEntry})
-			_ = r.opts.Store.Complete(e.seq)
+			seq := e.seq
+			r.later(func() { _ = r.opts.Store.Complete(seq) })
 			return true
 		}
 		e = decoded
@@ -118,7 +151,8 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.emitted.Add(1)
 		if err := r.opts.Reporter.Report(event); err != nil {
 			r.stats.emitted.Add(-1)
-			_ = r.opts.Store.Mark(e.seq, stageEmitted+":"+strconv.Itoa(i))
+			seq, stage := e.seq, stageEmitted+":"+strconv.Itoa(i)
+			r.later(func() { _ = r.opts.Store.Mark(seq, stage) })
 			return false
 		}
 		accepted = append(accepted, n.Raw)
@@ -160,13 +194,14 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 			}
 		}
 	}
+	seq := e.seq
 	if len(targets) == 0 {
-		_ = r.opts.Store.Complete(e.seq)
+		r.later(func() { _ = r.opts.Store.Complete(seq) })
 		return
 	}
 	if !alreadyMarked {
 		// Deliveries may take long: a restart must not print these again.
-		_ = r.opts.Store.Mark(e.seq, stageEmitted)
+		r.later(func() { _ = r.opts.Store.Mark(seq, stageEmitted) })
 	}
 	body := e.body
 	if len(accepted) != len(e.collection.Value) {
@@ -175,8 +210,7 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 	}
 	remaining := new(atomic.Int32)
 	remaining.Store(int32(len(targets)))
-	seq := e.seq
-	r.forwarder.Submit(forward.Job{
+	job := forward.Job{
 		EventID:     e.eventID,
 		Body:        body,
 		ContentType: e.contentType,
@@ -187,7 +221,10 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 				_ = r.opts.Store.Complete(seq)
 			}
 		},
-	})
+	}
+	// Submitted after the emitted mark, so a delivery's completion cannot
+	// precede it in the Store.
+	r.later(func() { r.forwarder.Submit(job) })
 }
 
 func (r *Receiver) observeForward(result forward.Result) {

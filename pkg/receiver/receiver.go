@@ -107,6 +107,7 @@ type Receiver struct {
 	stop      chan struct{}
 	stopOnce  sync.Once
 	processed chan struct{} // closed when the processing goroutine ends
+	deferred  []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
 
 	stats stats
 }
