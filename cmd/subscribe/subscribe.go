@@ -238,6 +238,11 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	// A store that cannot be read now could not be written after Graph
+	// creates the subscription either: fail before, not with an orphan.
+	if _, err := store.List(ctx); err != nil {
+		return err
+	}
 	expiry, notice := shared.Expiry(resource, want, o.Now())
 	if notice != "" {
 		fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().WarningIcon(), notice)

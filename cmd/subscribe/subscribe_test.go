@@ -347,3 +347,25 @@ func TestSubscribeAppOnly(t *testing.T) {
 		t.Errorf("explicit resource: %+v", v)
 	}
 }
+
+func TestSubscribeUnreadableStore(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{})
+	c.LoginUser("default")
+	path := filepath.Join(c.StateDir(), substore.FileName)
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := c.Run("subscribe", "inbox", "--notification-url", endpoint(t)+"/notifications")
+	if res.Code != exitcode.Error || res.Stdout != "" || !strings.Contains(res.Stderr, path+" is not valid JSON") || !strings.Contains(res.Stderr, "move it aside") {
+		t.Errorf("exit %d %q %s", res.Code, res.Stdout, res.Stderr)
+	}
+	if n := len(c.Em.Graph.Subscriptions()); n != 0 {
+		t.Errorf("%d subscriptions created with an unreadable store: orphans", n)
+	}
+	for _, args := range [][]string{{"subscriptions", "list"}, {"subscriptions", "delete", "--all"}, {"subscriptions", "renew", "--all"}} {
+		if res := c.Run(args...); res.Code != exitcode.Error || !strings.Contains(res.Stderr, "is not valid JSON") {
+			t.Errorf("%v: exit %d %s", args, res.Code, res.Stderr)
+		}
+	}
+}

@@ -405,6 +405,10 @@ func TestThrottlingStorm(t *testing.T) {
 			t.Errorf("%v under throttling: exit %d %s", args, res.Code, res.Stderr)
 		}
 	}
+	res := run("trigger", "mail", "--count", "4", "-o", "json")
+	if res.Code != 0 || len(res.Lines()) != 4 {
+		t.Errorf("trigger mail under throttling: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
+	}
 	if retries.Load() == 0 {
 		t.Error("no call was retried: the storm did not happen")
 	}
@@ -414,7 +418,7 @@ func TestThrottlingStorm(t *testing.T) {
 
 	// Every call throttled (503 this time): the retry budget ends with a clear error.
 	fx.Em.Graph.SetFaults(graphsim.Faults{ThrottleRate: 1, ThrottleStatus: 503})
-	res := run("subscriptions", "list")
+	res = run("subscriptions", "list")
 	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "listing subscriptions: Graph: 503") || !strings.Contains(res.Stderr, "gave up after 4 retries") {
 		t.Errorf("endless throttling: exit %d %s", res.Code, res.Stderr)
 	}
