@@ -80,6 +80,9 @@ type Options struct {
 	// to lifecycle events).
 	Observers []receiver.Reporter
 
+	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
+	SubscribeOptions
+
 	// Test knobs.
 	ProcessDelay      time.Duration
 	ForwardMinBackoff time.Duration
@@ -110,6 +113,22 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			Output is one line per event: coloured on a terminal, one JSON object per line
 			with -o json (the default when stdout is not a terminal), starting with a
 			"ready" object. Drops, rejected requests and the exit summary go to stderr.
+
+			With --subscribe, hookctl makes the Graph subscriptions itself once the
+			listener answers: through an ngrok tunnel (--tunnel auto with NGROK_AUTHTOKEN
+			set, or --tunnel ngrok), your own tunnel (--public-url), or the loopback URL
+			(--tunnel none, for the emulator). Each notification is checked against its
+			subscription's own clientState; subscriptions are renewed before they expire,
+			lifecycle events are answered (reauthorizationRequired: reauthorize;
+			subscriptionRemoved: a new subscription, then a resync; missed: a resync, i.e.
+			a messages delta query whose finds are shown with "resynced": true), and the
+			subscriptions are deleted on exit unless --keep. Notifications for
+			subscriptions kept earlier, or made with hookctl subscribe, are verified
+			against the clientState in the subscription store.
+
+			--fetch reads each changed message (sender, subject, preview) and shows it
+			with the notification: a "message" object in JSON, or a "fetchError" saying
+			why it could not be read.
 		`),
 		Example: heredoc.Doc(`
 			# Receive on http://127.0.0.1:8787, accepting notifications with this clientState
@@ -126,6 +145,13 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# Pass accepted notifications on to your application
 			$ hookctl listen --client-state s3cret --forward-to http://localhost:3000/webhook
+
+			# Subscribe to your inbox through ngrok and show each new mail as it arrives
+			$ export NGROK_AUTHTOKEN=...
+			$ hookctl listen --subscribe inbox --fetch
+
+			# Against the emulator (see hookctl emulator), no tunnel needed
+			$ hookctl listen --subscribe inbox --fetch --tunnel none
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -135,6 +161,10 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 				opts.StateDir = cfg.StateDir
 			} else {
 				opts.StateDir = config.StateDir(f.Env)
+			}
+			opts.Profile = f.Profile
+			if err := resolveSubscribeEnv(f, opts); err != nil {
+				return err
 			}
 			if raw, ok := f.Env(ProcessDelayEnv); ok {
 				delay, err := time.ParseDuration(raw)
@@ -161,6 +191,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.IntVar(&opts.Count, "count", 0, "exit 0 after this many notification, lifecycle or teams events")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
+	addSubscribeFlags(cmd, f, opts)
 	return cmd
 }
 
@@ -168,10 +199,16 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 // told to stop, drain, summarise. Each step is a method so that later
 // features (a tunnel, subscriptions) can slot in between.
 func listenRun(ctx context.Context, opts *Options) error {
+	w, err := prepareWatch(opts)
+	if err != nil {
+		return err
+	}
+	defer w.close()
 	s, err := prepare(opts)
 	if err != nil {
 		return err
 	}
+	s.watch = w
 	defer s.closeJournal()
 	if err := s.open(ctx); err != nil {
 		return err
@@ -190,6 +227,7 @@ type session struct {
 	listener net.Listener
 	urls     readyURLs
 	closed   bool
+	watch    *watchRun // --subscribe and --fetch; nil without
 }
 
 // prepare checks the options, opens the journal and builds the receiver.
@@ -325,7 +363,7 @@ func (s *session) announce() {
 // serve runs the HTTP server until a signal, --count or --timeout, then drains.
 func (s *session) serve(ctx context.Context) error {
 	server := &http.Server{
-		Handler:           s.receiver,
+		Handler:           s.watch.handler(s.receiver),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -334,25 +372,29 @@ func (s *session) serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(s.listener) }()
 
+	// Subscriptions are made once the listener answers Graph's validation.
+	result := s.watch.start(ctx, s)
 	var timeout <-chan time.Time
 	if s.opts.Timeout > 0 {
 		timer := time.NewTimer(s.opts.Timeout)
 		defer timer.Stop()
 		timeout = timer.C
 	}
-	var result error
-	select {
-	case <-ctx.Done(): // SIGINT or SIGTERM: a normal way to stop
-	case <-s.render.done:
-	case <-timeout:
-		if s.opts.Count > 0 {
-			result = exitcode.TimedOut(fmt.Errorf("timed out after %s with %d of %d events", s.opts.Timeout, s.render.emittedCount(), s.opts.Count))
-		} else {
-			result = exitcode.TimedOut(fmt.Errorf("--timeout %s elapsed", s.opts.Timeout))
+	if result == nil { // else the subscriptions could not be made: drain and stop
+		select {
+		case <-ctx.Done(): // SIGINT or SIGTERM: a normal way to stop
+		case <-s.render.done:
+		case <-timeout:
+			if s.opts.Count > 0 {
+				result = exitcode.TimedOut(fmt.Errorf("timed out after %s with %d of %d events", s.opts.Timeout, s.render.emittedCount(), s.opts.Count))
+			} else {
+				result = exitcode.TimedOut(fmt.Errorf("--timeout %s elapsed", s.opts.Timeout))
+			}
+		case err := <-served:
+			result = fmt.Errorf("the receiver stopped: %w", err)
 		}
-	case err := <-served:
-		result = fmt.Errorf("the receiver stopped: %w", err)
 	}
+	s.watch.stopSubscriptions()
 
 	drainCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -362,6 +404,7 @@ func (s *session) serve(ctx context.Context) error {
 	if err := s.receiver.Close(drainCtx); err != nil {
 		fmt.Fprintf(s.opts.IO.ErrOut, "%s %v\n", s.opts.IO.ErrScheme().WarningIcon(), err)
 	}
+	s.watch.close()
 	s.closed = true
 	stats := s.receiver.Stats()
 	s.closeJournal()

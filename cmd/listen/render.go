@@ -2,7 +2,6 @@ package listen
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -125,10 +124,10 @@ func timestamp(t time.Time) string {
 }
 
 func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n *notification.Notification) []byte {
+	extra := r.enrichment(kind, n)
 	if r.opts.JSON {
 		leading := [][2]string{{"type", strconv.Quote(kind)}, {"receivedAt", timestamp(receivedAt)}}
-		if r.opts.Enrich != nil && kind == "notification" {
-			extra := r.opts.Enrich(context.Background(), n)
+		if extra != nil {
 			names := make([]string, 0, len(extra))
 			for name := range extra {
 				names = append(names, name)
@@ -152,6 +151,7 @@ func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n
 		return append(append(buf, line...), '\n')
 	}
 	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), n.ChangeType, shortResource(n.Resource), cs.Cyan(short(n.SubscriptionID)))
+	line += prettyExtra(cs, n, extra)
 	return append(append(buf, line...), '\n')
 }
 

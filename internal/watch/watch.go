@@ -146,7 +146,10 @@ func (m *Manager) Start(ctx context.Context, resources []string) error {
 	for _, resource := range resources {
 		rec, err := m.subscribe(ctx, resource, "", "")
 		if err != nil {
-			m.deleteAll(ctx)
+			_ = m.deleteAll(ctx)
+			m.mu.Lock()
+			m.watched = nil
+			m.mu.Unlock()
 			return err
 		}
 		w := &watched{m: m, rec: rec, events: make(chan string, lifecycleQueue)}

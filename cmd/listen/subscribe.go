@@ -1,0 +1,416 @@
+package listen
+
+// hookctl listen --subscribe: the tunnel, the subscriptions kept alive while
+// the listener runs (internal/watch) and --fetch.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
+	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/internal/substore"
+	"github.com/hookctl/hookctl/internal/tunnel"
+	"github.com/hookctl/hookctl/internal/watch"
+	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
+	"github.com/hookctl/hookctl/pkg/receiver"
+)
+
+// InboxAlias is what --subscribe accepts for the profile's inbox.
+const InboxAlias = "inbox"
+
+// SubscriptionLifetimeEnv is a test-only knob, like ProcessDelayEnv: a
+// lifetime for subscriptions and renewals that replaces --expires, so tests
+// can watch renewals happen with the emulator's short lifetimes. It is not a
+// user setting and is not documented as one.
+const SubscriptionLifetimeEnv = "HOOKCTL_TEST_SUBSCRIPTION_LIFETIME"
+
+// Bounds of the work done for subscriptions at the edges of a run.
+const (
+	// fetchWait bounds how long one notification line waits for its message.
+	fetchWait = time.Minute
+	// fetchRetryWait is the retry budget of one message read: a line must not
+	// wait for Graph's throttling as long as a subscription call may.
+	fetchRetryWait = 30 * time.Second
+	// unsubscribeGrace bounds deleting the subscriptions on exit.
+	unsubscribeGrace = 15 * time.Second
+)
+
+// SubscribeOptions are the inputs of --subscribe, --fetch and the tunnel.
+type SubscribeOptions struct {
+	Subscribe  []string
+	ChangeType []string
+	Expires    string
+	Fetch      bool
+	Keep       bool
+	Tunnel     string
+	NgrokURL   string
+
+	// Lazily built by the factory; nil for a listener without Graph.
+	Graph             func() (*graph.Client, error)
+	SubscriptionStore func() (*substore.Store, error)
+	AuthProfile       func() (auth.Profile, error)
+	// NgrokAuthtoken is from NGROK_AUTHTOKEN or ngrok.authtoken in config.yaml.
+	NgrokAuthtoken string
+	Profile        string
+	Version        string
+	Secrets        *logging.Secrets
+
+	// OnWatch sees every subscription event after it is printed (hookctl
+	// demo follows the run with it).
+	OnWatch func(watch.Event)
+	// Lifetime, when set, replaces --expires: tests use lifetimes under the
+	// minute that --expires refuses.
+	Lifetime time.Duration
+	// RetryMin is the first wait before a failed renewal is retried (tests).
+	RetryMin time.Duration
+}
+
+// addSubscribeFlags registers the flags of SubscribeOptions and wires the
+// factory's lazily built clients.
+func addSubscribeFlags(cmd *cobra.Command, f *factory.Factory, opts *Options) {
+	s := &opts.SubscribeOptions
+	s.Graph = f.GraphClient
+	s.SubscriptionStore = f.SubscriptionStore
+	s.AuthProfile = shared.ActiveProfile(f)
+	s.Secrets = f.Secrets
+	s.Version = f.Version
+	fl := cmd.Flags()
+	fl.StringArrayVar(&s.Subscribe, "subscribe", nil, "subscribe to a Graph resource while listening: inbox, or a path such as me/mailFolders('Inbox')/messages (repeatable); deleted on exit")
+	fl.StringSliceVar(&s.ChangeType, "change-type", []string{"created"}, "with --subscribe: change types, created, updated, deleted (comma list)")
+	fl.StringVar(&s.Expires, "expires", "max", "with --subscribe: lifetime of each subscription and renewal: max, a duration (90m, 72h) or days (3d)")
+	fl.BoolVar(&s.Fetch, "fetch", false, "read each changed message (sender, subject, preview) and show it with the notification")
+	fl.BoolVar(&s.Keep, "keep", false, "with --subscribe: leave the subscriptions in place on exit")
+	fl.StringVar(&s.Tunnel, "tunnel", tunnel.ModeAuto, "how Graph reaches the listener: auto (ngrok when an authtoken is configured), ngrok, or none (loopback; the emulator only)")
+	fl.StringVar(&s.NgrokURL, "ngrok-url", "", "reserved ngrok domain to use, e.g. example.ngrok.app")
+	_ = cmd.RegisterFlagCompletionFunc("tunnel", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{tunnel.ModeAuto, tunnel.ModeNgrok, tunnel.ModeNone}, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// resolveSubscribeEnv reads the ngrok authtoken from the environment or the
+// configuration (registering it as a secret), and the test-only lifetime.
+func resolveSubscribeEnv(f *factory.Factory, opts *Options) error {
+	if raw, ok := f.Env(SubscriptionLifetimeEnv); ok {
+		lifetime, err := time.ParseDuration(raw)
+		if err != nil || lifetime <= 0 {
+			return exitcode.Usagef("%s=%q is not a positive duration", SubscriptionLifetimeEnv, raw)
+		}
+		opts.Lifetime = lifetime
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil
+	}
+	if token, _ := tunnel.Authtoken(cfg); token != "" {
+		f.Secrets.Add(token)
+		opts.NgrokAuthtoken = token
+	}
+	return nil
+}
+
+// watchRun is the --subscribe/--fetch part of one run.
+type watchRun struct {
+	opts      *Options
+	resources []string
+	lifetime  time.Duration
+	states    *notification.ClientStates
+	client    *graph.Client
+	store     *substore.Store
+	fetcher   *watch.Fetcher
+	manager   atomic.Pointer[watch.Manager]
+	session   *session
+
+	ctx    context.Context // ends when the run stops: bounds fetches
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+// prepareWatch checks the subscription and tunnel flags and sets up what
+// must exist before the receiver is built: the tunnel opener and the
+// clientState source. Nothing reaches the network here: a listener that
+// Graph cannot reach fails before any Graph call. It returns nil when the
+// run needs neither subscriptions nor fetching.
+func prepareWatch(opts *Options) (*watchRun, error) {
+	s := &opts.SubscribeOptions
+	choice, err := tunnel.Resolve(tunnel.Settings{Mode: s.Tunnel, PublicURL: opts.PublicURL, NgrokURL: s.NgrokURL,
+		NgrokAuthtoken: s.NgrokAuthtoken, Logger: opts.Logger, Version: s.Version})
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, err)
+	}
+	if len(s.Subscribe) > 0 {
+		if err := choice.CheckSubscribe(); err != nil {
+			return nil, exitcode.New(exitcode.Usage, err)
+		}
+	} else if !s.Fetch && (s.Keep || s.Expires != "max" && s.Expires != "" || s.Lifetime > 0) {
+		return nil, exitcode.Usagef("--keep and --expires only apply with --subscribe")
+	}
+	if choice.Notice != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), choice.Notice)
+	}
+	if choice.Kind == tunnel.KindNgrok && opts.Opener == nil {
+		opts.Opener = &tunnelOpener{tunnel: choice.Opener}
+	}
+
+	w := &watchRun{opts: opts}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if len(s.Subscribe) > 0 {
+		if err := w.checkSubscribeFlags(); err != nil {
+			return nil, err
+		}
+	}
+	// Subscriptions hookctl made (now, or earlier with hookctl subscribe or
+	// --keep) are verified against their own clientState.
+	var stored []substore.Record
+	if s.SubscriptionStore != nil && opts.ClientStateSource == nil {
+		if w.store, err = s.SubscriptionStore(); err != nil {
+			return nil, err
+		}
+		if stored, err = w.store.List(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ClientStateSource == nil && (len(s.Subscribe) > 0 || len(stored) > 0) {
+		for _, value := range opts.ClientStates {
+			if value == "" {
+				return nil, exitcode.Usagef("--client-state must not be empty")
+			}
+		}
+		opts.ClientStateSource = notification.NewClientStates(opts.ClientStates...)
+		for _, rec := range stored {
+			if rec.ClientState != "" {
+				opts.ClientStateSource.Set(rec.ID, rec.ClientState)
+			}
+		}
+	}
+	w.states = opts.ClientStateSource
+	if len(s.Subscribe) > 0 {
+		// The receiver exists before the subscriptions do: it reports to the
+		// manager through this observer once there is one.
+		opts.Observers = append(opts.Observers, receiver.ReporterFunc(w.observe))
+	}
+	if len(s.Subscribe) == 0 && !s.Fetch {
+		w.cancel()
+		return nil, nil
+	}
+	if s.Graph == nil {
+		return nil, fmt.Errorf("--subscribe and --fetch need a Graph client")
+	}
+	if w.client, err = s.Graph(); err != nil {
+		return nil, err
+	}
+	if s.Fetch {
+		fetchClient := *w.client
+		fetchClient.MaxRetryWait = fetchRetryWait
+		w.fetcher = watch.NewFetcher(&fetchClient, watch.FetcherOptions{})
+		opts.Enrich = w.enrich
+	}
+	return w, nil
+}
+
+// checkSubscribeFlags resolves the resources, --change-type and --expires.
+func (w *watchRun) checkSubscribeFlags() error {
+	s := &w.opts.SubscribeOptions
+	var changeTypes []string
+	for _, value := range s.ChangeType {
+		for _, ct := range strings.Split(value, ",") {
+			switch ct = strings.ToLower(strings.TrimSpace(ct)); ct {
+			case "created", "updated", "deleted":
+				changeTypes = append(changeTypes, ct)
+			case "":
+			default:
+				return exitcode.Usagef("invalid --change-type %q: use created, updated or deleted (comma list)", ct)
+			}
+		}
+	}
+	if len(changeTypes) == 0 {
+		return exitcode.Usagef("--change-type is empty: use created, updated or deleted (comma list)")
+	}
+	s.ChangeType = changeTypes
+	w.lifetime = s.Lifetime
+	if w.lifetime == 0 {
+		lifetime, err := shared.ParseExpires(s.Expires)
+		if err != nil {
+			return err
+		}
+		w.lifetime = lifetime
+	}
+	for _, resource := range s.Subscribe {
+		resource = strings.TrimLeft(strings.TrimSpace(resource), "/")
+		switch {
+		case resource == "":
+			return exitcode.Usagef("--subscribe is empty: use inbox or a Graph resource path such as me/mailFolders('Inbox')/messages")
+		case strings.Contains(resource, "://"):
+			return exitcode.Usagef("invalid --subscribe %q: give the path relative to the Graph service root, e.g. me/mailFolders('Inbox')/messages", resource)
+		case strings.EqualFold(resource, InboxAlias):
+			if s.AuthProfile == nil {
+				resource = graph.InboxResource
+				break
+			}
+			profile, err := s.AuthProfile()
+			if err != nil {
+				return err
+			}
+			if resource, err = shared.InboxResource(profile); err != nil {
+				return err
+			}
+		}
+		w.resources = append(w.resources, resource)
+	}
+	return nil
+}
+
+// handler is what the HTTP server serves: the receiver, behind the message
+// prefetcher with --fetch.
+func (w *watchRun) handler(next http.Handler) http.Handler {
+	if w == nil || w.fetcher == nil {
+		return next
+	}
+	return w.fetcher.Prefetcher(next, w.states)
+}
+
+// enrich adds the fetched message (or why it could not be read) to a
+// notification line.
+func (w *watchRun) enrich(_ context.Context, n *notification.Notification) map[string]any {
+	ctx, cancel := context.WithTimeout(w.ctx, fetchWait)
+	defer cancel()
+	return w.fetcher.Enrich(ctx, n)
+}
+
+// start creates the subscriptions once the listener answers, with the URLs
+// it announced.
+func (w *watchRun) start(ctx context.Context, s *session) error {
+	if w == nil || len(w.resources) == 0 {
+		return nil
+	}
+	w.session = s
+	opts := w.opts.SubscribeOptions
+	if w.store == nil {
+		store, err := opts.SubscriptionStore()
+		if err != nil {
+			return err
+		}
+		w.store = store
+	}
+	manager := watch.New(watch.Options{
+		Graph:           w.client,
+		Store:           w.store,
+		ClientStates:    w.states,
+		NotificationURL: s.urls.NotificationURL,
+		LifecycleURL:    s.urls.LifecycleURL,
+		ChangeType:      strings.Join(opts.ChangeType, ","),
+		Lifetime:        w.lifetime,
+		Profile:         opts.Profile,
+		Keep:            opts.Keep,
+		Report:          w.report,
+		Emit:            w.emit,
+		Fetcher:         w.fetcher,
+		Secrets:         opts.Secrets,
+		RetryMin:        opts.RetryMin,
+	})
+	w.manager.Store(manager)
+	if err := manager.Start(ctx, w.resources); err != nil {
+		return explainSubscribeError(err)
+	}
+	return nil
+}
+
+// explainSubscribeError adds the usual causes to a failed validation.
+func explainSubscribeError(err error) error {
+	if graph.IsValidationFailure(err) {
+		return fmt.Errorf("%w\n  Graph could not reach the listener: check that the tunnel forwards to it and answers within 10 seconds", err)
+	}
+	return err
+}
+
+// stopSubscriptions deletes the subscriptions (unless --keep) before the
+// listener drains.
+func (w *watchRun) stopSubscriptions() {
+	if w == nil || w.manager.Load() == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), unsubscribeGrace)
+	defer cancel()
+	if err := w.manager.Load().Close(ctx); err != nil {
+		fmt.Fprintf(w.opts.IO.ErrOut, "%s %v; delete them with `hookctl subscriptions delete --expired` or let them expire\n", w.opts.IO.ErrScheme().WarningIcon(), err)
+	}
+}
+
+// close stops fetching once the receiver has drained.
+func (w *watchRun) close() {
+	if w == nil {
+		return
+	}
+	w.once.Do(func() {
+		w.cancel()
+		if w.fetcher != nil {
+			w.fetcher.Close()
+		}
+	})
+}
+
+// observe passes the receiver's events to the manager.
+func (w *watchRun) observe(e receiver.Event) error {
+	if manager := w.manager.Load(); manager != nil {
+		return manager.Report(e)
+	}
+	return nil
+}
+
+// report prints a subscription event on stderr and passes it on.
+func (w *watchRun) report(e watch.Event) {
+	w.session.render.watchEvent(e)
+	if w.opts.OnWatch != nil {
+		w.opts.OnWatch(e)
+	}
+}
+
+// emit shows a notification found by a resync like any other.
+func (w *watchRun) emit(n *notification.Notification) error {
+	return w.session.render.Report(receiver.NotificationEvent{ReceivedAt: time.Now(), EventID: "resync", Notification: n})
+}
+
+// tunnelOpener listens on TCP and opens a tunnel (ngrok) to that socket.
+type tunnelOpener struct {
+	tunnel tunnel.Opener
+}
+
+// Open implements Opener.
+func (o *tunnelOpener) Open(ctx context.Context, addr string) (net.Listener, string, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := o.tunnel.Open(ctx, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("opening the tunnel: %w", err)
+	}
+	return &tunnelListener{Listener: ln, tunnel: t}, t.URL(), nil
+}
+
+// tunnelListener closes its tunnel with the socket.
+type tunnelListener struct {
+	net.Listener
+	tunnel tunnel.Tunnel
+	once   sync.Once
+}
+
+func (l *tunnelListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { _ = l.tunnel.Close() })
+	return err
+}

@@ -1,0 +1,427 @@
+package listen_test
+
+// Whole-CLI tests of hookctl listen --subscribe/--fetch: real flags, real
+// MSAL sign-in, the in-process emulator as Graph, mail sent with
+// `hookctl trigger mail` (Graph's sendMail).
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/cmd/listen"
+	"github.com/hookctl/hookctl/internal/clitest"
+	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/substore"
+)
+
+// line is a notification line of listen -o json.
+type line struct {
+	Type           string `json:"type"`
+	SubscriptionID string `json:"subscriptionId"`
+	ChangeType     string `json:"changeType"`
+	Resource       string `json:"resource"`
+	Resynced       bool   `json:"resynced"`
+	FetchError     string `json:"fetchError"`
+	ClientState    string `json:"clientState"`
+	LifecycleEvent string `json:"lifecycleEvent"`
+	Message        *struct {
+		ID           string `json:"id"`
+		Subject      string `json:"subject"`
+		BodyPreview  string `json:"bodyPreview"`
+		WebLink      string `json:"webLink"`
+		Received     string `json:"receivedDateTime"`
+		ToRecipients []struct {
+			EmailAddress struct{ Address string } `json:"emailAddress"`
+		} `json:"toRecipients"`
+		From struct {
+			EmailAddress struct{ Name, Address string } `json:"emailAddress"`
+		} `json:"from"`
+	} `json:"message"`
+}
+
+func parseLines(t *testing.T, res clitest.Result) []line {
+	t.Helper()
+	var out []line
+	for _, text := range res.Lines() {
+		var l line
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", text)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// background runs a command line while the test goes on.
+func background(c *clitest.CLI, args ...string) <-chan clitest.Result {
+	done := make(chan clitest.Result, 1)
+	go func() { done <- c.Run(args...) }()
+	return done
+}
+
+func wait(t *testing.T, done <-chan clitest.Result) clitest.Result {
+	t.Helper()
+	select {
+	case res := <-done:
+		return res
+	case <-time.After(45 * time.Second):
+		t.Fatal("hookctl listen did not exit")
+	}
+	return clitest.Result{}
+}
+
+// waitSubscriptions polls the emulator until cond holds for its subscriptions.
+func waitSubscriptions(t *testing.T, em *emulator.Emulator, done <-chan clitest.Result, what string, cond func([]graphsim.Subscription) bool) []graphsim.Subscription {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		subs := em.Graph.Subscriptions()
+		if cond(subs) {
+			return subs
+		}
+		select {
+		case res := <-done:
+			t.Fatalf("listen exited %d while waiting for %s\nstdout:\n%s\nstderr:\n%s", res.Code, what, res.Stdout, res.Stderr)
+		case <-time.After(25 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %+v", what, subs)
+		}
+	}
+}
+
+func oneSubscription(subs []graphsim.Subscription) bool { return len(subs) == 1 }
+
+// recorded waits for the subscription to be on Graph and in the store.
+func recorded(t *testing.T, c *clitest.CLI, done <-chan clitest.Result) graphsim.Subscription {
+	t.Helper()
+	store := substore.New(c.StateDir())
+	return waitSubscriptions(t, c.Em, done, "the subscription", func(subs []graphsim.Subscription) bool {
+		if len(subs) != 1 {
+			return false
+		}
+		_, ok, _ := store.Get(context.Background(), subs[0].ID)
+		return ok
+	})[0]
+}
+
+func trigger(t *testing.T, c *clitest.CLI, args ...string) {
+	t.Helper()
+	if res := c.Run(append([]string{"trigger", "mail"}, args...)...); res.Code != 0 {
+		t.Fatalf("trigger mail: exit %d\n%s", res.Code, res.Stderr)
+	}
+}
+
+func newCLI(t *testing.T, graph graphsim.Config) *clitest.CLI {
+	t.Helper()
+	if graph.BatchWindow == 0 {
+		graph.BatchWindow = 20 * time.Millisecond
+	}
+	c := clitest.New(t, emulator.Options{Graph: graph})
+	c.LoginUser("default")
+	return c
+}
+
+func assertNoClientState(t *testing.T, c *clitest.CLI) {
+	t.Helper()
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	for _, sub := range c.Em.Graph.Subscriptions() {
+		recs = append(recs, substore.Record{ClientState: sub.ClientState})
+	}
+	for _, rec := range recs {
+		for _, out := range c.Outputs() {
+			if rec.ClientState != "" && strings.Contains(out, rec.ClientState) {
+				t.Errorf("a clientState was printed:\n%s", out)
+			}
+		}
+	}
+}
+
+func TestListenSubscribeFetchJSON(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	done := background(c, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "3", "--timeout", "30s")
+	subs := []graphsim.Subscription{recorded(t, c, done)}
+	if subs[0].Resource != "me/mailFolders('Inbox')/messages" || !strings.HasPrefix(subs[0].NotificationURL, "http://127.0.0.1:") ||
+		!strings.HasSuffix(subs[0].NotificationURL, "/notifications") || !strings.HasSuffix(subs[0].LifecycleNotificationURL, "/lifecycle") || subs[0].ChangeType != "created" {
+		t.Errorf("subscription: %+v", subs[0])
+	}
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	if len(recs) != 1 || recs[0].ID != subs[0].ID || recs[0].ClientState != subs[0].ClientState || recs[0].Profile != "default" {
+		t.Errorf("store while listening: %+v", recs)
+	}
+	trigger(t, c, "--count", "3", "--subject", "Quarterly numbers")
+	res := wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	lines := parseLines(t, res)
+	if len(lines) != 4 || lines[0].Type != "ready" {
+		t.Fatalf("stdout:\n%s", res.Stdout)
+	}
+	user := c.Em.Users[0].UserPrincipalName
+	for _, l := range lines[1:] {
+		if l.Type != "notification" || l.SubscriptionID != subs[0].ID || l.ChangeType != "created" || l.Resynced || l.FetchError != "" || l.ClientState != "" {
+			t.Errorf("line: %+v", l)
+		}
+		m := l.Message
+		if m == nil || !strings.HasPrefix(m.Subject, "Quarterly numbers") || m.WebLink == "" || m.From.EmailAddress.Address != user || len(m.ToRecipients) != 1 ||
+			m.ToRecipients[0].EmailAddress.Address != user || m.BodyPreview == "" || m.Received == "" || m.ID == "" || !strings.HasSuffix(l.Resource, m.ID) {
+			t.Errorf("message: %+v", m)
+		}
+	}
+	for _, want := range []string{"subscribed to me/mailFolders('Inbox')/messages: subscription " + subs[0].ID, "deleted subscription " + subs[0].ID, "emitted 3"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	if subs := c.Em.Graph.Subscriptions(); len(subs) != 0 {
+		t.Errorf("subscriptions left on Graph: %+v", subs)
+	}
+	if recs, _ := substore.New(c.StateDir()).List(context.Background()); len(recs) != 0 {
+		t.Errorf("subscriptions left in the store: %+v", recs)
+	}
+	assertNoClientState(t, c)
+}
+
+func TestListenSubscribeFetchPretty(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	done := background(c, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "pretty", "--count", "1", "--timeout", "30s")
+	waitSubscriptions(t, c.Em, done, "the subscription", oneSubscription)
+	trigger(t, c, "--subject", "Lunch on Friday?", "--body", "Shall we try the new place\non the corner?")
+	res := wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	out := res.Lines()
+	// Ready block (4 lines), then the notification line, sender and subject, preview.
+	if len(out) != 7 {
+		t.Fatalf("stdout:\n%s", res.Stdout)
+	}
+	if !strings.Contains(out[4], "notification") || !strings.Contains(out[4], "created") {
+		t.Errorf("notification line %q", out[4])
+	}
+	if strings.TrimSpace(out[5]) != "Adele Vance  Lunch on Friday?" || strings.TrimSpace(out[6]) != "Shall we try the new place on the corner?" {
+		t.Errorf("message lines:\n%s\n%s", out[5], out[6])
+	}
+}
+
+func TestListenSubscribeKeepThenListenAgain(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	res := c.Run("listen", "--subscribe", "inbox", "--keep", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--timeout", "1s")
+	if res.Code != 5 {
+		t.Fatalf("exit %d (want 5 for --timeout)\n%s", res.Code, res.Stderr)
+	}
+	subs := c.Em.Graph.Subscriptions()
+	if len(subs) != 1 || !strings.Contains(res.Stderr, "kept subscription "+subs[0].ID) || strings.Contains(res.Stderr, "deleted subscription") {
+		t.Fatalf("after --keep: %+v\n%s", subs, res.Stderr)
+	}
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	if len(recs) != 1 || recs[0].ID != subs[0].ID {
+		t.Fatalf("store: %+v", recs)
+	}
+
+	// A plain listen on the same address accepts the kept subscription's
+	// notifications: its clientState comes from the store, no flag needed.
+	addr := strings.TrimPrefix(strings.TrimSuffix(subs[0].NotificationURL, "/notifications"), "http://")
+	done := background(c, "listen", "--addr", addr, "-o", "json", "--count", "1", "--timeout", "30s")
+	waitReady(t, addr)
+	trigger(t, c, "--subject", "for the kept one")
+	res = wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("second listen: exit %d\n%s", res.Code, res.Stderr)
+	}
+	lines := parseLines(t, res)
+	if len(lines) != 2 || lines[1].SubscriptionID != subs[0].ID || lines[1].Message != nil {
+		t.Errorf("second listen stdout:\n%s", res.Stdout)
+	}
+	if strings.Contains(res.Stderr, "every Graph notification will be dropped") {
+		t.Errorf("stderr warns although the store holds a clientState:\n%s", res.Stderr)
+	}
+	assertNoClientState(t, c)
+}
+
+// waitReady polls the listener's health route.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := httpGet("http://" + addr + "/healthz"); err == nil && resp == 200 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no listener on %s", addr)
+}
+
+func TestListenSubscribeNeedsAReachableURL(t *testing.T) {
+	t.Parallel()
+	// Not signed in: any Graph call would end in exit 3, so exit 2 with the
+	// three choices proves Graph was never called.
+	c := clitest.New(t, emulator.Options{})
+	res := c.Run("listen", "--subscribe", "inbox", "--addr", "127.0.0.1:0")
+	if res.Code != 2 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	for _, want := range []string{"--subscribe needs a URL Graph can reach", "NGROK_AUTHTOKEN", "--public-url", "--tunnel none"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	if res.Stdout != "" {
+		t.Errorf("stdout: %q", res.Stdout)
+	}
+	for _, args := range [][]string{
+		{"--subscribe", "inbox", "--tunnel", "sideways"},
+		{"--subscribe", "inbox", "--tunnel", "none", "--change-type", "moved"},
+		{"--subscribe", "inbox", "--tunnel", "none", "--expires", "soon"},
+		{"--subscribe", "https://graph.microsoft.com/v1.0/me/messages", "--tunnel", "none"},
+		{"--keep"},
+		{"--tunnel", "ngrok"},
+	} {
+		if res := c.Run(append([]string{"listen", "--addr", "127.0.0.1:0"}, args...)...); res.Code != 2 {
+			t.Errorf("listen %v: exit %d\n%s", args, res.Code, res.Stderr)
+		}
+	}
+}
+
+func TestListenSubscribeRenewsAndHandlesLifecycle(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{MaxLifetime: 4 * time.Second})
+	c.Env[listen.SubscriptionLifetimeEnv] = "2s"
+	// Lines: reauthorizationRequired, missed, the resynced mail,
+	// subscriptionRemoved, a mail on the replacement.
+	done := background(c, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "5", "--timeout", "40s")
+	first := recorded(t, c, done)
+
+	// Renewal before expiry: the expiry moves while the subscription lives on.
+	waitSubscriptions(t, c.Em, done, "a renewal", func(subs []graphsim.Subscription) bool {
+		return len(subs) == 1 && subs[0].Expiration.After(first.Expiration)
+	})
+
+	if err := c.Em.Graph.Lifecycle(first.ID, graphsim.LifecycleReauthorizationRequired); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscriptions(t, c.Em, done, "the reauthorization", func(subs []graphsim.Subscription) bool {
+		return len(subs) == 1 && !subs[0].ReauthorizationRequired
+	})
+
+	// A delivery the emulator drops comes back through missed + delta.
+	store := substore.New(c.StateDir())
+	before, _, _ := store.Get(context.Background(), first.ID)
+	c.Em.Graph.SetFaults(graphsim.Faults{DropRate: 1})
+	trigger(t, c, "--subject", "dropped on the way")
+	waitDeliveries(t, c.Em, func(a graphsim.Attempt) bool { return a.Kind == "lifecycle" && a.Status == 202 }, 2)
+	c.Em.Graph.SetFaults(graphsim.Faults{})
+	// The resync is done once it stored the deltaLink past the dropped mail.
+	waitSubscriptions(t, c.Em, done, "the resync", func([]graphsim.Subscription) bool {
+		rec, _, _ := store.Get(context.Background(), first.ID)
+		return rec.DeltaLink != before.DeltaLink
+	})
+
+	if err := c.Em.Graph.Lifecycle(first.ID, graphsim.LifecycleSubscriptionRemoved); err != nil {
+		t.Fatal(err)
+	}
+	replacement := waitSubscriptions(t, c.Em, done, "the replacement", func(subs []graphsim.Subscription) bool {
+		return len(subs) == 1 && subs[0].ID != first.ID
+	})[0]
+	trigger(t, c, "--subject", "to the replacement")
+
+	res := wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	lines := parseLines(t, res)[1:]
+	if len(lines) != 5 {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	}
+	if lines[0].LifecycleEvent != "reauthorizationRequired" || lines[1].LifecycleEvent != "missed" || lines[3].LifecycleEvent != "subscriptionRemoved" {
+		t.Errorf("lifecycle lines:\n%s", res.Stdout)
+	}
+	if r := lines[2]; !r.Resynced || r.Type != "notification" || r.Message == nil || r.Message.Subject != "dropped on the way" || r.SubscriptionID != first.ID {
+		t.Errorf("resynced line: %+v", r)
+	}
+	// Delivered on the replacement, or found by its resync if that ran later: once either way.
+	if l := lines[4]; l.SubscriptionID != replacement.ID || l.Message == nil || l.Message.Subject != "to the replacement" {
+		t.Errorf("line on the replacement: %+v", l)
+	}
+	for _, want := range []string{
+		"renewed subscription " + first.ID + " until ",
+		"reauthorized subscription " + first.ID,
+		"resynced subscription " + first.ID + " after missed: 1 message(s) recovered",
+		"subscription " + first.ID + " was removed by Graph: replaced by " + replacement.ID,
+		"resynced subscription " + replacement.ID + " after subscriptionRemoved",
+		"deleted subscription " + replacement.ID,
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	if subs := c.Em.Graph.Subscriptions(); len(subs) != 0 {
+		t.Errorf("left on Graph: %+v", subs)
+	}
+	assertNoClientState(t, c)
+}
+
+// waitDeliveries waits until n delivery attempts match.
+func waitDeliveries(t *testing.T, em *emulator.Emulator, match func(graphsim.Attempt) bool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		count := 0
+		for _, a := range em.Graph.Deliveries() {
+			if match(a) {
+				count++
+			}
+		}
+		if count >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d matching deliveries: %+v", n, em.Graph.Deliveries())
+}
+
+func TestListenSubscribeSurvivesThrottling(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{Seed: 42})
+	c.Em.Graph.SetFaults(graphsim.Faults{ThrottleRate: 0.3})
+	done := background(c, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "4", "--timeout", "40s")
+	waitSubscriptions(t, c.Em, done, "the subscription", oneSubscription)
+	trigger(t, c, "--count", "4", "--subject", "storm")
+	res := wait(t, done)
+	c.Em.Graph.SetFaults(graphsim.Faults{})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	lines := parseLines(t, res)
+	if len(lines) != 5 {
+		t.Fatalf("stdout:\n%s", res.Stdout)
+	}
+	for _, l := range lines[1:] {
+		// Every notification is shown: with its message, or saying why not.
+		if (l.Message == nil) == (l.FetchError == "") {
+			t.Errorf("line: %+v", l)
+		}
+		if l.FetchError != "" && !strings.Contains(l.FetchError, "throttling") {
+			t.Errorf("fetchError %q", l.FetchError)
+		}
+	}
+}
+
+func httpGet(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
