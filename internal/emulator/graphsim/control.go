@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 )
 
 // MaxMailCount bounds one POST /_emulator/mail.
@@ -163,7 +162,7 @@ func (s *Server) controlFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.SetFaults(faults)
-	s.log.Info("faults set", "faults", strings.TrimSpace(faultsSummary(s.CurrentFaults())))
+	s.log.Info("faults set", "faults", faultsSummary(s.CurrentFaults()))
 	writeJSON(w, http.StatusOK, s.CurrentFaults())
 }
 

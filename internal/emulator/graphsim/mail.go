@@ -1,7 +1,6 @@
 package graphsim
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -358,11 +357,4 @@ func conversationIndex(m *Message) string {
 		seed = seed[len(seed)-22:]
 	}
 	return base64.StdEncoding.EncodeToString(seed)
-}
-
-// randomToken returns n random bytes as URL-safe base64.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

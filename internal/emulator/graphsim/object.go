@@ -36,16 +36,6 @@ func (o object) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// get returns the value of the named property.
-func (o object) get(name string) (any, bool) {
-	for _, f := range o {
-		if f.Name == name {
-			return f.Value, true
-		}
-	}
-	return nil, false
-}
-
 // selectFields keeps the annotations, id and the named properties (case-insensitive).
 func (o object) selectFields(names []string) object {
 	if len(names) == 0 {
