@@ -423,3 +423,34 @@ func TestThrottlingStorm(t *testing.T) {
 		t.Errorf("endless throttling: exit %d %s", res.Code, res.Stderr)
 	}
 }
+
+func TestSignedOut(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{})
+	for _, args := range [][]string{{"list"}, {"show", "x"}, {"renew", "--all"}, {"renew", "x"}, {"reauthorize", "x"}, {"delete", "x"}, {"delete", "--expired"}} {
+		res := c.Run(append([]string{"subscriptions"}, args...)...)
+		if res.Code != exitcode.SignIn || res.Stdout != "" || !strings.Contains(res.Stderr, "not signed in") || !strings.Contains(res.Stderr, "hookctl login") {
+			t.Errorf("%v signed out: exit %d %q %q", args, res.Code, res.Stdout, res.Stderr)
+		}
+	}
+	res := c.Run("subscriptions", "list", "--profile", "work")
+	if res.Code != exitcode.SignIn || !strings.Contains(res.Stderr, "hookctl login --profile work") {
+		t.Errorf("--profile work signed out: exit %d %q", res.Code, res.Stderr)
+	}
+}
+
+func TestRefreshRejectedExits3(t *testing.T) {
+	t.Parallel()
+	// A one-minute access token is always due for refresh: the refresh token is used.
+	c := clitest.New(t, emulator.Options{AccessTokenLifetime: time.Minute})
+	c.LoginUser("default")
+	if _, err := c.Em.Identity.RevokeRefreshTokens(c.Em.Users[0].UserPrincipalName); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"subscriptions", "list"}, {"subscribe", "inbox", "--notification-url", "https://hooks.example.com/notifications"}, {"trigger", "mail"}} {
+		res := c.Run(args...)
+		if res.Code != exitcode.SignIn || res.Stdout != "" || !strings.Contains(res.Stderr, "hookctl login") {
+			t.Errorf("%v: exit %d %q %q", args, res.Code, res.Stdout, res.Stderr)
+		}
+	}
+}
