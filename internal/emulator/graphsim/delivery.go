@@ -3,11 +3,13 @@ package graphsim
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -45,6 +47,9 @@ const attemptLogSize = 1000
 type pending struct {
 	subscriptionID string
 	body           object
+	// richAppID is the subscribing app of a rich notification, which needs a
+	// validation token for that app in the collection.
+	richAppID string
 }
 
 // endpointQueue gathers notifications for one URL during the batch window.
@@ -204,7 +209,18 @@ func (d *deliverer) post(url, kind string, batch []pending) {
 			subscriptionIDs = append(subscriptionIDs, p.subscriptionID)
 		}
 	}
-	data, err := json.Marshal(object{{"value", values}})
+	collection := object{{"value", values}}
+	var richApps []string
+	for _, p := range batch {
+		if p.richAppID != "" && !seen["app:"+p.richAppID] {
+			seen["app:"+p.richAppID] = true
+			richApps = append(richApps, p.richAppID)
+		}
+	}
+	if tokens := d.s.validationTokens(richApps); len(tokens) > 0 {
+		collection = append(collection, field{"validationTokens", tokens})
+	}
+	data, err := json.Marshal(collection)
 	if err != nil {
 		d.s.log.Error("encoding notifications failed", "error", err)
 		return
@@ -344,7 +360,17 @@ func (s *Server) notify(changes []change) {
 				{"clientState", clientState},
 				{"tenantId", s.cfg.Tenant.ID},
 			}
-			targets = append(targets, target{sub.NotificationURL, pending{sub.ID, body}})
+			item := pending{subscriptionID: sub.ID, body: body}
+			if sub.IncludeResourceData {
+				encrypted, err := s.encryptedContent(sub, ch)
+				if err != nil {
+					s.log.Error("encrypting resource data failed", "subscriptionId", sub.ID, "error", err)
+					continue
+				}
+				item.body = append(item.body, field{"encryptedContent", encrypted})
+				item.richAppID = sub.ApplicationID
+			}
+			targets = append(targets, target{sub.NotificationURL, item})
 		}
 	}
 	s.mu.Unlock()
@@ -410,6 +436,24 @@ func (s *Server) sendLifecycle(subscriptionID, event string) {
 	}
 }
 
+// encryptedContent encrypts the changed message for a rich subscription; the
+// caller holds s.mu. A deleted message is carried as its id alone.
+func (s *Server) encryptedContent(sub *Subscription, ch change) (object, error) {
+	certDER, err := base64.StdEncoding.DecodeString(sub.EncryptionCertificate)
+	if err != nil {
+		return nil, err
+	}
+	plaintext := []byte(`{"id":` + strconv.Quote(ch.messageID) + `}`)
+	if box := s.mailboxes[ch.userID]; box != nil {
+		if m := box.byID[ch.messageID]; m != nil {
+			if plaintext, err = richPlaintext(m, box, sub.Select); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return encryptResource(plaintext, certDER, sub.EncryptionCertificateID)
+}
+
 func (s *Server) postLifecycle(sub Subscription, event string) bool {
 	if sub.LifecycleNotificationURL == "" {
 		return false
@@ -426,7 +470,7 @@ func (s *Server) postLifecycle(sub Subscription, event string) bool {
 		{"tenantId", s.cfg.Tenant.ID},
 	}
 	s.delivery.spawn(func() {
-		s.delivery.post(sub.LifecycleNotificationURL, "lifecycle", []pending{{sub.ID, body}})
+		s.delivery.post(sub.LifecycleNotificationURL, "lifecycle", []pending{{subscriptionID: sub.ID, body: body}})
 	})
 	return true
 }

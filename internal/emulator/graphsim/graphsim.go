@@ -75,6 +75,10 @@ type Config struct {
 	// RenewReauthorizes makes a PATCH renewal also clear a pending
 	// reauthorization, as Microsoft describes; by default only POST reauthorize does.
 	RenewReauthorizes bool
+	// ValidationTokens issues the validationTokens of rich notifications; when
+	// nil and Auth implements ValidationTokenIssuer (the emulator's identity
+	// platform does), Auth is used. Without one, rich notifications carry none.
+	ValidationTokens ValidationTokenIssuer
 	// Faults are the failures injected from the start; SetFaults changes them.
 	Faults Faults
 	// Seed makes injected faults reproducible (0: random).
@@ -134,6 +138,11 @@ func New(cfg Config) *Server {
 	}
 	if cfg.ValidationTimeout <= 0 {
 		cfg.ValidationTimeout = DefaultValidationTimeout
+	}
+	if cfg.ValidationTokens == nil {
+		if issuer, ok := cfg.Auth.(ValidationTokenIssuer); ok {
+			cfg.ValidationTokens = issuer
+		}
 	}
 	seed := cfg.Seed
 	if seed == 0 {

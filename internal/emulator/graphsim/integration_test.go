@@ -2,7 +2,13 @@ package graphsim_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -237,5 +243,69 @@ func TestFullEmulatorEnforcement(t *testing.T) {
 	round, err := graphClient(e, appToken).MessagesDelta(ctx, graph.DeltaQuery{Collection: "users/" + adele.ID + "/mailFolders/inbox/messages"})
 	if err != nil || len(round.Messages) != 1 || round.Messages[0].Subject != "control" {
 		t.Fatalf("app delta = %+v, %v", round, err)
+	}
+}
+
+// TestFullEmulatorRichNotifications checks that rich notifications carry a
+// validation token issued by the emulated identity platform for the app.
+func TestFullEmulatorRichNotifications(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := startFullEmulator(t)
+	token, err := e.UserToken(e.Users[0].UserPrincipalName, "Mail.Read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := make(chan map[string]any, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.URL.Query().Get("validationToken"); v != "" {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte(v))
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		posts <- body
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	if _, err := graphClient(e, token).CreateSubscription(ctx, graph.Subscription{
+		Resource: "me/mailFolders('Inbox')/messages", ChangeType: "created", NotificationURL: srv.URL,
+		ExpirationDateTime: time.Now().Add(time.Hour), ClientState: "rich",
+		IncludeResourceData: true, EncryptionCertificate: base64.StdEncoding.EncodeToString(der), EncryptionCertificateID: "k1",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Graph.SendMail("", e.Users[0].ID, "rich", "x"); err != nil {
+		t.Fatal(err)
+	}
+	var post map[string]any
+	select {
+	case post = <-posts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification")
+	}
+	tokens, _ := post["validationTokens"].([]any)
+	if len(tokens) != 1 {
+		t.Fatalf("validationTokens = %v", post["validationTokens"])
+	}
+	parts := strings.Split(tokens[0].(string), ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+	if claims["aud"] != e.PublicClientID || claims["appid"] != "0bf30f3b-4a52-48df-9a82-234910c4a086" || claims["tid"] != e.TenantID {
+		t.Errorf("validation token claims = %v", claims)
+	}
+	if _, err := e.Identity.Authenticate(tokens[0].(string)); err == nil {
+		t.Error("a validation token was accepted as a Graph access token")
 	}
 }

@@ -32,6 +32,13 @@ type Subscription struct {
 	ApplicationID             string    `json:"applicationId"`
 	CreatorID                 string    `json:"creatorId"`
 	LatestSupportedTLSVersion string    `json:"latestSupportedTlsVersion"`
+	// IncludeResourceData subscriptions get the message, encrypted with
+	// EncryptionCertificate (base64 DER), in every notification.
+	IncludeResourceData     bool   `json:"includeResourceData,omitempty"`
+	EncryptionCertificate   string `json:"encryptionCertificate,omitempty"`
+	EncryptionCertificateID string `json:"encryptionCertificateId,omitempty"`
+	// Select is the resource's $select: the properties rich notifications carry.
+	Select []string `json:"select,omitempty"`
 	// UserID and FolderID say which mailbox (and folder, "" for all) the resource names.
 	UserID   string `json:"userId"`
 	FolderID string `json:"folderId,omitempty"`
@@ -198,16 +205,20 @@ func (c *call) mayReadMailbox(userID string) bool {
 	return ok && c.canActFor(user) && c.principal.Has("Mail.Read", "Mail.ReadWrite")
 }
 
-// maxLifetime is the longest a message subscription may live.
-func (s *Server) maxLifetime() time.Duration {
-	if s.cfg.MaxLifetime > 0 {
+// maxLifetime is the longest a message subscription may live: shorter with
+// resource data. Config.MaxLifetime overrides both.
+func (s *Server) maxLifetime(includeResourceData bool) time.Duration {
+	switch {
+	case s.cfg.MaxLifetime > 0:
 		return s.cfg.MaxLifetime
+	case includeResourceData:
+		return RichMessageMaxLifetime
 	}
 	return MessageMaxLifetime
 }
 
 // checkExpiration parses an expirationDateTime and holds it to the resource's maximum.
-func (s *Server) checkExpiration(value, operation string) (time.Time, *graphError) {
+func (s *Server) checkExpiration(value, operation string, includeResourceData bool) (time.Time, *graphError) {
 	expiry, err := time.Parse(time.RFC3339Nano, value)
 	if err != nil {
 		return time.Time{}, errBadRequest("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset': use UTC ISO-8601 such as 2026-01-02T15:04:05Z.", value)
@@ -216,7 +227,7 @@ func (s *Server) checkExpiration(value, operation string) (time.Time, *graphErro
 	if !expiry.After(now) {
 		return time.Time{}, extensionError(http.StatusBadRequest, operation, "BadRequest", "Subscription expiration must be in the future.")
 	}
-	max := s.maxLifetime()
+	max := s.maxLifetime(includeResourceData)
 	if expiry.Sub(now) > max {
 		return time.Time{}, errorf(http.StatusBadRequest, "ExtensionError", "Subscription expiration can only be %d minutes in the future.", int(max/time.Minute))
 	}
@@ -339,15 +350,29 @@ func (c *call) createSubscription() {
 			return
 		}
 	}
-	if req.IncludeResourceData != nil && *req.IncludeResourceData {
-		if req.EncryptionCertificate == nil || req.EncryptionCertificateID == nil {
+	rich := req.IncludeResourceData != nil && *req.IncludeResourceData
+	var certificate, certificateID string
+	if rich {
+		if req.EncryptionCertificate == nil || *req.EncryptionCertificate == "" || req.EncryptionCertificateID == nil || *req.EncryptionCertificateID == "" {
 			c.fail(errInvalidRequest("encryptionCertificate and encryptionCertificateId are required when includeResourceData is true."))
 			return
 		}
-		c.fail(errInvalidRequest("includeResourceData is not supported by the hookctl emulator: rich notifications are not emulated yet."))
+		if len(*req.EncryptionCertificateID) > 128 {
+			c.fail(errInvalidRequest("encryptionCertificateId is too long: the maximum is 128 characters."))
+			return
+		}
+		if _, e := parseEncryptionCertificate(*req.EncryptionCertificate); e != nil {
+			c.fail(e)
+			return
+		}
+		certificate, certificateID = strings.TrimSpace(*req.EncryptionCertificate), *req.EncryptionCertificateID
+	}
+	selectList, e := resourceSelect(*req.Resource)
+	if e != nil {
+		c.fail(e)
 		return
 	}
-	expiry, e := c.s.checkExpiration(*req.ExpirationDateTime, "Create")
+	expiry, e := c.s.checkExpiration(*req.ExpirationDateTime, "Create", rich)
 	if e != nil {
 		c.fail(e)
 		return
@@ -379,6 +404,7 @@ func (c *call) createSubscription() {
 		ID: newGUID(), Resource: *req.Resource, ChangeType: changeTypes, NotificationURL: *req.NotificationURL,
 		LifecycleNotificationURL: lifecycleURL, ClientState: clientState, Expiration: expiry,
 		ApplicationID: c.principal.AppID, CreatorID: creator, LatestSupportedTLSVersion: tlsVersion,
+		IncludeResourceData: rich, EncryptionCertificate: certificate, EncryptionCertificateID: certificateID, Select: selectList,
 		UserID: user.ID, FolderID: folderID, Created: c.s.cfg.Now(),
 	}
 	c.s.mu.Lock()
@@ -432,10 +458,10 @@ func (c *call) subscriptionObject(sub *Subscription, withClientState, withContex
 		field{"lifecycleNotificationUrl", lifecycle},
 		field{"expirationDateTime", subscriptionTime(sub.Expiration)},
 		field{"creatorId", sub.CreatorID},
-		field{"includeResourceData", false},
+		field{"includeResourceData", sub.IncludeResourceData},
 		field{"latestSupportedTlsVersion", sub.LatestSupportedTLSVersion},
-		field{"encryptionCertificate", nil},
-		field{"encryptionCertificateId", nil},
+		field{"encryptionCertificate", nullIfEmpty(sub.EncryptionCertificate)},
+		field{"encryptionCertificateId", nullIfEmpty(sub.EncryptionCertificateID)},
 		field{"notificationUrlAppId", nil},
 	)
 }
@@ -512,7 +538,7 @@ func (c *call) renewSubscription(sub *Subscription) {
 		c.fail(errInvalidRequest("expirationDateTime is required to renew a subscription."))
 		return
 	}
-	expiry, e := c.s.checkExpiration(expiryText, "Update")
+	expiry, e := c.s.checkExpiration(expiryText, "Update", sub.IncludeResourceData)
 	if e != nil {
 		c.fail(e)
 		return
@@ -630,4 +656,11 @@ func redactURL(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
