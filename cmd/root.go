@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hookctl/hookctl/cmd/demo"
 	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/listen"
 	"github.com/hookctl/hookctl/cmd/login"
@@ -128,6 +129,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	root.AddCommand(subscribe.NewCmdSubscribe(f, nil))
 	root.AddCommand(subscriptions.NewCmdSubscriptions(f))
 	root.AddCommand(trigger.NewCmdTrigger(f))
+	root.AddCommand(demo.NewCmdDemo(f, nil))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)

@@ -414,3 +414,7 @@ func (l *tunnelListener) Close() error {
 	l.once.Do(func() { _ = l.tunnel.Close() })
 	return err
 }
+
+// Run runs `hookctl listen` with options built by NewCmdListen (through its
+// runF): hookctl demo drives a listener in-process this way.
+func Run(ctx context.Context, opts *Options) error { return listenRun(ctx, opts) }
