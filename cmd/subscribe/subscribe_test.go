@@ -338,7 +338,7 @@ func TestSubscribeAppOnly(t *testing.T) {
 	}
 
 	res := c.Run("subscribe", "inbox", "--profile", "nobox", "--notification-url", base+"/notifications")
-	if res.Code != exitcode.Usage || !strings.Contains(res.Stderr, "hookctl login --profile nobox --user UPN") {
+	if res.Code != exitcode.SignIn || !strings.Contains(res.Stderr, "hookctl login --profile nobox --user UPN") {
 		t.Errorf("app-only without a mailbox: exit %d %s", res.Code, res.Stderr)
 	}
 	// An explicit users/... resource works without one.

@@ -120,7 +120,7 @@ func TestTriggerMailAppOnly(t *testing.T) {
 		t.Errorf("%q did not arrive", sent[0].Subject)
 	}
 	res = c.Run("trigger", "mail", "--profile", "nobox")
-	if res.Code != exitcode.Usage || !strings.Contains(res.Stderr, "hookctl login --profile nobox --user UPN") {
+	if res.Code != exitcode.SignIn || !strings.Contains(res.Stderr, "hookctl login --profile nobox --user UPN") {
 		t.Errorf("app-only without a mailbox: exit %d %s", res.Code, res.Stderr)
 	}
 }

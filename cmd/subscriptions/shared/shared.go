@@ -250,7 +250,8 @@ func MailboxUser(p auth.Profile) (string, error) {
 		if p.Name != "" && p.Name != "default" {
 			login = fmt.Sprintf("hookctl login --profile %s --user UPN", p.Name)
 		}
-		return "", exitcode.Usagef("%w (app-only sign-ins have no \"me\"): sign in again with `%s`, naming the mailbox to act on", ErrNoMailboxUser, login)
+		// Exit 3: only a new sign-in (with --user) makes this profile usable here.
+		return "", exitcode.SignInNeeded(fmt.Errorf("%w (app-only sign-ins have no \"me\")\n  Sign in again naming the mailbox to act on: `%s`", ErrNoMailboxUser, login))
 	}
 	return p.User, nil
 }

@@ -97,7 +97,7 @@ func TestInboxResource(t *testing.T) {
 		t.Errorf("app: %q %v", r, err)
 	}
 	_, err := InboxResource(auth.Profile{Name: "ci", Kind: auth.KindApp})
-	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "hookctl login --profile ci --user UPN") {
+	if exitcode.Code(err) != exitcode.SignIn || !strings.Contains(err.Error(), "hookctl login --profile ci --user UPN") {
 		t.Errorf("app without user: %v", err)
 	}
 }
