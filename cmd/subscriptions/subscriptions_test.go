@@ -385,7 +385,8 @@ func fastRetries(profile string, retries *atomic.Int64) func(*factory.Factory) {
 
 func TestThrottlingStorm(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, emulator.Options{Graph: graphsim.Config{Seed: 7}})
+	// Pages of 3: the list below takes two pages, each of which may be throttled.
+	fx := newFixture(t, emulator.Options{Graph: graphsim.Config{Seed: 7, SubscriptionPageSize: 3}})
 	var retries atomic.Int64
 	run := func(args ...string) clitest.Result { return fx.RunWith(fastRetries("default", &retries), args...) }
 
@@ -400,12 +401,16 @@ func TestThrottlingStorm(t *testing.T) {
 		}
 		ids = append(ids, v[0].ID)
 	}
-	for _, args := range [][]string{{"list"}, {"show", ids[0]}, {"renew", "--all"}, {"reauthorize", ids[1]}, {"delete", "--all"}} {
+	res := run("subscriptions", "list", "-o", "json")
+	if listed := byID(decode(t, res)); res.Code != 0 || len(listed) != 4 || !listed[ids[3]].Hookctl || listed[ids[3]].State != "active" {
+		t.Errorf("list over two throttled pages: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, args := range [][]string{{"show", ids[0]}, {"renew", "--all"}, {"reauthorize", ids[1]}, {"delete", "--all"}} {
 		if res := run(append([]string{"subscriptions"}, append(args, "-o", "json")...)...); res.Code != 0 {
 			t.Errorf("%v under throttling: exit %d %s", args, res.Code, res.Stderr)
 		}
 	}
-	res := run("trigger", "mail", "--count", "4", "-o", "json")
+	res = run("trigger", "mail", "--count", "4", "-o", "json")
 	if res.Code != 0 || len(res.Lines()) != 4 {
 		t.Errorf("trigger mail under throttling: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
 	}
