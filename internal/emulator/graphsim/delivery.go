@@ -34,6 +34,8 @@ type Attempt struct {
 }
 
 // DeliveryStats counts what delivery has done since the server started.
+// Notifications and Dropped count change notifications only; Posts and
+// FailedPosts count every POST, lifecycle ones included.
 type DeliveryStats struct {
 	Notifications int64 `json:"notificationsDelivered"`
 	Posts         int64 `json:"posts"`
@@ -242,10 +244,10 @@ func (d *deliverer) post(url, kind string, batch []pending) {
 		return
 	}
 	d.s.log.Warn("delivery abandoned after retries", "url", redactURL(url), "kind", kind, "notifications", len(batch))
-	d.mu.Lock()
-	d.stats.Dropped += int64(len(batch))
-	d.mu.Unlock()
 	if kind == "notification" {
+		d.mu.Lock()
+		d.stats.Dropped += int64(len(batch))
+		d.mu.Unlock()
 		for _, id := range subscriptionIDs {
 			d.s.sendLifecycle(id, LifecycleMissed)
 		}
@@ -293,9 +295,9 @@ func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []st
 	d.record(a)
 	d.mu.Lock()
 	d.stats.Posts++
-	if ok {
+	if ok && kind == "notification" {
 		d.stats.Notifications += int64(count)
-	} else {
+	} else if !ok {
 		d.stats.FailedPosts++
 	}
 	d.mu.Unlock()
