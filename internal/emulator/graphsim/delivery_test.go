@@ -3,6 +3,7 @@ package graphsim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -513,5 +514,71 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// flakyStore fails its first Append, so pkg/receiver answers 503 once.
+type flakyStore struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *flakyStore) Append(ctx context.Context, data []byte) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.calls == 1 {
+		return 0, errors.New("disk full")
+	}
+	return uint64(s.calls), nil
+}
+
+func (s *flakyStore) Mark(uint64, string) error { return nil }
+func (s *flakyStore) Complete(uint64) error     { return nil }
+
+// TestListenReceiverRetried: when hookctl's receiver cannot store a collection
+// it answers 503, and the emulator's retry gets the notification through.
+func TestListenReceiverRetried(t *testing.T) {
+	t.Parallel()
+	events := make(chan receiver.Event, 100)
+	rcv, err := receiver.New(receiver.Options{
+		ClientStates: notification.NewClientStates("s3cret-state"),
+		Store:        &flakyStore{},
+		Reporter:     receiver.ReporterFunc(func(ev receiver.Event) error { events <- ev; return nil }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = rcv.Close(context.Background())
+	})
+	e := newEnv(t, nil)
+	sub := e.subscribe(adeleToken, subscriptionBody(srv.URL+receiver.NotificationsPath, nil))
+	_, _ = e.s.SendMail("", adele.ID, "second time lucky", "x")
+	deadline := time.After(5 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			if n, ok := ev.(receiver.NotificationEvent); ok && n.Notification.SubscriptionID == sub {
+				done = true
+			}
+		case <-deadline:
+			t.Fatal("no notification event")
+		}
+	}
+	var statuses []int
+	waitFor(t, func() bool {
+		statuses = nil
+		for _, a := range e.s.Deliveries() {
+			if a.Kind == "notification" {
+				statuses = append(statuses, a.Status)
+			}
+		}
+		return len(statuses) >= 2
+	})
+	if len(statuses) != 2 || statuses[0] != http.StatusServiceUnavailable || statuses[1] != http.StatusAccepted {
+		t.Errorf("delivery statuses = %v, want [503 202]", statuses)
 	}
 }
