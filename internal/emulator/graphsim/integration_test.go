@@ -309,3 +309,41 @@ func TestFullEmulatorRichNotifications(t *testing.T) {
 		t.Error("a validation token was accepted as a Graph access token")
 	}
 }
+
+// BenchmarkFullCreateValidatedSubscription measures creating a subscription
+// through the whole emulator: HTTPS, token verification, the validation
+// handshake against hookctl's receiver, and the 201.
+//
+//	go test -run '^$' -bench BenchmarkFullCreateValidatedSubscription ./internal/emulator/graphsim/
+func BenchmarkFullCreateValidatedSubscription(b *testing.B) {
+	e, err := emulator.Start(context.Background(), emulator.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	token, err := e.UserToken(e.Users[0].UserPrincipalName, "Mail.Read")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rcv, err := receiver.New(receiver.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(rcv)
+	b.Cleanup(func() {
+		srv.Close()
+		_ = rcv.Close(context.Background())
+	})
+	client := graphClient(e, token)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := client.CreateSubscription(ctx, graph.Subscription{
+			Resource: "me/mailFolders('Inbox')/messages", ChangeType: "created",
+			NotificationURL: srv.URL + receiver.NotificationsPath, LifecycleNotificationURL: srv.URL + receiver.LifecyclePath,
+			ExpirationDateTime: time.Now().Add(time.Hour), ClientState: "bench",
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
