@@ -68,7 +68,8 @@ type Config struct {
 	DeliveryTimeout time.Duration
 	// ValidationTimeout bounds the validation handshake (Graph: 10 s).
 	ValidationTimeout time.Duration
-	// MaxLifetime overrides the maximum subscription lifetime for messages.
+	// MaxLifetime overrides the maximum subscription lifetime (10,080 minutes,
+	// 1,440 with resource data), e.g. to exercise renewal quickly.
 	MaxLifetime time.Duration
 	// SubscriptionPageSize is how many subscriptions one list page holds (default 100).
 	SubscriptionPageSize int
@@ -97,7 +98,7 @@ type Server struct {
 	faults        Faults
 	random        *rand.Rand
 	mailboxes     map[string]*mailbox // by user id
-	subscriptions map[string]*subscription
+	subscriptions map[string]*Subscription
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
@@ -154,7 +155,7 @@ func New(cfg Config) *Server {
 		faults:        cfg.Faults.withDefaults(),
 		random:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		mailboxes:     map[string]*mailbox{},
-		subscriptions: map[string]*subscription{},
+		subscriptions: map[string]*Subscription{},
 		stopJanitor:   make(chan struct{}),
 		janitorDone:   make(chan struct{}),
 	}

@@ -48,8 +48,6 @@ type Subscription struct {
 	Created                 time.Time `json:"createdDateTime"`
 }
 
-type subscription = Subscription
-
 func (sub *Subscription) hasChangeType(changeType string) bool {
 	for _, t := range strings.Split(sub.ChangeType, ",") {
 		if t == changeType {
