@@ -165,3 +165,48 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("%s mode = %o, want %o", path, got, want)
 	}
 }
+
+// TestFileCacheReadersNeverSeeHalfAFile reads the file directly, without the
+// lock, while another handle rewrites it with caches of changing size: thanks
+// to the temporary file and rename every read is a whole, valid cache.
+func TestFileCacheReadersNeverSeeHalfAFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "c.json")
+	writer := NewFileCache(path)
+	if err := writer.Export(context.Background(), &counterCache{data: map[string]int{"seed": 1}}, exportHints()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 30 {
+			mem := &counterCache{data: map[string]int{}}
+			for k := range (i%7 + 1) * 300 { // 300 to 2100 entries: the size changes every write
+				mem.data[fmt.Sprintf("entry-%d", k)] = i
+			}
+			if err := writer.Export(context.Background(), mem, exportHints()); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	reads := 0
+	for {
+		select {
+		case <-done:
+			if reads == 0 {
+				t.Fatal("no read happened during the writes")
+			}
+			return
+		default:
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("read %d saw a partial file (%d bytes)", reads, len(raw))
+		}
+		reads++
+	}
+}
