@@ -582,3 +582,22 @@ func TestListenReceiverRetried(t *testing.T) {
 		t.Errorf("delivery statuses = %v, want [503 202]", statuses)
 	}
 }
+
+func TestRestoreAddsNewWellKnownFolders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	state := e.s.Snapshot()
+	inboxID := state.Mailboxes[0].Folders[0].ID
+	state.Mailboxes[0].Folders = state.Mailboxes[0].Folders[:1] // a state file from before Archive existed
+	fresh := newEnv(t, nil)
+	if err := fresh.s.Restore(state); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := fresh.s.Messages(state.Mailboxes[0].UserID, "archive")
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("archive: %v %v", msgs, err)
+	}
+	if _, err := fresh.s.Messages(state.Mailboxes[0].UserID, inboxID); err != nil {
+		t.Errorf("inbox id not kept: %v", err)
+	}
+}

@@ -18,6 +18,9 @@ const (
 	folderSentItems    = "sentitems"
 	folderDrafts       = "drafts"
 	folderDeletedItems = "deleteditems"
+	folderArchive      = "archive"
+	folderJunkEmail    = "junkemail"
+	folderOutbox       = "outbox"
 )
 
 // EmailAddress is a name and an SMTP address.
@@ -77,6 +80,7 @@ func newMailbox(u tenant.User) *mailbox {
 	box := &mailbox{user: u, byID: map[string]*Message{}}
 	for _, f := range []struct{ wellKnown, name string }{
 		{folderInbox, "Inbox"}, {folderSentItems, "Sent Items"}, {folderDrafts, "Drafts"}, {folderDeletedItems, "Deleted Items"},
+		{folderArchive, "Archive"}, {folderJunkEmail, "Junk Email"}, {folderOutbox, "Outbox"},
 	} {
 		box.folders = append(box.folders, &Folder{ID: exchangeID(1), DisplayName: f.name, WellKnown: f.wellKnown})
 	}

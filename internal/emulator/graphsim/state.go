@@ -64,10 +64,17 @@ func (s *Server) Restore(state State) error {
 		}
 		box := newMailbox(user)
 		if len(mb.Folders) > 0 {
+			// Keep the saved folder ids; well-known folders added since get new ones.
+			fresh := box.folders
 			box.folders = nil
 			for _, f := range mb.Folders {
 				folder := f
 				box.folders = append(box.folders, &folder)
+			}
+			for _, f := range fresh {
+				if box.folder(f.WellKnown) == nil {
+					box.folders = append(box.folders, f)
+				}
 			}
 		}
 		for _, m := range mb.Messages {

@@ -260,6 +260,9 @@ func (c *call) resolveResource(resource string) (tenant.User, string, *graphErro
 		return tenant.User{}, "", errInvalidRequest("The resource must not include the base URL: use a relative path such as me/mailFolders('Inbox')/messages.")
 	}
 	path, _, _ := strings.Cut(resource, "?")
+	if unescaped, err := url.PathUnescape(path); err == nil {
+		path = unescaped
+	}
 	segments := splitSegments(path)
 	var user tenant.User
 	switch {
