@@ -176,7 +176,7 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 
 	// Every value of a secret-bearing flag is scrubbed from debug output and errors.
 	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
-		if secretFlag(fl.Name) {
+		if secretFlag(fl.Name) && fl.Value.Type() != "bool" {
 			if sv, ok := fl.Value.(pflag.SliceValue); ok {
 				for _, v := range sv.GetSlice() {
 					f.Secrets.Add(v)
@@ -207,10 +207,13 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 	return nil
 }
 
-// excludedByCommandLine reports whether a flag in a mutually exclusive group with
-// fl was given on the command line; then fl's environment or file value yields,
-// because the command line wins.
+// excludedByCommandLine reports whether fl must not be filled from the
+// environment or file: it is marked command-line-only, or a flag in a mutually
+// exclusive group with it was given on the command line (the command line wins).
 func excludedByCommandLine(fl *pflag.Flag, onCommandLine map[string]bool) bool {
+	if _, ok := fl.Annotations[config.CommandLineOnly]; ok {
+		return true
+	}
 	for _, group := range fl.Annotations["cobra_annotation_mutually_exclusive"] {
 		for _, other := range strings.Fields(group) {
 			if other != fl.Name && onCommandLine[other] {

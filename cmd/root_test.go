@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/golden"
@@ -188,6 +189,45 @@ func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
 				t.Errorf("exit %d, want %d (err %v, stderr %s)", code, tt.want, err, errOut)
 			}
 		})
+	}
+}
+
+func TestCommandLineOnlyFlagIgnoresEnvAndFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("all: true\n"), 0o600)
+	f, _, _ := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir, "HOOKCTL_ALL": "true"})
+	var all bool
+	probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
+	probe.Flags().BoolVar(&all, "all", false, "")
+	_ = probe.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
+	root := NewCmdRoot(f)
+	root.AddCommand(probe)
+	root.SetArgs([]string{"probe"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if all {
+		t.Fatal("--all was set from the environment or config file")
+	}
+}
+
+func TestBoolSecretFlagValuesAreNotScrubbed(t *testing.T) {
+	t.Parallel()
+	f, _, _ := testFactory(t, nil)
+	probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
+	probe.Flags().Bool("show-client-state", false, "")
+	probe.Flags().String("client-secret-env", "", "")
+	probe.Flags().String("client-state", "", "")
+	root := NewCmdRoot(f)
+	root.AddCommand(probe)
+	root.SetArgs([]string{"probe", "--show-client-state", "--client-secret-env", "MY_SECRET_VAR", "--client-state", "hunter2-state"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Secrets.Scrub("true MY_SECRET_VAR hunter2-state")
+	if got != "true MY_SECRET_VAR [REDACTED]" {
+		t.Fatalf("Scrub = %q", got)
 	}
 }
 

@@ -15,6 +15,13 @@ import (
 // EnvPrefix prefixes every environment variable hookctl reads for a flag: --teams-secret is HOOKCTL_TEAMS_SECRET.
 const EnvPrefix = "HOOKCTL"
 
+// CommandLineOnly is a flag annotation for flags that must never come from the
+// environment or the config file (destructive selectors such as
+// `subscriptions delete --all`):
+//
+//	cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
+const CommandLineOnly = "hookctl_command_line_only"
+
 // Lookup reads the environment; tests substitute a map.
 type Lookup func(string) (string, bool)
 
