@@ -315,3 +315,15 @@ func TestCLIBrowserFallsBackToDeviceCode(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
+
+func TestCLILoginTimeoutExits5(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, emulator.Options{})
+	code, stdout, stderr := c.run("", "login", "--client-id", c.em.PublicClientID, "--timeout", "1ms")
+	if code != exitcode.Timeout || stdout != "" || !strings.Contains(stderr, "timed out") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, _ := c.run("", "whoami"); code != exitcode.SignIn {
+		t.Errorf("whoami after a timed-out login: exit %d", code)
+	}
+}
