@@ -329,3 +329,69 @@ func TestBatch(t *testing.T) {
 	}
 	expectError(t, e.do("POST", "/v1.0/$batch", "", map[string]any{"requests": many[:1]}), 401, "InvalidAuthenticationToken")
 }
+
+func TestMoveAndDelete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	rcv := newReceiver(t)
+	e.subscribe(adeleToken, subscriptionBody(rcv.URL, map[string]any{"resource": "me/messages", "changeType": "created,deleted"}))
+	id, _ := e.s.SendMail("", adele.ID, "to archive", "x")
+	r := e.do("POST", "/v1.0/me/messages/"+id+"/move", adeleToken, map[string]any{"destinationId": "archive"})
+	if r.status != 201 {
+		t.Fatalf("move = %d %s", r.status, r.body)
+	}
+	moved := r.json(t)
+	movedID := moved["id"].(string)
+	archive, _ := e.s.Messages(adele.ID, "archive")
+	if movedID == id || len(archive) != 1 || archive[0].ID != movedID || moved["parentFolderId"] != archive[0].FolderID {
+		t.Errorf("moved = %v, archive = %+v", moved, archive)
+	}
+	expectError(t, e.do("GET", "/v1.0/me/messages/"+id, adeleToken, nil), 404, "ErrorItemNotFound")
+
+	// DELETE moves to Deleted Items (another new id); DELETE there removes it.
+	if r := e.do("DELETE", "/v1.0/me/messages/"+movedID, adeleToken, nil); r.status != 204 {
+		t.Fatalf("delete = %d %s", r.status, r.body)
+	}
+	deleted, _ := e.s.Messages(adele.ID, "deleteditems")
+	if len(deleted) != 1 {
+		t.Fatalf("deleted items = %+v", deleted)
+	}
+	if r := e.do("DELETE", "/v1.0/me/mailFolders/deleteditems/messages/"+deleted[0].ID, adeleToken, nil); r.status != 204 {
+		t.Fatalf("delete from Deleted Items = %d %s", r.status, r.body)
+	}
+	if all, _ := e.s.Messages(adele.ID, ""); len(all) != 0 { // the sender was external: no Sent Items copy
+		t.Errorf("mailbox still holds %+v", all)
+	}
+	// created (inbox), deleted+created (move), deleted+created (delete), deleted (purge).
+	waitFor(t, func() bool { return len(notifications(rcv.snapshot())) == 6 })
+	var kinds []string
+	for _, n := range notifications(rcv.snapshot()) {
+		kinds = append(kinds, n["changeType"].(string))
+	}
+	if strings.Count(strings.Join(kinds, ","), "created") != 3 {
+		t.Errorf("change types = %v", kinds)
+	}
+
+	id, _ = e.s.SendMail("", adele.ID, "purge me", "x")
+	if r := e.do("POST", "/v1.0/me/messages/"+id+"/permanentDelete", adeleToken, nil); r.status != 204 {
+		t.Errorf("permanentDelete = %d %s", r.status, r.body)
+	}
+	id, _ = e.s.SendMail("", adele.ID, "stay", "x")
+	for _, tc := range []struct {
+		name, path, token string
+		body              any
+		status            int
+		code              string
+	}{
+		{"move without Mail.ReadWrite", "/v1.0/me/messages/" + id + "/move", adeleReadOnly, map[string]any{"destinationId": "archive"}, 403, "ErrorAccessDenied"},
+		{"move to an unknown folder", "/v1.0/me/messages/" + id + "/move", adeleToken, map[string]any{"destinationId": "nowhere"}, 400, "ErrorInvalidIdMalformed"},
+		{"move without destination", "/v1.0/me/messages/" + id + "/move", adeleToken, map[string]any{}, 400, "ErrorInvalidIdMalformed"},
+		{"move an unknown message", "/v1.0/me/messages/AAMkAnope/move", adeleToken, map[string]any{"destinationId": "archive"}, 404, "ErrorItemNotFound"},
+		{"permanentDelete without Mail.ReadWrite", "/v1.0/me/messages/" + id + "/permanentDelete", adeleReadOnly, nil, 403, "ErrorAccessDenied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectError(t, e.do("POST", tc.path, tc.token, tc.body), tc.status, tc.code)
+		})
+	}
+	expectError(t, e.do("GET", "/v1.0/me/messages/"+id+"/move", adeleToken, nil), 405, "Request_BadRequest")
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
 )
@@ -161,6 +162,12 @@ func (c *call) messages(user tenant.User, box *mailbox, folder *Folder, rest []s
 		c.delta(user, box, folder)
 	case len(rest) == 1:
 		c.message(user, box, folder, rest[0])
+	case len(rest) == 2 && (strings.EqualFold(rest[1], "move") || strings.EqualFold(rest[1], "permanentDelete")):
+		if c.r.Method != http.MethodPost {
+			c.fail(errMethodNotAllowed())
+			return
+		}
+		c.messageAction(user, box, folder, rest[0], strings.ToLower(rest[1]))
 	default:
 		c.fail(errNoSegment(rest[1]))
 	}
@@ -250,13 +257,89 @@ func (c *call) message(user tenant.User, box *mailbox, folder *Folder, id string
 	case http.MethodPatch:
 		c.patchMessage(user, box, m)
 	case http.MethodDelete:
-		c.s.mu.Lock()
-		box.remove(m)
-		ch := change{userID: user.ID, folderID: m.FolderID, messageID: m.ID, changeKey: m.ChangeKey, changeType: "deleted"}
-		c.s.mu.Unlock()
-		c.s.notify([]change{ch})
+		// Like Outlook: DELETE moves the message to Deleted Items; deleting
+		// it there removes it for good.
+		deleted := box.folder(folderDeletedItems)
+		if m.FolderID == deleted.ID {
+			c.s.permanentDelete(user, box, m)
+		} else {
+			c.s.move(user, box, m, deleted)
+		}
 		c.noContent(http.StatusNoContent)
 	}
+}
+
+// messageAction answers POST .../messages/{id}/move and .../permanentDelete.
+func (c *call) messageAction(user tenant.User, box *mailbox, folder *Folder, id, action string) {
+	if !c.mayWrite(user) {
+		return
+	}
+	c.s.mu.Lock()
+	m := box.byID[id]
+	if m != nil && folder != nil && m.FolderID != folder.ID {
+		m = nil
+	}
+	c.s.mu.Unlock()
+	if m == nil {
+		c.fail(errorf(http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store."))
+		return
+	}
+	if action == "permanentdelete" {
+		c.s.permanentDelete(user, box, m)
+		c.noContent(http.StatusNoContent)
+		return
+	}
+	var req struct {
+		DestinationID string `json:"destinationId"`
+	}
+	if e := readJSON(c.r, &req); e != nil {
+		c.fail(e)
+		return
+	}
+	c.s.mu.Lock()
+	destination := box.folder(req.DestinationID)
+	c.s.mu.Unlock()
+	if req.DestinationID == "" || destination == nil {
+		c.fail(errorf(http.StatusBadRequest, "ErrorInvalidIdMalformed", "Id is malformed: destinationId must be a folder id or a well-known folder name."))
+		return
+	}
+	moved := c.s.move(user, box, m, destination)
+	c.s.mu.Lock()
+	body := append(object{{"@odata.context", c.baseURL() + "/$metadata#users('" + user.ID + "')/messages/$entity"}}, messageObject(moved, box)...)
+	c.s.mu.Unlock()
+	c.reply(http.StatusCreated, body)
+}
+
+// move puts a message in another folder. As in Exchange, the moved message
+// gets a new id: the old one is deleted from its folder, a new one created.
+func (s *Server) move(user tenant.User, box *mailbox, m *Message, destination *Folder) *Message {
+	s.mu.Lock()
+	if m.FolderID == destination.ID {
+		s.mu.Unlock()
+		return m
+	}
+	moved := *m
+	moved.ID = exchangeID(3)
+	moved.FolderID = destination.ID
+	moved.ChangeKey = newChangeKey()
+	moved.Modified = s.cfg.Now().UTC().Truncate(time.Second)
+	box.remove(m)
+	box.add(&moved)
+	changes := []change{
+		{userID: user.ID, folderID: m.FolderID, messageID: m.ID, changeKey: m.ChangeKey, changeType: "deleted"},
+		{userID: user.ID, folderID: moved.FolderID, messageID: moved.ID, changeKey: moved.ChangeKey, changeType: "created"},
+	}
+	s.mu.Unlock()
+	s.notify(changes)
+	return &moved
+}
+
+func (s *Server) permanentDelete(user tenant.User, box *mailbox, m *Message) {
+	s.mu.Lock()
+	box.remove(m)
+	ch := change{userID: user.ID, folderID: m.FolderID, messageID: m.ID, changeKey: m.ChangeKey, changeType: "deleted"}
+	s.mu.Unlock()
+	s.notify([]change{ch})
 }
 
 // patchMessage updates isRead and categories, the properties a mail client changes.
