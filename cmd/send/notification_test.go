@@ -40,7 +40,7 @@ func TestSendNotificationWire(t *testing.T) {
 				var data map[string]string
 				_ = json.Unmarshal(n.ResourceData, &data)
 				if data["@odata.type"] != "#Microsoft.Graph.Message" || data["@odata.id"] != n.Resource ||
-					!strings.HasSuffix(n.Resource, "/"+data["id"]) || !regexp.MustCompile(`^W/"CQAAABYAAAD[A-Za-z0-9+/=]+"$`).MatchString(n.ETag) {
+					!strings.HasSuffix(n.Resource, "/"+data["id"]) || !regexp.MustCompile(`^W/"CQAAABYAAAD[A-Za-z0-9+/=]+"$`).MatchString(data["@odata.etag"]) {
 					t.Errorf("resourceData %s", n.ResourceData)
 				}
 				if !guidPattern.MatchString(n.SubscriptionID) || !guidPattern.MatchString(n.TenantID) {
