@@ -322,6 +322,9 @@ func (w *watchRun) start(ctx context.Context, s *session) error {
 	})
 	w.manager.Store(manager)
 	if err := manager.Start(ctx, w.resources); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while subscribing: a normal way to stop
+		}
 		return explainSubscribeError(err)
 	}
 	return nil

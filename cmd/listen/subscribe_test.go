@@ -425,3 +425,24 @@ func httpGet(url string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+func TestListenSubscribeValidationFailure(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	// Graph is told to call a port nobody listens on: validation fails.
+	res := c.Run("listen", "--subscribe", "inbox", "--public-url", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "-o", "json")
+	if res.Code != 1 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	for _, want := range []string{"Subscription validation request failed", "Graph could not reach the listener"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	if subs := c.Em.Graph.Subscriptions(); len(subs) != 0 {
+		t.Errorf("Graph: %+v", subs)
+	}
+	if recs, _ := substore.New(c.StateDir()).List(context.Background()); len(recs) != 0 {
+		t.Errorf("store: %+v", recs)
+	}
+}

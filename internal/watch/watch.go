@@ -43,6 +43,8 @@ const (
 	lifecycleQueue = 16
 	// deltaPageSize asks Graph for large delta pages: fewer round trips.
 	deltaPageSize = 100
+	// cleanupTimeout bounds deleting what a failed Start made.
+	cleanupTimeout = 15 * time.Second
 )
 
 // Lifecycle events (PROTOCOL.md §4).
@@ -146,7 +148,10 @@ func (m *Manager) Start(ctx context.Context, resources []string) error {
 	for _, resource := range resources {
 		rec, err := m.subscribe(ctx, resource, "", "")
 		if err != nil {
-			_ = m.deleteAll(ctx)
+			// Interrupted or not, what was made must go: with a context of its own.
+			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			_ = m.deleteAll(cleanup)
+			cancel()
 			m.mu.Lock()
 			m.watched = nil
 			m.mu.Unlock()
