@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -235,4 +236,18 @@ func (e *env) subscriptionID() string {
 		e.t.Fatalf("%d subscriptions, want 1", len(subs))
 	}
 	return subs[0].ID
+}
+
+// postLifecycle delivers a lifecycle notification to the receiver, as Graph would.
+func (e *env) postLifecycle(subscriptionID, clientState, event string) {
+	e.t.Helper()
+	body := fmt.Sprintf(`{"value":[{"lifecycleEvent":%q,"subscriptionId":%q,"clientState":%q,"subscriptionExpirationDateTime":"2030-01-01T00:00:00Z"}]}`, event, subscriptionID, clientState)
+	resp, err := http.Post(e.url+receiver.LifecyclePath, "application/json", strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		e.t.Fatalf("POST /lifecycle: %d", resp.StatusCode)
+	}
 }

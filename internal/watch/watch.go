@@ -157,7 +157,7 @@ func (m *Manager) Start(ctx context.Context, resources []string) error {
 			m.mu.Unlock()
 			return err
 		}
-		w := &watched{m: m, rec: rec, events: make(chan string, lifecycleQueue)}
+		w := &watched{m: m, rec: rec, events: make(chan lifecycleEvent, lifecycleQueue)}
 		w.scheduleRenewal()
 		m.mu.Lock()
 		m.byID[rec.ID] = w
@@ -207,7 +207,7 @@ func (m *Manager) Report(e receiver.Event) error {
 			return nil
 		}
 		select {
-		case w.events <- n.LifecycleEvent:
+		case w.events <- lifecycleEvent{subscriptionID: n.SubscriptionID, event: n.LifecycleEvent}:
 		default:
 			// A full queue already holds reactions that cover this one.
 		}
@@ -330,7 +330,7 @@ func newClientState() (string, error) {
 // subscriptionRemoved it carries on as the replacement.
 type watched struct {
 	m      *Manager
-	events chan string
+	events chan lifecycleEvent
 
 	mu  sync.Mutex
 	rec substore.Record
@@ -424,8 +424,8 @@ func (w *watched) loop(ctx context.Context) {
 			case w.pending != "":
 				w.resync(ctx, w.pending)
 			}
-		case event := <-w.events:
-			w.react(ctx, event)
+		case e := <-w.events:
+			w.react(ctx, e)
 		}
 		if ctx.Err() != nil {
 			return
@@ -434,9 +434,22 @@ func (w *watched) loop(ctx context.Context) {
 	}
 }
 
+// lifecycleEvent is a lifecycle notification waiting for its reaction.
+type lifecycleEvent struct {
+	subscriptionID, event string
+}
+
 // react answers one lifecycle event (after the receiver has answered 202).
-func (w *watched) react(ctx context.Context, event string) {
-	switch event {
+// Events about a subscription already replaced only ask for a resync: a late
+// or repeated subscriptionRemoved must not replace the replacement.
+func (w *watched) react(ctx context.Context, e lifecycleEvent) {
+	if e.subscriptionID != w.record().ID {
+		if e.event == EventMissed {
+			w.resync(ctx, EventMissed)
+		}
+		return
+	}
+	switch e.event {
 	case EventReauthorizationRequired:
 		w.reauthorize(ctx)
 	case EventSubscriptionRemoved:

@@ -212,6 +212,19 @@ func TestSubscriptionRemovedIsReplacedAndResynced(t *testing.T) {
 	e.sendMail("to the replacement")
 	e.waitFor("a notification on the replacement", func(lines []seen, _ []Event) bool { return subjectsOf(lines)["to the replacement"] == 1 })
 	lines, _ := e.snapshot()
+
+	// Graph retries deliveries: a repeated subscriptionRemoved for the old id
+	// must not replace the replacement. A missed event queued behind it shows
+	// when it has been dealt with.
+	e.postLifecycle(old, oldRec.ClientState, "subscriptionRemoved")
+	e.postLifecycle(replacement.ID, recs[0].ClientState, "missed")
+	e.waitFor("the second resync", func(_ []seen, events []Event) bool { return countEvents[Resynced](events) == 2 })
+	if subs := e.em.Graph.Subscriptions(); len(subs) != 1 || subs[0].ID != replacement.ID {
+		t.Errorf("after a repeated subscriptionRemoved: %+v", subs)
+	}
+	if _, events := e.snapshot(); countEvents[Subscribed](events) != 2 {
+		t.Errorf("events: %s", describeEvents(events))
+	}
 	if last := lines[len(lines)-1]; last.n.SubscriptionID != replacement.ID || last.resynced {
 		t.Errorf("delivered on %s (resynced %v)", last.n.SubscriptionID, last.resynced)
 	}
