@@ -31,6 +31,10 @@ type Attempt struct {
 	Duration  time.Duration `json:"durationNs"`
 	Duplicate bool          `json:"duplicate,omitempty"`
 	Dropped   bool          `json:"dropped,omitempty"`
+	// Throttled is set when the POST was held back because the endpoint
+	// answers slowly (Note says why).
+	Throttled bool   `json:"throttled,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // DeliveryStats counts what delivery has done since the server started.
@@ -71,13 +75,14 @@ type deliverer struct {
 	mu       sync.Mutex
 	queues   map[string]*endpointQueue
 	slots    map[string]chan struct{} // per URL: POSTs in flight
+	health   map[string]*endpointHealth
 	attempts []Attempt
 	stats    DeliveryStats
 }
 
 func newDeliverer(s *Server) *deliverer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &deliverer{s: s, ctx: ctx, cancel: cancel, queues: map[string]*endpointQueue{}, slots: map[string]chan struct{}{}}
+	return &deliverer{s: s, ctx: ctx, cancel: cancel, queues: map[string]*endpointQueue{}, slots: map[string]chan struct{}{}, health: map[string]*endpointHealth{}}
 }
 
 func (d *deliverer) close() {
@@ -229,9 +234,22 @@ func (d *deliverer) post(url, kind string, batch []pending) {
 	}
 	wait := d.s.cfg.RetryBase
 	for attempt := 1; attempt <= d.s.cfg.MaxAttempts; attempt++ {
-		if d.postOnce(url, kind, data, subscriptionIDs, len(batch), attempt, false) {
+		var throttledBy string
+		if kind == "notification" {
+			switch state, why := d.endpointState(url); state {
+			case endpointDropping:
+				d.dropSlow(url, batch, subscriptionIDs, why)
+				return
+			case endpointThrottled:
+				if !d.sleep(d.s.cfg.SlowDelay) {
+					return
+				}
+				throttledBy = why
+			}
+		}
+		if d.postOnce(url, kind, data, subscriptionIDs, len(batch), attempt, false, throttledBy) {
 			if kind == "notification" && d.s.chance(d.s.CurrentFaults().DuplicateRate) {
-				d.postOnce(url, kind, data, subscriptionIDs, len(batch), 1, true)
+				d.postOnce(url, kind, data, subscriptionIDs, len(batch), 1, true, "")
 			}
 			return
 		}
@@ -272,7 +290,7 @@ func (d *deliverer) acquire(url string) (release func(), ok bool) {
 }
 
 // postOnce makes one POST and reports whether the receiver took it (2xx in time).
-func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []string, count, attempt int, duplicate bool) bool {
+func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []string, count, attempt int, duplicate bool, throttledBy string) bool {
 	release, ok := d.acquire(url)
 	if !ok {
 		return false
@@ -282,8 +300,14 @@ func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []st
 	defer cancel()
 	started := time.Now()
 	a := Attempt{Kind: kind, URL: redactURL(url), SubscriptionIDs: subscriptionIDs, Notifications: count, Attempt: attempt, Duplicate: duplicate}
+	if throttledBy != "" {
+		a.Throttled, a.Note = true, fmt.Sprintf("delayed %s: %s", d.s.cfg.SlowDelay, throttledBy)
+	}
 	status, err := d.send(ctx, url, data)
 	a.Duration = time.Since(started)
+	if kind == "notification" {
+		d.observe(url, a.Duration, errors.Is(ctx.Err(), context.DeadlineExceeded))
+	}
 	a.Status = status
 	ok = err == nil && status >= 200 && status < 300
 	switch {
@@ -475,4 +499,18 @@ func (s *Server) postLifecycle(sub Subscription, event string) bool {
 		s.delivery.post(sub.LifecycleNotificationURL, "lifecycle", []pending{{subscriptionID: sub.ID, body: body}})
 	})
 	return true
+}
+
+// dropSlow drops a batch for an endpoint that answers too slowly, as Graph
+// does, and tells each subscription it missed notifications.
+func (d *deliverer) dropSlow(url string, batch []pending, subscriptionIDs []string, why string) {
+	d.record(Attempt{Kind: "notification", URL: redactURL(url), SubscriptionIDs: subscriptionIDs, Notifications: len(batch),
+		Dropped: true, Error: "dropped: " + why})
+	d.mu.Lock()
+	d.stats.Dropped += int64(len(batch))
+	d.mu.Unlock()
+	d.s.log.Warn("notifications dropped for a slow endpoint", "url", redactURL(url), "reason", why)
+	for _, id := range subscriptionIDs {
+		d.s.sendLifecycle(id, LifecycleMissed)
+	}
 }

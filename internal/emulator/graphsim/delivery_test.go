@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -173,6 +174,13 @@ func TestSlowReceiverIsRetried(t *testing.T) {
 	}
 	if len(errs) != 2 || !strings.Contains(errs[0], "no answer within 100ms") || errs[1] != "" {
 		t.Errorf("attempt errors = %q", errs)
+	}
+	// The timed-out answer counts as slow in the endpoint's health.
+	e.s.delivery.mu.Lock()
+	health := e.s.delivery.health[slowOnce.URL]
+	e.s.delivery.mu.Unlock()
+	if health == nil || health.count != 2 || !health.slow[0] || health.slow[1] {
+		t.Errorf("endpoint health = %+v", health)
 	}
 }
 
@@ -599,5 +607,68 @@ func TestRestoreAddsNewWellKnownFolders(t *testing.T) {
 	}
 	if _, err := fresh.s.Messages(state.Mailboxes[0].UserID, inboxID); err != nil {
 		t.Errorf("inbox id not kept: %v", err)
+	}
+}
+
+// TestSlowEndpoints: of an endpoint's last 100 answers, 10% slow ones delay
+// its deliveries and 15% drop them, followed by `missed`. The endpoint's
+// history is recorded directly so the test does not depend on timing.
+func TestSlowEndpoints(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		slow      int
+		throttled bool
+		dropped   bool
+	}{
+		{"too few answers to judge", -1, false, false},
+		{"9% slow: healthy", 9, false, false},
+		{"10% slow: throttled", 10, true, false},
+		{"14% slow: throttled", 14, true, false},
+		{"15% slow: dropped", 15, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *Config) { c.SlowDelay = 30 * time.Millisecond })
+			hook, life := newReceiver(t), newReceiver(t)
+			e.subscribe(adeleToken, subscriptionBody(hook.URL, map[string]any{"lifecycleNotificationUrl": life.URL}))
+			answers := 100
+			if tc.slow < 0 {
+				answers, tc.slow = 99, 99
+			}
+			for i := 0; i < answers; i++ {
+				e.s.delivery.observe(hook.URL, time.Millisecond, i < tc.slow)
+			}
+			_, _ = e.s.SendMail("", adele.ID, "the 101st", "x")
+			var last Attempt
+			waitFor(t, func() bool {
+				attempts := e.s.Deliveries()
+				for i := len(attempts) - 1; i >= 0; i-- {
+					if attempts[i].Kind == "notification" {
+						last = attempts[i]
+						return last.Dropped || last.Status == http.StatusAccepted
+					}
+				}
+				return false
+			})
+			if last.Throttled != tc.throttled || last.Dropped != tc.dropped {
+				t.Fatalf("attempt = %+v", last)
+			}
+			if tc.dropped {
+				if last.Error != "dropped: 15% of the endpoint's last 100 answers took longer than 2.9s" {
+					t.Errorf("error = %q", last.Error)
+				}
+				if got := notifications(life.waitPosts(t, 1)); got[0]["lifecycleEvent"] != "missed" || hook.count() != 0 {
+					t.Errorf("lifecycle = %v, hook POSTs = %d", got, hook.count())
+				}
+				// After SlowDelay the endpoint's record is forgotten: it gets mail again.
+				time.Sleep(40 * time.Millisecond)
+				_, _ = e.s.SendMail("", adele.ID, "another chance", "x")
+				hook.waitPosts(t, 1)
+			}
+			if tc.throttled && !strings.HasPrefix(last.Note, fmt.Sprintf("delayed 30ms: %d%% of the endpoint's last 100 answers", tc.slow)) {
+				t.Errorf("note = %q", last.Note)
+			}
+		})
 	}
 }

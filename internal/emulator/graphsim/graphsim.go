@@ -66,6 +66,11 @@ type Config struct {
 	MaxAttempts int
 	// DeliveryTimeout is how long a receiver may take to answer (Graph: 3 s).
 	DeliveryTimeout time.Duration
+	// SlowAnswer is when an answer counts as slow (Graph: 2.9 s). Of an
+	// endpoint's last 100 answers, 10% slow ones delay its deliveries by
+	// SlowDelay; 15% drop them (each drop followed by `missed`).
+	SlowAnswer time.Duration
+	SlowDelay  time.Duration
 	// ValidationTimeout bounds the validation handshake (Graph: 10 s).
 	ValidationTimeout time.Duration
 	// MaxLifetime overrides the maximum subscription lifetime (10,080 minutes,
@@ -136,6 +141,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if cfg.SlowAnswer <= 0 {
+		cfg.SlowAnswer = DefaultSlowAnswer
+	}
+	if cfg.SlowDelay <= 0 {
+		cfg.SlowDelay = DefaultSlowDelay
 	}
 	if cfg.ValidationTimeout <= 0 {
 		cfg.ValidationTimeout = DefaultValidationTimeout
