@@ -330,6 +330,9 @@ func (s *session) open(ctx context.Context) error {
 	ln, publicURL, err := opener.Open(ctx, s.opts.Addr)
 	if err != nil {
 		s.shutdownReceiver()
+		if tunnelFailed := (*tunnelError)(nil); errors.As(err, &tunnelFailed) {
+			return err // the socket was fine: --addr is not the problem
+		}
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --addr", s.opts.Addr, err)
 	}
 	s.listener = ln

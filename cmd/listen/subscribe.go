@@ -400,10 +400,16 @@ func (o *tunnelOpener) Open(ctx context.Context, addr string) (net.Listener, str
 	t, err := o.tunnel.Open(ctx, ln.Addr().String())
 	if err != nil {
 		ln.Close()
-		return nil, "", fmt.Errorf("opening the tunnel: %w", err)
+		return nil, "", &tunnelError{err: err}
 	}
 	return &tunnelListener{Listener: ln, tunnel: t}, t.URL(), nil
 }
+
+// tunnelError is a tunnel that would not open (the socket did).
+type tunnelError struct{ err error }
+
+func (e *tunnelError) Error() string { return "opening the tunnel: " + e.err.Error() }
+func (e *tunnelError) Unwrap() error { return e.err }
 
 // tunnelListener closes its tunnel with the socket.
 type tunnelListener struct {
