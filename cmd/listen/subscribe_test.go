@@ -446,3 +446,28 @@ func TestListenSubscribeValidationFailure(t *testing.T) {
 		t.Errorf("store: %+v", recs)
 	}
 }
+
+func TestListenSubscribeAppOnlyInbox(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{Graph: graphsim.Config{BatchWindow: 20 * time.Millisecond}})
+	user := c.Em.Users[1].UserPrincipalName
+	c.LoginApp("ci", user)
+	done := background(c, "listen", "--profile", "ci", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "1", "--timeout", "30s")
+	sub := recorded(t, c, done)
+	if want := "users/" + user + "/mailFolders('Inbox')/messages"; sub.Resource != want {
+		t.Errorf("resource %q, want %q", sub.Resource, want)
+	}
+	trigger(t, c, "--profile", "ci", "--subject", "for the app")
+	res := wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	lines := parseLines(t, res)
+	if len(lines) != 2 || lines[1].Message == nil || lines[1].Message.Subject != "for the app" {
+		t.Errorf("stdout:\n%s", res.Stdout)
+	}
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	if len(recs) != 0 || !strings.Contains(res.Stderr, "deleted subscription "+sub.ID) {
+		t.Errorf("left behind: %+v\n%s", recs, res.Stderr)
+	}
+}
