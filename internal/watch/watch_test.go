@@ -463,3 +463,24 @@ func TestPureHelpers(t *testing.T) {
 		t.Errorf("resynced notification: %+v %v", n, err)
 	}
 }
+
+func TestRenewalIsDueBetween70And80PercentOfTheLifetime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	for jitter, want := range map[float64]time.Duration{0: 70 * time.Hour, 0.5: 75 * time.Hour, 0.999999: 80 * time.Hour} {
+		m := New(Options{Now: func() time.Time { return now }, Jitter: func() float64 { return jitter }})
+		w := &watched{m: m}
+		w.rec.Expiry = now.Add(100 * time.Hour)
+		w.scheduleRenewal()
+		if got := w.renewDue.Sub(now); got < want-time.Minute || got > want {
+			t.Errorf("jitter %v: renewal after %s, want about %s", jitter, got, want)
+		}
+	}
+	// Failed renewals back off, doubling up to RetryMax.
+	m := New(Options{RetryMin: time.Second, RetryMax: 5 * time.Second})
+	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second} {
+		if got := m.backoff(n); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
