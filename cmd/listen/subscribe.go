@@ -380,9 +380,13 @@ func (w *watchRun) report(e watch.Event) {
 	}
 }
 
-// emit shows a notification found by a resync like any other.
+// emit shows a notification found by a resync like any other. It comes
+// from outside the receiver, which flushes only its own lines: flush now.
 func (w *watchRun) emit(n *notification.Notification) error {
-	return w.session.render.Report(receiver.NotificationEvent{ReceivedAt: time.Now(), EventID: "resync", Notification: n})
+	if err := w.session.render.Report(receiver.NotificationEvent{ReceivedAt: time.Now(), EventID: "resync", Notification: n}); err != nil {
+		return err
+	}
+	return w.session.render.Flush()
 }
 
 // tunnelOpener listens on TCP and opens a tunnel (ngrok) to that socket.
