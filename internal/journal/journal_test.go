@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/hookctl/hookctl/internal/golden"
 )
@@ -250,4 +251,59 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return info.Size()
+}
+
+func TestMarksAreWrittenWithoutFurtherAppends(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	seq, _ := j.Append(context.Background(), []byte("x"))
+	before := j.Size()
+	j.Mark(seq, "emitted")
+	deadline := time.Now().Add(2 * time.Second)
+	for j.Size() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("a mark was not written while no append followed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	j.file.Close() // crash
+	j2, entries := open(t, path, Options{})
+	defer j2.Close()
+	if len(entries) != 1 || strings.Join(entries[0].Marks, ",") != "emitted" {
+		t.Errorf("entries = %+v", entries)
+	}
+}
+
+func TestAbandonedAppendDoesNotStall(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal")
+	j, _ := open(t, path, Options{})
+	defer j.Close()
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				ctx := context.Background()
+				if (w+i)%3 == 0 {
+					cancelled, cancel := context.WithCancel(ctx)
+					cancel()
+					ctx = cancelled
+				}
+				j.Append(ctx, []byte("x"))
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("appends stalled")
+	}
+	if _, err := j.Append(context.Background(), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
 }
