@@ -46,6 +46,12 @@ func (r Result) String() string {
 // Run sends cfg.Total requests from cfg.Concurrency goroutines over
 // keep-alive connections. It stops early when ctx is done.
 func Run(ctx context.Context, cfg Config) (Result, error) {
+	res, _, err := run(ctx, cfg)
+	return res, err
+}
+
+// run is Run that also returns the sorted latencies.
+func run(ctx context.Context, cfg Config) (Result, []time.Duration, error) {
 	if cfg.WantStatus == 0 {
 		cfg.WantStatus = http.StatusAccepted
 	}
@@ -102,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		P99:      percentile(latencies, 0.99),
 		Max:      latencies[len(latencies)-1],
 	}
-	return res, firstErr
+	return res, latencies, firstErr
 }
 
 func post(ctx context.Context, client *http.Client, url string, body []byte) (int, error) {
