@@ -5,19 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"path/filepath"
+	"io"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
-	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/substore"
-	"github.com/hookctl/hookctl/pkg/graph"
 )
 
 // arrivals records when each notification line naming a subject was written.
@@ -74,35 +69,10 @@ func BenchmarkMailToLine(b *testing.B) {
 	}
 	defer em.Close()
 	user := em.Users[0].UserPrincipalName
-	token, err := em.UserToken(user, "Mail.Read")
-	if err != nil {
-		b.Fatal(err)
-	}
-	client := &graph.Client{BaseURL: em.GraphURL, HTTP: em.HTTPClient(), Tokens: graph.TokenFunc(func(context.Context) (string, error) { return token, nil })}
 	var latencies []time.Duration
 	for n := range b.N {
 		out := &arrivals{at: map[string]time.Time{}, more: make(chan struct{}, 1)}
-		state := b.TempDir()
-		opts := &Options{
-			IO:       &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: &bytes.Buffer{}},
-			JSON:     true,
-			Logger:   slog.New(slog.DiscardHandler),
-			StateDir: state,
-			Env:      func(string) (string, bool) { return "", false },
-			Addr:     "127.0.0.1:0",
-			SubscribeOptions: SubscribeOptions{
-				Subscribe: []string{graph.InboxResource}, ChangeType: []string{"created"}, Expires: "max", Fetch: true, Tunnel: "none",
-				Graph:             func() (*graph.Client, error) { return client, nil },
-				SubscriptionStore: func() (*substore.Store, error) { return substore.New(filepath.Join(state, "subs")), nil },
-			},
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- listenRun(ctx, opts) }()
-		for len(em.Graph.Subscriptions()) == 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(50 * time.Millisecond) // the store write after creation
+		stop := startWatching(b, em, out, io.Discard)
 		sent := make(map[string]time.Time, mails)
 		tick := time.NewTicker(4 * time.Millisecond)
 		for i := range mails {
@@ -122,10 +92,7 @@ func BenchmarkMailToLine(b *testing.B) {
 				b.Fatalf("%d of %d lines", out.count(), mails)
 			}
 		}
-		cancel()
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
+		stop()
 		out.mu.Lock()
 		for subject, at := range out.at {
 			latencies = append(latencies, at.Sub(sent[subject]))

@@ -2,6 +2,7 @@ package listen
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -12,27 +13,21 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/substore"
+	"github.com/hookctl/hookctl/internal/watch"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
 
-// A resynced line comes from the subscription manager, not the receiver: it
-// must reach stdout at once, not wait in the output buffer for the next
-// delivery.
-func TestResyncedLinesAreWrittenAtOnce(t *testing.T) {
-	t.Parallel()
-	em, err := emulator.Start(context.Background(), emulator.Options{Graph: graphsim.Config{BatchWindow: 20 * time.Millisecond}})
+// startWatching runs listenRun with --subscribe inbox --fetch --tunnel none
+// against em (signed in as its first user), writing to out and errOut, and
+// returns once the subscription is made; stop ends the run.
+func startWatching(tb testing.TB, em *emulator.Emulator, out, errOut io.Writer) (stop func()) {
+	tb.Helper()
+	token, err := em.UserToken(em.Users[0].UserPrincipalName, "Mail.Read")
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer em.Close()
-	user := em.Users[0].UserPrincipalName
-	token, err := em.UserToken(user, "Mail.Read")
-	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	client := &graph.Client{BaseURL: em.GraphURL, HTTP: em.HTTPClient(), Tokens: graph.TokenFunc(func(context.Context) (string, error) { return token, nil })}
-	out, errOut := newLines(), newLines()
-	state := t.TempDir()
+	state := tb.TempDir()
 	opts := &Options{
 		IO:       &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut},
 		JSON:     true,
@@ -46,24 +41,45 @@ func TestResyncedLinesAreWrittenAtOnce(t *testing.T) {
 			SubscriptionStore: func() (*substore.Store, error) { return substore.New(filepath.Join(state, "subs")), nil },
 		},
 	}
+	ready := make(chan struct{})
+	opts.OnWatch = func(e watch.Event) {
+		if _, ok := e.(watch.Subscribed); ok {
+			close(ready)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- listenRun(ctx, opts) }()
-	defer func() {
+	select {
+	case <-ready:
+	case err := <-done:
+		tb.Fatalf("listen stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		tb.Fatal("no subscription")
+	}
+	return func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	for !strings.Contains(errOut.String(), "subscribed to") {
-		select {
-		case <-errOut.more:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no subscription; stderr:\n%s", errOut)
+			tb.Error(err)
 		}
 	}
+}
+
+// A resynced line comes from the subscription manager, not the receiver: it
+// must reach stdout at once, not wait in the output buffer for the next
+// delivery.
+func TestResyncedLinesAreWrittenAtOnce(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.Start(context.Background(), emulator.Options{Graph: graphsim.Config{BatchWindow: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	out := newLines()
+	stop := startWatching(t, em, out, newLines())
+	defer stop()
 	em.Graph.SetFaults(graphsim.Faults{DropRate: 1})
-	if _, err := em.Graph.SendMail("", user, "found again", "x"); err != nil {
+	if _, err := em.Graph.SendMail("", em.Users[0].UserPrincipalName, "found again", "x"); err != nil {
 		t.Fatal(err)
 	}
 	// ready, the missed lifecycle line, the resynced line: all while listening.
