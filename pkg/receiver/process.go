@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"fmt"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func (r *Receiver) process() {
 		r.busy = true
 		r.mu.Unlock()
 		for i, e := range batch {
-			ok := !r.stopped() && r.handle(e)
+			ok := !r.stopped() && r.handleSafely(e)
 			if ok && (i+1)%settleEvery == 0 {
 				ok = r.settle()
 			}
@@ -95,6 +96,18 @@ func (r *Receiver) settle() bool {
 	clear(r.deferred)
 	r.deferred = r.deferred[:0]
 	return true
+}
+
+// handleSafely is handle that survives a panic (in a Reporter, say): the
+// entry stays in the Store for the next start and processing goes on.
+func (r *Receiver) handleSafely(e *entry) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.report(PanicEvent{Route: "processing", Value: fmt.Sprint(v)})
+			ok = true
+		}
+	}()
+	return r.handle(e)
 }
 
 // handle processes one entry; false means the Reporter refused an event and

@@ -623,3 +623,75 @@ func TestStatsAndJSONLine(t *testing.T) {
 		t.Errorf("stats = %+v", stats)
 	}
 }
+
+func TestProcessingSurvivesAPanic(t *testing.T) {
+	t.Parallel()
+	store := newGateStore()
+	rec := newRecorder()
+	rec.refuse = func(e receiver.Event) error {
+		if n, ok := e.(receiver.NotificationEvent); ok && n.Notification.ID == "boom" {
+			panic("renderer bug")
+		}
+		return nil
+	}
+	server, _, _ := start(t, receiver.Options{Store: store, Reporter: rec})
+	post(t, server.URL+"/notifications", collection(item("s", "boom", clientState)))
+	post(t, server.URL+"/notifications", collection(item("s", "fine", clientState)))
+	rec.waitFor(t, 1, isKind("panic"))
+	notes := rec.waitFor(t, 1, isKind("notification"))
+	if id := notes[0].(receiver.NotificationEvent).Notification.ID; id != "fine" {
+		t.Errorf("processed %q", id)
+	}
+	if _, completed, _ := store.snapshot(1); completed {
+		t.Error("the entry whose processing panicked was completed; it must stay for the next start")
+	}
+}
+
+func TestForwardingResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	target, deliveries := flakyTarget(t, 0)
+	other, otherDeliveries := flakyTarget(t, 0)
+	store := newGateStore()
+	// First run: printed, delivered to other, then the process died.
+	_, rec1, r1 := start(t, receiver.Options{Store: store})
+	_ = rec1
+	body := collection(item("s", "n1", clientState))
+	data := encodeViaReceiver(t, r1, store, body)
+	store2 := newGateStore()
+	_, rec2, r2 := start(t, receiver.Options{Store: store2, ForwardTo: []string{target.URL, other.URL}})
+	r2.Resume([]receiver.Pending{{Seq: 9, Data: data, Marks: []string{"emitted", "fwd:" + other.URL}}})
+	rec2.waitFor(t, 1, isKind("forwarded"))
+	time.Sleep(50 * time.Millisecond)
+	if n := len(rec2.all("notification")); n != 0 {
+		t.Errorf("re-emitted %d notifications already printed", n)
+	}
+	if got := deliveries(); len(got) != 1 || got[0].body != body {
+		t.Errorf("deliveries = %+v", got)
+	}
+	if n := len(otherDeliveries()); n != 0 {
+		t.Errorf("delivered again to a target that had it: %d", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, completed, _ := store2.snapshot(9); completed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("resumed entry never completed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// encodeViaReceiver posts body through a receiver and returns the stored entry.
+func encodeViaReceiver(t *testing.T, r *receiver.Receiver, store *gateStore, body string) []byte {
+	t.Helper()
+	server := httptest.NewServer(r)
+	defer server.Close()
+	if got := post(t, server.URL+"/notifications", body); got.status != http.StatusAccepted {
+		t.Fatalf("status %d", got.status)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	return store.appended[len(store.appended)-1]
+}
