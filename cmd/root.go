@@ -89,12 +89,13 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 			Microsoft Teams outgoing webhooks, manages Graph subscriptions, and ships an
 			offline emulator of Graph and the Microsoft identity platform.
 		`),
-		Example: heredoc.Doc(`
-			  $ hookctl listen
-			  $ hookctl listen -o json --count 1 --timeout 2m
-			  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret
-		`),
-		SilenceErrors: true,
+		Example: strings.Join([]string{
+			"  $ hookctl demo",
+			"  $ hookctl login",
+			"  $ hookctl listen --subscribe inbox --fetch",
+			"  $ hookctl listen -o json --count 1 --timeout 2m",
+			"  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret",
+		}, "\n"),		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       f.Version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -117,19 +118,24 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 		return exitcode.New(exitcode.Usage, err)
 	})
 
+	// Groups, as in `gh --help`: what a newcomer reads first comes first.
+	root.AddGroup(
+		&cobra.Group{ID: "webhooks", Title: "Webhook commands:"},
+		&cobra.Group{ID: "graph", Title: "Graph subscription commands:"},
+		&cobra.Group{ID: "auth", Title: "Sign-in commands:"},
+		&cobra.Group{ID: "offline", Title: "Offline commands:"},
+	)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f))
+	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
+	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
+	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))
 	root.AddCommand(version.NewCmdVersion(f))
-	root.AddCommand(emulatorcmd.NewCmdEmulator(f, nil))
-	root.AddCommand(listen.NewCmdListen(f, nil))
-	root.AddCommand(login.NewCmdLogin(f, nil))
-	root.AddCommand(logout.NewCmdLogout(f, nil))
-	root.AddCommand(token.NewCmdToken(f, nil))
-	root.AddCommand(whoami.NewCmdWhoami(f, nil))
-	root.AddCommand(send.NewCmdSend(f))
-	root.AddCommand(verify.NewCmdVerify(f))
-	root.AddCommand(subscribe.NewCmdSubscribe(f, nil))
-	root.AddCommand(subscriptions.NewCmdSubscriptions(f))
-	root.AddCommand(trigger.NewCmdTrigger(f))
-	root.AddCommand(demo.NewCmdDemo(f, nil))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
