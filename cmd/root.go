@@ -95,9 +95,10 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 			"  $ hookctl listen --subscribe inbox --fetch",
 			"  $ hookctl listen -o json --count 1 --timeout 2m",
 			"  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret",
-		}, "\n"), SilenceErrors: true,
-		SilenceUsage: true,
-		Version:      f.Version,
+		}, "\n"),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       f.Version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return setup(f, cmd)
 		},
