@@ -1,0 +1,128 @@
+package forward_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/pkg/forward"
+)
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"https://user:pw@example.com/hook?token=abc": "https://user:xxxxx@example.com/hook?…",
+		"http://localhost:3000/webhook":              "http://localhost:3000/webhook",
+		"::not a url":                                "(invalid URL)",
+	}
+	for in, want := range tests {
+		if got := forward.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A failing target neither delays a healthy one nor loses its own jobs.
+func TestTargetsAreIndependent(t *testing.T) {
+	t.Parallel()
+	var failing atomic.Int32
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failing.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer bad.Close()
+	var mu sync.Mutex
+	var bodies []string
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body)+" "+r.Header.Get(forward.EventIDHeader)+" "+r.Header.Get("Content-Type"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer good.Close()
+
+	var results sync.Map
+	f, err := forward.New(forward.Options{
+		Targets:    []string{bad.URL, good.URL},
+		MinBackoff: 20 * time.Millisecond,
+		MaxBackoff: 40 * time.Millisecond,
+		Observe:    func(r forward.Result) { results.Store(r.Target+"#"+string(rune('0'+r.Attempt)), r) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered := make(chan string, 10)
+	for _, id := range []string{"evt_1", "evt_2"} {
+		f.Submit(forward.Job{EventID: id, Body: []byte(`{"value":[]}`), Targets: []string{bad.URL, good.URL}, Delivered: func(target string) { delivered <- target }})
+	}
+	for range 2 {
+		select {
+		case target := <-delivered:
+			if target != good.URL {
+				t.Errorf("delivered to %s", target)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the healthy target was held up")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for failing.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if failing.Load() < 4 {
+		t.Errorf("the failing target was tried %d times, want retries", failing.Load())
+	}
+	if f.Pending() == 0 {
+		t.Error("failed deliveries are not pending")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 || !strings.HasPrefix(bodies[0], `{"value":[]} evt_`) || !strings.HasSuffix(bodies[0], " application/json") {
+		t.Errorf("good target got %q", bodies)
+	}
+	r, ok := results.Load(forward.Redact(bad.URL) + "#2")
+	if !ok || r.(forward.Result).Status != 503 || r.(forward.Result).RetryIn <= 0 {
+		t.Errorf("second attempt at the failing target: %+v", r)
+	}
+}
+
+func TestCloseCancelsInFlight(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	f, err := forward.New(forward.Options{Targets: []string{slow.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Submit(forward.Job{EventID: "evt", Body: []byte("{}"), Targets: []string{slow.URL}})
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if err := f.Close(ctx); err == nil {
+		t.Error("Close reported a clean stop with a delivery in flight")
+	}
+	if time.Since(began) > 2*time.Second {
+		t.Error("Close waited for the slow target")
+	}
+}
