@@ -35,8 +35,6 @@ const (
 	kindComplete byte = 3
 
 	headerSize = 8 // 4 bytes length, 4 bytes CRC-32C
-	// maxBatch bounds the entries one commit takes from the queue.
-	maxBatch = 1024
 	// maxRecord bounds a record's length so a corrupt length field cannot make
 	// replay allocate gigabytes. Entries are request bodies of at most 1 MiB.
 	maxRecord = 64 << 20
@@ -73,18 +71,21 @@ type Journal struct {
 	path string
 	opts Options
 
-	reqs    chan *request // entries
-	kick    chan struct{} // marks or completions are waiting in notes
-	closing chan struct{}
-
-	notesMu sync.Mutex
-	notes   []*request
-	done    chan struct{}
-
-	// sendMu is held for reading while a request is queued and for writing
-	// while closing, so no request is queued after the writer has stopped.
-	sendMu sync.RWMutex
-	closed bool
+	// qmu guards queue, notes, leading and closed. Appenders commit for
+	// each other: the one that finds no leader becomes it, commits all that
+	// is queued with one write and one fdatasync, then hands the lead to a
+	// waiting appender or gives it up. No goroutine stands between an
+	// appender and the disk, which saves a wake-up per commit.
+	qmu      sync.Mutex
+	queue    []*request // entries waiting for a commit
+	notes    []*request // marks and completions waiting for a commit
+	leading  bool
+	closed   bool
+	released *sync.Cond    // signalled when leading becomes false
+	batch    []*request    // the leader's scratch space
+	kick     chan struct{} // wakes the goroutine that commits notes alone
+	stop     chan struct{} // stops it
+	stopped  chan struct{}
 
 	mu      sync.Mutex // guards the fields below
 	pending map[uint64]*pendingEntry
@@ -94,7 +95,7 @@ type Journal struct {
 	liveBytes  int64
 	compaction int
 
-	file    *os.File // owned by the writer goroutine after Open
+	file    *os.File // used by the leader only after Open
 	nextSeq uint64
 	buf     []byte
 }
@@ -114,8 +115,9 @@ type request struct {
 }
 
 type result struct {
-	seq uint64
-	err error
+	seq  uint64
+	err  error
+	lead bool // not a result: the receiver is to commit the queue now
 }
 
 // Open opens (creating if needed, mode 0600) the journal at path, replays it and
@@ -141,10 +143,9 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 	j := &Journal{
 		path:    path,
 		opts:    opts,
-		reqs:    make(chan *request, 4096),
 		kick:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
 		pending: map[uint64]*pendingEntry{},
 		file:    file,
 		nextSeq: 1,
@@ -154,7 +155,8 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 		file.Close()
 		return nil, nil, err
 	}
-	go j.writer()
+	j.released = sync.NewCond(&j.qmu)
+	go j.commitNotes()
 	return j, entries, nil
 }
 
@@ -237,18 +239,80 @@ func (j *Journal) replay() ([]Entry, error) {
 }
 
 // Append writes data as a new entry and returns its sequence number once the
-// entry is on disk.
+// entry is on disk. If ctx ends first, the entry may still be written (and
+// then processed on the next start).
 func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
 	req := &request{kind: kindEntry, data: data, done: make(chan result, 1)}
-	if err := j.send(ctx, req); err != nil {
-		return 0, err
+	j.qmu.Lock()
+	if j.closed {
+		j.qmu.Unlock()
+		return 0, ErrClosed
 	}
-	select {
-	case res := <-req.done:
-		return res.seq, res.err
-	case <-ctx.Done():
-		// The entry may still be written; it is then processed on the next start.
-		return 0, ctx.Err()
+	j.queue = append(j.queue, req)
+	lead := !j.leading
+	j.leading = true
+	j.qmu.Unlock()
+	if lead {
+		j.lead()
+	}
+	for {
+		select {
+		case res := <-req.done:
+			if res.lead {
+				j.lead()
+				continue
+			}
+			return res.seq, res.err
+		case <-ctx.Done():
+			// Someone may still hand this request the lead: keep listening.
+			go j.await(req)
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// await serves an abandoned request: it leads when asked, until the result.
+func (j *Journal) await(req *request) {
+	for res := range req.done {
+		if !res.lead {
+			return
+		}
+		j.lead()
+	}
+}
+
+// lead commits everything queued, then passes the lead on or gives it up.
+func (j *Journal) lead() {
+	j.qmu.Lock()
+	batch := append(j.batch[:0], j.queue...)
+	batch = append(batch, j.notes...)
+	clear(j.queue)
+	j.queue = j.queue[:0]
+	clear(j.notes)
+	j.notes = j.notes[:0]
+	j.qmu.Unlock()
+
+	if len(batch) > 0 {
+		j.commit(batch)
+		j.maybeCompact()
+	}
+	clear(batch)
+	j.batch = batch[:0]
+
+	j.qmu.Lock()
+	if len(j.queue) > 0 {
+		// Entries arrived during the fsync: their appender commits them.
+		next := j.queue[0]
+		j.qmu.Unlock()
+		next.done <- result{lead: true}
+		return
+	}
+	j.leading = false
+	j.released.Broadcast()
+	notesLeft := len(j.notes) > 0
+	j.qmu.Unlock()
+	if notesLeft {
+		j.wake()
 	}
 }
 
@@ -263,49 +327,47 @@ func (j *Journal) Complete(seq uint64) error {
 	return j.note(&request{kind: kindComplete, seq: seq})
 }
 
-// note queues a mark or completion for the writer's next commit. Marks are
-// frequent (one or more per entry) and need no fsync, so they bypass the
-// request channel and wake the writer only when it may be idle.
+// note queues a mark or completion for the next commit: an appender's, or,
+// when none comes, the notes goroutine's. Marks need no fsync.
 func (j *Journal) note(req *request) error {
-	j.sendMu.RLock()
-	defer j.sendMu.RUnlock()
+	j.qmu.Lock()
 	if j.closed {
+		j.qmu.Unlock()
 		return ErrClosed
 	}
-	j.notesMu.Lock()
 	j.notes = append(j.notes, req)
-	first := len(j.notes) == 1
-	j.notesMu.Unlock()
-	if first {
-		select {
-		case j.kick <- struct{}{}:
-		default:
-		}
+	idle := !j.leading && len(j.notes) == 1
+	j.qmu.Unlock()
+	if idle {
+		j.wake()
 	}
 	return nil
 }
 
-// takeNotes appends the queued marks and completions to batch.
-func (j *Journal) takeNotes(batch []*request) []*request {
-	j.notesMu.Lock()
-	defer j.notesMu.Unlock()
-	batch = append(batch, j.notes...)
-	clear(j.notes)
-	j.notes = j.notes[:0]
-	return batch
+func (j *Journal) wake() {
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
 }
 
-func (j *Journal) send(ctx context.Context, req *request) error {
-	j.sendMu.RLock()
-	defer j.sendMu.RUnlock()
-	if j.closed {
-		return ErrClosed
-	}
-	select {
-	case j.reqs <- req:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// commitNotes writes marks and completions when no appender is about to.
+func (j *Journal) commitNotes() {
+	defer close(j.stopped)
+	for {
+		select {
+		case <-j.kick:
+		case <-j.stop:
+			return
+		}
+		j.qmu.Lock()
+		if j.leading || len(j.notes) == 0 || j.closed {
+			j.qmu.Unlock()
+			continue
+		}
+		j.leading = true
+		j.qmu.Unlock()
+		j.lead()
 	}
 }
 
@@ -333,15 +395,24 @@ func (j *Journal) Compactions() int {
 // Close writes what is queued, syncs and closes the file. When nothing is
 // pending the file is emptied, so a clean shutdown leaves a tiny journal.
 func (j *Journal) Close() error {
-	j.sendMu.Lock()
+	j.qmu.Lock()
 	if j.closed {
-		j.sendMu.Unlock()
+		j.qmu.Unlock()
 		return ErrClosed
 	}
 	j.closed = true
-	j.sendMu.Unlock()
-	close(j.closing)
-	<-j.done
+	for j.leading {
+		j.released.Wait()
+	}
+	j.leading = true // for good
+	batch := append(j.queue, j.notes...)
+	j.queue, j.notes = nil, nil
+	j.qmu.Unlock()
+	close(j.stop)
+	<-j.stopped
+	if len(batch) > 0 {
+		j.commit(batch)
+	}
 	// Give back the zero reserve; with nothing pending, everything.
 	end := j.size
 	if len(j.pending) == 0 {
@@ -355,47 +426,6 @@ func (j *Journal) Close() error {
 		err = closeErr
 	}
 	return err
-}
-
-// writer is the only goroutine touching the file after Open.
-func (j *Journal) writer() {
-	defer close(j.done)
-	batch := make([]*request, 0, 256)
-	for {
-		select {
-		case req := <-j.reqs:
-			batch = append(batch[:0], req)
-		case <-j.kick:
-			batch = batch[:0]
-		case <-j.closing:
-			// Write whatever was queued before Close.
-			batch = batch[:0]
-			for {
-				select {
-				case req := <-j.reqs:
-					batch = append(batch, req)
-					continue
-				default:
-				}
-				break
-			}
-			j.commit(j.takeNotes(batch))
-			return
-		}
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-j.reqs:
-				batch = append(batch, req)
-			default:
-				break collect
-			}
-		}
-		batch = j.takeNotes(batch)
-		j.commit(batch)
-		clear(batch)
-		j.maybeCompact()
-	}
 }
 
 // commit writes a batch with one write and, if it holds entries, one fsync.
