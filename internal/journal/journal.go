@@ -481,6 +481,9 @@ func (j *Journal) commit(batch []*request) {
 	}
 }
 
+// zeros fills the reserve without allocating a buffer each time.
+var zeros [64 << 10]byte
+
 // reserve makes sure the file is at least end bytes long, extending it with
 // zeros that are synced (data and size) before any record is written there.
 func (j *Journal) reserve(end int64) error {
@@ -488,8 +491,12 @@ func (j *Journal) reserve(end int64) error {
 		return nil
 	}
 	grow := max(j.opts.PreallocBytes, end-j.allocated)
-	if _, err := j.file.WriteAt(make([]byte, grow), j.allocated); err != nil {
-		return err
+	for written := int64(0); written < grow; {
+		n := min(grow-written, int64(len(zeros)))
+		if _, err := j.file.WriteAt(zeros[:n], j.allocated+written); err != nil {
+			return err
+		}
+		written += n
 	}
 	if err := j.file.Sync(); err != nil {
 		return err

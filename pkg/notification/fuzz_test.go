@@ -2,6 +2,7 @@ package notification_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -15,11 +16,27 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, err := notification.Parse(body)
+		want, refErr := referenceParse(body)
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("Parse error %v, encoding/json reference error %v", err, refErr)
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error %q", err)
 			}
 			return
+		}
+		if len(want) != len(c.Value) {
+			t.Fatalf("%d items, reference %d", len(c.Value), len(want))
+		}
+		for i, n := range c.Value {
+			got := map[string]string{"id": n.ID, "subscriptionId": n.SubscriptionID, "subscriptionExpirationDateTime": n.SubscriptionExpirationDateTime,
+				"clientState": n.ClientState, "changeType": n.ChangeType, "resource": n.Resource, "tenantId": n.TenantID, "lifecycleEvent": n.LifecycleEvent}
+			for name, value := range got {
+				if want[i][name] != value {
+					t.Fatalf("item %d %s = %q, reference %q", i, name, value, want[i][name])
+				}
+			}
 		}
 		raws := make([]json.RawMessage, len(c.Value))
 		for i, n := range c.Value {
@@ -44,4 +61,52 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+var stringFields = []string{"id", "subscriptionId", "subscriptionExpirationDateTime", "clientState", "changeType", "resource", "tenantId", "lifecycleEvent"}
+
+// referenceParse is Parse written plainly with encoding/json, to check the
+// hand-written walk against.
+func referenceParse(body []byte) ([]map[string]string, error) {
+	var envelope map[string]json.RawMessage
+	if err := json.Unmarshal(body, &envelope); err != nil || envelope == nil {
+		return nil, errors.New("not an object")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(envelope["value"], &items); err != nil || items == nil {
+		return nil, errors.New("no value array")
+	}
+	if tokens, ok := envelope["validationTokens"]; ok {
+		var list []string
+		if err := json.Unmarshal(tokens, &list); err != nil {
+			return nil, err
+		}
+	}
+	var out []map[string]string
+	for _, raw := range items {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &members); err != nil || members == nil {
+			return nil, errors.New("item not an object")
+		}
+		fields := map[string]string{}
+		for _, name := range stringFields {
+			if value, ok := members[name]; ok {
+				var text *string
+				if err := json.Unmarshal(value, &text); err != nil {
+					return nil, err
+				}
+				if text != nil {
+					fields[name] = *text
+				}
+			}
+		}
+		if data, ok := members["resourceData"]; ok {
+			var object map[string]json.RawMessage
+			if err := json.Unmarshal(data, &object); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, fields)
+	}
+	return out, nil
 }

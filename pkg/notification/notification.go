@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Collection is a parsed changeNotificationCollection.
@@ -114,46 +113,56 @@ func (e *ParseError) Error() string { return e.Reason }
 // Items are not judged here: a missing subscriptionId or clientState is for
 // ClientStates to reject, so that one bad item does not sink a batch.
 //
-// Parse is on every request's path before the 202, so it decodes the body
-// once into raw items and each item once into its typed fields.
+// Parse runs on every request before the 202, so after one validity check it
+// walks the bytes directly instead of decoding through reflection. Member
+// names match exactly, and of repeated names the last wins, as in a map.
 func Parse(body []byte) (*Collection, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, &ParseError{Reason: "body is empty: expected a JSON changeNotificationCollection"}
 	}
-	var envelope struct {
-		Value            *[]json.RawMessage `json:"value"`
-		ValidationTokens []string           `json:"validationTokens"`
+	if !json.Valid(trimmed) {
+		return nil, &ParseError{Reason: "body is not valid JSON"}
 	}
-	if err := json.Unmarshal(trimmed, &envelope); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var syntaxErr *json.SyntaxError
-		switch {
-		case errors.As(err, &syntaxErr):
-			return nil, &ParseError{Reason: "body is not valid JSON"}
-		case errors.As(err, &typeErr) && typeErr.Field == "value":
-			return nil, &ParseError{Reason: `"value" is not an array`}
-		case errors.As(err, &typeErr) && strings.HasPrefix(typeErr.Field, "validationTokens"):
-			return nil, &ParseError{Reason: `"validationTokens" is not an array of strings`}
-		default:
-			return nil, &ParseError{Reason: "body is not a JSON object"}
-		}
+	if trimmed[0] != '{' {
+		return nil, &ParseError{Reason: "body is not a JSON object"}
 	}
-	if envelope.Value == nil {
-		var members map[string]json.RawMessage
-		if json.Unmarshal(trimmed, &members) == nil && members["value"] != nil {
-			return nil, &ParseError{Reason: `"value" is not an array`} // null
+	var value, tokens []byte
+	_ = eachMember(trimmed, func(name string, _, v []byte) {
+		switch name {
+		case "value":
+			value = v
+		case "validationTokens":
+			tokens = v
 		}
+	})
+	switch {
+	case value == nil:
 		return nil, &ParseError{Reason: `body has no "value" array`}
+	case value[0] != '[':
+		return nil, &ParseError{Reason: `"value" is not an array`}
 	}
-	items := *envelope.Value
-	c := &Collection{Value: make([]*Notification, 0, len(items)), ValidationTokens: envelope.ValidationTokens}
-	for i, raw := range items {
-		n, err := parseItem(raw)
-		if err != nil {
-			return nil, &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
+	c := &Collection{}
+	if tokens != nil && !isNull(tokens) {
+		if err := json.Unmarshal(tokens, &c.ValidationTokens); err != nil {
+			return nil, &ParseError{Reason: `"validationTokens" is not an array of strings`}
+		}
+	}
+	var err error
+	eachElement(value, func(i int, raw []byte) bool {
+		var n *Notification
+		if n, err = parseItem(raw); err != nil {
+			err = &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
+			return false
 		}
 		c.Value = append(c.Value, n)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Value == nil {
+		c.Value = []*Notification{}
 	}
 	return c, nil
 }
@@ -162,60 +171,109 @@ func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw),
 
 var errNotObject = errors.New("not a JSON object")
 
-// wireItem is an item's typed members; the raw bytes keep the rest.
-type wireItem struct {
-	ID                             string          `json:"id"`
-	SubscriptionID                 string          `json:"subscriptionId"`
-	SubscriptionExpirationDateTime string          `json:"subscriptionExpirationDateTime"`
-	ClientState                    string          `json:"clientState"`
-	ChangeType                     string          `json:"changeType"`
-	Resource                       string          `json:"resource"`
-	TenantID                       string          `json:"tenantId"`
-	LifecycleEvent                 string          `json:"lifecycleEvent"`
-	ResourceData                   json.RawMessage `json:"resourceData"`
-}
-
+// parseItem reads one item (valid JSON) into a Notification.
 func parseItem(raw json.RawMessage) (*Notification, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
+	if raw[0] != '{' {
 		return nil, errNotObject
 	}
-	var item wireItem
-	if err := json.Unmarshal(raw, &item); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, fmt.Errorf("%q is not a string", typeErr.Field)
-		}
-		return nil, errNotObject
-	}
-	n := &Notification{
-		ID:                             item.ID,
-		SubscriptionID:                 item.SubscriptionID,
-		SubscriptionExpirationDateTime: item.SubscriptionExpirationDateTime,
-		ClientState:                    item.ClientState,
-		ChangeType:                     item.ChangeType,
-		Resource:                       item.Resource,
-		TenantID:                       item.TenantID,
-		LifecycleEvent:                 item.LifecycleEvent,
-		Raw:                            raw,
-	}
-	if len(item.ResourceData) > 0 && !isNull(item.ResourceData) {
-		if item.ResourceData[0] != '{' {
-			return nil, errors.New(`"resourceData" is not an object`)
-		}
-		n.ResourceData = item.ResourceData
-		if n.ID == "" {
-			// Only items without an id are recognised by their etag.
-			var data struct {
-				ETag any `json:"@odata.etag"`
+	n := &Notification{Raw: raw}
+	var err error
+	_ = eachMember(raw, func(name string, _, value []byte) {
+		var dst *string
+		switch name {
+		case "id":
+			dst = &n.ID
+		case "subscriptionId":
+			dst = &n.SubscriptionID
+		case "subscriptionExpirationDateTime":
+			dst = &n.SubscriptionExpirationDateTime
+		case "clientState":
+			dst = &n.ClientState
+		case "changeType":
+			dst = &n.ChangeType
+		case "resource":
+			dst = &n.Resource
+		case "tenantId":
+			dst = &n.TenantID
+		case "lifecycleEvent":
+			dst = &n.LifecycleEvent
+		case "resourceData":
+			switch value[0] {
+			case '{':
+				n.ResourceData = value
+			case 'n':
+				n.ResourceData = nil
+			default:
+				if err == nil {
+					err = errors.New(`"resourceData" is not an object`)
+				}
 			}
-			_ = json.Unmarshal(item.ResourceData, &data)
-			if etag, ok := data.ETag.(string); ok {
-				n.ETag = etag
-			}
+			return
+		default:
+			return
+		}
+		text, ok := jsonString(value)
+		if !ok && err == nil {
+			err = fmt.Errorf("%q is not a string", name)
+		}
+		*dst = text
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n.ResourceData != nil && n.ID == "" {
+		// Only items without an id are recognised by their etag.
+		var data struct {
+			ETag any `json:"@odata.etag"`
+		}
+		_ = json.Unmarshal(n.ResourceData, &data)
+		if etag, ok := data.ETag.(string); ok {
+			n.ETag = etag
 		}
 	}
 	return n, nil
+}
+
+// jsonString decodes a JSON string value ("" for null); ok is false for any
+// other kind of value.
+func jsonString(value []byte) (string, bool) {
+	switch value[0] {
+	case 'n':
+		return "", true
+	case '"':
+	default:
+		return "", false
+	}
+	inner := value[1 : len(value)-1]
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(inner), true
+	}
+	var text string
+	err := json.Unmarshal(value, &text) // escapes and UTF-8 as encoding/json sees them
+	return text, err == nil
+}
+
+// eachElement calls fn with the index and bytes of each element of the JSON
+// array arr (valid JSON) until fn returns false.
+func eachElement(arr []byte, fn func(int, []byte) bool) {
+	i := skipSpace(arr, 1)
+	for index := 0; i < len(arr) && arr[i] != ']'; index++ {
+		end := skipValue(arr, i)
+		if end < 0 || !fn(index, arr[i:end]) {
+			return
+		}
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
 }
 
 // eachMember calls fn for each member of the JSON object obj (which must be
