@@ -70,12 +70,12 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 		dst = append(dst, pair[1]...)
 	}
 	first := len(leading) == 0
-	_ = eachMember(n.Raw, func(name string, member, value []byte) {
-		if name == "clientState" {
+	_ = eachMember(n.Raw, func(name, member, value []byte) {
+		if string(name) == "clientState" {
 			return
 		}
 		for _, pair := range leading {
-			if pair[0] == name {
+			if pair[0] == string(name) {
 				return
 			}
 		}
@@ -87,7 +87,7 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 			// Whitespace between tokens may hold line breaks; a line must not.
 			var buf bytes.Buffer
 			_ = json.Compact(&buf, value)
-			dst = appendName(dst, name)
+			dst = appendName(dst, string(name))
 			dst = append(dst, buf.Bytes()...)
 			return
 		}
@@ -97,6 +97,11 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 }
 
 func appendName(dst []byte, name string) []byte {
+	if plainASCII(name) {
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		return append(dst, '"', ':')
+	}
 	encoded, _ := json.Marshal(name) // a string always encodes
 	dst = append(dst, encoded...)
 	return append(dst, ':')
@@ -128,8 +133,8 @@ func Parse(body []byte) (*Collection, error) {
 		return nil, &ParseError{Reason: "body is not a JSON object"}
 	}
 	var value, tokens []byte
-	_ = eachMember(trimmed, func(name string, _, v []byte) {
-		switch name {
+	_ = eachMember(trimmed, func(name, _, v []byte) {
+		switch string(name) {
 		case "value":
 			value = v
 		case "validationTokens":
@@ -178,9 +183,9 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 	}
 	n := &Notification{Raw: raw}
 	var err error
-	_ = eachMember(raw, func(name string, _, value []byte) {
+	_ = eachMember(raw, func(name, _, value []byte) {
 		var dst *string
-		switch name {
+		switch string(name) {
 		case "id":
 			dst = &n.ID
 		case "subscriptionId":
@@ -214,7 +219,7 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		}
 		text, ok := jsonString(value)
 		if !ok && err == nil {
-			err = fmt.Errorf("%q is not a string", name)
+			err = fmt.Errorf("%q is not a string", string(name))
 		}
 		*dst = text
 	})
@@ -232,6 +237,16 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		}
 	}
 	return n, nil
+}
+
+// plainASCII reports whether s can be written as a JSON string as it is.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonString decodes a JSON string value ("" for null); ok is false for any
@@ -278,7 +293,8 @@ func eachElement(arr []byte, fn func(int, []byte) bool) {
 
 // eachMember calls fn for each member of the JSON object obj (which must be
 // valid JSON) with its decoded name, its bytes ("name":value) and its value.
-func eachMember(obj []byte, fn func(name string, member, value []byte)) error {
+// The slices alias obj, except an escaped name, which is decoded into a copy.
+func eachMember(obj []byte, fn func(name, member, value []byte)) error {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return errNotObject
@@ -291,11 +307,13 @@ func eachMember(obj []byte, fn func(name string, member, value []byte)) error {
 			return errNotObject
 		}
 		rawName := obj[i:nameEnd]
-		name := string(rawName[1 : len(rawName)-1])
+		name := rawName[1 : len(rawName)-1]
 		if bytes.IndexByte(rawName, '\\') >= 0 {
-			if err := json.Unmarshal(rawName, &name); err != nil {
+			var decoded string
+			if err := json.Unmarshal(rawName, &decoded); err != nil {
 				return err
 			}
+			name = []byte(decoded)
 		}
 		i = skipSpace(obj, nameEnd)
 		if i >= len(obj) || obj[i] != ':' {
