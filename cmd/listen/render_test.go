@@ -1,0 +1,97 @@
+package listen
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/pkg/receiver"
+	"github.com/hookctl/hookctl/pkg/teams"
+)
+
+func testRenderer(jsonOut bool) (*renderer, *lines, *lines) {
+	out, errOut := newLines(), newLines()
+	opts := &Options{IO: &iostreams.IOStreams{Out: out, ErrOut: errOut}, JSON: jsonOut, Logger: slog.New(slog.DiscardHandler)}
+	return newRenderer(opts), out, errOut
+}
+
+func TestTeamsLines(t *testing.T) {
+	t.Parallel()
+	activity, err := teams.ParseActivity([]byte(`{"type":"message","text":"<at>hookctl</at> ship it","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 10, 43, 2, 0, time.UTC)
+
+	pretty, out, _ := testRenderer(false)
+	pretty.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
+	pretty.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "hookctl could not build a reply: the reply command failed", ReplyErr: errors.New("failed")})
+	got := out.String()
+	for _, want := range []string{"teams  Megan Bowen: ship it  ↩ on it\n", "↩ hookctl could not build a reply"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pretty output lacks %q:\n%s", want, got)
+		}
+	}
+
+	jsonRenderer, jsonOut, _ := testRenderer(true)
+	jsonRenderer.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
+	want := `{"type":"teams","receivedAt":"2026-11-23T10:43:02Z","from":"Megan Bowen","text":"ship it","conversationId":"19:abc@thread.skype","reply":"on it"}` + "\n"
+	if jsonOut.String() != want {
+		t.Errorf("JSON line\n got %s\nwant %s", jsonOut, want)
+	}
+}
+
+func TestStatusLinesGoToStderr(t *testing.T) {
+	t.Parallel()
+	for _, jsonOut := range []bool{true, false} {
+		r, out, errOut := testRenderer(jsonOut)
+		r.Report(receiver.DroppedEvent{SubscriptionID: "sub-1", Reason: receiver.DropMismatch})
+		r.Report(receiver.DroppedEvent{Reason: receiver.DropNoSubscription})
+		r.Report(receiver.RejectedEvent{Route: "/teams", Status: 401, Reason: "signature mismatch"})
+		r.Report(receiver.HandshakeEvent{Route: "/lifecycle"})
+		r.Report(receiver.PanicEvent{Route: "/teams", Value: "secret detail"})
+		r.Report(receiver.ForwardedEvent{EventID: "evt_1", Target: "http://x"})
+		r.Report(receiver.ForwardFailedEvent{EventID: "evt_1", Target: "http://x/hook?…", Attempt: 2, Status: 500, Err: errors.New("target answered 500"), RetryIn: 2 * time.Second})
+		r.Flush()
+		stderr := errOut.String()
+		for _, want := range []string{
+			"dropped a notification for subscription sub-1: clientState mismatch",
+			"dropped a notification for subscription (none): no subscriptionId",
+			"answered 401 to POST /teams: signature mismatch",
+			"answered Graph's validation request on /lifecycle",
+			"internal error while handling /teams (answered 500)",
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("json=%v: stderr lacks %q:\n%s", jsonOut, want, stderr)
+			}
+		}
+		if strings.Contains(stderr, "secret detail") {
+			t.Error("a panic value reached stderr without --debug")
+		}
+		failure := "http://x/hook?…  attempt 2: target answered 500; retrying in 2s"
+		if jsonOut {
+			if out.String() != "" {
+				t.Errorf("JSON stdout carries status lines:\n%s", out)
+			}
+			if !strings.Contains(stderr, "forwarding evt_1 to http://x/hook?… failed (attempt 2): target answered 500; retrying in 2s") {
+				t.Errorf("JSON mode: forward failure missing from stderr:\n%s", stderr)
+			}
+		} else if !strings.Contains(out.String(), "forward failed  "+failure) {
+			t.Errorf("pretty mode: forward failure missing from stdout:\n%s", out)
+		}
+	}
+}
+
+func TestSummaryLine(t *testing.T) {
+	t.Parallel()
+	r, _, errOut := testRenderer(true)
+	r.summary(receiver.Stats{Received: 7, Emitted: 4, Replayed: 2, Forwarded: 3, ForwardFailures: 1,
+		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 1, receiver.DropMismatch: 2}}, 1)
+	want := "hookctl listen: received 7, emitted 4, dropped 3 (clientState mismatch 2, duplicate 1), forwarded 3, forward failures 1, pending 1 (2 replayed from the journal)\n"
+	if errOut.String() != want {
+		t.Errorf("summary\n got %q\nwant %q", errOut, want)
+	}
+}
