@@ -4,6 +4,7 @@ package factory
 
 import (
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/hookctl/hookctl/internal/auth"
@@ -35,11 +36,12 @@ type Factory struct {
 	// Secrets collects every secret value the run handles so the debug log can scrub it.
 	Secrets *logging.Secrets
 
-	cfg    *config.Config
-	cfgErr error
-	logger *slog.Logger
-	auth   *auth.Manager
-	graph  *graph.Client
+	cfg        *config.Config
+	cfgErr     error
+	logger     *slog.Logger
+	httpClient *http.Client
+	auth       *auth.Manager
+	graph      *graph.Client
 }
 
 // New returns a factory over the process's streams and environment.
@@ -72,6 +74,20 @@ func (f *Factory) Logger() *slog.Logger {
 	return f.logger
 }
 
+// HTTPClient is the one client for the identity platform and Graph: system roots
+// plus the CA in HOOKCTL_CA_FILE, built on first use and shared so connections are reused.
+func (f *Factory) HTTPClient() (*http.Client, error) {
+	if f.httpClient == nil {
+		caFile, _ := f.Env(httpclient.CAFileEnv)
+		client, err := httpclient.New(caFile)
+		if err != nil {
+			return nil, err
+		}
+		f.httpClient = client
+	}
+	return f.httpClient, nil
+}
+
 // Auth returns the sign-in manager, built on first use from the state
 // directory and HOOKCTL_CA_FILE (it touches no network until asked for a token).
 func (f *Factory) Auth() (*auth.Manager, error) {
@@ -82,8 +98,7 @@ func (f *Factory) Auth() (*auth.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	caFile, _ := f.Env(httpclient.CAFileEnv)
-	client, err := httpclient.New(caFile)
+	client, err := f.HTTPClient()
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +136,7 @@ func (f *Factory) GraphClient() (*graph.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	caFile, _ := f.Env(httpclient.CAFileEnv)
-	client, err := httpclient.New(caFile)
+	client, err := f.HTTPClient()
 	if err != nil {
 		return nil, err
 	}
