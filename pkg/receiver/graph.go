@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -47,7 +48,9 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			collection:  collection,
 		}
 		e.data = e.encode()
-		seq, err := r.opts.Store.Append(req.Context(), e.data)
+		// Not cancelled when the client hangs up: once written, the entry must
+		// also be queued here, or it would wait for the next start.
+		seq, err := r.opts.Store.Append(context.WithoutCancel(req.Context()), e.data)
 		if err != nil {
 			// 5xx makes Graph retry later, which is right when the disk failed us.
 			r.reject(w, route, http.StatusServiceUnavailable, "could not record the notification durably; retry later")
