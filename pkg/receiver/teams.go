@@ -19,6 +19,10 @@ import (
 // DefaultTeamsReply is the reply text when no other is configured.
 const DefaultTeamsReply = "Received by hookctl."
 
+// EmptyReplyText replaces a reply that is empty or only whitespace (a reply
+// command that printed nothing, say): Teams shows an empty message as an error.
+const EmptyReplyText = "hookctl received your message."
+
 // Replier produces the reply text for a verified Teams message. body is the
 // request exactly as received. It must return before ctx is done.
 type Replier interface {
@@ -113,8 +117,11 @@ func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), r.opts.TeamsReplyTimeout)
 	text, replyErr := r.reply(ctx, activity, body)
 	cancel()
-	if replyErr != nil {
+	switch {
+	case replyErr != nil:
 		text = "hookctl could not build a reply: " + replyErr.Error()
+	case strings.TrimSpace(text) == "":
+		text = EmptyReplyText
 	}
 	reply, _ := json.Marshal(teams.NewReply(text))
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

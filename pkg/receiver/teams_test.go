@@ -124,6 +124,9 @@ func TestTeamsReplyCommand(t *testing.T) {
 		// The command sees the exact message JSON on stdin.
 		{"echo stdin", `sed -n 's/.*"name":"\([^"]*\)".*/hi \1/p'`, "hi Megan Bowen", false, 0},
 		{"trailing newlines trimmed", `printf 'line one\nline two\n\n'`, "line one\nline two", false, 0},
+		// Teams shows an empty text as an error: a short acknowledgement instead.
+		{"prints nothing", `cat >/dev/null`, receiver.EmptyReplyText, false, 0},
+		{"prints only whitespace", `printf ' \t\n\r\n'`, receiver.EmptyReplyText, false, 0},
 		{"failure", `echo oops >&2; exit 3`, "hookctl could not build a reply: the reply command failed (exit status 3)", true, 0},
 		{"timeout", `sleep 5`, "hookctl could not build a reply: the reply command did not finish in time", true, 300 * time.Millisecond},
 		{"timeout with a child holding stdout", `(sleep 5; echo late) & sleep 5`, "did not finish in time", true, 300 * time.Millisecond},
@@ -152,7 +155,20 @@ func TestTeamsReplyCommand(t *testing.T) {
 			if (e.ReplyErr != nil) != tt.replyErr {
 				t.Errorf("ReplyErr = %v", e.ReplyErr)
 			}
+			if e.Reply != reply.Text {
+				t.Errorf("event reply %q, sent %q", e.Reply, reply.Text)
+			}
 		})
+	}
+}
+
+func TestTeamsEmptyStaticReply(t *testing.T) {
+	t.Parallel()
+	server, _, _ := start(t, receiver.Options{TeamsKeys: []teams.Key{mustKey(t, vectorKey)}, TeamsReplier: receiver.StaticReply("  ")})
+	got := do(t, http.MethodPost, server.URL+"/teams", "application/json", strings.NewReader(vectorBody), "Authorization", vectorAuth)
+	var reply teams.Reply
+	if err := json.Unmarshal([]byte(got.body), &reply); err != nil || got.status != 200 || reply.Text != receiver.EmptyReplyText {
+		t.Errorf("status %d body %q, want the text %q", got.status, got.body, receiver.EmptyReplyText)
 	}
 }
 
