@@ -260,7 +260,7 @@ func prepare(opts *Options) (*session, error) {
 		states = notification.NewClientStates(opts.ClientStates...)
 	}
 	if len(opts.ClientStates) == 0 && opts.ClientStateSource == nil {
-		fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: every Graph notification will be dropped\n", opts.IO.ErrScheme().WarningIcon())
+		fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with\n", opts.IO.ErrScheme().WarningIcon())
 	}
 
 	s := &session{opts: opts}

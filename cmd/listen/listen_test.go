@@ -467,3 +467,153 @@ func TestReadyComesFirstOnReplay(t *testing.T) {
 		t.Errorf("line types = %v", types)
 	}
 }
+
+// A plain listen (no --client-state, no tunnel settings) says in one line
+// each that Graph cannot reach it and that notifications would be dropped;
+// --public-url silences the first.
+func TestPlainListenNotices(t *testing.T) {
+	t.Parallel()
+	if host, _, _ := net.SplitHostPort(DefaultAddr); !net.ParseIP(host).IsLoopback() {
+		t.Errorf("default --addr %s is not loopback", DefaultAddr)
+	}
+	r := startListen(t, true, func(o *Options) { o.ClientStates = nil })
+	r.cancel()
+	r.wait(t)
+	stderr := r.err.lines()
+	want := []string{
+		"! loopback only, Graph cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own",
+		"! no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with",
+		"hookctl listen: received 0, emitted 0, dropped 0, forwarded 0, forward failures 0, pending 0",
+	}
+	if strings.Join(stderr, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr\n got %q\nwant %q", stderr, want)
+	}
+	if got := r.out.lines(); len(got) != 1 || !strings.Contains(got[0], `"addr":"127.0.0.1:`) {
+		t.Errorf("stdout:\n%s", r.out)
+	}
+
+	r2 := startListen(t, true, func(o *Options) { o.PublicURL = "https://hooks.example.com" })
+	r2.cancel()
+	r2.wait(t)
+	if stderr := r2.err.String(); strings.Contains(stderr, "NGROK_AUTHTOKEN") || strings.Contains(stderr, "--client-state") {
+		t.Errorf("with --public-url and --client-state, stderr still warns:\n%s", stderr)
+	}
+	if got := r2.out.lines(); len(got) != 1 || !strings.Contains(got[0], `"notificationUrl":"https://hooks.example.com/notifications"`) {
+		t.Errorf("ready line with --public-url:\n%s", r2.out)
+	}
+}
+
+// Every refused Teams request is answered 401 and named on stderr; ?id=NAME
+// selects the key given as NAME:KEY.
+func TestTeamsRejectionsOnStderr(t *testing.T) {
+	t.Parallel()
+	unnamed := []byte("0123456789abcdef0123456789abcdef")
+	named := []byte("fedcba9876543210fedcba9876543210")
+	r := startListen(t, true, func(o *Options) {
+		o.TeamsSecrets = []string{base64.StdEncoding.EncodeToString(unnamed), "ops:" + base64.StdEncoding.EncodeToString(named)}
+	})
+	activity := `{"type":"message","text":"<at>hookctl</at> status","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`
+	tests := []struct {
+		query, auth, line string
+		status            int
+	}{
+		{"", "", "answered 401 to POST /teams: missing Authorization header", 401},
+		{"", "Bearer abc", `answered 401 to POST /teams: wrong Authorization scheme (want "HMAC <base64>")`, 401},
+		{"", "HMAC %%%", "answered 401 to POST /teams: signature is not valid base64", 401},
+		{"", teams.Sign([]byte("some other key"), []byte(activity)), "answered 401 to POST /teams: signature mismatch", 401},
+		{"?id=ops", teams.Sign(unnamed, []byte(activity)), "answered 401 to POST /teams: signature mismatch", 401},
+		{"?id=nobody", teams.Sign(named, []byte(activity)), "answered 401 to POST /teams: unknown key name", 401},
+		{"?id=ops", teams.Sign(named, []byte(activity)), "", 200},
+	}
+	for _, tt := range tests {
+		resp := postJSON(t, r.base+"/teams"+tt.query, activity, "Authorization", tt.auth)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %q: status %d, want %d", tt.query, tt.auth, resp.StatusCode, tt.status)
+		}
+		if tt.line != "" && !strings.Contains(r.err.String(), tt.line) {
+			t.Errorf("stderr lacks %q:\n%s", tt.line, r.err)
+		}
+	}
+	got := r.out.waitLines(t, 2)
+	if len(got) != 2 || !strings.Contains(got[1], `"type":"teams"`) {
+		t.Errorf("stdout:\n%s", r.out)
+	}
+}
+
+// A delivery that failed when the listener stopped is retried from the
+// journal by the next run, without printing the notification again.
+func TestForwardSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	status := http.StatusServiceUnavailable
+	type delivery struct{ body, contentType, eventID string }
+	var deliveries []delivery
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if status == http.StatusOK {
+			deliveries = append(deliveries, delivery{string(body), req.Header.Get("Content-Type"), req.Header.Get("X-Hookctl-Event-Id")})
+		}
+		w.WriteHeader(status)
+	})}
+	go target.Serve(ln)
+	t.Cleanup(func() { target.Close() })
+	targetURL := "http://" + ln.Addr().String() + "/hook"
+	journalPath := filepath.Join(t.TempDir(), "j")
+	configure := func(o *Options) {
+		o.JournalPath = journalPath
+		o.ForwardTo = []string{targetURL}
+		o.ForwardMinBackoff = time.Hour
+	}
+
+	first := startListen(t, true, configure)
+	body := notificationBody(clientState, "fwd1")
+	postJSON(t, first.base+"/notifications", body)
+	first.out.waitLines(t, 2)
+	first.err.waitLines(t, 2) // the loopback notice, then the failed attempt
+	first.cancel()
+	if err := first.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if stderr := first.err.String(); !strings.Contains(stderr, "failed (attempt 1): target answered 503") || !strings.Contains(stderr, "forward failures 1, pending 1") {
+		t.Fatalf("first run stderr:\n%s", stderr)
+	}
+
+	mu.Lock()
+	status = http.StatusOK
+	mu.Unlock()
+	second := startListen(t, true, configure)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(deliveries)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never redelivered; stderr:\n%s", second.err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second.cancel()
+	if err := second.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := second.out.lines(); len(got) != 1 {
+		t.Errorf("the second run printed the notification again:\n%s", second.out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(deliveries) != 1 || deliveries[0].body != body || deliveries[0].contentType != "application/json" || !strings.HasPrefix(deliveries[0].eventID, "evt_") {
+		t.Errorf("deliveries = %+v", deliveries)
+	}
+	if stderr := second.err.String(); !strings.Contains(stderr, "forwarded 1, forward failures 0, pending 0") {
+		t.Errorf("second run summary:\n%s", second.err)
+	}
+}

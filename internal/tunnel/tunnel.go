@@ -124,7 +124,7 @@ func Resolve(s Settings) (*Choice, error) {
 			return nil, errors.New("--ngrok-url needs an ngrok authtoken: set NGROK_AUTHTOKEN or ngrok.authtoken in config.yaml (https://dashboard.ngrok.com/get-started/your-authtoken)")
 		}
 		return &Choice{Opener: None{}, Kind: KindNone, LoopbackOnly: true,
-			Notice: "no ngrok authtoken is configured: listening on loopback only, where Graph cannot reach it (set NGROK_AUTHTOKEN or pass --public-url)"}, nil
+			Notice: "loopback only, Graph cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own"}, nil
 	}
 	domain, err := normaliseNgrokURL(s.NgrokURL)
 	if err != nil {
