@@ -42,12 +42,15 @@ type Options struct {
 	AutoApprove bool
 
 	// Graph knobs.
-	RetryBase     time.Duration
-	BatchWindow   time.Duration
-	Latency       time.Duration
-	ThrottleRate  float64
-	DropRate      float64
-	DuplicateRate float64
+	RetryBase         time.Duration
+	BatchWindow       time.Duration
+	RenewReauthorizes bool
+	Latency           time.Duration
+	ThrottleRate      float64
+	ThrottleStatus    int
+	RetryAfter        time.Duration
+	DropRate          float64
+	DuplicateRate     float64
 
 	// Ready, when set, is called with the running emulator once the settings
 	// are printed (tests use it to drive the emulator and stop it).
@@ -90,6 +93,9 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 
 			# More users and apps, fast retries for tests
 			$ hookctl emulator --seed ./tenant.yaml --retry-base 200ms
+
+			# A flaky Graph: a tenth of requests answered 503 with Retry-After: 2
+			$ hookctl emulator --throttle-rate 0.1 --throttle-status 503 --retry-after 2s
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,14 +121,17 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil))
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on (the certificate covers 127.0.0.1, localhost and ::1)")
-	fl.StringVar(&opts.StateFile, "state", "", "state file; certificates and keys live beside it, in a private directory (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
-	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON file with more users and apps (see docs/emulator.md)")
+	fl.StringVar(&opts.StateFile, "state", "", "state `FILE`; certificates and keys live beside it, in a private directory (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
+	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON `FILE` with more users and apps (see docs/emulator.md)")
 	fl.BoolVar(&opts.AutoApprove, "auto-approve", false, "sign the first user in on every device code at once")
 	fl.BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
 	fl.DurationVar(&opts.RetryBase, "retry-base", graphsim.DefaultRetryBase, "first delay before a failed notification is retried (doubles each time)")
 	fl.DurationVar(&opts.BatchWindow, "batch-window", graphsim.DefaultBatchWindow, "how long changes are gathered into one notification POST")
 	fl.DurationVar(&opts.Latency, "latency", 0, "fault: delay added to every Graph answer")
-	fl.Float64Var(&opts.ThrottleRate, "throttle-rate", 0, "fault: share of Graph requests answered 429 with Retry-After (0 to 1)")
+	fl.BoolVar(&opts.RenewReauthorizes, "renew-reauthorizes", false, "let a renewal (PATCH) also clear a pending reauthorizationRequired, as Microsoft documents (default: only POST .../reauthorize does)")
+	fl.Float64Var(&opts.ThrottleRate, "throttle-rate", 0, "fault: share of Graph requests answered --throttle-status with Retry-After (0 to 1)")
+	fl.IntVar(&opts.ThrottleStatus, "throttle-status", 429, "fault: status of throttled answers: 429, 503 or 504")
+	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "fault: Retry-After of throttled answers (rounded up to whole seconds)")
 	fl.Float64Var(&opts.DropRate, "drop-rate", 0, "fault: share of notifications dropped, each followed by a missed lifecycle event (0 to 1)")
 	fl.Float64Var(&opts.DuplicateRate, "duplicate-rate", 0, "fault: share of notification POSTs delivered twice (0 to 1)")
 	return cmd
@@ -136,6 +145,20 @@ func (o *Options) validate() error {
 	}
 	if o.RetryBase <= 0 || o.BatchWindow <= 0 || o.Latency < 0 {
 		return exitcode.Usagef("--retry-base and --batch-window must be positive, --latency not negative")
+	}
+	switch o.ThrottleStatus {
+	case 429, 503, 504:
+	default:
+		return exitcode.Usagef("--throttle-status must be 429, 503 or 504, not %d", o.ThrottleStatus)
+	}
+	if o.RetryAfter <= 0 {
+		return exitcode.Usagef("--retry-after must be positive, not %s", o.RetryAfter)
+	}
+	// --state names a file: a directory here would put the state file and
+	// keys one level up, which is never what was meant.
+	if info, err := os.Stat(o.StateFile); err == nil && info.IsDir() {
+		return exitcode.Usagef("--state names the state file, but %s is a directory: pass a file inside it, such as %s",
+			o.StateFile, filepath.Join(o.StateFile, emulator.DefaultStateFile))
 	}
 	return nil
 }
@@ -155,13 +178,16 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 		AutoApprove: opts.AutoApprove,
 		Logger:      opts.Logger,
 		Graph: graphsim.Config{
-			RetryBase:   opts.RetryBase,
-			BatchWindow: opts.BatchWindow,
+			RetryBase:         opts.RetryBase,
+			BatchWindow:       opts.BatchWindow,
+			RenewReauthorizes: opts.RenewReauthorizes,
 			Faults: graphsim.Faults{
-				Latency:       graphsim.Duration(opts.Latency),
-				ThrottleRate:  opts.ThrottleRate,
-				DropRate:      opts.DropRate,
-				DuplicateRate: opts.DuplicateRate,
+				Latency:        graphsim.Duration(opts.Latency),
+				ThrottleRate:   opts.ThrottleRate,
+				ThrottleStatus: opts.ThrottleStatus,
+				RetryAfter:     graphsim.Duration(opts.RetryAfter),
+				DropRate:       opts.DropRate,
+				DuplicateRate:  opts.DuplicateRate,
 			},
 		},
 	}

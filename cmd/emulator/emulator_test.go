@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator"
+	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
@@ -90,8 +91,11 @@ func TestJSONSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Authority != running.Authority || got.GraphURL != running.URL+"/v1.0" || got.ControlURL != running.URL+"/_emulator" ||
-		got.TenantID != running.TenantID || got.PublicClient.ClientID == "" || got.ConfidentialClient.ClientSecret != running.ClientSecret ||
-		len(got.Users) != 2 || got.Users[0].UserPrincipalName != "adele@contoso.example" {
+		got.TenantID != running.TenantID || got.PublicClient.ClientID != running.PublicClientID ||
+		got.ConfidentialClient.ClientID != running.ConfidentialClientID || got.ConfidentialClient.ClientSecret != running.ClientSecret ||
+		got.CAFile != running.CAFile || got.ConfidentialClient.CertificateFile != running.CertificateFile ||
+		len(got.Users) != 2 || got.Users[0].UserPrincipalName != "adele@contoso.example" || got.Users[0].ID != running.Users[0].ID ||
+		got.Users[1].UserPrincipalName != "megan@contoso.example" || got.Users[1].ID != running.Users[1].ID {
 		t.Fatalf("settings: %+v", got)
 	}
 	for _, file := range []string{got.CAFile, got.ConfidentialClient.CertificateFile} {
@@ -161,6 +165,9 @@ func TestFlags(t *testing.T) {
 		}},
 		{name: "rate above one", args: []string{"--throttle-rate", "1.5"}, wantErr: "--throttle-rate must be between 0 and 1"},
 		{name: "zero retry base", args: []string{"--retry-base", "0s"}, wantErr: "--retry-base and --batch-window must be positive"},
+		{name: "throttle status 500", args: []string{"--throttle-status", "500"}, wantErr: "--throttle-status must be 429, 503 or 504, not 500"},
+		{name: "zero retry-after", args: []string{"--retry-after", "0s"}, wantErr: "--retry-after must be positive"},
+		{name: "state is a directory", args: []string{"--state", os.TempDir()}, wantErr: "--state names the state file, but " + os.TempDir() + " is a directory: pass a file inside it, such as " + filepath.Join(os.TempDir(), "state.json")},
 		{name: "positional argument", args: []string{"extra"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {
@@ -183,6 +190,9 @@ func TestFlags(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("want error %q, got %v", tt.wantErr, err)
+				}
+				if tt.name != "positional argument" && exitcode.Code(err) != exitcode.Usage {
+					t.Errorf("exit code %d, want %d (usage)", exitcode.Code(err), exitcode.Usage)
 				}
 				return
 			}
@@ -220,5 +230,52 @@ func TestStateDirMustBePrivate(t *testing.T) {
 	}
 	if info, _ := os.Stat(shared); info.Mode().Perm() != 0o755 {
 		t.Fatalf("the directory's mode changed to %v", info.Mode().Perm())
+	}
+}
+
+// TestGraphFlagsReachTheService checks that the pacing, reauthorization and
+// fault flags are in force in the running Graph service, not just parsed.
+func TestGraphFlagsReachTheService(t *testing.T) {
+	t.Parallel()
+	ios, _, _, _ := iostreams.Test()
+	f := &factory.Factory{IOStreams: ios, Secrets: &logging.Secrets{}, Env: func(string) (string, bool) { return "", false }}
+	var opts *Options
+	cmd := NewCmdEmulator(f, func(o *Options) error { opts = o; return nil })
+	cmd.SetArgs([]string{"--retry-base", "150ms", "--batch-window", "20ms", "--renew-reauthorizes",
+		"--latency", "5ms", "--throttle-rate", "0.25", "--throttle-status", "503", "--retry-after", "2s",
+		"--drop-rate", "0.5", "--duplicate-rate", "0.75", "--state", filepath.Join(t.TempDir(), "emulator", "state.json")})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, opts, func(e *emulator.Emulator) {
+		got := e.Graph.CurrentFaults()
+		want := graphsim.Faults{Latency: graphsim.Duration(5 * time.Millisecond), ThrottleRate: 0.25, ThrottleStatus: 503,
+			RetryAfter: graphsim.Duration(2 * time.Second), DropRate: 0.5, DuplicateRate: 0.75}
+		if got != want {
+			t.Errorf("faults in force = %+v, want %+v", got, want)
+		}
+		cfg := e.Graph.Config()
+		if cfg.RetryBase != 150*time.Millisecond || cfg.BatchWindow != 20*time.Millisecond || !cfg.RenewReauthorizes {
+			t.Errorf("config = retry base %s, batch window %s, renew reauthorizes %t", cfg.RetryBase, cfg.BatchWindow, cfg.RenewReauthorizes)
+		}
+	})
+}
+
+// TestJSONSeedFile starts the command with a JSON seed written the way JSON
+// tools write it (tabs, escaped slashes) and finds the seeded user printed.
+func TestJSONSeedFile(t *testing.T) {
+	t.Parallel()
+	seed := filepath.Join(t.TempDir(), "tenant.json")
+	content := "{\n\t\"users\": [\n\t\t{\"userPrincipalName\": \"kim@contoso.example\", \"displayName\": \"Kim \\/ Ops\"}\n\t]\n}\n"
+	if err := os.WriteFile(seed, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := run(t, &Options{JSON: true, SeedFile: seed}, nil)
+	var settings emulator.Settings
+	if err := json.Unmarshal([]byte(stdout), &settings); err != nil {
+		t.Fatal(err)
+	}
+	if len(settings.Users) != 3 || settings.Users[2].UserPrincipalName != "kim@contoso.example" || settings.Users[2].DisplayName != "Kim / Ops" || settings.Users[2].ID == "" {
+		t.Fatalf("users = %+v", settings.Users)
 	}
 }

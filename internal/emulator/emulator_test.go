@@ -170,14 +170,22 @@ apps:
 	if seed, err := emulator.LoadSeed(jsonSeed); err != nil || seed.Users[2].ID != "0d5f3a3e-0000-4000-8000-000000000001" {
 		t.Fatalf("JSON seed: %v", err)
 	}
+	// JSON as tools write it: indented with tabs, "\/" escapes, a byte-order mark.
+	tabbed := write("tabbed.json", "\ufeff{\n\t\"domain\": \"fabrikam.example\",\n\t\"apps\": [{\"clientId\": \"6731de76-14a6-49ae-97bc-6eba6914391e\", \"displayName\": \"ops\\/ci\", \"appRoles\": [\"Mail.Read\"]}]\n}\n")
+	if seed, err := emulator.LoadSeed(tabbed); err != nil || seed.Domain != "fabrikam.example" || seed.Apps[2].DisplayName != "ops/ci" {
+		t.Fatalf("tab-indented JSON seed: %+v, %v", seed, err)
+	}
 
 	for name, content := range map[string]string{
-		"unknown field":  "userz: []\n",
-		"bad tenant id":  "tenantId: contoso\n",
-		"duplicate user": "users:\n  - userPrincipalName: adele@contoso.example\n",
-		"bad client id":  "apps:\n  - clientId: my-app\n",
-		"bad cert":       "apps:\n  - clientId: 6731de76-14a6-49ae-97bc-6eba6914391e\n    certificatePem: nope\n",
-		"not yaml":       "users: [\n",
+		"unknown field":       "userz: []\n",
+		"bad tenant id":       "tenantId: contoso\n",
+		"duplicate user":      "users:\n  - userPrincipalName: adele@contoso.example\n",
+		"bad client id":       "apps:\n  - clientId: my-app\n",
+		"bad cert":            "apps:\n  - clientId: 6731de76-14a6-49ae-97bc-6eba6914391e\n    certificatePem: nope\n",
+		"not yaml":            "users: [\n",
+		"json trailing comma": `{"users":[],}`,
+		"json unknown key":    `{"userz":[]}`,
+		"two json values":     `{} {}`,
 	} {
 		if _, err := emulator.LoadSeed(write(strings.ReplaceAll(name, " ", "-")+".yaml", content)); err == nil {
 			t.Errorf("%s: accepted", name)

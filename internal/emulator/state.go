@@ -176,6 +176,9 @@ func LoadSeed(path string) (*tenant.Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading seed file: %w", err)
 	}
+	if data, err = seedJSONAsYAML(data); err != nil {
+		return nil, fmt.Errorf("seed file %s is not valid JSON: %w", path, err)
+	}
 	var file tenant.Tenant
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -216,6 +219,26 @@ func LoadSeed(path string) (*tenant.Tenant, error) {
 		return nil, fmt.Errorf("seed file %s: %w", path, err)
 	}
 	return t, nil
+}
+
+// seedJSONAsYAML checks a seed that is JSON (it starts with '{') as JSON and
+// re-encodes it in the subset of JSON that YAML parsers read: JSON is almost,
+// but not quite, YAML (yaml.v3 refuses the "\/" escape and tab indentation,
+// and accepts trailing commas). Other documents are returned as they are.
+func seedJSONAsYAML(data []byte) ([]byte, error) {
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n\ufeff"), []byte("{")) {
+		return data, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one JSON value")
+	}
+	return json.Marshal(doc)
 }
 
 // NewClientSecret returns a secret shaped like Entra's: 40 characters with

@@ -406,18 +406,18 @@ func TestControlMail(t *testing.T) {
 	if r.status != 202 || len(r.json(t)["value"].([]any)) != 2 {
 		t.Errorf("two recipients = %d %s", r.status, r.body)
 	}
-	for _, bad := range []any{
-		map[string]any{"to": "nobody@nowhere.example", "subject": "x"},
-		map[string]any{"subject": "x"},
-		map[string]any{"to": adele.ID, "count": -1},
-		map[string]any{"to": adele.ID, "count": MaxMailCount + 1},
-		map[string]any{"to": 42},
-		[]byte("not json"),
+	for _, bad := range []struct {
+		body any
+		code string
+	}{
+		{map[string]any{"to": "nobody@nowhere.example", "subject": "x"}, "ErrorInvalidUser"},
+		{map[string]any{"subject": "x"}, "BadRequest"},
+		{map[string]any{"to": adele.ID, "count": -1}, "BadRequest"},
+		{map[string]any{"to": adele.ID, "count": MaxMailCount + 1}, "BadRequest"},
+		{map[string]any{"to": 42}, "BadRequest"},
+		{[]byte("not json"), "BadRequest"},
 	} {
-		r := e.do("POST", "/_emulator/mail", "", bad)
-		if r.status != 400 {
-			t.Errorf("%v: %d %s", bad, r.status, r.body)
-		}
+		expectError(t, e.do("POST", "/_emulator/mail", "", bad.body), 400, bad.code)
 	}
 	expectError(t, e.do("GET", "/_emulator/nothing", "", nil), 404, "NotFound")
 	r = e.do("GET", "/_emulator/subscriptions", "", nil)
@@ -677,4 +677,63 @@ func TestSlowEndpoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFaultsPerControlCall sets each delivery and latency fault at run time
+// through POST /_emulator/faults (the flags' counterparts) and sees it act.
+func TestFaultsPerControlCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	hook, life := newReceiver(t), newReceiver(t)
+	sub := e.subscribe(adeleToken, subscriptionBody(hook.URL, map[string]any{"lifecycleNotificationUrl": life.URL}))
+
+	if r := e.do("POST", "/_emulator/faults", "", map[string]any{"dropRate": 1}); r.status != 200 || r.json(t)["dropRate"] != 1.0 {
+		t.Fatalf("set dropRate = %d %s", r.status, r.body)
+	}
+	_, _ = e.s.SendMail("", adele.ID, "dropped", "x")
+	if got := notifications(life.waitPosts(t, 1)); got[0]["lifecycleEvent"] != "missed" || got[0]["subscriptionId"] != sub || hook.count() != 0 {
+		t.Fatalf("after a drop: lifecycle %v, hook POSTs %d", got, hook.count())
+	}
+
+	if r := e.do("POST", "/_emulator/faults", "", map[string]any{"duplicateRate": 1}); r.status != 200 || r.json(t)["dropRate"] != 0.0 {
+		t.Fatalf("set duplicateRate (replacing dropRate) = %d %s", r.status, r.body)
+	}
+	_, _ = e.s.SendMail("", adele.ID, "twice", "x")
+	posts := hook.waitPosts(t, 2)
+	if len(notifications(posts)) != 2 || notifications(posts)[0]["id"] != notifications(posts)[1]["id"] {
+		t.Errorf("duplicate POSTs carry %v", notifications(posts))
+	}
+
+	if r := e.do("POST", "/_emulator/faults", "", map[string]any{"latency": "80ms"}); r.status != 200 || r.json(t)["latency"] != "80ms" {
+		t.Fatalf("set latency = %d %s", r.status, r.body)
+	}
+	start := time.Now()
+	if r := e.do("GET", "/v1.0/me/messages", adeleToken, nil); r.status != 200 {
+		t.Fatalf("with latency: %d %s", r.status, r.body)
+	}
+	// A lower bound only: the delay is a floor, never a ceiling.
+	if elapsed := time.Since(start); elapsed < 80*time.Millisecond {
+		t.Errorf("answered in %s despite 80ms of injected latency", elapsed)
+	}
+	if r := e.do("POST", "/_emulator/faults", "", map[string]any{}); r.status != 200 || e.s.CurrentFaults().Latency != 0 {
+		t.Errorf("clearing faults = %d %s", r.status, r.body)
+	}
+}
+
+// TestDefaultMaximumLifetime checks the message limits without the
+// MaxLifetime override: 10,080 minutes accepted, a minute more refused.
+func TestDefaultMaximumLifetime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	rcv := newReceiver(t)
+	expiry := func(d time.Duration) map[string]any {
+		return map[string]any{"expirationDateTime": time.Now().Add(d).UTC().Format(time.RFC3339)}
+	}
+	r := e.do("POST", "/v1.0/subscriptions", adeleToken, subscriptionBody(rcv.URL, expiry(10081*time.Minute)))
+	expectError(t, r, 400, "ExtensionError")
+	if !strings.Contains(r.errorMessage(t), "10080 minutes") {
+		t.Errorf("message %q", r.errorMessage(t))
+	}
+	sub := e.subscribe(adeleToken, subscriptionBody(rcv.URL, expiry(10079*time.Minute)))
+	expectError(t, e.do("PATCH", "/v1.0/subscriptions/"+sub, adeleToken, expiry(10081*time.Minute)), 400, "ExtensionError")
 }

@@ -33,7 +33,7 @@ type Faults struct {
 	Latency Duration `json:"latency"`
 	// ThrottleRate is the share of Graph API requests answered with ThrottleStatus.
 	ThrottleRate float64 `json:"throttleRate"`
-	// ThrottleStatus is 429 (default) or 503.
+	// ThrottleStatus is 429 (default), 503 or 504.
 	ThrottleStatus int `json:"throttleStatus"`
 	// RetryAfter is sent in the Retry-After header of throttled answers (default 1 s).
 	RetryAfter Duration `json:"retryAfter"`
@@ -193,6 +193,11 @@ func (s *Server) Close() {
 		<-s.janitorDone
 		s.delivery.close()
 	})
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config {
+	return s.cfg
 }
 
 // SetFaults replaces the injected faults.
