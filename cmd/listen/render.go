@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
@@ -256,17 +258,61 @@ func short(id string) string {
 	return id
 }
 
-// shortResource keeps the resource's first segment and its tail:
-// "Users/7a…/Messages/AAMkAGI2…" becomes "Users/…/Messages/…GI2THVAAA=".
+// shortResource keeps what tells resources apart at a glance: the first
+// segment, the collection holding the item and the end of the item's id.
+// "Users/631e…/Messages/AAMkAGI2…THVAAA=" becomes
+// "Users/…/Messages/…kAGI2THVAAA=" (at most 48 characters).
 func shortResource(resource string) string {
 	const limit = 48
-	if len(resource) <= limit {
+	if utf8.RuneCountInString(resource) <= limit {
 		return resource
 	}
-	first, _, _ := strings.Cut(resource, "/")
-	if len(first) > 16 {
-		first = first[:16]
+	parts := strings.Split(resource, "/")
+	head := parts[0]
+	if name, _, found := strings.Cut(head, "("); found && name != "" {
+		head = name // Users('7a…') reads as Users
 	}
-	tail := resource[len(resource)-(limit-len(first)-2):]
-	return first + "/…" + tail
+	head = truncateRunes(head, 16)
+	if len(parts) > 2 {
+		head += "/…"
+	}
+	if len(parts) > 2 && isWord(parts[len(parts)-2]) && len(parts[len(parts)-2]) <= 24 {
+		head += "/" + parts[len(parts)-2]
+	}
+	last := parts[len(parts)-1]
+	if len(parts) == 1 {
+		head, last = "", resource
+	}
+	room := limit - utf8.RuneCountInString(head) - 2 // "/…"
+	if head == "" {
+		room = limit - 1
+	}
+	tail := []rune(last)
+	if len(tail) > room {
+		tail = append([]rune("…"), tail[len(tail)-room:]...)
+	}
+	if head == "" {
+		return string(tail)
+	}
+	return head + "/" + string(tail)
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// isWord reports whether s is a plain collection name such as "Messages".
+func isWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !unicode.IsLetter(c) {
+			return false
+		}
+	}
+	return true
 }

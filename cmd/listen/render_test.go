@@ -95,3 +95,26 @@ func TestSummaryLine(t *testing.T) {
 		t.Errorf("summary\n got %q\nwant %q", errOut, want)
 	}
 }
+
+func TestShortResource(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"me/messages/AAMk", "me/messages/AAMk"},
+		{"Users/631e9e3b-6d5e-4b8a-9d0e-2a4f1c3b5e7d/Messages/AAMkAGI2THVAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+			"Users/…/Messages/…AAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		{"Users('631e9e3b-6d5e-4b8a-9d0e-2a4f1c3b5e7d')/Messages('AAMkAGI2THVAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')",
+			"Users/…AGI2THVAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')"},
+		{"teams/19:abc/channels/19:def@thread.tacv2/messages/1700000000000000000000000000000000",
+			"teams/…/messages/…000000000000000000000000000000"},
+		{strings.Repeat("x", 60), "…" + strings.Repeat("x", 47)},
+	}
+	for _, tt := range tests {
+		got := shortResource(tt.in)
+		if got != tt.want {
+			t.Errorf("shortResource(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+		if n := len([]rune(got)); n > 48 {
+			t.Errorf("shortResource(%q) has %d characters", tt.in, n)
+		}
+	}
+}
