@@ -161,6 +161,9 @@ func hint(verifyErr error, opts *TeamsOptions, body []byte) string {
 	case teams.ReasonMissingHeader:
 		return `: --header is empty; give the Authorization header's value, "HMAC <base64>"`
 	case teams.ReasonWrongScheme:
+		if name, _, found := strings.Cut(opts.Header, ":"); found && strings.EqualFold(strings.TrimSpace(name), "Authorization") {
+			return `: give only the header's value, without "Authorization:"`
+		}
 		return `: the header must start with "HMAC " followed by the base64 signature`
 	case teams.ReasonBadBase64:
 		return `: the part after "HMAC " must be standard base64, as Teams sends it`

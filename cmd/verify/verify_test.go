@@ -60,6 +60,8 @@ func TestVerifyTeams(t *testing.T) {
 			wantCode: exitcode.VerifyFailed, wantStdout: `{"valid":false,"reason":"missing_header","bytes":33}` + "\n", wantError: "missing Authorization header"},
 		{name: "bearer", output: "pretty", args: []string{"--secret", vectorKey, "--header", "Bearer abc"}, stdin: vectorBody,
 			wantCode: exitcode.VerifyFailed, wantError: `wrong Authorization scheme (want "HMAC <base64>")`},
+		{name: "whole header line", output: "pretty", args: []string{"--secret", vectorKey, "--header", "Authorization: " + vectorHeader}, stdin: vectorBody,
+			wantCode: exitcode.VerifyFailed, wantError: `wrong Authorization scheme (want "HMAC <base64>"): give only the header's value, without "Authorization:"`},
 		{name: "bad base64", output: "pretty", args: []string{"--secret", vectorKey, "--header", "HMAC not*base64"}, stdin: vectorBody,
 			wantCode: exitcode.VerifyFailed, wantError: "signature is not valid base64"},
 		{name: "no header flag", output: "pretty", args: []string{"--secret", vectorKey}, stdin: vectorBody,
