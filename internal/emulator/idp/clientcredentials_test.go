@@ -154,4 +154,6 @@ func TestClientAssertion(t *testing.T) {
 	form = assertionForm(f.assertion(app, nil))
 	form.Del("client_assertion_type")
 	wantError(t, f.token(form), http.StatusBadRequest, "invalid_request", 900144)
+	form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+	wantError(t, f.token(form), http.StatusBadRequest, "invalid_request", 700023)
 }
