@@ -259,7 +259,9 @@ func prepare(opts *Options) (*session, error) {
 		}
 		states = notification.NewClientStates(opts.ClientStates...)
 	}
-	if len(opts.ClientStates) == 0 && opts.ClientStateSource == nil {
+	// A Teams-only listener needs no clientState: the warning would be noise
+	// there, and each dropped notification still says why on stderr.
+	if len(opts.ClientStates) == 0 && opts.ClientStateSource == nil && len(keys) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with\n", opts.IO.ErrScheme().WarningIcon())
 	}
 

@@ -492,6 +492,16 @@ func TestPlainListenNotices(t *testing.T) {
 		t.Errorf("stdout:\n%s", r.out)
 	}
 
+	teamsOnly := startListen(t, true, func(o *Options) {
+		o.ClientStates = nil
+		o.TeamsSecrets = []string{base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))}
+	})
+	teamsOnly.cancel()
+	teamsOnly.wait(t)
+	if stderr := teamsOnly.err.String(); strings.Contains(stderr, "--client-state") {
+		t.Errorf("a Teams-only listener warns about --client-state:\n%s", stderr)
+	}
+
 	r2 := startListen(t, true, func(o *Options) { o.PublicURL = "https://hooks.example.com" })
 	r2.cancel()
 	r2.wait(t)
