@@ -42,7 +42,9 @@ func NewCmdLifecycle(f *factory.Factory, runF func(*LifecycleOptions) error) *co
 			running emulator, and apply what the event means:
 
 			  reauthorizationRequired  renewals (PATCH) fail until the app calls
-			                           POST /subscriptions/{id}/reauthorize
+			                           POST /subscriptions/{id}/reauthorize (an
+			                           emulator started with --renew-reauthorizes
+			                           lets a renewal clear it, as Microsoft does)
 			  subscriptionRemoved      the subscription is deleted
 			  missed                   nothing changes; the receiver should resync
 
