@@ -388,6 +388,10 @@ func (s *session) serve(ctx context.Context) error {
 	if result == nil { // else the subscriptions could not be made: drain and stop
 		select {
 		case <-ctx.Done(): // SIGINT or SIGTERM: a normal way to stop
+			if s.opts.IO.IsStderrTTY() {
+				// The terminal echoed ^C: start the closing lines on a line of their own.
+				fmt.Fprintln(s.opts.IO.ErrOut)
+			}
 		case <-s.render.done:
 		case <-timeout:
 			if s.opts.Count > 0 {

@@ -502,6 +502,14 @@ func TestPlainListenNotices(t *testing.T) {
 		t.Errorf("a Teams-only listener warns about --client-state:\n%s", stderr)
 	}
 
+	// On a terminal, the summary after Ctrl-C starts on a line of its own, not after the echoed ^C.
+	onTerminal := startListen(t, true, func(o *Options) { o.IO.SetTTY(false, false, true) })
+	onTerminal.cancel()
+	onTerminal.wait(t)
+	if stderr := onTerminal.err.String(); !strings.Contains(stderr, "\n\nhookctl listen: received 0") {
+		t.Errorf("summary after an interrupt on a terminal:\n%q", stderr)
+	}
+
 	r2 := startListen(t, true, func(o *Options) { o.PublicURL = "https://hooks.example.com" })
 	r2.cancel()
 	r2.wait(t)
