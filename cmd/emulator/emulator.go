@@ -279,7 +279,7 @@ func printPretty(streams *iostreams.IOStreams, s emulator.Settings, autoApprove 
 	if autoApprove {
 		approval = "device codes are approved at once (--auto-approve)"
 	}
-	fmt.Fprintf(&b, "\n  %s\n  %s\n", cs.Gray("Use with hookctl: export HOOKCTL_AUTHORITY, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID (see --env)."), cs.Gray(approval))
+	fmt.Fprintf(&b, "\n  %s\n  %s\n", cs.Gray("Use with hookctl: export HOOKCTL_AUTHORITY, HOOKCTL_GRAPH_URL, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID (--env prints the lines)."), cs.Gray(approval))
 	_, err := io.WriteString(streams.Out, b.String())
 	return err
 }

@@ -138,6 +138,7 @@ func TestPrettyBlock(t *testing.T) {
 		"adele@contoso.example",
 		"megan@contoso.example",
 		"--auto-approve",
+		"export HOOKCTL_AUTHORITY, HOOKCTL_GRAPH_URL, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
