@@ -146,13 +146,13 @@ func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n
 	cs := r.opts.IO.OutScheme()
 	clock := cs.Gray(receivedAt.Local().Format("15:04:05"))
 	if kind == "lifecycle" {
-		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(n.LifecycleEvent)), cs.Cyan(short(n.SubscriptionID)))
+		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(printable(n.LifecycleEvent))), cs.Cyan(printable(short(n.SubscriptionID))))
 		if n.SubscriptionExpirationDateTime != "" {
-			line += cs.Gray("  expires " + n.SubscriptionExpirationDateTime)
+			line += cs.Gray("  expires " + printable(n.SubscriptionExpirationDateTime))
 		}
 		return append(append(buf, line...), '\n')
 	}
-	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), n.ChangeType, shortResource(n.Resource), cs.Cyan(short(n.SubscriptionID)))
+	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
 	line += prettyExtra(cs, n, extra)
 	return append(append(buf, line...), '\n')
 }
@@ -174,11 +174,11 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 		return append(append(buf, line...), '\n')
 	}
 	cs := r.opts.IO.OutScheme()
-	reply := cs.Gray("↩ " + e.Reply)
+	reply := cs.Gray("↩ " + printable(e.Reply))
 	if e.ReplyErr != nil {
-		reply = cs.Red("↩ " + e.Reply)
+		reply = cs.Red("↩ " + printable(e.Reply))
 	}
-	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(from), e.Activity.PlainText(), reply)
+	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(printable(from)), printable(e.Activity.PlainText()), reply)
 	return append(append(buf, line...), '\n')
 }
 
@@ -193,9 +193,10 @@ func (r *renderer) status(e receiver.Event) {
 		if subscription == "" {
 			subscription = "(none)"
 		}
-		line = fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), subscription, e.Reason)
+		// Anyone who can reach the URL can send this id: never let it drive the terminal.
+		line = fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), printable(subscription), e.Reason)
 	case receiver.RejectedEvent:
-		line = fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, e.Reason)
+		line = fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, printable(e.Reason))
 	case receiver.HandshakeEvent:
 		line = fmt.Sprintf("%s answered Graph's validation request on %s", es.SuccessIcon(), e.Route)
 	case receiver.PanicEvent:
@@ -248,6 +249,31 @@ func (r *renderer) summary(stats receiver.Stats, pending int) {
 	defer r.mu.Unlock()
 	r.out.Flush()
 	fmt.Fprintln(r.err, line)
+}
+
+// printable makes text from the wire safe for one terminal line: line breaks
+// and tabs become spaces, other control characters (escape sequences that
+// could recolour, move the cursor or retitle the terminal) become U+FFFD.
+func printable(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 {
+			clean = false // 0xc2 leads the C1 controls U+0080–U+009F
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r):
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // short keeps the start of a GUID: enough to tell subscriptions apart.

@@ -118,3 +118,30 @@ func TestShortResource(t *testing.T) {
 		}
 	}
 }
+
+// Text from the wire never reaches the terminal as control characters.
+func TestPrettyLinesAreSanitised(t *testing.T) {
+	t.Parallel()
+	activity, err := teams.ParseActivity([]byte(`{"type":"message","text":"<at>hookctl</at> hi\u001b[2Jthere\nsecond line","from":{"id":"29:1","name":"Eve\u001b]0;pwned\u0007"},"conversation":{"id":"19:abc"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pretty, out, errOut := testRenderer(false)
+	pretty.Report(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: activity, Reply: "ok\u009b31m"})
+	pretty.Report(receiver.DroppedEvent{SubscriptionID: "sub\u001b[31mred", Reason: receiver.DropMismatch})
+	pretty.Flush()
+	for name, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
+		if strings.ContainsAny(text, "\u001b\u0007\u009b") {
+			t.Errorf("%s carries control characters: %q", name, text)
+		}
+		if strings.Count(text, "\n") != 1 {
+			t.Errorf("%s is not one line: %q", name, text)
+		}
+	}
+	if !strings.Contains(out.String(), "Eve\uFFFD]0;pwned\uFFFD: hi\uFFFD[2Jthere second line") {
+		t.Errorf("stdout: %q", out)
+	}
+	if got := printable("plain text ✓"); got != "plain text ✓" {
+		t.Errorf("printable changed clean text: %q", got)
+	}
+}
