@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -156,9 +157,20 @@ func firstLine(body []byte) string {
 	}
 	const limit = 200
 	if len(text) > limit {
-		text = text[:limit] + "…"
+		text = strings.ToValidUTF8(text[:limit], "") + "…"
 	}
-	return text
+	return withoutControls(text)
+}
+
+// withoutControls replaces control characters other than line breaks and
+// tabs with U+FFFD: a receiver's answer must not drive the user's terminal.
+func withoutControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // milliseconds rounds a duration for output: 2.345 ms, not 2.3451234.

@@ -264,7 +264,7 @@ func judgeReply(resp *response, target *url.URL) (*teams.Reply, error) {
 
 func printReply(io *iostreams.IOStreams, reply *teams.Reply) {
 	if reply.Text != "" {
-		fmt.Fprintln(io.Out, reply.Text)
+		fmt.Fprintln(io.Out, withoutControls(reply.Text))
 	}
 	for _, attachment := range reply.Attachments {
 		fmt.Fprintf(io.Out, "[attachment %s]\n", attachment.ContentType)

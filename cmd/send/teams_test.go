@@ -298,3 +298,28 @@ func TestSendTeamsKeyFlags(t *testing.T) {
 		}
 	})
 }
+
+// A receiver's answer never reaches the terminal as control characters.
+func TestSendTeamsAnswerWithoutControls(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ status, body string }{
+		{"200", `{"type":"message","text":"ok\u001b[2J\u001b]0;pwned\u0007\nline two"}`},
+		{"500", "boom\x1b[31m red"},
+	} {
+		rec := newRecordingServer(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			if tt.status == "500" {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			fmt.Fprint(w, tt.body)
+		})
+		f, stdout, stderr := testFactory("pretty", nil)
+		_, errText := execute(NewCmdTeams(f, nil), "--to", rec.URL, "--secret", testKey)
+		if all := stdout.String() + stderr.String() + errText; strings.ContainsAny(all, "\x1b\x07") {
+			t.Errorf("%s: control characters printed: %q", tt.status, all)
+		}
+		if tt.status == "200" && stdout.String() != "ok\uFFFD[2J\uFFFD]0;pwned\uFFFD\nline two\n" {
+			t.Errorf("reply printed as %q", stdout)
+		}
+	}
+}
