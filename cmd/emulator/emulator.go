@@ -85,6 +85,11 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			$ hookctl emulator
 
 			# Run it in the background and sign hookctl in against it
+			$ eval "$(hookctl emulator --auto-approve --env &)"
+			$ hookctl login
+			$ kill $HOOKCTL_EMULATOR_PID    # stop it (the state is saved)
+
+			# The same, keeping the settings in a file
 			$ hookctl emulator --auto-approve --env > emulator.env &
 			$ sleep 1; . ./emulator.env && hookctl login
 
@@ -209,7 +214,7 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	settings := e.Settings()
 	switch {
 	case opts.Env:
-		err = printEnv(opts.IO.Out, settings)
+		err = printEnv(opts.IO.Out, settings, os.Getpid())
 	case opts.JSON:
 		err = printJSON(opts.IO.Out, settings)
 	default:
@@ -218,6 +223,14 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		_ = e.Close()
 		return err
+	}
+	// The settings are all stdout carries. Closing it when it is a pipe lets
+	// a shell that captures it go on while the emulator runs in the
+	// background: eval "$(hookctl emulator --env &)".
+	if (opts.Env || opts.JSON) && !opts.IO.IsStdoutTTY() {
+		if out, ok := opts.IO.Out.(io.Closer); ok {
+			_ = out.Close()
+		}
 	}
 	cs := opts.IO.ErrScheme()
 	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; press Ctrl+C to stop.\n", cs.SuccessIcon(), e.URL)
@@ -238,9 +251,11 @@ func printJSON(w io.Writer, s emulator.Settings) error {
 	return enc.Encode(s)
 }
 
-func printEnv(w io.Writer, s emulator.Settings) error {
-	_, err := fmt.Fprintf(w, "export HOOKCTL_AUTHORITY=%s\nexport HOOKCTL_GRAPH_URL=%s\nexport HOOKCTL_CA_FILE=%s\nexport HOOKCTL_CLIENT_ID=%s\nexport HOOKCTL_EMULATOR_URL=%s\n",
-		shellQuote(s.Authority), shellQuote(s.GraphURL), shellQuote(s.CAFile), shellQuote(s.PublicClient.ClientID), shellQuote(s.URL))
+// printEnv writes the export lines; HOOKCTL_EMULATOR_PID is how a shell that
+// started the emulator in the background with eval stops it again.
+func printEnv(w io.Writer, s emulator.Settings, pid int) error {
+	_, err := fmt.Fprintf(w, "export HOOKCTL_AUTHORITY=%s\nexport HOOKCTL_GRAPH_URL=%s\nexport HOOKCTL_CA_FILE=%s\nexport HOOKCTL_CLIENT_ID=%s\nexport HOOKCTL_EMULATOR_URL=%s\nexport HOOKCTL_EMULATOR_PID=%d\n",
+		shellQuote(s.Authority), shellQuote(s.GraphURL), shellQuote(s.CAFile), shellQuote(s.PublicClient.ClientID), shellQuote(s.URL), pid)
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +121,58 @@ func TestEnvLines(t *testing.T) {
 		"export HOOKCTL_GRAPH_URL=" + running.GraphURL + "\n" +
 		"export HOOKCTL_CA_FILE='" + filepath.Join(filepath.Dir(state), "ca.pem") + "'\n" +
 		"export HOOKCTL_CLIENT_ID=" + running.PublicClientID + "\n" +
-		"export HOOKCTL_EMULATOR_URL=" + running.URL + "\n"
+		"export HOOKCTL_EMULATOR_URL=" + running.URL + "\n" +
+		"export HOOKCTL_EMULATOR_PID=" + strconv.Itoa(os.Getpid()) + "\n"
 	if stdout != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+}
+
+// closeRecorder is a pipe-like stdout that records being closed.
+type closeRecorder struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// TestStdoutClosedAfterSettings: with --env or -o json on a pipe, stdout is
+// closed once the settings are written, so eval "$(hookctl emulator --env &)"
+// returns while the emulator keeps running. A terminal's stdout stays open.
+func TestStdoutClosedAfterSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		opts       Options
+		tty        bool
+		wantClosed bool
+	}{
+		{"env on a pipe", Options{Env: true}, false, true},
+		{"json on a pipe", Options{JSON: true}, false, true},
+		{"pretty on a terminal", Options{}, true, false},
+		{"env on a terminal", Options{Env: true}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ios, _, _, _ := iostreams.Test()
+			ios.SetTTY(false, tc.tty, false)
+			out := &closeRecorder{}
+			ios.Out = out
+			opts := tc.opts
+			opts.IO, opts.Addr = ios, "127.0.0.1:0"
+			opts.StateFile = filepath.Join(t.TempDir(), "emulator", "state.json")
+			opts.RetryBase, opts.BatchWindow = time.Second, 10*time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var closedWhileRunning bool
+			opts.Ready = func(*emulator.Emulator) { closedWhileRunning = out.closed; cancel() }
+			if err := emulatorRun(ctx, &opts); err != nil {
+				t.Fatal(err)
+			}
+			if closedWhileRunning != tc.wantClosed || out.Len() == 0 {
+				t.Errorf("stdout closed while running = %t, want %t (wrote %d bytes)", closedWhileRunning, tc.wantClosed, out.Len())
+			}
+		})
 	}
 }
 
