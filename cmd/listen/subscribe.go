@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,11 @@ type watchRun struct {
 	fetcher   *watch.Fetcher
 	manager   atomic.Pointer[watch.Manager]
 	session   *session
+	// known holds the subscription ids whose clientState came from the
+	// store; followStore adds the ones that appear later (nil: it does not).
+	followMu  sync.Mutex
+	known     map[string]bool
+	storeSeen os.FileInfo
 
 	ctx    context.Context // ends when the run stops: bounds fetches
 	cancel context.CancelFunc
@@ -142,7 +148,7 @@ type watchRun struct {
 // must exist before the receiver is built: the tunnel opener and the
 // clientState source. Nothing reaches the network here: a listener that
 // Graph cannot reach fails before any Graph call. It returns nil when the
-// run needs neither subscriptions nor fetching.
+// run needs neither subscriptions, fetching nor the subscription store.
 func prepareWatch(opts *Options) (*watchRun, error) {
 	s := &opts.SubscribeOptions
 	choice, err := tunnel.Resolve(tunnel.Settings{Mode: s.Tunnel, PublicURL: opts.PublicURL, NgrokURL: s.NgrokURL,
@@ -182,28 +188,40 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 			return nil, err
 		}
 	}
-	if opts.ClientStateSource == nil && (len(s.Subscribe) > 0 || len(stored) > 0) {
+	// With a store, the source also follows it while the listener runs (see
+	// followStore), so it is built even when the store is empty yet.
+	var known map[string]bool
+	if opts.ClientStateSource == nil && (len(s.Subscribe) > 0 || w.store != nil) {
 		for _, value := range opts.ClientStates {
 			if value == "" {
 				return nil, exitcode.Usagef("--client-state must not be empty")
 			}
 		}
 		opts.ClientStateSource = notification.NewClientStates(opts.ClientStates...)
+		known = map[string]bool{}
 		for _, rec := range stored {
 			if rec.ClientState != "" {
 				opts.ClientStateSource.Set(rec.ID, rec.ClientState)
+				known[rec.ID] = true
 			}
+		}
+		if len(opts.ClientStates) == 0 && len(s.Subscribe) == 0 && len(stored) == 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others\n", opts.IO.ErrScheme().WarningIcon())
 		}
 	}
 	w.states = opts.ClientStateSource
+	w.known = known
 	if len(s.Subscribe) > 0 {
 		// The receiver exists before the subscriptions do: it reports to the
 		// manager through this observer once there is one.
 		opts.Observers = append(opts.Observers, receiver.ReporterFunc(w.observe))
 	}
 	if len(s.Subscribe) == 0 && !s.Fetch {
-		w.cancel()
-		return nil, nil
+		if w.store == nil {
+			w.cancel()
+			return nil, nil
+		}
+		return w, nil
 	}
 	if s.Graph == nil {
 		return nil, fmt.Errorf("--subscribe and --fetch need a Graph client")
@@ -218,6 +236,32 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 		opts.Enrich = w.enrich
 	}
 	return w, nil
+}
+
+// followStore adds the clientState of each subscription that appeared in
+// the store since it last looked. `hookctl subscribe` needs the listener
+// already up (Graph validates the URL before it answers), so its record only
+// exists after the listener has read the store. It runs before each
+// notification POST is received: a stat when nothing changed.
+func (w *watchRun) followStore() {
+	w.followMu.Lock()
+	defer w.followMu.Unlock()
+	// Writers replace the file by rename: a new file means new content.
+	info, err := os.Stat(w.store.Path)
+	if err != nil || w.storeSeen != nil && os.SameFile(info, w.storeSeen) && info.ModTime().Equal(w.storeSeen.ModTime()) {
+		return
+	}
+	recs, err := w.store.List(context.Background())
+	if err != nil {
+		return // a half-written or foreign file: read again on the next change
+	}
+	w.storeSeen = info
+	for _, rec := range recs {
+		if rec.ClientState != "" && !w.known[rec.ID] {
+			w.states.Set(rec.ID, rec.ClientState)
+			w.known[rec.ID] = true
+		}
+	}
 }
 
 // checkSubscribeFlags resolves the resources, --change-type and --expires.
@@ -273,12 +317,25 @@ func (w *watchRun) checkSubscribeFlags() error {
 }
 
 // handler is what the HTTP server serves: the receiver, behind the message
-// prefetcher with --fetch.
+// prefetcher with --fetch, behind a look at the subscription store for new
+// clientStates.
 func (w *watchRun) handler(next http.Handler) http.Handler {
-	if w == nil || w.fetcher == nil {
+	if w == nil {
 		return next
 	}
-	return w.fetcher.Prefetcher(next, w.states)
+	if w.fetcher != nil {
+		next = w.fetcher.Prefetcher(next, w.states)
+	}
+	if w.store == nil || w.known == nil {
+		return next
+	}
+	inner := next
+	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
+			w.followStore()
+		}
+		inner.ServeHTTP(rw, req)
+	})
 }
 
 // enrich adds the fetched message (or why it could not be read) to a

@@ -7,6 +7,7 @@ package listen_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -470,4 +471,47 @@ func TestListenSubscribeAppOnlyInbox(t *testing.T) {
 	if len(recs) != 0 || !strings.Contains(res.Stderr, "deleted subscription "+sub.ID) {
 		t.Errorf("left behind: %+v\n%s", recs, res.Stderr)
 	}
+}
+
+func TestListenAcceptsSubscriptionsMadeWhileItRuns(t *testing.T) {
+	t.Parallel()
+	// The documented order for an endpoint of your own: the listener first
+	// (Graph validates the URL), then hookctl subscribe. The listener picks
+	// the new subscription's clientState up from the store, no flag needed.
+	c := newCLI(t, graphsim.Config{})
+	addr := freeAddr(t)
+	done := background(c, "listen", "--tunnel", "none", "--addr", addr, "-o", "json", "--count", "1", "--timeout", "30s")
+	waitReady(t, addr)
+	if res := c.Run("subscribe", "inbox", "--notification-url", "http://"+addr+"/notifications", "-o", "json"); res.Code != 0 {
+		t.Fatalf("subscribe: exit %d\n%s", res.Code, res.Stderr)
+	}
+	subs := c.Em.Graph.Subscriptions()
+	if len(subs) != 1 {
+		t.Fatalf("subscriptions: %+v", subs)
+	}
+	trigger(t, c, "--subject", "after subscribe")
+	res := wait(t, done)
+	if res.Code != 0 {
+		t.Fatalf("listen: exit %d\n%s", res.Code, res.Stderr)
+	}
+	lines := parseLines(t, res)
+	if len(lines) != 2 || lines[1].Type != "notification" || lines[1].SubscriptionID != subs[0].ID {
+		t.Errorf("stdout:\n%s", res.Stdout)
+	}
+	if !strings.Contains(res.Stderr, "no --client-state given: only notifications of subscriptions hookctl made are accepted") ||
+		strings.Contains(res.Stderr, "dropped a notification") {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	assertNoClientState(t, c)
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

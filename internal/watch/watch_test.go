@@ -164,7 +164,10 @@ func TestReauthorizeFallsBackToRenewal(t *testing.T) {
 	}
 	e.waitFor("a failed renewal", func(_ []seen, events []Event) bool { return countEvents[Failed](events) >= 1 })
 	e.em.Graph.SetFaults(graphsim.Faults{})
-	e.waitFor("reauthorized", func(_ []seen, events []Event) bool { return countEvents[Reauthorized](events) >= 1 })
+	// Reauthorized is reported just before Renewed: wait for both.
+	e.waitFor("reauthorized by a renewal", func(_ []seen, events []Event) bool {
+		return countEvents[Reauthorized](events) >= 1 && countEvents[Renewed](events) >= 1
+	})
 	_, events := e.snapshot()
 	if r, _ := firstEvent[Reauthorized](events); r.ID != id || !r.ByRenewal || countEvents[Renewed](events) != 1 {
 		t.Errorf("events: %s", describeEvents(events))
