@@ -141,7 +141,8 @@ func TestControlAPI(t *testing.T) {
 	if r.status != http.StatusOK || r.str("status") != "approved" || r.str("user") != megan {
 		t.Fatalf("approve: %d %s", r.status, r.raw)
 	}
-	if r := f.postJSON("/_emulator/devicecode/approve", `{"userCode":"`+userCode+`","deny":true}`); r.status != http.StatusConflict {
+	if r := f.postJSON("/_emulator/devicecode/approve", `{"userCode":"`+userCode+`","deny":true}`); r.status != http.StatusConflict ||
+		r.json["error"].(map[string]any)["code"] != "Conflict" || !strings.Contains(r.raw, "already approved or denied") {
 		t.Fatalf("second decision: %d %s", r.status, r.raw)
 	}
 	if tok := f.token(pollForm(publicID, deviceCode)); tok.status != http.StatusOK || claims(t, tok.str("access_token"))["upn"] != megan {
