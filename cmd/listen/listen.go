@@ -315,6 +315,16 @@ func addrFileName(addr string) string {
 	return strings.Trim(unsafeFileChars.ReplaceAllString(addr, "-"), "-")
 }
 
+// loopbackAddr reports whether --addr serves this machine only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "localhost" {
+		return true // a bad --addr fails later, with its own message
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 type tcpOpener struct{}
 
 func (tcpOpener) Open(ctx context.Context, addr string) (net.Listener, string, error) {

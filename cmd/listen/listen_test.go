@@ -502,6 +502,19 @@ func TestPlainListenNotices(t *testing.T) {
 		t.Errorf("a Teams-only listener warns about --client-state:\n%s", stderr)
 	}
 
+	// Bound beyond loopback (a container, a proxy in front), "loopback only" would be wrong.
+	allInterfaces := startListen(t, true, func(o *Options) { o.Addr = "0.0.0.0:0" })
+	allInterfaces.cancel()
+	allInterfaces.wait(t)
+	if stderr := allInterfaces.err.String(); strings.Contains(stderr, "loopback only") {
+		t.Errorf("--addr 0.0.0.0 still says loopback only:\n%s", stderr)
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:8787": true, "[::1]:0": true, "localhost:80": true, "0.0.0.0:8787": false, ":8787": false, "192.0.2.1:80": false} {
+		if loopbackAddr(addr) != want {
+			t.Errorf("loopbackAddr(%q) = %v", addr, !want)
+		}
+	}
+
 	// On a terminal, the summary after Ctrl-C starts on a line of its own, not after the echoed ^C.
 	onTerminal := startListen(t, true, func(o *Options) { o.IO.SetTTY(false, false, true) })
 	onTerminal.cancel()

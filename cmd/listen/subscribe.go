@@ -163,7 +163,7 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 	} else if !s.Fetch && (s.Keep || s.Expires != "max" && s.Expires != "" || s.Lifetime > 0) {
 		return nil, exitcode.Usagef("--keep and --expires only apply with --subscribe")
 	}
-	if choice.Notice != "" {
+	if choice.Notice != "" && loopbackAddr(opts.Addr) { // the notice says "loopback only"
 		fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), choice.Notice)
 	}
 	if choice.Kind == tunnel.KindNgrok && opts.Opener == nil {
