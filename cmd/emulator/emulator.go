@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,6 +234,9 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	cs := opts.IO.ErrScheme()
+	if !loopbackOnly(opts.Addr) {
+		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines, and the control API is unauthenticated and mints tokens; use 127.0.0.1 unless you mean it.\n", cs.WarningIcon(), opts.Addr)
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; press Ctrl+C to stop.\n", cs.SuccessIcon(), e.URL)
 	if opts.Ready != nil {
 		opts.Ready(e)
@@ -243,6 +247,19 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Emulator stopped; state saved in %s.\n", opts.StateFile)
 	return nil
+}
+
+// loopbackOnly reports whether addr listens on a loopback address only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func printJSON(w io.Writer, s emulator.Settings) error {

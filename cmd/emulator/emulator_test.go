@@ -330,3 +330,15 @@ func TestJSONSeedFile(t *testing.T) {
 		t.Fatalf("users = %+v", settings.Users)
 	}
 }
+
+func TestLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8443": true, "[::1]:8443": true, "localhost:8443": true, "127.0.0.2:0": true,
+		":8443": false, "0.0.0.0:8443": false, "[::]:8443": false, "192.168.1.10:8443": false, "example.com:8443": false, "nonsense": false,
+	} {
+		if got := loopbackOnly(addr); got != want {
+			t.Errorf("loopbackOnly(%q) = %t, want %t", addr, got, want)
+		}
+	}
+}
