@@ -98,7 +98,12 @@ type target struct {
 // New validates the targets and starts the workers. Call Close to stop them.
 func New(opts Options) (*Forwarder, error) {
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 10 * time.Second}
+		opts.Client = &http.Client{
+			Timeout: 10 * time.Second,
+			// Following a 301/302 would turn the POST into a bodiless GET
+			// and count that as delivered: report the redirect instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
@@ -298,6 +303,11 @@ func (f *Forwarder) post(targetURL string, job *Job) (int, error) {
 	// Drain a little so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if location := resp.Header.Get("Location"); location != "" {
+			return resp.StatusCode, fmt.Errorf("target answered %s to %s; use that URL in --forward-to", resp.Status, Redact(location))
+		}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("target answered %s", resp.Status)
 	}

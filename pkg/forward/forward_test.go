@@ -142,3 +142,42 @@ func TestCloseCancelsInFlight(t *testing.T) {
 		t.Error("Close waited for the slow target")
 	}
 }
+
+// A redirect is a failed delivery that names where to forward instead: following
+// a 302 would have sent a bodiless GET and counted it as delivered.
+func TestRedirectIsNotDelivery(t *testing.T) {
+	t.Parallel()
+	var gets atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+			return
+		}
+		http.Redirect(w, r, "/webhook/?key=secret", http.StatusFound)
+	}))
+	defer target.Close()
+	results := make(chan forward.Result, 10)
+	f, err := forward.New(forward.Options{Targets: []string{target.URL + "/webhook"}, MinBackoff: time.Hour, Observe: func(r forward.Result) { results <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	delivered := make(chan string, 1)
+	f.Submit(forward.Job{EventID: "evt_1", Body: []byte(`{"value":[]}`), Targets: []string{target.URL + "/webhook"}, Delivered: func(s string) { delivered <- s }})
+	select {
+	case r := <-results:
+		if r.Err == nil || r.Status != http.StatusFound || !strings.Contains(r.Err.Error(), "302 Found to /webhook/?…; use that URL in --forward-to") {
+			t.Errorf("result = %+v (%v)", r, r.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no result")
+	}
+	select {
+	case <-delivered:
+		t.Error("a redirect counted as delivered")
+	default:
+	}
+	if gets.Load() != 0 {
+		t.Error("the redirect was followed")
+	}
+}
