@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,6 +189,10 @@ func callControl(ctx context.Context, newClient func() (*http.Client, error), ba
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err
+		}
+		var unknownCA x509.UnknownAuthorityError
+		if errors.As(err, &unknownCA) {
+			return fmt.Errorf("cannot reach the emulator at %s: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE to the caFile the emulator printed (the lines `hookctl emulator --env` prints do that)", endpoint)
 		}
 		return fmt.Errorf("cannot reach the emulator at %s: %v\nStart it with `hookctl emulator`, or point --emulator-url (HOOKCTL_EMULATOR_URL) and HOOKCTL_CA_FILE at it", endpoint, err)
 	}
