@@ -378,3 +378,21 @@ func TestCollectionIsCompactJSONWithoutEscaping(t *testing.T) {
 		t.Fatalf("member order or format differs from Graph's: %s", body)
 	}
 }
+
+// A redirect is what the receiver answered, as Graph would see it: not followed.
+func TestSendNotificationDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	rec := newRecordingServer(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.URL.Path == "/notifications" {
+			http.Redirect(w, r, "/notifications/", http.StatusFound)
+		}
+	})
+	f, stdout, _ := testFactory("json", nil)
+	code, errText := execute(NewCmdNotification(f, nil), "--to", rec.URL+"/notifications", "--client-state", "s")
+	if code != exitcode.Error || !strings.Contains(stdout.String(), `"status":302`) {
+		t.Errorf("exit %d %q, stdout %q", code, errText, stdout)
+	}
+	if n := len(rec.seen()); n != 1 {
+		t.Errorf("%d requests: the redirect was followed", n)
+	}
+}

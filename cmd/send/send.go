@@ -91,8 +91,12 @@ func post(ctx context.Context, client *http.Client, log *slog.Logger, target str
 		return nil, err
 	}
 	req.Header = header
+	// Graph and Teams do not follow redirects, and following a 302 would turn
+	// the POST into a GET: the redirect itself is the answer.
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		log.Debug("request failed", "url", target, "error", err.Error())
 		return nil, err
