@@ -174,8 +174,12 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	// The directory is made 0700 for the keys it holds: refuse to tighten a
 	// directory the user has other uses for (such as the current one).
 	if info, err := os.Stat(stateDir); err == nil && info.Mode().Perm() != 0o700 {
-		return exitcode.Usagef("--state: %s holds the emulator's private keys, so it must be a new or private (0700) directory; use a dedicated one such as %s",
-			stateDir, filepath.Join(stateDir, "hookctl-emulator", filepath.Base(opts.StateFile)))
+		shown := stateDir
+		if abs, err := filepath.Abs(stateDir); err == nil {
+			shown = abs
+		}
+		return exitcode.Usagef("--state: the directory %s would also hold the emulator's private keys, so it must be new or private (0700), and it is %v\nUse a dedicated directory, such as --state %s",
+			shown, info.Mode().Perm(), filepath.Join(stateDir, "hookctl-emulator", filepath.Base(opts.StateFile)))
 	}
 	startOpts := emulator.Options{
 		Addr:        opts.Addr,

@@ -276,7 +276,7 @@ func TestStateDirMustBePrivate(t *testing.T) {
 	}
 	ios, _, _, _ := iostreams.Test()
 	err := emulatorRun(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", StateFile: filepath.Join(shared, "state.json"), RetryBase: time.Second, BatchWindow: time.Second})
-	if err == nil || exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "must be a new or private (0700) directory") {
+	if err == nil || exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "the directory "+shared+" would also hold the emulator's private keys, so it must be new or private (0700), and it is -rwxr-xr-x\nUse a dedicated directory, such as --state "+filepath.Join(shared, "hookctl-emulator", "state.json")) {
 		t.Fatalf("want a usage error, got %v", err)
 	}
 	if info, _ := os.Stat(shared); info.Mode().Perm() != 0o755 {
