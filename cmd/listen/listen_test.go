@@ -23,6 +23,7 @@ import (
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
 
@@ -492,9 +493,12 @@ func TestPlainListenNotices(t *testing.T) {
 		t.Errorf("stdout:\n%s", r.out)
 	}
 
+	storeDir := t.TempDir()
 	teamsOnly := startListen(t, true, func(o *Options) {
 		o.ClientStates = nil
 		o.TeamsSecrets = []string{base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))}
+		// As in the CLI, where the subscription store always exists.
+		o.SubscriptionStore = func() (*substore.Store, error) { return substore.New(storeDir), nil }
 	})
 	teamsOnly.cancel()
 	teamsOnly.wait(t)

@@ -205,7 +205,7 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 				known[rec.ID] = true
 			}
 		}
-		if len(opts.ClientStates) == 0 && len(s.Subscribe) == 0 && len(stored) == 0 {
+		if len(opts.ClientStates) == 0 && len(s.Subscribe) == 0 && len(stored) == 0 && len(opts.TeamsSecrets) == 0 {
 			fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others\n", opts.IO.ErrScheme().WarningIcon())
 		}
 	}
