@@ -241,7 +241,9 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	if !loopbackOnly(opts.Addr) {
 		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines, and the control API is unauthenticated and mints tokens; use 127.0.0.1 unless you mean it.\n", cs.WarningIcon(), opts.Addr)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; press Ctrl+C to stop.\n", cs.SuccessIcon(), e.URL)
+	// The pid matters when the emulator runs in the background, out of
+	// Ctrl+C's reach.
+	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; stop it with Ctrl+C or kill %d.\n", cs.SuccessIcon(), e.URL, os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready(e)
 	}

@@ -104,7 +104,8 @@ func TestJSONSettings(t *testing.T) {
 			t.Errorf("printed file missing: %v", err)
 		}
 	}
-	if !strings.Contains(stderr, "Emulator listening on "+running.URL) || !strings.Contains(stderr, "Emulator stopped") {
+	if !strings.Contains(stderr, "Emulator listening on "+running.URL+"; stop it with Ctrl+C or kill "+strconv.Itoa(os.Getpid())+".\n") ||
+		!strings.Contains(stderr, "Emulator stopped") || strings.Contains(stderr, "reachable from other machines") {
 		t.Errorf("stderr: %q", stderr)
 	}
 	if strings.Contains(stderr, running.ClientSecret) {
