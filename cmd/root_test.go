@@ -212,6 +212,21 @@ func TestCommandLineOnlyFlagIgnoresEnvAndFile(t *testing.T) {
 	}
 }
 
+// TestCommonEnvNamesDoNotSetFlags: HOOKCTL_ENV=production must not switch
+// `hookctl emulator` into --env mode (the annotation's semantics are tested above).
+func TestCommonEnvNamesDoNotSetFlags(t *testing.T) {
+	t.Parallel()
+	f, _, _ := testFactory(t, nil)
+	root := NewCmdRoot(f)
+	emulator, _, err := root.Find([]string{"emulator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := emulator.Flags().Lookup("env").Annotations[config.CommandLineOnly]; !ok {
+		t.Fatal("emulator --env can be set from HOOKCTL_ENV")
+	}
+}
+
 func TestBoolSecretFlagValuesAreNotScrubbed(t *testing.T) {
 	t.Parallel()
 	f, _, _ := testFactory(t, nil)
