@@ -196,6 +196,10 @@ func TestCLIAppOnlyNoSecretInOutput(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &status); err != nil || status["kind"] != "app" || status["mailbox"] != "users/"+mailbox {
 		t.Errorf("login -o json = %q", stdout)
 	}
+	// With JSON on stdout, stderr still says who signed in.
+	if !strings.Contains(stderr, "Signed in as app "+em.ConfidentialClientID+" (client secret from $CI_GRAPH_SECRET) for mailbox "+mailbox) {
+		t.Errorf("login -o json stderr lacks who signed in:\n%s", stderr)
+	}
 	code, stdout, stderr = c.run(em.ClientSecret+"\n", "login", "--profile", "stdin", "--tenant", em.TenantID,
 		"--client-id", em.ConfidentialClientID, "--client-secret-stdin", "--debug")
 	if code != 0 || !strings.Contains(stdout, `"credential":"client secret read from stdin at login (not kept)"`) {

@@ -186,13 +186,13 @@ func loginRun(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	status := auth.StatusOf(tok)
+	// Who signed in goes to stderr in both modes: the person who just entered
+	// a code is told even when stdout (the JSON status) goes to a pipe.
+	fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().SuccessIcon(), auth.DescribeLogin(tok.Profile))
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(status)
+		return json.NewEncoder(o.IO.Out).Encode(auth.StatusOf(tok))
 	}
-	cs := o.IO.ErrScheme()
-	_, err = fmt.Fprintf(o.IO.ErrOut, "%s %s\n", cs.SuccessIcon(), auth.DescribeLogin(tok.Profile))
-	return err
+	return nil
 }
 
 // readSecret reads a client secret from r (a pipe), without its trailing newline.

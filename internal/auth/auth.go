@@ -240,6 +240,9 @@ func (m *Manager) explain(err error, p Profile) error {
 	if e == nil {
 		return nil
 	}
+	if p.ClientSecretStdin && (e.AADSTS == "AADSTS7000215" || e.AADSTS == "AADSTS7000222") {
+		e.Next = secretNext("standard input (--client-secret-stdin)")
+	}
 	attrs := []any{"profile", p.Name, "host", e.Host}
 	if e.OAuthError != "" {
 		attrs = append(attrs, "oauth_error", e.OAuthError)

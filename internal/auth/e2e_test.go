@@ -321,6 +321,20 @@ func TestUnknownClientDeviceCode(t *testing.T) {
 	_, err = h.manager().LoginUser(context.Background(), auth.UserLogin{
 		Profile: "default", Authority: em.URL + "/no-such-tenant.example", ClientID: em.PublicClientID})
 	assertAuthError(t, err, exitcode.Error, "wrong tenant")
+
+	// The emulated public app has no consent for calendars: the person signs
+	// in and the token request is refused (AADSTS65001).
+	_, err = h.manager().LoginUser(context.Background(), auth.UserLogin{
+		Profile: "default", Authority: em.Authority, ClientID: em.PublicClientID, Scopes: []string{"Calendars.Read"},
+		ShowDeviceCode: func(dc auth.DeviceCode) {
+			if err := em.ApproveDeviceCode(dc.UserCode, em.Users[0].UserPrincipalName); err != nil {
+				t.Error(err)
+			}
+		}})
+	assertAuthError(t, err, exitcode.Error, "lacks consent")
+	if !strings.Contains(err.Error(), "Grant admin consent") {
+		t.Errorf("no next step for consent: %v", err)
+	}
 }
 
 func TestSilentRefreshAfterExpiry(t *testing.T) {
@@ -401,6 +415,16 @@ func TestAppOnlySecret(t *testing.T) {
 	_, err = h.manager().LoginApp(context.Background(), auth.AppLogin{
 		Profile: "ci", Authority: em.Authority, ClientID: em.ConfidentialClientID, ClientSecretEnv: "CI_GRAPH_SECRET"})
 	assertAuthError(t, err, exitcode.Error, "client secret was rejected")
+	if !strings.Contains(err.Error(), "--client-secret-env") {
+		t.Errorf("next step should name --client-secret-env: %v", err)
+	}
+	// A wrong secret piped in is sent back to stdin, not to a variable.
+	_, err = h.manager().LoginApp(context.Background(), auth.AppLogin{
+		Profile: "ci", Authority: em.Authority, ClientID: em.ConfidentialClientID, ClientSecret: "not-the-secret"})
+	assertAuthError(t, err, exitcode.Error, "client secret was rejected")
+	if !strings.Contains(err.Error(), "--client-secret-stdin") || strings.Contains(err.Error(), "not-the-secret") {
+		t.Errorf("stdin secret rejected: %v", err)
+	}
 }
 
 func TestAppOnlySecretMissingLater(t *testing.T) {

@@ -131,7 +131,7 @@ func explainIdentity(e *Error, body oauthBody) bool {
 		return set(exitcode.Error, "the device code expired before anyone signed in", "run `hookctl login` again and enter the new code promptly")
 	case "7000215", "7000222":
 		return set(exitcode.Error, "the client secret was rejected (wrong, or expired)",
-			"create a new client secret (Certificates & secrets) and set it in the environment variable named by --client-secret-env")
+			secretNext("the environment variable named by --client-secret-env"))
 	case "700025":
 		return set(exitcode.Error, "this client id is a public client: it cannot sign in as an app",
 			"use the client id of an app registration that has a secret or certificate (docs/register-app.md)")
@@ -168,6 +168,12 @@ func explainIdentity(e *Error, body oauthBody) bool {
 		return set(exitcode.Error, "the requested scopes are not valid for this app", "check --scopes (docs/authentication.md lists the defaults)")
 	}
 	return false
+}
+
+// secretNext is the next step after a rejected client secret; where says
+// where the secret should go (the variable, or stdin).
+func secretNext(where string) string {
+	return "use the secret's Value, not its Secret ID, and make a new one if it expired (Certificates & secrets); pass it in " + where
 }
 
 // explainTransport names network and TLS failures and the host they happened on.

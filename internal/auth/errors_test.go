@@ -65,7 +65,7 @@ func TestExplainIdentityErrors(t *testing.T) {
 		{"declined", callErr(400, `{"error":"authorization_declined","error_description":"The end user denied the authorization request."}`, true),
 			exitcode.Error, "declined", "hookctl login", "", "authorization_declined"},
 		{"bad secret", callErr(401, aadBody("invalid_client", 7000215, "Invalid client secret provided."), false),
-			exitcode.Error, "client secret was rejected", "--client-secret-env", "AADSTS7000215", "invalid_client"},
+			exitcode.Error, "client secret was rejected", "not its Secret ID", "AADSTS7000215", "invalid_client"},
 		{"bad certificate", callErr(401, aadBody("invalid_client", 700027, "Client assertion failed signature validation."), false),
 			exitcode.Error, "certificate or assertion was rejected", "--certificate", "AADSTS700027", "invalid_client"},
 		{"assertion time range", callErr(400, aadBody("invalid_client", 700024, "Client assertion is not within its valid time range."), false),
