@@ -40,6 +40,10 @@ var Version = "dev"
 func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a clean stop; after it the default returns, so
+	// a second Ctrl-C ends a drain the user will not wait for (hookctl listen
+	// keeps unfinished work in its journal).
+	context.AfterFunc(ctx, stop)
 	f := factory.New(Version)
 	return Run(ctx, f, os.Args[1:])
 }
