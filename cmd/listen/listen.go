@@ -42,6 +42,9 @@ const ProcessDelayEnv = "HOOKCTL_TEST_PROCESS_DELAY"
 // --count or --timeout.
 const shutdownGrace = 10 * time.Second
 
+// drainNotice is how long a drain goes on before stderr says so.
+const drainNotice = time.Second
+
 // Opener opens the socket the receiver serves on and says which public URL
 // reaches it ("" for the socket's own address). The default listens on TCP;
 // the ngrok tunnel plugs in here.
@@ -417,12 +420,19 @@ func (s *session) serve(ctx context.Context) error {
 
 	drainCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	// A drain is usually instant; a slow one (a stuck --forward-to target, a
+	// reply command) says what it waits for and how not to wait.
+	slowDrain := time.AfterFunc(drainNotice, func() {
+		s.render.note(fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left",
+			s.opts.IO.ErrScheme().WarningIcon(), shutdownGrace))
+	})
 	if err := server.Shutdown(drainCtx); err != nil {
 		s.opts.Logger.Debug("server shutdown", "error", err)
 	}
 	if err := s.receiver.Close(drainCtx); err != nil {
 		fmt.Fprintf(s.opts.IO.ErrOut, "%s %v\n", s.opts.IO.ErrScheme().WarningIcon(), err)
 	}
+	slowDrain.Stop()
 	s.watch.close()
 	s.closed = true
 	stats := s.receiver.Stats()

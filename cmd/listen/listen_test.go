@@ -652,3 +652,37 @@ func TestForwardSurvivesRestart(t *testing.T) {
 		t.Errorf("second run summary:\n%s", second.err)
 	}
 }
+
+// A drain held up by a forward target in flight says so on stderr, with the way out.
+func TestSlowDrainIsExplained(t *testing.T) {
+	t.Parallel()
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	})}
+	go target.Serve(ln)
+	t.Cleanup(func() { target.Close() })
+	r := startListen(t, true, func(o *Options) { o.ForwardTo = []string{"http://" + ln.Addr().String() + "/hook"} })
+	postJSON(t, r.base+"/notifications", notificationBody(clientState, "slow"))
+	<-arrived
+	r.cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(r.err.String(), "finishing in-flight work (at most 10s); press Ctrl-C again to stop now") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drain notice:\n%s", r.err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.err.String(), "forwarded 1") {
+		t.Errorf("summary:\n%s", r.err)
+	}
+}

@@ -227,6 +227,13 @@ func (r *renderer) status(e receiver.Event) {
 	fmt.Fprintln(r.err, line)
 }
 
+// note prints one status line on stderr.
+func (r *renderer) note(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.err, line)
+}
+
 // summary is the exit line on stderr.
 func (r *renderer) summary(stats receiver.Stats, pending int) {
 	var dropped int64
