@@ -18,11 +18,13 @@ func pickOpener(io *iostreams.IOStreams, env func(string) (string, bool)) (open 
 	}
 	if command := browserCommand(env); command != nil {
 		return func(url string) error {
-			fmt.Fprintln(io.ErrOut, "Opening the sign-in page in your browser…")
 			cmd := exec.Command(command[0], append(command[1:], url)...)
 			if err := cmd.Start(); err != nil {
 				return printURL(url)
 			}
+			// The opener may start no browser at all (a forwarded X display,
+			// a missing handler): the URL lets the person carry on anyway.
+			fmt.Fprintf(io.ErrOut, "Opening the sign-in page in your browser. If it does not open, visit:\n  %s\n", url)
 			go func() { _ = cmd.Wait() }() // reap it; the browser outlives us
 			return nil
 		}, true

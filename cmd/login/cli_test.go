@@ -178,6 +178,8 @@ func TestCLIRefreshRejectedExits3(t *testing.T) {
 			t.Errorf("the AADSTS code belongs under --debug only:\n%s", stderr)
 		}
 	}
+	// The failed refresh sent the (revoked) refresh token: it must not show.
+	c.assertNoSecretPrinted(c.secretsOnDisk()...)
 }
 
 func TestCLIAppOnlyNoSecretInOutput(t *testing.T) {
@@ -222,6 +224,31 @@ func TestCLIAppOnlyNoSecretInOutput(t *testing.T) {
 		t.Errorf("wrong secret: exit %d %s", code, stderr)
 	}
 	c.assertNoSecretPrinted(append(c.secretsOnDisk(), em.ClientSecret, "wrong-secret-value")...)
+	c.assertNoSecretPrinted(privateKeyLines(t, em.CertificateFile)...)
+}
+
+// privateKeyLines are the base64 lines of the private key in a PEM file.
+func privateKeyLines(t *testing.T, pemFile string) []string {
+	t.Helper()
+	data, err := os.ReadFile(pemFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	inKey := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "PRIVATE KEY-----") {
+			inKey = strings.HasPrefix(line, "-----BEGIN")
+			continue
+		}
+		if inKey && len(line) >= 32 {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatalf("no private key in %s", pemFile)
+	}
+	return lines
 }
 
 func TestCLIMissingClientID(t *testing.T) {

@@ -3,8 +3,12 @@ package login
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookctl/hookctl/internal/auth"
 	"github.com/hookctl/hookctl/internal/exitcode"
@@ -124,5 +128,44 @@ func TestPickOpener(t *testing.T) {
 		if !strings.Contains(errOut.String(), "https://login.example/authorize?x=1") {
 			t.Errorf("URL not printed: %q", errOut)
 		}
+	}
+}
+
+// TestPickOpenerRunsTheBrowser puts a fake xdg-open on PATH: with a display,
+// --browser hands it the URL and still prints the URL for when nothing opens.
+func TestPickOpenerRunsTheBrowser(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("xdg-open is the Linux opener")
+	}
+	dir := t.TempDir()
+	opened := filepath.Join(dir, "opened")
+	script := "#!/bin/sh\nprintf '%s' \"$1\" > " + opened + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "xdg-open"), []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	display := func(k string) (string, bool) { return ":0", k == "DISPLAY" }
+	ios, _, _, errOut := iostreams.Test()
+	open, ok := pickOpener(ios, display)
+	if !ok || open == nil {
+		t.Fatal("a display with xdg-open should open a browser")
+	}
+	const url = "https://login.example/authorize?client_id=c&state=s"
+	if err := open(url); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "Opening the sign-in page in your browser") || !strings.Contains(errOut.String(), "\n  "+url+"\n") {
+		t.Errorf("stderr = %q", errOut)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := os.ReadFile(opened)
+		if string(got) == url {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("xdg-open got %q, want %q", got, url)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
