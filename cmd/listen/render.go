@@ -157,6 +157,9 @@ func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n
 	return append(append(buf, line...), '\n')
 }
 
+// teamsTextLimit caps a Teams message's text and reply in pretty mode.
+const teamsTextLimit = 200
+
 func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 	from := e.Activity.From.Name
 	if from == "" {
@@ -174,11 +177,12 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 		return append(append(buf, line...), '\n')
 	}
 	cs := r.opts.IO.OutScheme()
-	reply := cs.Gray("↩ " + printable(e.Reply))
+	// One line per message: long texts and replies are cut (-o json has them whole).
+	reply := cs.Gray("↩ " + truncate(printable(e.Reply), teamsTextLimit))
 	if e.ReplyErr != nil {
 		reply = cs.Red("↩ " + printable(e.Reply))
 	}
-	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(printable(from)), printable(e.Activity.PlainText()), reply)
+	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(printable(from)), truncate(printable(e.Activity.PlainText()), teamsTextLimit), reply)
 	return append(append(buf, line...), '\n')
 }
 

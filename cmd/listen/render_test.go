@@ -141,6 +141,13 @@ func TestPrettyLinesAreSanitised(t *testing.T) {
 	if !strings.Contains(out.String(), "Eve\uFFFD]0;pwned\uFFFD: hi\uFFFD[2Jthere second line") {
 		t.Errorf("stdout: %q", out)
 	}
+	long, _ := teams.ParseActivity([]byte(`{"type":"message","text":"` + strings.Repeat("word ", 100) + `","from":{"name":"Megan"},"conversation":{"id":"19:abc"}}`))
+	pretty.Report(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: long, Reply: strings.Repeat("r", 500)})
+	pretty.Flush()
+	last := out.lines()[len(out.lines())-1]
+	if n := len([]rune(last)); n > 2*teamsTextLimit+40 || !strings.Contains(last, "word…") || !strings.Contains(last, "r…") {
+		t.Errorf("a long message is not cut to one readable line (%d characters): %q", n, last)
+	}
 	if got := printable("plain text ✓"); got != "plain text ✓" {
 		t.Errorf("printable changed clean text: %q", got)
 	}
