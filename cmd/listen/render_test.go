@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
@@ -150,5 +151,18 @@ func TestPrettyLinesAreSanitised(t *testing.T) {
 	}
 	if got := printable("plain text ✓"); got != "plain text ✓" {
 		t.Errorf("printable changed clean text: %q", got)
+	}
+}
+
+// Anyone can mail you: a fetched message's sender and subject never reach the terminal as escapes.
+func TestFetchedMessageIsSanitised(t *testing.T) {
+	t.Parallel()
+	cs := (&iostreams.IOStreams{}).OutScheme()
+	n := parseOne(t, `{"subscriptionId":"s","changeType":"created","resource":"Users/u/Messages/m"}`)
+	msg := &graph.Message{Subject: "Invoice\u001b]0;pwned\u0007", BodyPreview: "\u001b[2Jcleared",
+		From: &graph.Recipient{EmailAddress: graph.EmailAddress{Name: "Eve\u001b[31m"}}}
+	got := prettyExtra(cs, n, map[string]any{"message": msg})
+	if strings.ContainsAny(got, "\u001b\u0007") {
+		t.Errorf("escapes reach the terminal: %q", got)
 	}
 }

@@ -61,7 +61,7 @@ func isResynced(n *notification.Notification) bool {
 	return ok && string(raw) == "true"
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func oneLine(s string) string { return printable(strings.Join(strings.Fields(s), " ")) }
 
 func truncate(s string, limit int) string {
 	if utf8.RuneCountInString(s) <= limit {
