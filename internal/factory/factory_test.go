@@ -1,11 +1,13 @@
 package factory
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hookctl/hookctl/internal/exitcode"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
@@ -67,4 +69,28 @@ func TestSubscriptionStore(t *testing.T) {
 func stateDir(f *Factory) string {
 	dir, _ := f.Env("HOOKCTL_STATE_DIR")
 	return dir
+}
+
+func TestAuthAndTokenSource(t *testing.T) {
+	t.Parallel()
+	f := testFactory(t, map[string]string{})
+	m, err := f.Auth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := f.Auth(); again != m {
+		t.Error("Auth built a second manager")
+	}
+	if m.StateDir != stateDir(f) || m.HTTPClient == nil || m.Secrets != f.Secrets || m.Notices != f.IOStreams.ErrOut {
+		t.Errorf("manager %+v", m)
+	}
+	tokens, err := f.TokenSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The active profile (--profile work) is not signed in: exit 3, naming it.
+	_, err = tokens.Token(context.Background())
+	if exitcode.Code(err) != exitcode.SignIn || !strings.Contains(err.Error(), "hookctl login --profile work") {
+		t.Errorf("Token() = exit %d, %v", exitcode.Code(err), err)
+	}
 }
