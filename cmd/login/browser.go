@@ -13,7 +13,7 @@ import (
 // it on, and otherwise nothing (browser false: use the device code flow).
 func pickOpener(io *iostreams.IOStreams, env func(string) (string, bool)) (open func(string) error, browser bool) {
 	printURL := func(url string) error {
-		_, err := fmt.Fprintf(io.ErrOut, "Open this URL in a browser on this machine to sign in:\n  %s\n", url)
+		_, err := fmt.Fprintf(io.ErrOut, "Open this URL in a browser on this machine to sign in (it returns to localhost; from another machine, use `hookctl login` without --browser):\n  %s\n", url)
 		return err
 	}
 	if command := browserCommand(env); command != nil {
