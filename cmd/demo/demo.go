@@ -307,6 +307,10 @@ func (r *run) lifecycle(ctx context.Context, subscriptionID string) error {
 
 // stop ends the listener and waits for it; cause, when set, is returned.
 func (r *run) stop(stopListening context.CancelFunc, listened <-chan error, cause error) error {
+	// A connection the emulator opened to the listener but never used (the
+	// transport dials while an idle one comes free) would hold the listener's
+	// http.Server.Shutdown for 5 s: close those first.
+	r.em.Graph.Config().DeliveryClient.CloseIdleConnections()
 	stopListening()
 	select {
 	case err := <-listened:
