@@ -291,7 +291,7 @@ func prepare(opts *Options) (*session, error) {
 	s.render = newRenderer(opts)
 	var replier receiver.Replier = receiver.StaticReply(opts.TeamsReply)
 	if opts.TeamsReplyExec != "" {
-		replier = receiver.CommandReply{Command: opts.TeamsReplyExec, Stderr: opts.IO.ErrOut}
+		replier = receiver.CommandReply{Command: opts.TeamsReplyExec, Stderr: opts.IO.ErrOut, Env: replyEnv(os.Environ())}
 	}
 	s.receiver, err = receiver.New(receiver.Options{
 		ClientStates:      states,
@@ -456,4 +456,25 @@ func (s *session) closeJournal() {
 	if err := s.journal.Close(); err != nil && !errors.Is(err, journal.ErrClosed) {
 		fmt.Fprintf(s.opts.IO.ErrOut, "%s closing the journal: %v\n", s.opts.IO.ErrScheme().WarningIcon(), err)
 	}
+}
+
+// replyEnv is the environment for --teams-reply-exec: this process's, less
+// the secrets hookctl itself reads (HMAC keys, clientState values, the ngrok
+// authtoken, client secrets), which a reply script has no use for.
+func replyEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		upper := strings.ToUpper(name)
+		secret := upper == "NGROK_AUTHTOKEN"
+		if strings.HasPrefix(upper, "HOOKCTL_") {
+			for _, word := range []string{"SECRET", "CLIENT_STATE", "TOKEN", "PASSWORD"} {
+				secret = secret || strings.Contains(upper, word)
+			}
+		}
+		if !secret {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -44,6 +44,9 @@ type CommandReply struct {
 	Command string
 	// Stderr receives the command's standard error (nil: discarded).
 	Stderr io.Writer
+	// Env is the command's environment (nil: this process's). Callers pass one
+	// without their own secrets, since the command only needs the message.
+	Env []string
 }
 
 // maxReplyOutput bounds what a reply command may print; Teams shows a short message anyway.
@@ -62,6 +65,7 @@ func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte)
 	cmd.Stdin = bytes.NewReader(body)
 	cmd.Stdout = &stdout
 	cmd.Stderr = c.Stderr
+	cmd.Env = c.Env
 	// A child that keeps the pipes open must not keep us waiting after the kill.
 	cmd.WaitDelay = 200 * time.Millisecond
 	err := cmd.Run()
