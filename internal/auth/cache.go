@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 
 	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/filelock"
 )
 
@@ -89,9 +91,25 @@ func (c *FileCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.Re
 		return fmt.Errorf("reading token cache: %w", err)
 	}
 	if err := u.Unmarshal(data); err != nil {
-		return fmt.Errorf("token cache %s is unreadable (%v): run `hookctl logout` and sign in again", c.Path, err)
+		return &Error{Code: exitcode.SignIn, Cause: fmt.Sprintf("the token cache %s is unreadable (%v)", c.Path, err),
+			Next: "run `hookctl login` to sign in again (it replaces the cache)"}
 	}
 	return nil
+}
+
+// DiscardIfUnreadable removes a cache file that is not JSON, so that a new
+// sign-in can replace it (MSAL reads the cache before it writes).
+func (c *FileCache) DiscardIfUnreadable(ctx context.Context) error {
+	return c.Locked(ctx, func() error {
+		data, err := os.ReadFile(c.Path)
+		if err != nil || json.Valid(data) {
+			return nil // missing (or unreadable for another reason: Replace reports it)
+		}
+		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the unreadable token cache: %w", err)
+		}
+		return nil
+	})
 }
 
 // Export writes MSAL's in-memory cache to the file atomically, mode 0600.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/golden"
 )
 
@@ -68,9 +70,27 @@ func TestFileCacheCorruptFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := NewFileCache(path).Replace(context.Background(), &counterCache{}, cacheHints())
-	if err == nil || !strings.Contains(err.Error(), "hookctl logout") {
-		t.Fatalf("want an error that says what to do, got %v", err)
+	fc := NewFileCache(path)
+	err := fc.Replace(context.Background(), &counterCache{}, cacheHints())
+	var e *Error
+	if !errors.As(err, &e) || e.Code != exitcode.SignIn || !strings.Contains(err.Error(), "is unreadable") || !strings.Contains(err.Error(), "hookctl login") {
+		t.Fatalf("want a sign-in error that says what to do, got %v", err)
+	}
+	// A new sign-in starts from an empty cache; a valid cache is kept.
+	if err := fc.DiscardIfUnreadable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("unreadable cache still there: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(`{"n":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := fc.DiscardIfUnreadable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a valid cache was removed: %v", err)
 	}
 }
 

@@ -163,6 +163,17 @@ func TestDeviceCodeApproved(t *testing.T) {
 	if n := strings.Count(h.notices.String(), "not encrypted"); n != 1 {
 		t.Errorf("plaintext notice shown %d times", n)
 	}
+
+	// A damaged cache asks for a new sign-in (exit 3), and that sign-in works.
+	if err := os.WriteFile(cache, []byte("{damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.manager().Acquire(context.Background(), "default", nil)
+	assertAuthError(t, err, exitcode.SignIn, "is unreadable")
+	h.loginUser("default", adele.UserPrincipalName)
+	if _, err := h.manager().Acquire(context.Background(), "default", nil); err != nil {
+		t.Errorf("after signing in over a damaged cache: %v", err)
+	}
 }
 
 func TestDeviceCodeDeclined(t *testing.T) {

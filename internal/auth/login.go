@@ -56,6 +56,9 @@ func (m *Manager) LoginUser(ctx context.Context, req UserLogin) (Token, error) {
 	p := Profile{Name: req.Profile, Kind: KindUser, Authority: req.Authority, Tenant: tenantOf(req.Authority),
 		ClientID: req.ClientID, Scopes: scopes}
 	fc := m.CacheFor(p.Name)
+	if err := fc.DiscardIfUnreadable(ctx); err != nil {
+		return Token{}, err
+	}
 	client, err := m.publicClient(p, fc)
 	if err != nil {
 		return Token{}, err
