@@ -50,7 +50,7 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 				opts.ID = args[0]
 			}
 			if (opts.ID == "") == !opts.All {
-				return exitcode.Usagef("give a subscription ID or --all (not both)")
+				return exitcode.Usagef("give exactly one of a subscription ID or --all")
 			}
 			if _, err := shared.ParseExpires(opts.Expires); err != nil {
 				return err

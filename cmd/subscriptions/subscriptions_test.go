@@ -289,6 +289,11 @@ func TestRenewReauthorize(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d (%s)", args, res.Code, exitcode.Usage, res.Stderr)
 		}
 	}
+	for _, args := range [][]string{{"renew"}, {"renew", "x", "--all"}} {
+		if res := fx.Run(append([]string{"subscriptions"}, args...)...); !strings.Contains(res.Stderr, "give exactly one of a subscription ID or --all") {
+			t.Errorf("%v: stderr %q", args, res.Stderr)
+		}
+	}
 }
 
 func serverExpiry(fx *fixture, id string) time.Time {
