@@ -160,7 +160,7 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 		if err := choice.CheckSubscribe(); err != nil {
 			return nil, exitcode.New(exitcode.Usage, err)
 		}
-	} else if !s.Fetch && (s.Keep || s.Expires != "max" && s.Expires != "" || s.Lifetime > 0) {
+	} else if s.Keep || s.Expires != "max" && s.Expires != "" || s.Lifetime > 0 {
 		return nil, exitcode.Usagef("--keep and --expires only apply with --subscribe")
 	}
 	if choice.Notice != "" && loopbackAddr(opts.Addr) { // the notice says "loopback only"

@@ -286,6 +286,8 @@ func TestListenSubscribeNeedsAReachableURL(t *testing.T) {
 		{"--subscribe", "inbox", "--tunnel", "none", "--expires", "soon"},
 		{"--subscribe", "https://graph.microsoft.com/v1.0/me/messages", "--tunnel", "none"},
 		{"--keep"},
+		{"--fetch", "--keep"},
+		{"--fetch", "--expires", "2h"},
 		{"--tunnel", "ngrok"},
 	} {
 		if res := c.Run(append([]string{"listen", "--addr", "127.0.0.1:0"}, args...)...); res.Code != 2 {
