@@ -315,7 +315,7 @@ func (m *Manager) Acquire(ctx context.Context, name string, scopes []string) (To
 	var tok Token
 	switch p.Kind {
 	case KindApp:
-		tok, err = m.acquireApp(ctx, p, scopes, fc, "")
+		tok, err = m.acquireApp(ctx, p, scopes, fc, "", false)
 	default:
 		tok, err = m.acquireUser(ctx, p, scopes, fc)
 	}
@@ -372,8 +372,8 @@ func (m *Manager) explainSilent(err error, p Profile, scopes []string) error {
 	return m.explain(e, p)
 }
 
-func (m *Manager) acquireApp(ctx context.Context, p Profile, scopes []string, fc *FileCache, secret string) (Token, error) {
-	cred, err := m.appCredential(p, secret)
+func (m *Manager) acquireApp(ctx context.Context, p Profile, scopes []string, fc *FileCache, secret string, atLogin bool) (Token, error) {
+	cred, err := m.appCredential(p, secret, atLogin)
 	if err != nil {
 		return Token{}, err
 	}

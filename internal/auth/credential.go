@@ -17,14 +17,22 @@ import (
 // appCredential builds the app-only credential an app profile names. secret is
 // a client secret read at login (stdin); later runs re-read the environment
 // variable, certificate file or federated token file the profile records.
-// A secret that is not available yields a credential that fails only when
-// MSAL needs it, so a cached app token still works.
-func (m *Manager) appCredential(p Profile, secret string) (confidential.Credential, error) {
+// A secret or certificate that is not available after login yields a
+// credential that fails only when MSAL needs it, so a cached app token still
+// works; at login (atLogin) a bad certificate is a usage error at once.
+func (m *Manager) appCredential(p Profile, secret string, atLogin bool) (confidential.Credential, error) {
 	switch {
 	case p.CertificateFile != "":
 		certs, key, err := m.loadCertificate(p)
-		if err != nil {
+		if err != nil && atLogin {
 			return confidential.Credential{}, err
+		}
+		if err != nil {
+			unusable := &Error{Code: exitcode.SignIn, Cause: fmt.Sprintf("the certificate profile %q signs in with is unusable: %v", p.Name, err),
+				Next: fmt.Sprintf("put it back, or run `hookctl login --profile %s --certificate FILE` again", p.Name)}
+			return confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
+				return "", unusable
+			}), nil
 		}
 		cred, err := confidential.NewCredFromCert(certs, key)
 		if err != nil {

@@ -505,6 +505,31 @@ func TestAppOnlyCertificate(t *testing.T) {
 		t.Errorf("wrong pfx password: %v", err)
 	}
 
+	// The certificate file goes away after login: the cached token still
+	// serves; once a new one is needed, exit 3 says what to do.
+	pemData, err := os.ReadFile(em.CertificateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(t.TempDir(), "moved.pem")
+	if err := os.WriteFile(moved, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.manager().LoginApp(context.Background(), auth.AppLogin{
+		Profile: "moved", Authority: em.Authority, ClientID: em.ConfidentialClientID, CertificateFile: moved}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(moved)
+	if tok, err := h.manager().Acquire(context.Background(), "moved", nil); err != nil || !tok.FromCache {
+		t.Fatalf("cached token without the certificate file: %v", err)
+	}
+	os.Remove(filepath.Join(h.stateDir, "auth", "cache", "moved.json"))
+	_, err = h.manager().Acquire(context.Background(), "moved", nil)
+	assertAuthError(t, err, exitcode.SignIn, "unusable")
+	if !strings.Contains(err.Error(), "hookctl login --profile moved --certificate") {
+		t.Errorf("no next step: %v", err)
+	}
+
 	// A certificate the app never registered is rejected by the identity platform.
 	other := startEmulator(t, emulator.Options{StateDir: t.TempDir()}) // fresh keys
 	_, err = h.manager().LoginApp(context.Background(), auth.AppLogin{

@@ -179,7 +179,7 @@ func (m *Manager) LoginApp(ctx context.Context, req AppLogin) (Token, error) {
 	if err := fc.Remove(ctx); err != nil {
 		return Token{}, err
 	}
-	tok, err := m.acquireApp(ctx, p, scopes, fc, req.ClientSecret)
+	tok, err := m.acquireApp(ctx, p, scopes, fc, req.ClientSecret, true)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Token{}, loginInterrupted(ctx)
