@@ -127,6 +127,9 @@ func explainIdentity(e *Error, body oauthBody) bool {
 	case "90002", "50059", "900023", "90072", "50020", "50034":
 		return set(exitcode.Error, "wrong tenant: the tenant does not exist or does not hold this account or app",
 			"pass --tenant with your tenant id or domain (Entra ID > Overview), or --tenant organizations")
+	case "50194":
+		return set(exitcode.Error, "this app registration is single-tenant: it cannot sign in through organizations or common",
+			"pass --tenant with your tenant id or domain (Entra ID > Overview)")
 	case "70019", "70020":
 		return set(exitcode.Error, "the device code expired before anyone signed in", "run `hookctl login` again and enter the new code promptly")
 	case "7000215", "7000222":

@@ -58,6 +58,8 @@ func TestExplainIdentityErrors(t *testing.T) {
 			exitcode.Error, "wrong tenant", "--tenant", "AADSTS90002", "invalid_request"},
 		{"no tenant info", callErr(400, aadBody("invalid_request", 50059, "No tenant-identifying information found."), false),
 			exitcode.Error, "wrong tenant", "--tenant", "AADSTS50059", "invalid_request"},
+		{"single-tenant app via organizations", callErr(400, aadBody("invalid_request", 50194, "Application 'x' is not configured as a multi-tenant application."), false),
+			exitcode.Error, "single-tenant", "--tenant", "AADSTS50194", "invalid_request"},
 		{"device code expired (drained body)", callErr(400, aadBody("expired_token", 70019, "Verification code expired."), true),
 			exitcode.Error, "device code expired", "hookctl login", "AADSTS70019", "expired_token"},
 		{"device code expired, no AADSTS", callErr(400, `{"error":"expired_token","error_description":"The device code has expired."}`, true),
