@@ -124,9 +124,12 @@ func explainIdentity(e *Error, body oauthBody) bool {
 			"grant consent in Entra ID: App registrations > API permissions > Grant admin consent (docs/register-app.md)")
 	case "65004":
 		return set(exitcode.Error, "consent was declined at sign-in", "run `hookctl login` again and accept the requested permissions")
-	case "90002", "50059", "900023", "90072", "50020", "50034":
+	case "90002", "50059", "900023", "90072", "50020", "50034", "50128":
 		return set(exitcode.Error, "wrong tenant: the tenant does not exist or does not hold this account or app",
 			"pass --tenant with your tenant id or domain (Entra ID > Overview), or --tenant organizations")
+	case "50105":
+		return set(exitcode.Error, "your account is not assigned to this app (the app requires user assignment)",
+			"ask an admin to add you under Entra ID > Enterprise applications > the app > Users and groups")
 	case "50194":
 		return set(exitcode.Error, "this app registration is single-tenant: it cannot sign in through organizations or common",
 			"pass --tenant with your tenant id or domain (Entra ID > Overview)")
