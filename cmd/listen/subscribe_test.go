@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hookctl/hookctl/internal/clitest"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 )
@@ -397,13 +399,33 @@ func TestListenSubscribeSurvivesThrottling(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, graphsim.Config{Seed: 42})
 	c.Em.Graph.SetFaults(graphsim.Faults{ThrottleRate: 0.3})
-	done := background(c, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "4", "--timeout", "40s")
+	// Retries are made at once instead of after the emulator's 1 s Retry-After.
+	var retries atomic.Int64
+	noWait := func(f *factory.Factory) {
+		client, err := f.GraphClient()
+		if err != nil {
+			panic(err)
+		}
+		client.Sleep = func(ctx context.Context, _ time.Duration) error {
+			retries.Add(1)
+			return ctx.Err()
+		}
+	}
+	done := make(chan clitest.Result, 1)
+	go func() {
+		done <- c.RunWith(noWait, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "4", "--timeout", "40s")
+	}()
 	waitSubscriptions(t, c.Em, done, "the subscription", oneSubscription)
-	trigger(t, c, "--count", "4", "--subject", "storm")
+	if res := c.RunWith(noWait, "trigger", "mail", "--count", "4", "--subject", "storm"); res.Code != 0 {
+		t.Fatalf("trigger mail: exit %d\n%s", res.Code, res.Stderr)
+	}
 	res := wait(t, done)
 	c.Em.Graph.SetFaults(graphsim.Faults{})
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	if retries.Load() == 0 {
+		t.Error("no Graph call was retried: the storm did not happen")
 	}
 	lines := parseLines(t, res)
 	if len(lines) != 5 {
