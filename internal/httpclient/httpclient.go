@@ -38,10 +38,10 @@ func RootPool(caFile string) (*x509.CertPool, error) {
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading CA file %s (from %s): %w", caFile, CAFileEnv, err)
+		return nil, fmt.Errorf("reading the CA file named by %s: %w; point it at the ca.pem that `hookctl emulator` prints, or unset it", CAFileEnv, err)
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("the CA file %s (from %s) holds no PEM certificate; point it at the ca.pem that `hookctl emulator` prints, or unset it", caFile, CAFileEnv)
 	}
 	return pool, nil
 }

@@ -46,7 +46,7 @@ func TestNewTrustsCAFile(t *testing.T) {
 
 func TestNewBadCAFile(t *testing.T) {
 	t.Parallel()
-	if _, err := New(filepath.Join(t.TempDir(), "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+	if _, err := New(filepath.Join(t.TempDir(), "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") || !strings.Contains(err.Error(), "or unset it") {
 		t.Fatalf("missing file: %v", err)
 	}
 	junk := filepath.Join(t.TempDir(), "junk.pem")
