@@ -18,7 +18,6 @@ import (
 	"github.com/hookctl/hookctl/internal/clitest"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
-	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 )
@@ -401,16 +400,7 @@ func TestListenSubscribeSurvivesThrottling(t *testing.T) {
 	c.Em.Graph.SetFaults(graphsim.Faults{ThrottleRate: 0.3})
 	// Retries are made at once instead of after the emulator's 1 s Retry-After.
 	var retries atomic.Int64
-	noWait := func(f *factory.Factory) {
-		client, err := f.GraphClient()
-		if err != nil {
-			panic(err)
-		}
-		client.Sleep = func(ctx context.Context, _ time.Duration) error {
-			retries.Add(1)
-			return ctx.Err()
-		}
-	}
+	noWait := clitest.NoRetryWait("default", &retries)
 	done := make(chan clitest.Result, 1)
 	go func() {
 		done <- c.RunWith(noWait, "listen", "--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "4", "--timeout", "40s")

@@ -13,7 +13,6 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
-	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
@@ -372,28 +371,14 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-// fastRetries pre-builds the Graph client so throttling retries do not sleep
-// for the Retry-After seconds, and counts them.
-func fastRetries(profile string, retries *atomic.Int64) func(*factory.Factory) {
-	return func(f *factory.Factory) {
-		f.Profile = profile
-		client, err := f.GraphClient()
-		if err != nil {
-			panic(err)
-		}
-		client.Sleep = func(ctx context.Context, d time.Duration) error {
-			retries.Add(1)
-			return ctx.Err()
-		}
-	}
-}
-
 func TestThrottlingStorm(t *testing.T) {
 	t.Parallel()
 	// Pages of 3: the list below takes two pages, each of which may be throttled.
 	fx := newFixture(t, emulator.Options{Graph: graphsim.Config{Seed: 7, SubscriptionPageSize: 3}})
 	var retries atomic.Int64
-	run := func(args ...string) clitest.Result { return fx.RunWith(fastRetries("default", &retries), args...) }
+	run := func(args ...string) clitest.Result {
+		return fx.RunWith(clitest.NoRetryWait("default", &retries), args...)
+	}
 
 	// Half of all Graph calls answer 429 with Retry-After: every command gets through.
 	fx.Em.Graph.SetFaults(graphsim.Faults{ThrottleRate: 0.5})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,6 +185,23 @@ func (c *CLI) AssertNotPrinted(secrets ...string) {
 			if len(s) >= 8 && strings.Contains(out, s) {
 				c.t.Errorf("a secret (%.6s…) was printed in:\n%s", s, out)
 			}
+		}
+	}
+}
+
+// NoRetryWait is a RunWith preparation: it pre-builds profile's Graph client
+// so that throttled calls are retried at once instead of after Retry-After,
+// and counts the retries in retries.
+func NoRetryWait(profile string, retries *atomic.Int64) func(*factory.Factory) {
+	return func(f *factory.Factory) {
+		f.Profile = profile
+		client, err := f.GraphClient()
+		if err != nil {
+			panic(err)
+		}
+		client.Sleep = func(ctx context.Context, _ time.Duration) error {
+			retries.Add(1)
+			return ctx.Err()
 		}
 	}
 }
