@@ -201,6 +201,7 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 		known = map[string]bool{}
 		for _, rec := range stored {
 			if rec.ClientState != "" {
+				w.addSecret(rec.ClientState)
 				opts.ClientStateSource.Set(rec.ID, rec.ClientState)
 				known[rec.ID] = true
 			}
@@ -258,9 +259,17 @@ func (w *watchRun) followStore() {
 	w.storeSeen = info
 	for _, rec := range recs {
 		if rec.ClientState != "" && !w.known[rec.ID] {
+			w.addSecret(rec.ClientState)
 			w.states.Set(rec.ID, rec.ClientState)
 			w.known[rec.ID] = true
 		}
+	}
+}
+
+// addSecret keeps a stored clientState out of --debug logs.
+func (w *watchRun) addSecret(value string) {
+	if w.opts.Secrets != nil {
+		w.opts.Secrets.Add(value)
 	}
 }
 
