@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -70,6 +71,13 @@ type Manager struct {
 	Logger *slog.Logger
 	// Notices receives the one-time note that the token cache is a plain file (stderr).
 	Notices io.Writer
+	// Keyring is the OS keyring (OSKeyring() in the binary). When nil, token
+	// caches are only ever files.
+	Keyring BlobStore
+
+	probeOnce    sync.Once
+	probeErr     error
+	probeTimeout time.Duration // keyringProbeTimeout when zero
 }
 
 // Token is an access token with what is known about it.
@@ -106,11 +114,6 @@ func (m *Manager) authDir() string { return filepath.Join(m.StateDir, "auth") }
 
 // Store is the profiles file.
 func (m *Manager) Store() *Store { return &Store{Path: filepath.Join(m.authDir(), "profiles.json")} }
-
-// CacheFor is the token cache of the named profile.
-func (m *Manager) CacheFor(profile string) *FileCache {
-	return NewFileCache(filepath.Join(m.authDir(), "cache", profile+".json"))
-}
 
 // ResolveAuthority joins an authority host and a tenant into an authority URL.
 // authority may already name the tenant (https://host/{tenant}); tenant is then
@@ -165,7 +168,7 @@ func instanceDiscovery(authority string) bool {
 	return microsoftHosts[strings.ToLower(strings.Split(authorityHost(authority), ":")[0])]
 }
 
-func (m *Manager) publicClient(p Profile, fc *FileCache) (public.Client, error) {
+func (m *Manager) publicClient(p Profile, fc *TokenCache) (public.Client, error) {
 	opts := []public.Option{
 		public.WithAuthority(p.Authority),
 		public.WithCache(fc),
@@ -181,7 +184,7 @@ func (m *Manager) publicClient(p Profile, fc *FileCache) (public.Client, error) 
 	return client, nil
 }
 
-func (m *Manager) confidentialClient(p Profile, cred confidential.Credential, fc *FileCache) (confidential.Client, error) {
+func (m *Manager) confidentialClient(p Profile, cred confidential.Credential, fc *TokenCache) (confidential.Client, error) {
 	opts := []confidential.Option{
 		confidential.WithCache(fc),
 		confidential.WithHTTPClient(m.httpClient()),
@@ -311,7 +314,10 @@ func (m *Manager) Acquire(ctx context.Context, name string, scopes []string) (To
 	if len(scopes) == 0 {
 		return Token{}, exitcode.Usagef("no scopes to ask for: pass --scopes")
 	}
-	fc := m.CacheFor(p.Name)
+	fc, err := m.cacheFor(p.Name, p.tokenStore())
+	if err != nil {
+		return Token{}, err
+	}
 	var tok Token
 	switch p.Kind {
 	case KindApp:
@@ -327,7 +333,7 @@ func (m *Manager) Acquire(ctx context.Context, name string, scopes []string) (To
 	return tok, nil
 }
 
-func (m *Manager) acquireUser(ctx context.Context, p Profile, scopes []string, fc *FileCache) (Token, error) {
+func (m *Manager) acquireUser(ctx context.Context, p Profile, scopes []string, fc *TokenCache) (Token, error) {
 	client, err := m.publicClient(p, fc)
 	if err != nil {
 		return Token{}, err
@@ -372,7 +378,7 @@ func (m *Manager) explainSilent(err error, p Profile, scopes []string) error {
 	return m.explain(e, p)
 }
 
-func (m *Manager) acquireApp(ctx context.Context, p Profile, scopes []string, fc *FileCache, secret string, atLogin bool) (Token, error) {
+func (m *Manager) acquireApp(ctx context.Context, p Profile, scopes []string, fc *TokenCache, secret string, atLogin bool) (Token, error) {
 	cred, err := m.appCredential(p, secret, atLogin)
 	if err != nil {
 		return Token{}, err
@@ -406,8 +412,22 @@ func (m *Manager) Logout(ctx context.Context, names ...string) error {
 		}
 	}
 	for _, name := range names {
-		if err := m.CacheFor(name).Remove(ctx); err != nil {
+		p, ok, err := m.Store().Get(name)
+		if err != nil {
 			return err
+		}
+		stores := []string{StoreFile} // a failed sign-in may have left a file behind
+		if ok && p.tokenStore() != StoreFile {
+			stores = append(stores, p.tokenStore())
+		}
+		for _, store := range stores {
+			fc, err := m.cacheFor(name, store)
+			if err == nil {
+				err = fc.Remove(ctx)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return m.Store().Delete(ctx, names...)
@@ -426,8 +446,7 @@ func (m *Manager) LogoutAll(ctx context.Context) ([]string, error) {
 	// Caches left by profiles that were never saved (a failed login) go too.
 	stray, _ := filepath.Glob(filepath.Join(m.authDir(), "cache", "*.json"))
 	for _, path := range stray {
-		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		if err := m.CacheFor(name).Remove(ctx); err != nil {
+		if err := NewFileCache(path).Remove(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -439,7 +458,11 @@ func (m *Manager) LogoutAll(ctx context.Context) ([]string, error) {
 
 // noticeOnce tells the user, once per state directory, that tokens are kept
 // in a plain (0600) file rather than an OS keyring.
-func (m *Manager) noticeOnce(cachePath string) {
+func (m *Manager) noticeOnce(fc *TokenCache) {
+	if _, inFile := fc.Store.(*FileStore); !inFile {
+		m.logger().Debug("token cache kept in the OS keyring", "profile", fc.Profile)
+		return
+	}
 	if m.Notices == nil {
 		return
 	}
@@ -447,6 +470,6 @@ func (m *Manager) noticeOnce(cachePath string) {
 	if _, err := os.Stat(marker); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	fmt.Fprintf(m.Notices, "! Tokens are cached in %s: readable only by you (0600) but not encrypted; see docs/authentication.md\n", cachePath)
+	fmt.Fprintf(m.Notices, "! Tokens are cached in %s: readable only by you (0600) but not encrypted; see docs/authentication.md\n", fc.Where())
 	_ = os.WriteFile(marker, nil, 0o600)
 }

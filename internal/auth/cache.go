@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
@@ -16,16 +18,70 @@ import (
 	"github.com/hookctl/hookctl/internal/filelock"
 )
 
-// FileCache persists one MSAL token cache in a 0600 file (in a 0700 directory)
-// through cache.ExportReplace. Writes go through a temporary file and a rename,
-// so a reader sees the old cache or the new one, never half of one. Every read
-// and write holds an advisory lock on Path+".lock", and Locked holds it across
-// a whole acquisition so that two hookctl processes refreshing at once take
-// turns: the second one reads the tokens the first one stored.
-//
-// The file is not encrypted; see docs/authentication.md.
-type FileCache struct {
-	Path string
+// BlobStore keeps the serialized MSAL token cache of each profile: a file per
+// profile (FileStore) or items in the OS keyring (KeyringStore). It does no
+// locking of its own: TokenCache holds a file lock around every call.
+type BlobStore interface {
+	// Load returns the profile's cache, or nil when it has none. A cache that
+	// is present but damaged is reported with an error wrapping errCorrupt.
+	Load(profile string) ([]byte, error)
+	// Save replaces the profile's cache.
+	Save(profile string, data []byte) error
+	// Delete removes the profile's cache; a missing one is not an error.
+	Delete(profile string) error
+	// Where says where the profile's cache is kept, for people.
+	Where(profile string) string
+}
+
+// errCorrupt marks a cache that exists but cannot be read back whole.
+var errCorrupt = errors.New("token cache is damaged")
+
+// FileStore keeps each profile's cache in Dir/<profile>.json, 0600 in a 0700
+// directory, written through a temporary file and a rename so that a reader
+// sees the old cache or the new one, never half of one. It is not encrypted.
+type FileStore struct {
+	Dir string
+}
+
+func (s *FileStore) path(profile string) string { return filepath.Join(s.Dir, profile+".json") }
+
+// Where is the cache file's path.
+func (s *FileStore) Where(profile string) string { return s.path(profile) }
+
+// Load reads the cache file; a missing file is no cache.
+func (s *FileStore) Load(profile string) ([]byte, error) {
+	data, err := os.ReadFile(s.path(profile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading token cache: %w", err)
+	}
+	return data, nil
+}
+
+// Save writes the cache file atomically, mode 0600.
+func (s *FileStore) Save(profile string, data []byte) error {
+	return config.WriteFileAtomic(s.path(profile), data)
+}
+
+// Delete removes the cache file.
+func (s *FileStore) Delete(profile string) error {
+	if err := os.Remove(s.path(profile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing token cache: %w", err)
+	}
+	return nil
+}
+
+// TokenCache is one profile's MSAL token cache (a cache.ExportReplace) kept in
+// a BlobStore. Every read and write holds an advisory lock on LockPath, and
+// Locked holds it across a whole acquisition so that two hookctl processes
+// refreshing at once take turns: the second one reads the tokens the first one
+// stored. The lock is a file in the state directory whatever the store.
+type TokenCache struct {
+	Profile  string
+	Store    BlobStore
+	LockPath string
 
 	// opMu serialises Locked calls in this process; heldMu guards held.
 	opMu   sync.Mutex
@@ -33,22 +89,30 @@ type FileCache struct {
 	held   bool
 }
 
-var _ cache.ExportReplace = (*FileCache)(nil)
+var _ cache.ExportReplace = (*TokenCache)(nil)
 
-// NewFileCache returns the cache stored at path (the file need not exist).
-func NewFileCache(path string) *FileCache { return &FileCache{Path: path} }
+// NewFileCache returns the cache stored in the file at path (which need not
+// exist and must end in .json), locked through path+".lock".
+func NewFileCache(path string) *TokenCache {
+	return &TokenCache{
+		Profile:  strings.TrimSuffix(filepath.Base(path), ".json"),
+		Store:    &FileStore{Dir: filepath.Dir(path)},
+		LockPath: path + ".lock",
+	}
+}
 
-func (c *FileCache) lockPath() string { return c.Path + ".lock" }
+// Where says where the cache is kept.
+func (c *TokenCache) Where() string { return c.Store.Where(c.Profile) }
 
 // lock takes the file lock unless Locked already holds it for this cache.
-func (c *FileCache) lock(ctx context.Context, exclusive bool) (func(), error) {
+func (c *TokenCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 	c.heldMu.Lock()
 	held := c.held
 	c.heldMu.Unlock()
 	if held {
 		return func() {}, nil
 	}
-	l, err := filelock.Acquire(ctx, c.lockPath(), exclusive)
+	l, err := filelock.Acquire(ctx, c.LockPath, exclusive)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +121,10 @@ func (c *FileCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 
 // Locked runs fn while holding the cache's exclusive lock, so that MSAL's read,
 // its refresh over the network and its write are one step for other processes.
-func (c *FileCache) Locked(ctx context.Context, fn func() error) error {
+func (c *TokenCache) Locked(ctx context.Context, fn func() error) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	l, err := filelock.Acquire(ctx, c.lockPath(), true)
+	l, err := filelock.Acquire(ctx, c.LockPath, true)
 	if err != nil {
 		return err
 	}
@@ -76,44 +140,47 @@ func (c *FileCache) Locked(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// Replace loads the file into MSAL's in-memory cache. A missing file is an
-// empty cache (so a logout by another process is seen at once).
-func (c *FileCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+// Replace loads the stored cache into MSAL's in-memory cache. No stored cache
+// is an empty one (so a logout by another process is seen at once).
+func (c *TokenCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
 	release, err := c.lock(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer release()
-	data, err := os.ReadFile(c.Path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := c.Store.Load(c.Profile)
+	if err == nil && data == nil {
 		data = []byte("{}")
-	} else if err != nil {
-		return fmt.Errorf("reading token cache: %w", err)
 	}
-	if err := u.Unmarshal(data); err != nil {
-		return &Error{Code: exitcode.SignIn, Cause: fmt.Sprintf("the token cache %s is unreadable (%v)", c.Path, err),
+	if err == nil {
+		err = u.Unmarshal(data)
+	} else if !errors.Is(err, errCorrupt) {
+		return err
+	}
+	if err != nil {
+		return &Error{Code: exitcode.SignIn, Cause: fmt.Sprintf("the token cache in %s is unreadable (%v)", c.Where(), err),
 			Next: "run `hookctl login` to sign in again (it replaces the cache)"}
 	}
 	return nil
 }
 
-// DiscardIfUnreadable removes a cache file that is not JSON, so that a new
+// DiscardIfUnreadable removes a stored cache that is not JSON, so that a new
 // sign-in can replace it (MSAL reads the cache before it writes).
-func (c *FileCache) DiscardIfUnreadable(ctx context.Context) error {
+func (c *TokenCache) DiscardIfUnreadable(ctx context.Context) error {
 	return c.Locked(ctx, func() error {
-		data, err := os.ReadFile(c.Path)
-		if err != nil || json.Valid(data) {
-			return nil // missing (or unreadable for another reason: Replace reports it)
+		data, err := c.Store.Load(c.Profile)
+		if (err == nil && (data == nil || json.Valid(data))) || (err != nil && !errors.Is(err, errCorrupt)) {
+			return nil // fine, missing, or unreadable for another reason (Replace reports it)
 		}
-		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := c.Store.Delete(c.Profile); err != nil {
 			return fmt.Errorf("removing the unreadable token cache: %w", err)
 		}
 		return nil
 	})
 }
 
-// Export writes MSAL's in-memory cache to the file atomically, mode 0600.
-func (c *FileCache) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHints) error {
+// Export stores MSAL's in-memory cache.
+func (c *TokenCache) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHints) error {
 	release, err := c.lock(ctx, true)
 	if err != nil {
 		return err
@@ -123,15 +190,10 @@ func (c *FileCache) Export(ctx context.Context, m cache.Marshaler, _ cache.Expor
 	if err != nil {
 		return fmt.Errorf("encoding token cache: %w", err)
 	}
-	return config.WriteFileAtomic(c.Path, data)
+	return c.Store.Save(c.Profile, data)
 }
 
-// Remove deletes the cache file (signing every account of it out).
-func (c *FileCache) Remove(ctx context.Context) error {
-	return c.Locked(ctx, func() error {
-		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing token cache: %w", err)
-		}
-		return nil
-	})
+// Remove deletes the stored cache (signing every account of it out).
+func (c *TokenCache) Remove(ctx context.Context) error {
+	return c.Locked(ctx, func() error { return c.Store.Delete(c.Profile) })
 }

@@ -45,7 +45,7 @@ func TestFileCacheModesAndRoundTrip(t *testing.T) {
 	if err := fc.Export(ctx, mem, exportHints()); err != nil {
 		t.Fatal(err)
 	}
-	assertMode(t, fc.Path, 0o600)
+	assertMode(t, fc.Where(), 0o600)
 	assertMode(t, dir, 0o700)
 
 	other := &counterCache{}
@@ -170,7 +170,7 @@ func TestFileCacheRemove(t *testing.T) {
 	if err := fc.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(fc.Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(fc.Where()); !os.IsNotExist(err) {
 		t.Fatalf("cache file still there: %v", err)
 	}
 }

@@ -55,7 +55,11 @@ func (m *Manager) LoginUser(ctx context.Context, req UserLogin) (Token, error) {
 	}
 	p := Profile{Name: req.Profile, Kind: KindUser, Authority: req.Authority, Tenant: tenantOf(req.Authority),
 		ClientID: req.ClientID, Scopes: scopes}
-	fc := m.CacheFor(p.Name)
+	fc, store, err := m.loginCache(ctx, p.Name)
+	if err != nil {
+		return Token{}, err
+	}
+	p.TokenStore = store
 	if err := fc.DiscardIfUnreadable(ctx); err != nil {
 		return Token{}, err
 	}
@@ -97,7 +101,7 @@ func (m *Manager) LoginUser(ctx context.Context, req UserLogin) (Token, error) {
 	if err := m.Store().Put(ctx, p); err != nil {
 		return Token{}, err
 	}
-	m.noticeOnce(fc.Path)
+	m.noticeOnce(fc)
 	return m.token(p, res.AccessToken, res.IDToken.RawToken, res.ExpiresOn, res.GrantedScopes, res.Metadata.TokenSource), nil
 }
 
@@ -174,7 +178,11 @@ func (m *Manager) LoginApp(ctx context.Context, req AppLogin) (Token, error) {
 	if p.ClientSecretEnv != "" && req.ClientSecret == "" && m.env(p.ClientSecretEnv) == "" {
 		return Token{}, exitcode.Usagef("environment variable %s (named by --client-secret-env) is empty or not set", p.ClientSecretEnv)
 	}
-	fc := m.CacheFor(p.Name)
+	fc, store, err := m.loginCache(ctx, p.Name)
+	if err != nil {
+		return Token{}, err
+	}
+	p.TokenStore = store
 	// A new sign-in must prove the credential: forget tokens from an earlier one.
 	if err := fc.Remove(ctx); err != nil {
 		return Token{}, err
@@ -192,7 +200,7 @@ func (m *Manager) LoginApp(ctx context.Context, req AppLogin) (Token, error) {
 	if err := m.Store().Put(ctx, p); err != nil {
 		return Token{}, err
 	}
-	m.noticeOnce(fc.Path)
+	m.noticeOnce(fc)
 	return tok, nil
 }
 

@@ -52,6 +52,10 @@ type Profile struct {
 	// User is the mailbox (UPN or object id) an app-only profile acts on.
 	User string `json:"user,omitempty"`
 
+	// TokenStore is where the token cache is: StoreFile ("" in profiles saved
+	// before the keyring was supported) or StoreKeyring.
+	TokenStore string `json:"tokenStore,omitempty"`
+
 	SignedInAt time.Time `json:"signedInAt"`
 }
 
