@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -380,7 +381,9 @@ func (s *session) announce() {
 
 // serve runs the HTTP server until a signal, --count or --timeout, then drains.
 func (s *session) serve(ctx context.Context) error {
+	conns := &newConns{}
 	server := &http.Server{
+		ConnState:         conns.track,
 		Handler:           s.watch.handler(s.receiver),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -426,6 +429,11 @@ func (s *session) serve(ctx context.Context) error {
 		s.render.note(fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left",
 			s.opts.IO.ErrScheme().WarningIcon(), shutdownGrace))
 	})
+	// Shutdown counts a connection that never sent a request as busy for five
+	// seconds (Graph keeps such connections open); nothing is in flight on them,
+	// so stop accepting and close them first.
+	_ = s.listener.Close()
+	conns.closeAll()
 	if err := server.Shutdown(drainCtx); err != nil {
 		s.opts.Logger.Debug("server shutdown", "error", err)
 	}
@@ -477,4 +485,31 @@ func replyEnv(environ []string) []string {
 		}
 	}
 	return out
+}
+
+// newConns tracks the server's connections that have not yet sent a request.
+type newConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (c *newConns) track(conn net.Conn, state http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if state == http.StateNew {
+		if c.conns == nil {
+			c.conns = map[net.Conn]struct{}{}
+		}
+		c.conns[conn] = struct{}{}
+		return
+	}
+	delete(c.conns, conn)
+}
+
+func (c *newConns) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.conns {
+		conn.Close()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -301,6 +302,32 @@ func TestSignalDrainsAcceptedWork(t *testing.T) {
 	}
 	if !strings.Contains(r.err.String(), "emitted 4") || !strings.Contains(r.err.String(), "pending 0") {
 		t.Errorf("summary:\n%s", r.err)
+	}
+}
+
+// TestShutdownClosesConnectionsThatSentNothing: Graph keeps connections open
+// between deliveries; http.Server.Shutdown would wait five seconds for one that
+// never sent a request. The listener closes them, so the drain is immediate and
+// the "finishing in-flight work" notice never appears.
+func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
+	t.Parallel()
+	r := startListen(t, true, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(20 * time.Millisecond) // let the server see the connection
+	r.cancel()
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.err.String(), "finishing in-flight work") {
+		t.Errorf("the drain waited for an idle connection:\n%s", r.err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the idle connection was not closed: %v", err)
 	}
 }
 
