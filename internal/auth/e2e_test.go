@@ -55,6 +55,7 @@ type harness struct {
 	env      map[string]string
 	notices  *syncBuffer
 	secrets  *logging.Secrets
+	keyring  auth.BlobStore // nil: no keyring, as before it existed
 }
 
 func newHarness(t *testing.T, em *emulator.Emulator) *harness {
@@ -73,6 +74,7 @@ func (h *harness) manager() *auth.Manager {
 		HTTPClient: h.em.HTTPClient(),
 		Secrets:    h.secrets,
 		Notices:    h.notices,
+		Keyring:    h.keyring,
 	}
 }
 
@@ -355,19 +357,7 @@ func TestSilentRefreshAfterExpiry(t *testing.T) {
 	em := startEmulator(t, emulator.Options{AccessTokenLifetime: time.Minute})
 	h := newHarness(t, em)
 	first := h.loginUser("default", em.Users[0].UserPrincipalName)
-	second, err := h.manager().Acquire(context.Background(), "default", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second.FromCache || second.Value == first.Value {
-		t.Errorf("expected a refreshed token: fromCache=%v same=%v", second.FromCache, second.Value == first.Value)
-	}
-	// The emulator rotates refresh tokens: a third refresh only works if the
-	// cache kept the new one.
-	third, err := h.manager().Acquire(context.Background(), "default", nil)
-	if err != nil || third.Value == second.Value {
-		t.Fatalf("third acquisition: %v", err)
-	}
+	third := h.refreshTwice("default", first)
 	principal, err := em.Identity.Authenticate(third.Value)
 	if err != nil || principal.UPN != em.Users[0].UserPrincipalName || !principal.Has("Mail.Read") {
 		t.Errorf("refreshed token: %+v %v", principal, err)
@@ -604,6 +594,26 @@ func signAssertion(t *testing.T, em *emulator.Emulator, notBefore time.Time) str
 		t.Fatal(err)
 	}
 	return signed
+}
+
+// refreshTwice acquires two tokens silently in new managers, each of which
+// must be a refresh (the emulator must issue short-lived access tokens), and
+// returns the last. The emulator rotates refresh tokens: the second refresh
+// only works if the cache kept the first one's new refresh token.
+func (h *harness) refreshTwice(profile string, first auth.Token) auth.Token {
+	h.t.Helper()
+	second, err := h.manager().Acquire(context.Background(), profile, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if second.FromCache || second.Value == first.Value {
+		h.t.Errorf("expected a refreshed token: fromCache=%v same=%v", second.FromCache, second.Value == first.Value)
+	}
+	third, err := h.manager().Acquire(context.Background(), profile, nil)
+	if err != nil || third.Value == second.Value {
+		h.t.Fatalf("third acquisition: %v", err)
+	}
+	return third
 }
 
 func TestTwoProfilesAndLogout(t *testing.T) {
