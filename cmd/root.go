@@ -300,7 +300,10 @@ func applyFlag(cmd *cobra.Command, fl *pflag.Flag, cfg *config.Config, scope str
 		return exitcode.Usagef("invalid value for --%s from %s: %v", fl.Name, source, redactValue(err, items))
 	}
 	fl.Changed = true
-	_ = cmd
+	if fl.Annotations == nil {
+		fl.Annotations = map[string][]string{}
+	}
+	fl.Annotations[config.SourceAnnotation] = []string{source}
 	return nil
 }
 

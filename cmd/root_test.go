@@ -227,6 +227,32 @@ func TestCommonEnvNamesDoNotSetFlags(t *testing.T) {
 	}
 }
 
+// TestConfigValuesForOtherCommandsDoNotBreakListen: a top-level `expires:` or
+// `keep:` (meant for subscribe) must not make a plain `hookctl listen` a usage
+// error; the same flags typed on listen's command line without --subscribe are.
+func TestConfigValuesForOtherCommandsDoNotBreakListen(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"from config.yaml", nil, exitcode.Timeout},
+		{"typed", []string{"--keep"}, exitcode.Usage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("expires: 24h\nkeep: true\n"), 0o600)
+			f, _, errOut := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir, "HOOKCTL_STATE_DIR": t.TempDir()})
+			args := append([]string{"listen", "-o", "json", "--addr", "127.0.0.1:0", "--tunnel", "none", "--timeout", "100ms"}, tt.args...)
+			if got := Run(context.Background(), f, args); got != tt.want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", got, tt.want, errOut)
+			}
+		})
+	}
+}
+
 func TestBoolSecretFlagValuesAreNotScrubbed(t *testing.T) {
 	t.Parallel()
 	f, _, _ := testFactory(t, nil)

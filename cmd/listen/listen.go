@@ -167,6 +167,16 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 				opts.StateDir = config.StateDir(f.Env)
 			}
 			opts.Profile = f.Profile
+			if len(opts.Subscribe) == 0 {
+				// A top-level `expires:` or `keep:` in config.yaml is meant for
+				// subscribe and friends; only a typed flag is a mistake here.
+				if !config.FromCommandLine(cmd.Flags().Lookup("keep")) {
+					opts.Keep = false
+				}
+				if !config.FromCommandLine(cmd.Flags().Lookup("expires")) {
+					opts.Expires = "max"
+				}
+			}
 			if err := resolveSubscribeEnv(f, opts); err != nil {
 				return err
 			}

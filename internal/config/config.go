@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
 
@@ -21,6 +22,16 @@ const EnvPrefix = "HOOKCTL"
 //
 //	cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
 const CommandLineOnly = "hookctl_command_line_only"
+
+// SourceAnnotation is set on a flag filled from the environment or the config
+// file; its value names where the value came from.
+const SourceAnnotation = "hookctl_source"
+
+// FromCommandLine reports whether fl was given on the command line itself
+// rather than filled from HOOKCTL_* or config.yaml.
+func FromCommandLine(fl *pflag.Flag) bool {
+	return fl != nil && fl.Changed && len(fl.Annotations[SourceAnnotation]) == 0
+}
 
 // Lookup reads the environment; tests substitute a map.
 type Lookup func(string) (string, bool)
