@@ -155,7 +155,7 @@ func (c *TokenCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.R
 	if err == nil {
 		err = u.Unmarshal(data)
 	} else if !errors.Is(err, errCorrupt) {
-		return err
+		return c.storeFailed(err)
 	}
 	if err != nil {
 		return &Error{Code: exitcode.SignIn, Cause: fmt.Sprintf("the token cache in %s is unreadable (%v)", c.Where(), err),
@@ -190,7 +190,20 @@ func (c *TokenCache) Export(ctx context.Context, m cache.Marshaler, _ cache.Expo
 	if err != nil {
 		return fmt.Errorf("encoding token cache: %w", err)
 	}
-	return c.Store.Save(c.Profile, data)
+	if err := c.Store.Save(c.Profile, data); err != nil {
+		return c.storeFailed(err)
+	}
+	return nil
+}
+
+// storeFailed explains a store that cannot be read or written, so that it is
+// not taken for an identity platform error once MSAL has passed it on.
+func (c *TokenCache) storeFailed(err error) error {
+	next := "check the owner and permissions of " + c.Where()
+	if _, inFile := c.Store.(*FileStore); !inFile {
+		next = "unlock (or start) the OS keyring, or sign in again with HOOKCTL_TOKEN_STORE=file"
+	}
+	return &Error{Code: exitcode.Error, Cause: err.Error(), Next: next, Err: err}
 }
 
 // Remove deletes the stored cache (signing every account of it out).

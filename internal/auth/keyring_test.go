@@ -345,3 +345,20 @@ func TestRealKeyring(t *testing.T) {
 		t.Fatalf("Load after Delete = %d bytes, %v", len(got), err)
 	}
 }
+
+// TestKeyringUnreachableLater: a profile whose cache is in a keyring that stops
+// answering fails with the keyring's reason, not as a sign-in problem of MSAL's.
+func TestKeyringUnreachableLater(t *testing.T) {
+	t.Parallel()
+	m := &Manager{StateDir: t.TempDir(), Keyring: &fakeKeyring{fail: errors.New("the keyring is locked")}}
+	p := Profile{Name: "default", Kind: KindUser, Authority: "https://login.microsoftonline.com/organizations",
+		ClientID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", Scopes: DefaultScopes, HomeAccountID: "a.b", TokenStore: StoreKeyring}
+	if err := m.Store().Put(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Acquire(context.Background(), "default", nil)
+	if err == nil || exitcode.Code(err) != exitcode.Error || strings.Contains(err.Error(), "sign-in failed") ||
+		!strings.Contains(err.Error(), "the keyring is locked") || !strings.Contains(err.Error(), "HOOKCTL_TOKEN_STORE=file") {
+		t.Errorf("Acquire with an unreachable keyring = %v (exit %d); want the keyring's reason and the way out, exit 1", err, exitcode.Code(err))
+	}
+}
