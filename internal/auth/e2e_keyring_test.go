@@ -69,6 +69,12 @@ func TestKeyringSignInRefreshAndLogout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.stateDir, "auth", "cache", "default.json")); !os.IsNotExist(err) {
 		t.Errorf("a cache file exists although the keyring holds the cache: %v", err)
 	}
+	var pretty bytes.Buffer
+	status := auth.StatusOf(first)
+	if err := status.WritePretty(&pretty, time.Now()); err != nil || status.TokenStore != "keyring" ||
+		!strings.Contains(pretty.String(), "Token cache:   OS keyring\n") {
+		t.Errorf("status says the token store is %q:\n%s", status.TokenStore, pretty.String())
+	}
 	if strings.Contains(h.notices.String(), "not encrypted") {
 		t.Errorf("plaintext notice shown for a keyring cache: %q", h.notices.String())
 	}

@@ -23,13 +23,17 @@ type Status struct {
 	ClientID      string    `json:"clientId"`
 	Scopes        []string  `json:"scopes"`
 	ExpiresOn     time.Time `json:"expiresOn"`
+	// TokenStore is where the token cache is: "keyring" or "file" ("" for a
+	// profile saved before hookctl used the keyring, which is the file too).
+	TokenStore string `json:"tokenStore,omitempty"`
 }
 
 // StatusOf describes tok's profile and expiry.
 func StatusOf(tok Token) Status {
 	p := tok.Profile
 	s := Status{Profile: p.Name, Kind: p.Kind, Tenant: p.Tenant, TenantID: p.TenantID, Authority: p.Authority,
-		ClientID: p.ClientID, Scopes: silentScopes(tok.Scopes), ExpiresOn: tok.ExpiresOn.UTC(), Mailbox: p.Mailbox()}
+		ClientID: p.ClientID, Scopes: silentScopes(tok.Scopes), ExpiresOn: tok.ExpiresOn.UTC(), Mailbox: p.Mailbox(),
+		TokenStore: p.TokenStore}
 	if len(s.Scopes) == 0 {
 		s.Scopes = silentScopes(p.Scopes)
 	}
@@ -65,6 +69,12 @@ func (s Status) WritePretty(w io.Writer, now time.Time) error {
 		[2]string{"Scopes", strings.Join(s.Scopes, " ")},
 		[2]string{"Token expires", fmt.Sprintf("%s (in %s)", s.ExpiresOn.Format(time.RFC3339), s.ExpiresOn.Sub(now).Round(time.Second))},
 	)
+	switch s.TokenStore {
+	case StoreKeyring:
+		rows = append(rows, [2]string{"Token cache", "OS keyring"})
+	case StoreFile:
+		rows = append(rows, [2]string{"Token cache", "file (not encrypted)"})
+	}
 	for _, r := range rows {
 		if _, err := fmt.Fprintf(w, "%-14s %s\n", r[0]+":", r[1]); err != nil {
 			return err
