@@ -179,6 +179,8 @@ func (r *run) private(home string) {
 		"HOOKCTL_AUTHORITY":    r.em.Authority,
 		factory.GraphURLEnv:    r.em.GraphURL,
 		"HOOKCTL_EMULATOR_URL": r.em.URL,
+		// The demo's throw-away tokens stay in its temporary directory, never in the OS keyring.
+		"HOOKCTL_TOKEN_STORE": "file",
 	}
 	r.factory = &factory.Factory{
 		IOStreams: r.opts.IO,

@@ -71,7 +71,7 @@ type Manager struct {
 	Logger *slog.Logger
 	// Notices receives the one-time note that the token cache is a plain file (stderr).
 	Notices io.Writer
-	// Keyring is the OS keyring (OSKeyring() in the binary). When nil, token
+	// Keyring is the OS keyring (OSKeyring(StateDir) in the binary). When nil, token
 	// caches are only ever files.
 	Keyring BlobStore
 

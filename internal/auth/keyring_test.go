@@ -362,3 +362,21 @@ func TestKeyringUnreachableLater(t *testing.T) {
 		t.Errorf("Acquire with an unreachable keyring = %v (exit %d); want the keyring's reason and the way out, exit 1", err, exitcode.Code(err))
 	}
 }
+
+// TestOSKeyringIsPerStateDirectory: the same profile name in two state
+// directories (the user's, the demo's, a CI job's) must not share keyring items.
+func TestOSKeyringIsPerStateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	a := OSKeyring(dir).(*KeyringStore)
+	b := OSKeyring(filepath.Join(dir, "other")).(*KeyringStore)
+	again := OSKeyring(filepath.Join(dir, "other", "..")).(*KeyringStore)
+	if a.Service == b.Service {
+		t.Fatalf("two state directories share the keyring service %q", a.Service)
+	}
+	if a.Service != again.Service {
+		t.Errorf("the same directory spelled twice gives %q and %q", a.Service, again.Service)
+	}
+	if !strings.HasPrefix(a.Service, KeyringService+" ") {
+		t.Errorf("service %q does not start with %q", a.Service, KeyringService)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,8 +29,18 @@ const TokenStoreEnv = "HOOKCTL_TOKEN_STORE"
 // session that never answers cannot hang hookctl.
 const keyringProbeTimeout = 2 * time.Second
 
-// OSKeyring is the BlobStore of the OS keyring, for Manager.Keyring.
-func OSKeyring() BlobStore { return &KeyringStore{} }
+// OSKeyring is the BlobStore of the OS keyring for the state directory
+// stateDir, for Manager.Keyring. Profiles are named per state directory
+// ("default" in ~/.local/state/hookctl is not "default" in a CI job's or the
+// demo's own state directory), so the keyring service carries a short hash of
+// the directory's absolute path: "hookctl 3f2a9c01d4e5".
+func OSKeyring(stateDir string) BlobStore {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	sum := sha256.Sum256([]byte(stateDir))
+	return &KeyringStore{Service: KeyringService + " " + hex.EncodeToString(sum[:6])}
+}
 
 // keyringAvailable tests the keyring once per Manager (once per process in the
 // binary): it stores, reads back and deletes a probe item, giving up after the

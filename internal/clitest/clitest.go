@@ -74,6 +74,8 @@ func New(t *testing.T, opts emulator.Options) *CLI {
 		"HOOKCTL_CA_FILE":    em.CAFile,
 		"HOOKCTL_AUTHORITY":  em.Authority,
 		"HOOKCTL_GRAPH_URL":  em.GraphURL,
+		// Never the developer's real OS keyring.
+		"HOOKCTL_TOKEN_STORE": "file",
 	}}
 }
 

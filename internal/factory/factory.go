@@ -109,7 +109,7 @@ func (f *Factory) Auth() (*auth.Manager, error) {
 		Secrets:    f.Secrets,
 		Logger:     f.Logger(),
 		Notices:    f.IOStreams.ErrOut,
-		Keyring:    auth.OSKeyring(),
+		Keyring:    auth.OSKeyring(cfg.StateDir),
 	}
 	return f.auth, nil
 }
