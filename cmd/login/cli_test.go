@@ -52,26 +52,7 @@ func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string
 // secretsOnDisk are every token and secret value the state directory holds.
 func (c *cli) secretsOnDisk() []string {
 	c.t.Helper()
-	var secrets []string
-	paths, _ := filepath.Glob(filepath.Join(c.env["HOOKCTL_STATE_DIR"], "auth", "cache", "*.json"))
-	for _, path := range paths {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		var cache map[string]map[string]map[string]any
-		if err := json.Unmarshal(raw, &cache); err != nil {
-			c.t.Fatalf("%s: %v", path, err)
-		}
-		for _, section := range []string{"AccessToken", "RefreshToken", "IdToken"} {
-			for _, entry := range cache[section] {
-				if s, ok := entry["secret"].(string); ok && s != "" {
-					secrets = append(secrets, s)
-				}
-			}
-		}
-	}
-	return secrets
+	return clitest.CachedTokens(c.t, c.env["HOOKCTL_STATE_DIR"])
 }
 
 func (c *cli) assertNoSecretPrinted(secrets ...string) {

@@ -2,7 +2,6 @@ package subscriptions_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -35,15 +34,7 @@ type view struct {
 
 func decode(t *testing.T, res clitest.Result) []view {
 	t.Helper()
-	var views []view
-	for _, line := range res.Lines() {
-		var v view
-		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			t.Fatalf("%v: %q", err, line)
-		}
-		views = append(views, v)
-	}
-	return views
+	return clitest.DecodeLines[view](t, res)
 }
 
 func byID(views []view) map[string]view {

@@ -2,7 +2,6 @@ package trigger_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -28,15 +27,7 @@ type mailSent struct {
 
 func decode(t *testing.T, res clitest.Result) []mailSent {
 	t.Helper()
-	var sent []mailSent
-	for _, line := range res.Lines() {
-		var m mailSent
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("%v: %q", err, line)
-		}
-		sent = append(sent, m)
-	}
-	return sent
+	return clitest.DecodeLines[mailSent](t, res)
 }
 
 func subjects(t *testing.T, em *emulator.Emulator, user, folder string) map[string]bool {

@@ -156,16 +156,23 @@ func (c *CLI) LoginApp(profile, user string) {
 // directory's MSAL caches, to check that none was ever printed.
 func (c *CLI) CachedTokens() []string {
 	c.t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(c.StateDir(), "auth", "cache", "*.json"))
+	return CachedTokens(c.t, c.StateDir())
+}
+
+// CachedTokens returns every access, refresh and ID token in the MSAL token
+// cache files under stateDir.
+func CachedTokens(t testing.TB, stateDir string) []string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(stateDir, "auth", "cache", "*.json"))
 	var tokens []string
 	for _, path := range paths {
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			c.t.Fatal(err)
+			t.Fatal(err)
 		}
 		var cache map[string]map[string]map[string]any
 		if err := json.Unmarshal(raw, &cache); err != nil {
-			c.t.Fatalf("%s: %v", path, err)
+			t.Fatalf("%s: %v", path, err)
 		}
 		for _, section := range []string{"AccessToken", "RefreshToken", "IdToken"} {
 			for _, entry := range cache[section] {
@@ -176,6 +183,20 @@ func (c *CLI) CachedTokens() []string {
 		}
 	}
 	return tokens
+}
+
+// DecodeLines decodes each line of a run's stdout as one JSON object of type T.
+func DecodeLines[T any](t testing.TB, res Result) []T {
+	t.Helper()
+	var values []T
+	for _, line := range res.Lines() {
+		var v T
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		values = append(values, v)
+	}
+	return values
 }
 
 // AssertNotPrinted fails the test if any run so far printed one of secrets
