@@ -230,14 +230,8 @@ func (c *call) message(user tenant.User, box *mailbox, folder *Folder, id string
 		c.fail(errMethodNotAllowed())
 		return
 	}
-	c.s.mu.Lock()
-	m := box.byID[id]
-	if m != nil && folder != nil && m.FolderID != folder.ID {
-		m = nil
-	}
-	c.s.mu.Unlock()
+	m := c.findMessage(box, folder, id)
 	if m == nil {
-		c.fail(errorf(http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store."))
 		return
 	}
 	switch c.r.Method {
@@ -269,11 +263,9 @@ func (c *call) message(user tenant.User, box *mailbox, folder *Folder, id string
 	}
 }
 
-// messageAction answers POST .../messages/{id}/move and .../permanentDelete.
-func (c *call) messageAction(user tenant.User, box *mailbox, folder *Folder, id, action string) {
-	if !c.mayWrite(user) {
-		return
-	}
+// findMessage returns message id of box, or nil after answering Graph's 404;
+// with folder set, a message in another folder is not found either.
+func (c *call) findMessage(box *mailbox, folder *Folder, id string) *Message {
 	c.s.mu.Lock()
 	m := box.byID[id]
 	if m != nil && folder != nil && m.FolderID != folder.ID {
@@ -282,6 +274,17 @@ func (c *call) messageAction(user tenant.User, box *mailbox, folder *Folder, id,
 	c.s.mu.Unlock()
 	if m == nil {
 		c.fail(errorf(http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store."))
+	}
+	return m
+}
+
+// messageAction answers POST .../messages/{id}/move and .../permanentDelete.
+func (c *call) messageAction(user tenant.User, box *mailbox, folder *Folder, id, action string) {
+	if !c.mayWrite(user) {
+		return
+	}
+	m := c.findMessage(box, folder, id)
+	if m == nil {
 		return
 	}
 	if action == "permanentdelete" {
