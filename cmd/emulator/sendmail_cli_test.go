@@ -3,31 +3,20 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/hookctl/hookctl/internal/clitest"
 	"strings"
 	"testing"
 
-	"github.com/hookctl/hookctl/cmd"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
-	"github.com/hookctl/hookctl/internal/factory"
-	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/logging"
 )
 
 // runCLI runs the whole hookctl command line in-process with env as the environment.
 func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
 	env["HOOKCTL_CONFIG_DIR"] = t.TempDir()
-	f := &factory.Factory{
-		IOStreams: ios,
-		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Version:   "test",
-		Profile:   "default",
-		Secrets:   &logging.Secrets{},
-	}
-	code = cmd.Run(context.Background(), f, args)
-	return code, out.String(), errOut.String()
+	res := clitest.Run(t, env, "", args...)
+	return res.Code, res.Stdout, res.Stderr
 }
 
 // TestControlCommandsAgainstRunningEmulator drives `hookctl emulator send-mail`

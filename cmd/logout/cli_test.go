@@ -2,17 +2,14 @@ package logout_test
 
 import (
 	"context"
+	"github.com/hookctl/hookctl/internal/clitest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hookctl/hookctl/cmd"
 	"github.com/hookctl/hookctl/internal/auth"
-	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
-	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/logging"
 )
 
 // TestLogoutAllOnlyFromTheCommandLine: HOOKCTL_ALL or all: in config.yaml
@@ -30,14 +27,12 @@ func TestLogoutAllOnlyFromTheCommandLine(t *testing.T) {
 		}
 	}
 	env := map[string]string{"HOOKCTL_STATE_DIR": stateDir, "HOOKCTL_CONFIG_DIR": configDir, "HOOKCTL_ALL": "true"}
-	ios, _, _, errOut := iostreams.Test()
-	f := &factory.Factory{IOStreams: ios, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Version: "test", Profile: "default", Secrets: &logging.Secrets{}}
-	if code := cmd.Run(context.Background(), f, []string{"logout", "--profile", "work", "-o", "pretty"}); code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
+	res := clitest.Run(t, env, "", "logout", "--profile", "work", "-o", "pretty")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
-	if !strings.Contains(errOut.String(), `out of profile "work"`) || strings.Contains(errOut.String(), `"ci"`) {
-		t.Errorf("stderr = %q", errOut)
+	if !strings.Contains(res.Stderr, `out of profile "work"`) || strings.Contains(res.Stderr, `"ci"`) {
+		t.Errorf("stderr = %q", res.Stderr)
 	}
 	if _, ok, _ := m.Store().Get("ci"); !ok {
 		t.Error("profile ci was signed out by HOOKCTL_ALL / config.yaml")

@@ -1,18 +1,14 @@
 package send_test
 
 import (
-	"context"
+	"github.com/hookctl/hookctl/internal/clitest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/hookctl/hookctl/cmd"
 	"github.com/hookctl/hookctl/internal/exitcode"
-	"github.com/hookctl/hookctl/internal/factory"
-	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
 
@@ -22,18 +18,9 @@ const key = "vqF0En+Z0ucuRTM/01o2GuhMH3hKKk/N2bOmlM31zaA="
 // code with everything printed.
 func run(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ios, in, out, errOut := iostreams.Test()
-	in.WriteString(stdin)
 	env["HOOKCTL_CONFIG_DIR"] = t.TempDir()
-	f := &factory.Factory{
-		IOStreams: ios,
-		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Version:   "test",
-		Profile:   "default",
-		Secrets:   &logging.Secrets{},
-	}
-	code = cmd.Run(context.Background(), f, args)
-	return code, out.String(), errOut.String()
+	res := clitest.Run(t, env, stdin, args...)
+	return res.Code, res.Stdout, res.Stderr
 }
 
 func TestCLI(t *testing.T) {

@@ -93,10 +93,26 @@ func (c *CLI) Run(args ...string) Result {
 // line names another profile), for example to make Graph retries instant.
 func (c *CLI) RunWith(prepare func(f *factory.Factory), args ...string) Result {
 	c.t.Helper()
-	ios, _, out, errOut := iostreams.Test()
 	c.mu.Lock()
 	env := maps.Clone(c.Env)
 	c.mu.Unlock()
+	res := run(env, prepare, args)
+	c.mu.Lock()
+	c.outputs = append(c.outputs, res.Stdout, res.Stderr)
+	c.mu.Unlock()
+	return res
+}
+
+// Run executes one hookctl command line in-process with a fresh factory,
+// env as its whole environment and stdin as its standard input, for tests
+// that need no emulator.
+func Run(t testing.TB, env map[string]string, stdin string, args ...string) Result {
+	t.Helper()
+	return run(env, func(f *factory.Factory) { f.IOStreams.In = strings.NewReader(stdin) }, args)
+}
+
+func run(env map[string]string, prepare func(f *factory.Factory), args []string) Result {
+	ios, _, out, errOut := iostreams.Test()
 	f := &factory.Factory{
 		IOStreams: ios,
 		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -110,9 +126,6 @@ func (c *CLI) RunWith(prepare func(f *factory.Factory), args ...string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
 	defer cancel()
 	code := cmd.Run(ctx, f, args)
-	c.mu.Lock()
-	c.outputs = append(c.outputs, out.String(), errOut.String())
-	c.mu.Unlock()
 	return Result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
