@@ -22,7 +22,6 @@ import (
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
-	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 // parse runs the command line through NewCmdSubscribe and returns the options
@@ -127,22 +126,10 @@ func TestNewClientState(t *testing.T) {
 	}
 }
 
-// endpoint is a real pkg/receiver on loopback HTTP (the emulator accepts
-// http://127.0.0.1 notification URLs).
+// endpoint is a real pkg/receiver on loopback HTTP.
 func endpoint(t *testing.T) string {
 	t.Helper()
-	rcv, err := receiver.New(receiver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rcv)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rcv.Close(ctx)
-	})
-	return srv.URL
+	return clitest.Endpoint(t)
 }
 
 type view struct {

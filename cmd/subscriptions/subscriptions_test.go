@@ -2,7 +2,6 @@ package subscriptions_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
-	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 type view struct {
@@ -59,18 +57,7 @@ func newFixture(t *testing.T, opts emulator.Options) *fixture {
 	t.Helper()
 	c := clitest.New(t, opts)
 	c.LoginUser("default")
-	rcv, err := receiver.New(receiver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rcv)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rcv.Close(ctx)
-	})
-	return &fixture{CLI: c, url: srv.URL + "/notifications"}
+	return &fixture{CLI: c, url: clitest.Endpoint(t) + "/notifications"}
 }
 
 func (fx *fixture) subscribe(t *testing.T, args ...string) view {

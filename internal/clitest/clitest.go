@@ -5,7 +5,9 @@ package clitest
 import (
 	"context"
 	"encoding/json"
+	"github.com/hookctl/hookctl/pkg/receiver"
 	"maps"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,4 +242,24 @@ func NoRetryWait(profile string, retries *atomic.Int64) func(*factory.Factory) {
 			return ctx.Err()
 		}
 	}
+}
+
+// Endpoint starts hookctl's own receiver (pkg/receiver) on loopback HTTP and
+// returns its base URL: a real endpoint that passes Graph's validation
+// handshake on /notifications and /lifecycle (the emulator accepts
+// http://127.0.0.1 notification URLs).
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	rcv, err := receiver.New(receiver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rcv.Close(ctx)
+	})
+	return srv.URL
 }
