@@ -138,14 +138,7 @@ func TestMSALDeviceCodeAutoApprove(t *testing.T) {
 	e := startEmulator(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
 	ctx := testContext(t)
 	client := publicClient(t, e)
-	dc, err := client.AcquireTokenByDeviceCode(ctx, mailScopes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := dc.AuthenticationResult(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := signInAutoApproved(ctx, t, client)
 	if res.Account.PreferredUsername != e.Users[0].UserPrincipalName {
 		t.Fatalf("auto-approve signed in %s", res.Account.PreferredUsername)
 	}
@@ -336,14 +329,7 @@ func TestMSALOrganizationsAuthority(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := client.AcquireTokenByDeviceCode(ctx, mailScopes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := dc.AuthenticationResult(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := signInAutoApproved(ctx, t, client)
 	if res.Account.HomeAccountID != e.Users[0].ID+"."+e.TenantID {
 		t.Fatalf("home account %q", res.Account.HomeAccountID)
 	}
@@ -363,6 +349,23 @@ func TestMSALSilentAfterRevocation(t *testing.T) {
 	e := startEmulator(t, emulator.Options{AutoApprove: true, AccessTokenLifetime: time.Minute})
 	ctx := testContext(t)
 	client := publicClient(t, e)
+	res := signInAutoApproved(ctx, t, client)
+	req, _ := http.NewRequest(http.MethodPost, e.ControlURL+"/users/"+e.Users[0].UserPrincipalName+"/revokeSignInSessions", nil)
+	var revoked struct{ Revoked int }
+	getJSON(t, e.HTTPClient(), req, http.StatusOK, &revoked)
+	if revoked.Revoked != 1 {
+		t.Fatalf("revoked %d refresh tokens", revoked.Revoked)
+	}
+	_, err := client.AcquireTokenSilent(ctx, mailScopes, public.WithSilentAccount(res.Account))
+	if err == nil || !strings.Contains(err.Error(), "AADSTS50173") {
+		t.Fatalf("want AADSTS50173, got %v", err)
+	}
+}
+
+// signInAutoApproved runs MSAL's device-code flow against an emulator started
+// with AutoApprove and returns the result.
+func signInAutoApproved(ctx context.Context, t *testing.T, client public.Client) public.AuthResult {
+	t.Helper()
 	dc, err := client.AcquireTokenByDeviceCode(ctx, mailScopes)
 	if err != nil {
 		t.Fatal(err)
@@ -371,14 +374,5 @@ func TestMSALSilentAfterRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.ControlURL+"/users/"+e.Users[0].UserPrincipalName+"/revokeSignInSessions", nil)
-	var revoked struct{ Revoked int }
-	getJSON(t, e.HTTPClient(), req, http.StatusOK, &revoked)
-	if revoked.Revoked != 1 {
-		t.Fatalf("revoked %d refresh tokens", revoked.Revoked)
-	}
-	_, err = client.AcquireTokenSilent(ctx, mailScopes, public.WithSilentAccount(res.Account))
-	if err == nil || !strings.Contains(err.Error(), "AADSTS50173") {
-		t.Fatalf("want AADSTS50173, got %v", err)
-	}
+	return res
 }
