@@ -31,6 +31,7 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/logging"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
@@ -243,12 +244,7 @@ func secretFlag(name string) bool {
 			return false
 		}
 	}
-	for _, word := range []string{"secret", "client-state", "token", "password"} {
-		if strings.Contains(name, word) {
-			return true
-		}
-	}
-	return false
+	return logging.SecretName(name)
 }
 
 // applyFlag sets fl from the environment or the config file when it was not
