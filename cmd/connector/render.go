@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,17 +13,21 @@ import (
 
 // writeJSONLine writes v as one JSON object whose first member is "type".
 func writeJSONLine(w io.Writer, kind string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
+	// URLs keep their '&': no HTML escaping.
+	var buf bytes.Buffer
+	encoder := json.NewEncoder(&buf)
+	encoder.SetEscapeHTML(false)
+	if err := encoder.Encode(v); err != nil {
 		return err
 	}
+	raw := buf.Bytes()
 	line := `{"type":` + quote(kind)
 	if inner := strings.TrimSpace(string(raw)); inner != "{}" {
 		line += "," + inner[1:]
 	} else {
 		line += "}"
 	}
-	_, err = fmt.Fprintln(w, line)
+	_, err := fmt.Fprintln(w, line)
 	return err
 }
 

@@ -12,9 +12,14 @@ import (
 	"time"
 )
 
-// UnregisterTimeout bounds the DELETE that runs after the test, even when
-// the run was interrupted.
-const UnregisterTimeout = 30 * time.Second
+// RegisterTimeout and UnregisterTimeout bound the registration and the
+// DELETE. Neither is cut short by an interruption: a registration cut off
+// after the API created the hook would leave it behind (the platform's own
+// calls time out at 120 seconds).
+const (
+	RegisterTimeout   = 120 * time.Second
+	UnregisterTimeout = 30 * time.Second
+)
 
 // Test stands in for the platform against a running API: register the
 // trigger with Callback's URL, wait for notifications, unregister.
@@ -74,6 +79,9 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 	}
 	defer func() { t.unregister(ctx, hook, report) }()
 
+	if err := context.Cause(ctx); err != nil {
+		return result, fmt.Errorf("interrupted after registering: %w", err)
+	}
 	if t.Exec != nil {
 		if err := t.Exec(ctx, hook.location); err != nil {
 			return result, fmt.Errorf("--exec: %w", err)
@@ -136,6 +144,8 @@ type hook struct {
 // register sends the registration and checks the answer. A nil hook means
 // nothing was registered (the API refused).
 func (t *Test) register(ctx context.Context, report func(Event)) (*hook, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RegisterTimeout)
+	defer cancel()
 	req, err := t.Trigger.Request(ctx, t.Registration)
 	if err != nil {
 		return nil, err

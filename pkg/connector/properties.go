@@ -63,4 +63,3 @@ func LintProperties(data []byte) ([]Finding, error) {
 	}
 	return findings, nil
 }
-

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -95,5 +96,7 @@ func (v *NotificationValidator) Validate(body []byte) []string {
 	if len(problems) == 0 {
 		problems = []string{err.Error()}
 	}
+	// The validator visits properties in map order; sorted, runs compare.
+	slices.Sort(problems)
 	return problems
 }
