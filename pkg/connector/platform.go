@@ -109,6 +109,9 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 				if validator.Checkable() {
 					event.SchemaErrors = validator.Validate(item)
 					valid := len(event.SchemaErrors) == 0
+					if valid {
+						event.SchemaErrors = []string{}
+					}
 					event.SchemaValid = &valid
 					if !valid {
 						result.Invalid++
