@@ -105,6 +105,9 @@ func rawQuery(query string) map[string]string {
 	return values
 }
 
+// ServeHTTP answers a call as the platform would: 404 off the trigger's
+// path, 405 for other methods, 401 for a missing or wrong sig, 400 for a
+// body that is not JSON, 202 for a notification.
 func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.EscapedPath() != c.path {
 		http.Error(w, "no such trigger", http.StatusNotFound)

@@ -118,10 +118,8 @@ func (d *Definition) operationRules(o operation, seen map[string]string) []Findi
 	params := d.parameters(o)
 	inTemplate := templateNames(o.path)
 	for _, p := range params {
-		if p.In == "path" {
-			if !p.Required {
-				findings = append(findings, errorAt(RulePathParameterNotRequired, p.pointer, "path parameter %q must have \"required\": true", p.Name))
-			}
+		if p.In == "path" && !p.Required {
+			findings = append(findings, errorAt(RulePathParameterNotRequired, p.pointer, "path parameter %q must have \"required\": true", p.Name))
 		}
 	}
 	for _, name := range inTemplate {

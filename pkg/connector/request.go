@@ -71,11 +71,7 @@ func (t *Trigger) Request(ctx context.Context, in Registration) (*http.Request, 
 	}
 	var body []byte
 	if bodyParam != nil {
-		value, err := d.registrationBody(bodyParam, t.CallbackField, in, used)
-		if err != nil {
-			return nil, err
-		}
-		if body, err = json.Marshal(value); err != nil {
+		if body, err = json.Marshal(d.registrationBody(bodyParam, t.CallbackField, in, used)); err != nil {
 			return nil, err
 		}
 	}
@@ -112,7 +108,7 @@ func (t *Trigger) Request(ctx context.Context, in Registration) (*http.Request, 
 
 // registrationBody builds the body: the callback URL in its field, given
 // top-level values, defaults, and samples for required properties without one.
-func (d *Definition) registrationBody(body *param, callbackField string, in Registration, used map[string]bool) (any, error) {
+func (d *Definition) registrationBody(body *param, callbackField string, in Registration, used map[string]bool) any {
 	callbackPath := strings.Split(strings.TrimPrefix(callbackField, "/"), "/")
 	if callbackField == "" {
 		callbackPath = nil
@@ -156,7 +152,7 @@ func (d *Definition) registrationBody(body *param, callbackField string, in Regi
 		}
 		return object
 	}
-	return build(body.Schema, nil, 0), nil
+	return build(body.Schema, nil, 0)
 }
 
 // sample builds a value that fits a schema: its example, default or first

@@ -50,8 +50,11 @@ func (d *Definition) Triggers() []*Trigger {
 		}
 		t := &Trigger{OperationID: o.op.OperationID, Method: o.method, Path: o.path, Kind: fmt.Sprint(kind),
 			NotificationSchema: d.notificationSchemaKind(o), def: d, op: o, delete: d.likeliestDelete(o)}
-		if fields := d.notificationURLFields(o); len(fields) > 0 {
-			t.CallbackField = Pointer(fields[0].bodyPath...)
+		for _, field := range d.notificationURLFields(o) {
+			if field.inBody && !field.inArray {
+				t.CallbackField = Pointer(field.bodyPath...)
+				break
+			}
 		}
 		if t.delete != nil {
 			id := t.delete.op.OperationID
@@ -142,7 +145,7 @@ func (d *Definition) DeleteOperationFor(urlPath string) (operationID string, ok 
 // urlField is a place that carries x-ms-notification-url.
 type urlField struct {
 	pointer  string   // where the extension sits in the definition
-	bodyPath []string // property names from the body root ("" for a non-body parameter)
+	bodyPath []string // property names from the body root (nil outside the body)
 	inBody   bool
 	inArray  bool
 	isString bool
@@ -157,7 +160,7 @@ func (d *Definition) notificationURLFields(o operation) []urlField {
 	for _, p := range d.parameters(o) {
 		if p.In != "body" {
 			if marked(p.Extensions) {
-				fields = append(fields, urlField{pointer: p.pointer, bodyPath: []string{p.Name},
+				fields = append(fields, urlField{pointer: p.pointer,
 					isString: p.Type != nil && p.Type.Is("string"), internal: isInternal(p.Extensions), required: p.Required})
 			}
 			continue
