@@ -36,6 +36,10 @@ const (
 	MaxValidationToken  = 64 << 10
 	// TeamsReplyTimeout bounds a reply command: Teams waits 5 s in total.
 	TeamsReplyTimeout = 4 * time.Second
+	// RetryAfter is what a 503 asks the sender to wait: long enough for a
+	// full disk or a burst to clear, short against Graph's four hours of
+	// retries.
+	RetryAfter = 10 * time.Second
 )
 
 // Store keeps accepted collections until they are fully processed.
