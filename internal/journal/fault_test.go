@@ -84,7 +84,6 @@ func TestFailedWritesLeaveNoPhantoms(t *testing.T) {
 			}
 			done, _ := j.Append(ctx, payload)
 			disk.set(failure.err, failure.ops...)
-			j.Complete(done) // must survive the failed commits
 			for i := range 20 {
 				// Larger than the reserve, so that each needs the file to grow.
 				refused := append([]byte(fmt.Sprintf("refused %d ", i)), bytes.Repeat(payload, 10)...)
@@ -95,6 +94,7 @@ func TestFailedWritesLeaveNoPhantoms(t *testing.T) {
 			if got := j.Pending(); got != 2 {
 				t.Errorf("Pending() = %d while the disk fails, want 2 (refused entries are not pending)", got)
 			}
+			j.Complete(done) // must survive failed commits
 			disk.set(nil)
 			// Enough completed traffic to force compactions after the failure.
 			for range 100 {
