@@ -22,10 +22,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookctl/hookctl/pkg/notification"
 )
 
 // magic starts every journal file so that --journal never truncates a file
@@ -39,6 +42,9 @@ const (
 	// kindPad overwrites what a failed write may have left past the end, so
 	// that a refused entry can never be read back.
 	kindPad byte = 4
+	// kindMemo is a small value remembered for a time, independent of any
+	// entry: the de-duplication keys of notifications already emitted.
+	kindMemo byte = 5
 
 	headerSize = 8 // 4 bytes length, 4 bytes CRC-32C
 	// maxRecord bounds a record's length so a corrupt length field cannot make
@@ -74,8 +80,14 @@ type Options struct {
 	// replay skipped (a *DamageError) and a compaction that failed (the old
 	// file stays in place). Nil: they go unreported.
 	Warn func(error)
-	// Now is the clock used to name copies of damaged files (default time.Now).
+	// Now is the clock used to name copies of damaged files and to age
+	// memos (default time.Now).
 	Now func() time.Time
+	// MemoWindow and MemoLimit bound the memos kept (see Remember): older
+	// ones, and the oldest beyond the limit, are dropped. The defaults are
+	// the de-duplication window's, which is what memos are for.
+	MemoWindow time.Duration
+	MemoLimit  int
 }
 
 // Journal is an open journal file. It is safe for concurrent use.
@@ -101,6 +113,7 @@ type Journal struct {
 
 	mu      sync.Mutex // guards the fields below
 	pending map[uint64]*pendingEntry
+	memos   []memo // oldest first
 	// Stats
 	size       int64 // where the next record goes
 	allocated  int64 // the file's length: size plus a zero-filled reserve
@@ -121,6 +134,20 @@ type Journal struct {
 	// fault, set only by tests, is consulted before each write and sync;
 	// a non-nil error is returned as if the system call had failed.
 	fault func(op string) error
+}
+
+// memo is a remembered value and when it was remembered.
+type memo struct {
+	data []byte
+	at   time.Time
+}
+
+// memoLength is the size of a memo's record.
+func (m memo) length() int64 { return headerSize + 9 + 8 + int64(len(m.data)) }
+
+func appendMemo(dst []byte, m memo) []byte {
+	payload := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(m.data)), uint64(m.at.UnixNano()))
+	return appendRecord(dst, kindMemo, 0, append(payload, m.data...))
 }
 
 type pendingEntry struct {
@@ -160,6 +187,12 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MemoWindow <= 0 {
+		opts.MemoWindow = notification.DefaultDedupWindow
+	}
+	if opts.MemoLimit <= 0 {
+		opts.MemoLimit = notification.DefaultDedupEntries
 	}
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -249,8 +282,15 @@ func (j *Journal) replay() ([]Entry, error) {
 				delete(j.pending, rec.seq)
 				delete(payloads, rec.seq)
 			}
+		case kindMemo:
+			if len(rec.body) >= 8 {
+				at := time.Unix(0, int64(binary.LittleEndian.Uint64(rec.body)))
+				j.memos = append(j.memos, memo{data: bytes.Clone(rec.body[8:]), at: at})
+				j.liveBytes += rec.length
+			}
 		}
 	})
+	j.forgetMemos()
 	if len(damaged) > 0 {
 		report := &DamageError{Path: j.path}
 		for _, d := range damaged {
@@ -410,6 +450,37 @@ func (j *Journal) Mark(seq uint64, stage string) error {
 	return j.note(&request{kind: kindMark, seq: seq, stage: stage})
 }
 
+// Remember records a small value (a de-duplication key) that outlives the
+// entries: RangeMemos returns it, after a restart too, for MemoWindow or
+// until MemoLimit newer ones push it out. It does not wait for the disk.
+func (j *Journal) Remember(value []byte, at time.Time) error {
+	return j.note(&request{kind: kindMemo, data: appendMemo(nil, memo{data: value, at: at})})
+}
+
+// RangeMemos calls fn with each memo still kept, oldest first.
+func (j *Journal) RangeMemos(fn func(value []byte, at time.Time)) {
+	j.mu.Lock()
+	memos := slices.Clone(j.memos)
+	j.mu.Unlock()
+	for _, m := range memos {
+		fn(m.data, m.at)
+	}
+}
+
+// forgetMemos drops memos past the window or the limit (j.mu held or not
+// yet shared).
+func (j *Journal) forgetMemos() {
+	now := j.opts.Now()
+	drop := 0
+	for drop < len(j.memos) && (len(j.memos)-drop > j.opts.MemoLimit || now.Sub(j.memos[drop].at) >= j.opts.MemoWindow) {
+		j.liveBytes -= j.memos[drop].length()
+		drop++
+	}
+	if drop > 0 {
+		j.memos = slices.Delete(j.memos, 0, drop)
+	}
+}
+
 // Complete records that entry seq needs no more processing. It does not wait
 // for the disk.
 func (j *Journal) Complete(seq uint64) error {
@@ -517,10 +588,16 @@ func (j *Journal) Close() error {
 	if len(batch) > 0 {
 		err = j.commit(batch)
 	}
-	// Give back the zero reserve; with nothing pending, everything.
+	// Give back the zero reserve; with nothing pending, everything but the
+	// memos.
 	end := j.size
 	if len(j.pending) == 0 {
-		end = int64(len(magic))
+		j.forgetMemos()
+		if len(j.memos) == 0 {
+			end = int64(len(magic))
+		} else if err == nil && j.compact() == nil {
+			end = j.size
+		}
 	}
 	if truncErr := j.file.Truncate(end); err == nil {
 		err = truncErr
@@ -565,6 +642,8 @@ func (j *Journal) commit(batch []*request) error {
 			if _, ok := j.pending[req.seq]; ok {
 				j.buf = appendRecord(j.buf, kindComplete, req.seq, nil)
 			}
+		case kindMemo:
+			j.buf = append(j.buf, req.data...) // a whole record already
 		}
 	}
 	if end := offset + int64(len(j.buf)); end < j.dirty {
@@ -613,8 +692,15 @@ func (j *Journal) commit(batch []*request) error {
 					j.liveBytes -= p.length
 					delete(j.pending, req.seq)
 				}
+			case kindMemo:
+				if rec, ok := readRecord(append([]byte(magic), req.data...), int64(len(magic))); ok {
+					at := time.Unix(0, int64(binary.LittleEndian.Uint64(rec.body)))
+					j.memos = append(j.memos, memo{data: rec.body[8:], at: at})
+					j.liveBytes += rec.length
+				}
 			}
 		}
+		j.forgetMemos()
 	}
 	j.mu.Unlock()
 	j.qmu.Lock()
@@ -750,6 +836,15 @@ func (j *Journal) compact() error {
 			offset += int64(len(record))
 		}
 	}
+	j.mu.Lock()
+	j.forgetMemos()
+	memos := slices.Clone(j.memos)
+	j.mu.Unlock()
+	for _, m := range memos {
+		record = appendMemo(record[:0], m)
+		out.Write(record)
+		offset += int64(len(record))
+	}
 	err = out.Flush()
 	if err == nil {
 		err = j.check("compact")
@@ -760,7 +855,7 @@ func (j *Journal) compact() error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := verifyCompacted(tmp, offset, seqs, j.pending); err != nil {
+	if err := verifyCompacted(tmp, offset, seqs, j.pending, len(memos)); err != nil {
 		return fail(err)
 	}
 	if err := lockFile(tmp); err != nil {
@@ -792,7 +887,7 @@ func (j *Journal) compact() error {
 // verifyCompacted reads the compacted file back from disk and checks that it
 // holds exactly the pending entries, in order, with their marks, and nothing
 // damaged.
-func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*pendingEntry) error {
+func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*pendingEntry, memos int) error {
 	data := make([]byte, size)
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return fmt.Errorf("reading the compacted journal back: %w", err)
@@ -800,7 +895,7 @@ func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*
 	if !bytes.HasPrefix(data, []byte(magic)) {
 		return errors.New("the compacted journal lacks its header")
 	}
-	next := 0
+	next, memosFound := 0, 0
 	marks := map[uint64]int{}
 	var bad error
 	end, damaged := scan(data, func(rec record) {
@@ -810,6 +905,8 @@ func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*
 			next++
 		case rec.kind == kindMark && next > 0 && rec.seq == seqs[next-1]:
 			marks[rec.seq]++
+		case rec.kind == kindMemo && next == len(seqs):
+			memosFound++
 		default:
 			bad = fmt.Errorf("unexpected record of kind %d for entry %d", rec.kind, rec.seq)
 		}
@@ -824,8 +921,8 @@ func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*
 		return fmt.Errorf("the compacted journal does not check: %w", bad)
 	case len(damaged) > 0 || end != size:
 		return errors.New("the compacted journal does not check: damaged records")
-	case next != len(seqs):
-		return fmt.Errorf("the compacted journal does not check: %d of %d entries", next, len(seqs))
+	case next != len(seqs) || memosFound != memos:
+		return fmt.Errorf("the compacted journal does not check: %d of %d entries, %d of %d memos", next, len(seqs), memosFound, memos)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func readRecord(data []byte, offset int64) (record, bool) {
 	}
 	body := data[offset+headerSize : offset+headerSize+length]
 	switch body[0] {
-	case kindEntry, kindMark, kindComplete, kindPad:
+	case kindEntry, kindMark, kindComplete, kindPad, kindMemo:
 	default:
 		return record{}, false
 	}

@@ -54,6 +54,16 @@ type Store interface {
 	Complete(seq uint64) error
 }
 
+// KeyStore is implemented by Stores that also keep the de-duplication keys
+// of emitted notifications, so that the duplicate window survives a restart
+// (internal/journal.Journal does). New restores the window from it.
+type KeyStore interface {
+	// Remember keeps key, seen at at, for the duplicate window.
+	Remember(key []byte, at time.Time) error
+	// RangeMemos calls fn with each key kept, oldest first.
+	RangeMemos(fn func(key []byte, at time.Time))
+}
+
 // Pending is a stored entry to process again after a restart.
 type Pending struct {
 	Seq   uint64
@@ -130,6 +140,13 @@ func New(opts Options) (*Receiver, error) {
 	}
 	if opts.Dedup == nil {
 		opts.Dedup = notification.NewDedup(notification.DefaultDedupWindow, notification.DefaultDedupEntries)
+	}
+	if keys, ok := opts.Store.(KeyStore); ok {
+		keys.RangeMemos(func(key []byte, at time.Time) {
+			if len(key) == len([16]byte{}) {
+				opts.Dedup.Restore([16]byte(key), at)
+			}
+		})
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
