@@ -294,7 +294,8 @@ func prepare(opts *Options, accepted func(*notification.Collection)) (*session, 
 			}
 		}
 	}
-	s.journal, s.replay, err = journal.Open(path, journal.Options{})
+	warn := func(err error) { fmt.Fprintf(opts.IO.ErrOut, "%s %v\n", opts.IO.ErrScheme().WarningIcon(), err) }
+	s.journal, s.replay, err = journal.Open(path, journal.Options{Warn: warn})
 	if err != nil {
 		return nil, err
 	}
