@@ -144,6 +144,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
+	markConfigurable(root)
 	return root
 }
 
@@ -159,8 +160,9 @@ func markUsageErrors(cmd *cobra.Command) {
 	}
 }
 
-// setup loads configuration and fills every flag not given on the command line
-// from HOOKCTL_<FLAG> or config.yaml, in that order (flag > env > file > default).
+// setup loads configuration and fills every configurable flag (see
+// configurableFlags) not given on the command line from HOOKCTL_<FLAG> or
+// config.yaml, in that order (flag > env > file > default).
 func setup(f *factory.Factory, cmd *cobra.Command) error {
 	// --config itself can only come from the flag or the environment.
 	if err := applyFlag(cmd, cmd.Flag("config"), nil, "", f.Env); err != nil {
@@ -170,12 +172,13 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
-	scope := strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+	warnIgnoredSettings(f.IOStreams.ErrOut, cmd, cfg)
+	scope := scopeOf(cmd)
 	onCommandLine := map[string]bool{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) { onCommandLine[fl.Name] = true })
 	var firstErr error
 	visit := func(fl *pflag.Flag) {
-		if firstErr == nil && fl.Name != "config" && fl.Name != "help" && !excludedByCommandLine(fl, onCommandLine) {
+		if firstErr == nil && config.IsConfigurable(fl) && !excludedByCommandLine(fl, onCommandLine) {
 			firstErr = applyFlag(cmd, fl, cfg, scope, f.Env)
 		}
 	}
@@ -219,12 +222,9 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 }
 
 // excludedByCommandLine reports whether fl must not be filled from the
-// environment or file: it is marked command-line-only, or a flag in a mutually
-// exclusive group with it was given on the command line (the command line wins).
+// environment or file because a flag in a mutually exclusive group with it was
+// given on the command line (the command line wins).
 func excludedByCommandLine(fl *pflag.Flag, onCommandLine map[string]bool) bool {
-	if _, ok := fl.Annotations[config.CommandLineOnly]; ok {
-		return true
-	}
 	for _, group := range fl.Annotations["cobra_annotation_mutually_exclusive"] {
 		for _, other := range strings.Fields(group) {
 			if other != fl.Name && onCommandLine[other] {

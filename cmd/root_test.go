@@ -140,6 +140,7 @@ func TestPrecedence(t *testing.T) {
 			probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
 			probe.Flags().StringVar(&greeting, "greeting", "plain", "")
 			probe.Flags().StringArrayVar(&values, "value", nil, "")
+			config.MarkConfigurable(probe.Flags(), "greeting", "value")
 			root.AddCommand(probe)
 			root.SetArgs(append([]string{"probe"}, tt.args...))
 			root.SetErr(errOut)
@@ -177,6 +178,7 @@ func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
 			probe.Flags().String("reply", "", "")
 			probe.Flags().String("reply-exec", "", "")
 			probe.MarkFlagsMutuallyExclusive("reply", "reply-exec")
+			config.MarkConfigurable(probe.Flags(), "reply", "reply-exec")
 			root := NewCmdRoot(f)
 			root.AddCommand(probe)
 			root.SetArgs(tt.args)
@@ -189,41 +191,6 @@ func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
 				t.Errorf("exit %d, want %d (err %v, stderr %s)", code, tt.want, err, errOut)
 			}
 		})
-	}
-}
-
-func TestCommandLineOnlyFlagIgnoresEnvAndFile(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("all: true\n"), 0o600)
-	f, _, _ := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir, "HOOKCTL_ALL": "true"})
-	var all bool
-	probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
-	probe.Flags().BoolVar(&all, "all", false, "")
-	_ = probe.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
-	root := NewCmdRoot(f)
-	root.AddCommand(probe)
-	root.SetArgs([]string{"probe"})
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if all {
-		t.Fatal("--all was set from the environment or config file")
-	}
-}
-
-// TestCommonEnvNamesDoNotSetFlags: HOOKCTL_ENV=production must not switch
-// `hookctl emulator` into --env mode (the annotation's semantics are tested above).
-func TestCommonEnvNamesDoNotSetFlags(t *testing.T) {
-	t.Parallel()
-	f, _, _ := testFactory(t, nil)
-	root := NewCmdRoot(f)
-	emulator, _, err := root.Find([]string{"emulator"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := emulator.Flags().Lookup("env").Annotations[config.CommandLineOnly]; !ok {
-		t.Fatal("emulator --env can be set from HOOKCTL_ENV")
 	}
 }
 

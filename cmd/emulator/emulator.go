@@ -131,8 +131,6 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON `FILE` with more users and apps (see docs/emulator.md)")
 	fl.BoolVar(&opts.AutoApprove, "auto-approve", false, "sign the first user in on every device code at once")
 	fl.BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
-	// HOOKCTL_ENV is too common a name (HOOKCTL_ENV=production) to read as this flag.
-	_ = fl.SetAnnotation("env", config.CommandLineOnly, []string{"true"})
 	fl.DurationVar(&opts.RetryBase, "retry-base", graphsim.DefaultRetryBase, "first delay before a failed notification is retried (doubles each time)")
 	fl.DurationVar(&opts.BatchWindow, "batch-window", graphsim.DefaultBatchWindow, "how long changes are gathered into one notification POST")
 	fl.DurationVar(&opts.Latency, "latency", 0, "fault: delay added to every Graph answer")
