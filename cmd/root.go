@@ -119,7 +119,12 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 		return []string{"pretty", "json"}, cobra.ShellCompDirectiveNoFileComp
 	})
 
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// `hookctl send teamz --to x` stops at --to, a flag `send` lacks; the
+		// mistake the user made is the subcommand, so name that.
+		if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
+			return unknownSubcommand(cmd, args[0])
+		}
 		return exitcode.New(exitcode.Usage, err)
 	})
 
@@ -144,8 +149,41 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
+	rejectUnknownSubcommands(root)
 	markConfigurable(root)
 	return root
+}
+
+// rejectUnknownSubcommands gives every command that only groups others (send,
+// subscriptions, ...) a RunE: with no argument it prints its help, as before;
+// with one it is a usage error on stderr naming the unknown subcommand with
+// cobra's suggestions, where cobra would print help on stdout and exit 0.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, child := range cmd.Commands() {
+		rejectUnknownSubcommands(child)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return // the root's unknown commands are cobra's own usage error
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return unknownSubcommand(c, args[0])
+		}
+		return c.Help()
+	}
+}
+
+// unknownSubcommand is cobra's "unknown command" error, suggestions included, as a usage error.
+func unknownSubcommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only on its own path
+	}
+	if suggestions := cmd.SuggestionsFor(name); len(suggestions) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(suggestions, "\n\t")
+	}
+	return exitcode.New(exitcode.Usage, errors.New(msg))
 }
 
 // markUsageErrors makes positional-argument errors exit 2 throughout the tree.
