@@ -39,7 +39,7 @@ var Version = "dev"
 
 // Execute runs hookctl with the process's arguments and returns the exit code.
 func Execute() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// The first signal asks for a clean stop; after it the default returns, so
 	// a second Ctrl-C ends a drain the user will not wait for (hookctl listen

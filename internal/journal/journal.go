@@ -64,6 +64,9 @@ type Options struct {
 	// synced lets each commit use fdatasync without a metadata update, which
 	// roughly halves the cost of the group commit on ext4.
 	PreallocBytes int64
+	// CompactFailed, when set, is told about each compaction that failed
+	// (the journal stays correct and is compacted again later).
+	CompactFailed func(error)
 }
 
 // Journal is an open journal file. It is safe for concurrent use.
@@ -528,7 +531,9 @@ func (j *Journal) maybeCompact() {
 	}
 	// A failed compaction leaves the old file in place, which stays correct;
 	// the next batch tries again.
-	_ = j.compact()
+	if err := j.compact(); err != nil && j.opts.CompactFailed != nil {
+		j.opts.CompactFailed(fmt.Errorf("compacting the journal %s: %w", j.path, err))
+	}
 }
 
 func (j *Journal) compact() error {
