@@ -6,13 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -40,11 +45,14 @@ type Options struct {
 	StateDir string
 	Env      config.Lookup
 
-	Addr           string
-	PublicURL      string
-	JournalPath    string
-	ClientStates   []string
-	TeamsSecrets   []string
+	Addr         string
+	PublicURL    string
+	JournalPath  string
+	ClientStates []string
+	TeamsSecrets []string
+	// TeamsSecretEnv names environment variables holding more keys; their
+	// values are in TeamsSecrets once RunE has read them.
+	TeamsSecretEnv []string
 	TeamsReply     string
 	TeamsReplyExec string
 	ForwardTo      []string
@@ -113,7 +121,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			$ hookctl listen -o json --client-state s3cret --count 1 --timeout 2m
 
 			# Verify Teams outgoing webhooks and answer with a script
-			$ hookctl listen --teams-secret "$TEAMS_KEY" --teams-reply-exec './reply.sh'
+			$ hookctl listen --teams-secret-env TEAMS_KEY --teams-reply-exec './reply.sh'
 
 			# Pass accepted notifications on to your application
 			$ hookctl listen --client-state s3cret --forward-to http://localhost:3000/webhook
@@ -145,6 +153,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 					opts.Expires = "max"
 				}
 			}
+			if err := readTeamsSecretEnv(f, opts); err != nil {
+				return err
+			}
 			if err := resolveSubscribeEnv(f, opts); err != nil {
 				return err
 			}
@@ -160,6 +171,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVar(&opts.JournalPath, "journal", "", "journal file (default: listen-<addr>.journal in the state directory)")
 	fl.StringArrayVar(&opts.ClientStates, "client-state", nil, "clientState accepted for any subscription (repeatable)")
 	fl.StringArrayVar(&opts.TeamsSecrets, "teams-secret", nil, "Teams outgoing-webhook security token, BASE64 or NAME:BASE64 (repeatable)")
+	fl.StringArrayVar(&opts.TeamsSecretEnv, "teams-secret-env", nil, "read a Teams security token (BASE64 or NAME:BASE64) from this environment variable (repeatable)")
 	fl.StringVar(&opts.TeamsReply, "teams-reply", receiver.DefaultTeamsReply, "text to reply to Teams messages with")
 	fl.StringVar(&opts.TeamsReplyExec, "teams-reply-exec", "", "shell command whose stdout is the Teams reply; gets the message JSON on stdin, 4 s deadline")
 	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "URL to POST every accepted collection to, retried until delivered (repeatable)")
@@ -221,7 +233,18 @@ func (opts *Options) config() (listener.Config, error) {
 	cfg.ClientStates = opts.ClientStates
 	cfg.TeamsReplier = receiver.StaticReply(opts.TeamsReply)
 	if opts.TeamsReplyExec != "" {
-		cfg.TeamsReplier = receiver.CommandReply{Command: opts.TeamsReplyExec, Stderr: opts.IO.ErrOut, Env: replyEnv(os.Environ())}
+		if err := checkReplyCommand(opts.TeamsReplyExec); err != nil {
+			return cfg, err
+		}
+		warn := opts.IO.ErrScheme().WarningIcon()
+		cfg.TeamsReplier = receiver.CommandReply{
+			Command: opts.TeamsReplyExec,
+			Stderr:  &prefixWriter{w: opts.IO.ErrOut, prefix: "teams-reply-exec: "},
+			Env:     replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
+			Truncated: func() {
+				fmt.Fprintf(opts.IO.ErrOut, "%s the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply\n", warn, receiver.MaxReplyOutput>>10)
+			},
+		}
 	}
 	if err := opts.subscribeConfig(&cfg); err != nil {
 		return cfg, err
@@ -284,16 +307,109 @@ func loopbackAddr(addr string) bool {
 
 // replyEnv is the environment for --teams-reply-exec: this process's, less
 // the secrets hookctl itself reads (HMAC keys, clientState values, the ngrok
-// authtoken, client secrets), which a reply script has no use for.
-func replyEnv(environ []string) []string {
+// authtoken, client secrets), which a reply script has no use for: the
+// variables --teams-secret-env names, and any variable holding a Teams key
+// whatever its name (export TEAMS_KEY=... then --teams-secret "$TEAMS_KEY").
+func replyEnv(environ, secretVars, teamsSecrets []string) []string {
+	var keys []string
+	for _, secret := range teamsSecrets {
+		_, key, named := strings.Cut(secret, ":")
+		if !named {
+			key = secret
+		}
+		if key = strings.TrimSpace(key); key != "" {
+			keys = append(keys, key)
+		}
+	}
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
+		name, value, _ := strings.Cut(kv, "=")
 		upper := strings.ToUpper(name)
-		secret := upper == "NGROK_AUTHTOKEN" || strings.HasPrefix(upper, "HOOKCTL_") && logging.SecretName(name)
+		secret := upper == "NGROK_AUTHTOKEN" || strings.HasPrefix(upper, "HOOKCTL_") && logging.SecretName(name) || slices.Contains(secretVars, name)
+		for _, key := range keys {
+			secret = secret || strings.Contains(value, key)
+		}
 		if !secret {
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// readTeamsSecretEnv adds the keys held by the variables --teams-secret-env
+// names to TeamsSecrets, registered as secrets. Errors never hold a key.
+func readTeamsSecretEnv(f *factory.Factory, opts *Options) error {
+	for _, name := range opts.TeamsSecretEnv {
+		value, ok := f.Env(name)
+		if !ok || strings.TrimSpace(value) == "" {
+			return exitcode.Usagef("the environment variable %s named by --teams-secret-env is not set or empty", name)
+		}
+		value = strings.TrimSpace(value)
+		f.Secrets.Add(value, strings.TrimSpace(value[strings.IndexByte(value, ':')+1:]))
+		opts.TeamsSecrets = append(opts.TeamsSecrets, value)
+	}
+	return nil
+}
+
+// checkReplyCommand makes sure --teams-reply-exec can run before the
+// listener starts: the program it names (its first word after any NAME=value
+// assignments) is a shell builtin, on PATH, or an executable file.
+func checkReplyCommand(command string) error {
+	if runtime.GOOS == "windows" {
+		return nil // cmd /C resolves differently; a failure shows on the reply
+	}
+	var program string
+	for _, word := range strings.Fields(command) {
+		if !strings.Contains(word, "=") || strings.HasPrefix(word, "=") {
+			program = word
+			break
+		}
+	}
+	if program == "" {
+		return exitcode.Usagef("--teams-reply-exec %q names no command", command)
+	}
+	if strings.Contains(program, "/") {
+		info, err := os.Stat(program)
+		switch {
+		case err != nil:
+			return exitcode.Usagef("--teams-reply-exec: %s not found", program)
+		case info.IsDir() || info.Mode().Perm()&0o111 == 0:
+			return exitcode.Usagef("--teams-reply-exec: %s is not executable (chmod +x %s)", program, program)
+		}
+		return nil
+	}
+	// command -v knows builtins, functions of sh's own and PATH alike.
+	if err := exec.Command("/bin/sh", "-c", `command -v -- "$1" >/dev/null`, "sh", program).Run(); err != nil {
+		return exitcode.Usagef("--teams-reply-exec: %s is not a command: not a shell builtin and not on PATH", program)
+	}
+	return nil
+}
+
+// prefixWriter starts every line written with prefix: a reply command's
+// standard error, told apart from hookctl's own lines.
+type prefixWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for _, c := range b {
+		if !p.midLine {
+			out = append(out, p.prefix...)
+			p.midLine = true
+		}
+		out = append(out, c)
+		if c == '\n' {
+			p.midLine = false
+		}
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

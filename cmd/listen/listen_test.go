@@ -410,6 +410,7 @@ func TestBadOptions(t *testing.T) {
 		{"bad teams secret", func(o *Options) { o.TeamsSecrets = []string{"name:***"} }, "--teams-secret"},
 		{"bad forward target", func(o *Options) { o.ForwardTo = []string{"mailto:x"} }, "--forward-to"},
 		{"empty client state", func(o *Options) { o.ClientStates = []string{""} }, "--client-state"},
+		{"reply command not found", func(o *Options) { o.TeamsReplyExec = "./no-such-reply.sh" }, "--teams-reply-exec: ./no-such-reply.sh not found"},
 	}
 	for _, tt := range tests {
 		opts := &Options{
@@ -443,17 +444,28 @@ func TestAddressInUse(t *testing.T) {
 func TestFlags(t *testing.T) {
 	t.Parallel()
 	ios, _, _, _ := iostreams.Test()
-	f := &factory.Factory{IOStreams: ios, Env: func(string) (string, bool) { return "", false }, Secrets: &logging.Secrets{}, Output: "json"}
+	env := map[string]string{"TEAMS_KEY": "ops:QUJDREVG"}
+	f := &factory.Factory{IOStreams: ios, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Secrets: &logging.Secrets{}, Output: "json"}
 	var got *Options
 	cmd := NewCmdListen(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"--client-state", "a", "--client-state", "b,c", "--teams-secret", "ops:QUJD", "--forward-to", "http://x", "--count", "2", "--timeout", "3s"})
+	cmd.SetArgs([]string{"--client-state", "a", "--client-state", "b,c", "--teams-secret", "ops:QUJD", "--teams-secret-env", "TEAMS_KEY", "--forward-to", "http://x", "--count", "2", "--timeout", "3s"})
 	cmd.SetOut(io.Discard)
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.Addr != DefaultAddr || strings.Join(got.ClientStates, "|") != "a|b,c" || got.TeamsSecrets[0] != "ops:QUJD" || got.Count != 2 ||
+	if got.Addr != DefaultAddr || strings.Join(got.ClientStates, "|") != "a|b,c" || strings.Join(got.TeamsSecrets, "|") != "ops:QUJD|ops:QUJDREVG" || got.Count != 2 ||
 		got.Timeout != 3*time.Second || !got.JSON || got.TeamsReply == "" {
 		t.Errorf("options = %+v", got)
+	}
+	if f.Secrets.Scrub("QUJDREVG") != logging.Redacted {
+		t.Error("a key read with --teams-secret-env is not registered as a secret")
+	}
+	cmd = NewCmdListen(f, func(o *Options) error { return nil })
+	cmd.SetArgs([]string{"--teams-secret-env", "UNSET_VARIABLE"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); exitcode.Code(err) != exitcode.Usage {
+		t.Errorf("--teams-secret-env naming an unset variable: %v", err)
 	}
 	cmd = NewCmdListen(f, func(o *Options) error { return nil })
 	cmd.SetArgs([]string{"--teams-reply", "x", "--teams-reply-exec", "y"})
