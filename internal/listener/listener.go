@@ -176,7 +176,7 @@ func New(cfg Config) (*Listener, error) {
 	l.pipeline.consumers = append([]Consumer{ConsumerFunc(l.toManager)}, cfg.Consumers...)
 
 	var err error
-	l.journal, l.replay, err = journal.Open(cfg.JournalPath, journal.Options{CompactFailed: l.compactFailed})
+	l.journal, l.replay, err = journal.Open(cfg.JournalPath, journal.Options{Warn: l.journalWarn})
 	if err != nil {
 		l.closeFetcher()
 		return nil, err
@@ -350,8 +350,13 @@ func (l *Listener) drain(server *http.Server, ln net.Listener, conns *newConns) 
 // warn emits a status line.
 func (l *Listener) warn(text string) { _ = l.pipeline.emit(Warning{Text: text}) }
 
-// compactFailed is the journal's report of a failed compaction.
-func (l *Listener) compactFailed(err error) {
+// journalWarn is the journal's report of a problem that does not stop it:
+// damage replay skipped (a warning) or a failed compaction (counted too).
+func (l *Listener) journalWarn(err error) {
+	if damage := (*journal.DamageError)(nil); errors.As(err, &damage) {
+		l.warn(err.Error())
+		return
+	}
 	l.compactionMu.Lock()
 	l.compactionFailures++
 	l.compactionMu.Unlock()
