@@ -121,7 +121,11 @@ func (r *renderer) ready(e listener.Ready) {
 			buf = fmt.Appendf(buf, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+e.Addr))
 			buf = fmt.Appendf(buf, "  notificationUrl    %s\n", cs.Cyan(e.NotificationURL))
 			buf = fmt.Appendf(buf, "  lifecycleUrl       %s\n", cs.Cyan(e.LifecycleURL))
-			return fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			buf = fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			if e.InspectURL != "" {
+				buf = fmt.Appendf(buf, "  inspector          %s\n", cs.Cyan(e.InspectURL))
+			}
+			return buf
 		}, true)
 	}
 }
@@ -134,6 +138,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	n := e.Notification
 	if r.json {
 		leading := [][2]string{{"type", strconv.Quote(e.Kind())}, {"receivedAt", timestamp(e.ReceivedAt)}}
+		if e.Replayed {
+			leading = append(leading, [2]string{"replayed", "true"})
+		}
 		if e.FetchError != "" {
 			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
 		}
@@ -155,6 +162,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	}
 	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
 	line += prettyExtra(cs, e)
+	if e.Replayed {
+		line += cs.Gray("  (replayed)")
+	}
 	return append(append(buf, line...), '\n')
 }
 

@@ -81,9 +81,11 @@ type Record struct {
 	// Reply is the text a Teams message was answered with.
 	Reply string `json:"reply,omitempty"`
 
-	// Expect is how many outcomes finish the record (its items' verdicts and
-	// forward deliveries); 0 when it is finished as it is written.
-	Expect int `json:"expect,omitempty"`
+	// Expect is how many notification verdicts finish the record (0: it is
+	// finished as written), and ForwardTargets how many deliveries, once one
+	// notification was accepted.
+	Expect         int `json:"expect,omitempty"`
+	ForwardTargets int `json:"forwardTargets,omitempty"`
 
 	// What happened afterwards, from Updates.
 	Notifications []Verdict `json:"notifications,omitempty"`
@@ -143,8 +145,26 @@ func (r *Record) apply(u Update) {
 	if u.Reply != "" {
 		r.Reply = u.Reply
 	}
-	r.Done = r.Done || len(r.Notifications)+r.delivered >= r.Expect
+	r.Done = r.Done || r.finished()
 }
+
+// finished reports whether every verdict is in and, when one notification
+// was accepted, every forward target has it.
+func (r *Record) finished() bool {
+	if len(r.Notifications) < r.Expect {
+		return false
+	}
+	for _, n := range r.Notifications {
+		if n.Outcome == OutcomeAccepted {
+			return r.delivered >= r.ForwardTargets
+		}
+	}
+	return true
+}
+
+// OutcomeAccepted is the Outcome of a notification that was shown; any
+// other Outcome says why it was dropped.
+const OutcomeAccepted = "accepted"
 
 // Pending reports whether the request is still being processed: not every
 // notification has its verdict, or a forward has not been delivered yet.

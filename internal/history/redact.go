@@ -37,19 +37,20 @@ func RedactHeaders(h http.Header) []Header {
 // secret values are scrubbed from what is left (a clientState in a body that
 // is not JSON, say). JSON comes back compact, members in their order.
 func RedactBody(body []byte, secrets *logging.Secrets) string {
-	if redacted, ok := redactJSON(body); ok {
+	if redacted, ok := redactJSON(body, nil); ok {
 		body = redacted
 	}
 	return secrets.Scrub(string(body))
 }
 
 // redactJSON rewrites a JSON document token by token (which keeps the order
-// of members, unlike a map) with secret members' values replaced.
-func redactJSON(body []byte) ([]byte, bool) {
+// of members, unlike a map) with secret members' values replaced; hidden
+// gets each replaced value, in document order.
+func redactJSON(body []byte, hidden *[]json.RawMessage) ([]byte, bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var out bytes.Buffer
-	if err := copyValue(dec, &out, false); err != nil {
+	if err := copyValue(dec, &out, hidden); err != nil {
 		return nil, false
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -58,21 +59,14 @@ func redactJSON(body []byte) ([]byte, bool) {
 	return out.Bytes(), true
 }
 
-// copyValue copies the next value from dec to out, or writes Placeholder in
-// its place (skipping it) when hide is set.
-func copyValue(dec *json.Decoder, out *bytes.Buffer, hide bool) error {
+// copyValue copies the next value from dec to out, with the values of
+// secret members replaced by Placeholder.
+func copyValue(dec *json.Decoder, out *bytes.Buffer, hidden *[]json.RawMessage) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
 	}
 	delim, isDelim := tok.(json.Delim)
-	if hide {
-		out.WriteString(`"` + Placeholder + `"`)
-		if isDelim {
-			return skipRest(dec)
-		}
-		return nil
-	}
 	if !isDelim {
 		encoded, err := json.Marshal(tok)
 		if err != nil {
@@ -95,8 +89,18 @@ func copyValue(dec *json.Decoder, out *bytes.Buffer, hide bool) error {
 			encoded, _ := json.Marshal(name)
 			out.Write(encoded)
 			out.WriteByte(':')
-			key, _ := name.(string)
-			if err := copyValue(dec, out, logging.SecretName(key)); err != nil {
+			if key, _ := name.(string); logging.SecretName(key) {
+				var value json.RawMessage
+				if err := dec.Decode(&value); err != nil {
+					return err
+				}
+				if hidden != nil {
+					*hidden = append(*hidden, value)
+				}
+				out.WriteString(`"` + Placeholder + `"`)
+				continue
+			}
+			if err := copyValue(dec, out, hidden); err != nil {
 				return err
 			}
 		}
@@ -107,7 +111,7 @@ func copyValue(dec *json.Decoder, out *bytes.Buffer, hide bool) error {
 			if !first {
 				out.WriteByte(',')
 			}
-			if err := copyValue(dec, out, false); err != nil {
+			if err := copyValue(dec, out, hidden); err != nil {
 				return err
 			}
 		}
@@ -117,21 +121,24 @@ func copyValue(dec *json.Decoder, out *bytes.Buffer, hide bool) error {
 	return err
 }
 
-// skipRest consumes the rest of an object or array whose opening delimiter
-// was just read.
-func skipRest(dec *json.Decoder) error {
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if delim, ok := tok.(json.Delim); ok {
-			if delim == '{' || delim == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
+// Unredact is what an edited copy of a redacted body sends: each
+// placeholder takes back the secret value it stands for in original (the
+// first placeholder the first hidden value, and so on; placeholders past
+// the last take the last), so that a replay after an edit still carries the
+// clientState the listener verifies.
+func Unredact(edited []byte, original string) []byte {
+	var hidden []json.RawMessage
+	if _, ok := redactJSON([]byte(original), &hidden); !ok || len(hidden) == 0 {
+		return edited
 	}
-	return nil
+	placeholder := []byte(`"` + Placeholder + `"`)
+	var out []byte
+	for i := 0; ; i++ {
+		at := bytes.Index(edited, placeholder)
+		if at < 0 {
+			return append(out, edited...)
+		}
+		out = append(append(out, edited[:at]...), hidden[min(i, len(hidden)-1)]...)
+		edited = edited[at+len(placeholder):]
+	}
 }

@@ -148,7 +148,7 @@ func decode(entries []journal.Entry) []*Record {
 			continue
 		}
 		rec.seq = e.Seq
-		rec.Done = rec.Expect == 0
+		rec.Done = rec.finished()
 		for _, mark := range e.Marks {
 			var u Update
 			if json.Unmarshal([]byte(mark), &u) == nil {
@@ -163,7 +163,7 @@ func decode(entries []journal.Entry) []*Record {
 // Add keeps rec (durably: it returns once rec is on disk) and prunes what
 // the retention no longer allows.
 func (s *Store) Add(ctx context.Context, rec *Record) error {
-	rec.Done = rec.Expect == 0
+	rec.Done = rec.finished()
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err

@@ -233,3 +233,16 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// An edited copy of the redacted body gets the clientState back.
+func TestUnredact(t *testing.T) {
+	t.Parallel()
+	original := `{"value":[{"clientState":"first","changeType":"created"},{"clientState":"second"}]}`
+	shown := history.RedactBody([]byte(original), nil)
+	edited := strings.Replace(shown, "created", "updated", 1)
+	got := string(history.Unredact([]byte(edited), original))
+	want := `{"value":[{"clientState":"first","changeType":"updated"},{"clientState":"second"}]}`
+	if got != want {
+		t.Errorf("Unredact = %s, want %s", got, want)
+	}
+}

@@ -91,6 +91,7 @@ func find[T Event](events []Event) (T, bool) {
 
 // run is a Listener running in this process.
 type run struct {
+	l      *Listener
 	rec    *recorder
 	base   string
 	cancel context.CancelFunc
@@ -117,7 +118,7 @@ func start(t *testing.T, cfg Config) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &run{rec: rec, cancel: cancel, done: make(chan error, 1)}
+	r := &run{l: l, rec: rec, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- l.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()

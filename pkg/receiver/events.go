@@ -49,6 +49,8 @@ type NotificationEvent struct {
 	// X-Hookctl-Event-Id of forwarded copies).
 	EventID      string
 	Notification *notification.Notification
+	// Replayed marks a notification sent again on purpose (Replay).
+	Replayed bool
 }
 
 // LifecycleEvent is an accepted, verified lifecycle notification
@@ -57,6 +59,7 @@ type LifecycleEvent struct {
 	ReceivedAt   time.Time
 	EventID      string
 	Notification *notification.Notification
+	Replayed     bool
 }
 
 // TeamsEvent is a verified Teams outgoing-webhook message and the reply sent.

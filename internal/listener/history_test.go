@@ -1,0 +1,95 @@
+package listener
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/pkg/receiver"
+)
+
+// waitHistory waits until the history holds a record for which cond holds.
+func waitHistory(t *testing.T, store *history.Store, what string, cond func(*history.Record) bool) *history.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, rec := range store.Records() {
+			if cond(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			var kept []string
+			for _, rec := range store.Records() {
+				kept = append(kept, string(rec.Kind)+" "+rec.ID)
+			}
+			t.Fatalf("no history record %s; kept: %v", what, kept)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Every kind of request is kept with its answer and what became of it; a
+// replay goes through the pipeline again, bypasses duplicate detection and
+// is marked replayed in the event stream and the history; the file outlives
+// the run.
+func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	historyPath := filepath.Join(dir, "listen.history")
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), History: &History{Path: historyPath, Retention: history.DefaultRetention}})
+	store := r.l.History()
+
+	if resp := postJSON(t, r.base+receiver.NotificationsPath, notificationBody(clientState, "n1")); resp.StatusCode != http.StatusAccepted {
+		t.Fatal(resp.Status)
+	}
+	postJSON(t, r.base+receiver.NotificationsPath, notificationBody("wrong-state", "n2"))
+	postJSON(t, r.base+receiver.NotificationsPath, `{"value": not json`)
+	if resp, err := http.Post(r.base+receiver.NotificationsPath+"?validationToken=abc", "text/plain", nil); err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp, err)
+	}
+
+	accepted := waitHistory(t, store, "accepted and finished", func(rec *history.Record) bool {
+		return len(rec.Notifications) == 1 && rec.Notifications[0].Outcome == history.OutcomeAccepted && !rec.Pending()
+	})
+	if accepted.Kind != history.KindNotification || accepted.Status != http.StatusAccepted || !strings.Contains(accepted.Body, clientState) || accepted.Subscriptions[0] != "7f105c7d-2dc5-4530-97cd-4e7ae6534c07" {
+		t.Errorf("accepted record %+v", accepted)
+	}
+	waitHistory(t, store, "dropped for its clientState", func(rec *history.Record) bool {
+		return len(rec.Notifications) == 1 && rec.Notifications[0].Outcome == string(receiver.DropMismatch)
+	})
+	waitHistory(t, store, "rejected", func(rec *history.Record) bool {
+		return rec.Kind == history.KindRejected && rec.Status == http.StatusBadRequest && rec.Reason != ""
+	})
+	waitHistory(t, store, "validation", func(rec *history.Record) bool { return rec.Kind == history.KindValidation })
+
+	newID, err := r.l.Replay(context.Background(), strings.TrimPrefix(accepted.ID, "evt_")[:10], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rec.waitFor(t, "the replayed notification", func(events []Event) bool {
+		for _, e := range events {
+			if n, ok := e.(Notification); ok && n.Replayed && n.EventID == newID {
+				return true
+			}
+		}
+		return false
+	})
+	waitHistory(t, store, "of the replay", func(rec *history.Record) bool {
+		return rec.ID == newID && rec.Replayed && len(rec.Notifications) == 1 && rec.Notifications[0].Replayed
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := history.Load(historyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 5 {
+		t.Errorf("the history file holds %d records after the run, want 5", len(kept))
+	}
+}
