@@ -60,6 +60,8 @@ type Config struct {
 	Opener Opener
 	// PublicURL, when set, is the base URL printed and subscribed with.
 	PublicURL string
+	// InspectURL, when set, is announced in Ready (the inspector page).
+	InspectURL string
 	// JournalPath is the journal file; its directory must exist.
 	JournalPath string
 	// History, when set, keeps every request received (internal/history).
@@ -314,6 +316,7 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 		NotificationURL: base + receiver.NotificationsPath,
 		LifecycleURL:    base + receiver.LifecyclePath,
 		TeamsURL:        base + receiver.TeamsPath,
+		InspectURL:      l.cfg.InspectURL,
 		Replaying:       len(l.replay),
 	}, nil
 }
