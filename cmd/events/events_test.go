@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
 	"io"
 	"net"
 	"net/http"

@@ -1,6 +1,8 @@
 package history_test
 
 import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
 	"context"
 	"fmt"
 	"net/http"

@@ -1,6 +1,8 @@
 package inspector_test
 
 import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
 	"bufio"
 	"context"
 	"encoding/json"

@@ -40,9 +40,10 @@ function renderList() {
     const li = el("li", { "data-id": e.id, role: "option", "aria-selected": String(e.id === state.selected), class: e.id === state.selected ? "selected" : "" },
       el("span", { class: "time" }, clock(e.time)),
       el("span", { class: "kind kind-" + e.type }, e.type),
-      el("span", { class: "text", title: e.text }, e.text || e.route,
+      el("span", { class: "text", title: e.text },
         e.replayed ? el("span", { class: "badge" }, "replayed") : null,
-        e.pending ? el("span", { class: "badge" }, "pending") : null),
+        e.pending ? el("span", { class: "badge" }, "pending") : null,
+        e.text || e.route),
       el("span", { class: "status" + (e.status >= 400 ? " bad" : "") }, String(e.status)));
     li.addEventListener("click", () => { select(e.id); openDetail(e.id); });
     return li;
