@@ -164,6 +164,9 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
+	if choice.Notice != "" {
+		fmt.Fprintf(o.IO.ErrOut, "%s callback on %s\n", o.IO.ErrScheme().WarningIcon(), strings.Replace(choice.Notice, "Graph cannot", "a remote API cannot", 1))
+	}
 	client, err := o.HTTPClient()
 	if err != nil {
 		return err
