@@ -19,6 +19,7 @@ type Definition struct {
 	// raw is the same document decoded generically, for JSON Schema validation
 	// of notifications (the schemas' $refs point into it).
 	raw any
+	ops []operation
 }
 
 // LoadError is a definition that cannot be checked at all: not JSON, or not
