@@ -148,6 +148,9 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	if err != nil {
 		return exitcode.Usagef("--trigger: %v", err)
 	}
+	if trigger.CallbackField == "" {
+		return exitcode.New(exitcode.VerifyFailed, fmt.Errorf("%s has no body property marked x-ms-notification-url, so the callback URL cannot be sent: run hookctl connector lint %s", trigger.OperationID, o.File))
+	}
 	registration, err := o.registration()
 	if err != nil {
 		return err

@@ -286,4 +286,8 @@ func TestConnectorTestUsage(t *testing.T) {
 	if len(api.bodies) != 0 {
 		t.Errorf("a usage error still registered: %v", api.bodies)
 	}
+	res := runCLI(t, "connector", "test", definition("broken-webhook.swagger.json"), "--trigger", "UrlInQuery", "--base-url", api.srv.URL)
+	if res.Code != 4 || !strings.Contains(res.Stderr, "UrlInQuery has no body property marked x-ms-notification-url") {
+		t.Errorf("a trigger without a callback field: exit %d, %s", res.Code, res.Stderr)
+	}
 }

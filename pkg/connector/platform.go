@@ -85,6 +85,9 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 	}
 	if t.Exec != nil {
 		if err := t.Exec(ctx, hook.location); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return result, fmt.Errorf("interrupted while running --exec: %w", cause)
+			}
 			return result, fmt.Errorf("--exec: %w", err)
 		}
 	}
