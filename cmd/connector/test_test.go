@@ -62,7 +62,7 @@ func TestConnectorTestAgainstEachFault(t *testing.T) {
 			[]string{"callback", "registered", "waiting", "notification", "unregistered", "finding", "summary"}, 4},
 		{invalidNotification, "30s", nil,
 			[]string{"callback", "registered", "waiting", "notification", "unregistered", "summary"}, 4},
-		{mangledCallback, "2s", []string{"CallbackSignatureInvalid"},
+		{mangledCallback, "5s", []string{"CallbackSignatureInvalid"},
 			[]string{"callback", "registered", "waiting", "finding", "timeout", "unregistered", "summary"}, 4},
 		{noNotification, "1s", nil,
 			[]string{"callback", "registered", "waiting", "timeout", "unregistered", "summary"}, 5},

@@ -156,12 +156,13 @@ func (c *Callback) checkSignature(query string) string {
 	return "the callback's sig does not match: the platform answers 401; keep the callback URL byte for byte"
 }
 
-// refuse answers a call and reports it.
+// refuse reports a call, then answers it: reported first, the refusal is
+// ahead of anything the caller sends after seeing the answer.
 func (c *Callback) refuse(w http.ResponseWriter, status int, rule Rule, message string) {
-	http.Error(w, message, status)
 	finding := Finding{Rule: rule, Severity: SeverityError, Pointer: "", Message: message}
 	select {
 	case c.deliveries <- Delivery{Refused: &finding}:
 	default:
 	}
+	http.Error(w, message, status)
 }

@@ -70,7 +70,7 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 	}
 	report(CallbackReady{URL: Redact(t.Registration.CallbackURL)})
 	if !validator.Checkable() {
-		report(FindingEvent{warningAt(RuleNotificationSchemaDynamic, Pointer("paths", t.Trigger.Path),
+		report(FindingEvent{warningAt(RuleNotificationSchemaNotCheckable, Pointer("paths", t.Trigger.Path),
 			"the trigger's notification schema is %s: notifications are not checked", t.Trigger.NotificationSchema)})
 	}
 
