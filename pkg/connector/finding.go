@@ -51,6 +51,7 @@ const (
 	RuleSchemeNotValid            Rule = "SchemeNotValid"
 	RuleHostNameNotValid          Rule = "HostNameNotValid"
 	RuleSummaryMissing            Rule = "OperationSummaryMissing"
+	RuleSummaryNotCertifiable     Rule = "OperationSummaryNotCertifiable"
 	RuleDescriptionMissing        Rule = "OperationDescriptionMissing"
 	RuleDescriptionNotSentence    Rule = "OperationDescriptionNotSentence"
 	RuleMultipleBodyParameters    Rule = "OperationMultipleBodyParameters"
