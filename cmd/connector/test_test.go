@@ -20,6 +20,7 @@ import (
 type event struct {
 	Type         string          `json:"type"`
 	Rule         string          `json:"rule"`
+	Message      string          `json:"message"`
 	Severity     string          `json:"severity"`
 	Status       int             `json:"status"`
 	Location     string          `json:"location"`
@@ -289,5 +290,26 @@ func TestConnectorTestUsage(t *testing.T) {
 	res := runCLI(t, "connector", "test", definition("broken-webhook.swagger.json"), "--trigger", "UrlInQuery", "--base-url", api.srv.URL)
 	if res.Code != 4 || !strings.Contains(res.Stderr, "UrlInQuery has no body property marked x-ms-notification-url") {
 		t.Errorf("a trigger without a callback field: exit %d, %s", res.Code, res.Stderr)
+	}
+}
+
+// TestConnectorTestRegistrationRefused: an API that refuses (here: no API
+// key) stops the run after the finding, which quotes its answer.
+func TestConnectorTestRegistrationRefused(t *testing.T) {
+	t.Parallel()
+	api := newWebhookAPI(t, healthy)
+	res := runCLI(t, "connector", "test", definition("github.swagger.json"), "--trigger", "WebhookTrigger",
+		"--base-url", api.srv.URL, "--param", "owner=octo", "--param", "repo=demo", "-o", "json")
+	var types []string
+	var message string
+	for _, e := range clitest.DecodeLines[event](t, res) {
+		types = append(types, e.Type)
+		if e.Type == "finding" {
+			message = e.Message
+		}
+	}
+	if res.Code != 4 || !slices.Equal(types, []string{"callback", "registered", "finding", "summary"}) ||
+		message != "the registration answered 401 Unauthorized: bad credentials; the platform expects 201 Created" {
+		t.Errorf("exit %d, events %v, message %q", res.Code, types, message)
 	}
 }

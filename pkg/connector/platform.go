@@ -161,14 +161,14 @@ func (t *Test) register(ctx context.Context, report func(Event)) (*hook, error) 
 	if err != nil {
 		return nil, fmt.Errorf("registering %s: %w", t.Trigger.OperationID, err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	location := resp.Header.Get("Location")
 	report(Registered{Status: resp.StatusCode, Location: location})
 
 	if resp.StatusCode != http.StatusCreated {
-		report(FindingEvent{errorAt(RuleRegistrationNot201, "", "the registration answered %d %s; the platform expects 201 Created",
-			resp.StatusCode, http.StatusText(resp.StatusCode))})
+		report(FindingEvent{errorAt(RuleRegistrationNot201, "", "the registration answered %d %s%s; the platform expects 201 Created",
+			resp.StatusCode, http.StatusText(resp.StatusCode), excerpt(answer))})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, nil
@@ -276,4 +276,17 @@ func Fire(ctx context.Context, client *http.Client, callbackURL string, body []b
 // redactError keeps the callback URL's sig out of an error message.
 func redactError(err error, callbackURL string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), callbackURL, Redact(callbackURL)))
+}
+
+// excerpt shows the start of an error answer on one line (": ..."), so a
+// refused registration says why.
+func excerpt(body []byte) string {
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if text == "" {
+		return ""
+	}
+	if runes := []rune(text); len(runes) > 200 {
+		text = string(runes[:200]) + "…"
+	}
+	return ": " + text
 }
