@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ type TestOptions struct {
 	IO         *iostreams.IOStreams
 	JSON       func() bool
 	HTTPClient func() (*http.Client, error)
+	Logger     func() *slog.Logger
 	// Tunnel resolves the tunnel flags into how the API reaches the callback.
 	Tunnel func(tunnel.Settings) (*tunnel.Choice, error)
 	// AddSecret keeps a value (an API key in --header) out of logs and errors.
@@ -49,7 +51,7 @@ type TestOptions struct {
 
 // NewCmdTest builds `hookctl connector test`; runF replaces testRun in tests.
 func NewCmdTest(f *factory.Factory, runF func(*TestOptions) error) *cobra.Command {
-	opts := &TestOptions{IO: f.IOStreams, JSON: f.JSON, HTTPClient: f.HTTPClient, AddSecret: func(v string) { f.Secrets.Add(v) }, Env: os.Environ}
+	opts := &TestOptions{IO: f.IOStreams, JSON: f.JSON, HTTPClient: f.HTTPClient, Logger: f.Logger, AddSecret: func(v string) { f.Secrets.Add(v) }, Env: os.Environ}
 	opts.Tunnel = func(s tunnel.Settings) (*tunnel.Choice, error) {
 		if s.Mode != tunnel.ModeNone {
 			cfg, err := f.Config()
@@ -186,7 +188,7 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	render := newTestRenderer(o.IO, o.JSON())
 	test := &connector.Test{
 		Trigger: trigger, Registration: registration, Callback: callback,
-		Count: o.Count, Timeout: o.Timeout, Keep: o.Keep, HTTP: client, Report: render.event,
+		Count: o.Count, Timeout: o.Timeout, Keep: o.Keep, HTTP: client, Report: render.event, Logger: o.Logger(),
 	}
 	if o.Exec != "" {
 		test.Exec = func(ctx context.Context, location string) error {

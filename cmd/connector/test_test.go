@@ -313,3 +313,16 @@ func TestConnectorTestRegistrationRefused(t *testing.T) {
 		t.Errorf("exit %d, events %v, message %q", res.Code, types, message)
 	}
 }
+
+func TestConnectorTestDebugLogsExchangesWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	api := newWebhookAPI(t, healthy)
+	res := runCLI(t, githubTest(api, "--debug")...)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "registering the webhook") || !strings.Contains(res.Stderr, "unregistering the webhook") {
+		t.Errorf("exit %d, stderr:\n%s", res.Code, res.Stderr)
+	}
+	callback := api.bodies[0]["config"].(map[string]any)["url"].(string)
+	if strings.Contains(res.Stderr+res.Stdout, "s3cret-api-key") || strings.Contains(res.Stderr+res.Stdout, callback[strings.Index(callback, "sig=")+4:]) {
+		t.Errorf("a secret was printed:\n%s", res.Stderr)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,8 @@ type Test struct {
 	Exec func(ctx context.Context, location string) error
 	// Report receives each event, in order, from one goroutine.
 	Report func(Event)
+	// Logger gets the HTTP exchanges at debug level (nothing when nil).
+	Logger *slog.Logger
 }
 
 // Result sums a run up.
@@ -157,6 +160,7 @@ func (t *Test) register(ctx context.Context, report func(Event)) (*hook, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.logger().Debug("registering the webhook", "operationId", t.Trigger.OperationID, "method", req.Method, "url", req.URL.String())
 	resp, err := t.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("registering %s: %w", t.Trigger.OperationID, err)
@@ -164,6 +168,7 @@ func (t *Test) register(ctx context.Context, report func(Event)) (*hook, error) 
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	location := resp.Header.Get("Location")
+	t.logger().Debug("registration answered", "status", resp.StatusCode, "location", location, "bytes", len(answer))
 	report(Registered{Status: resp.StatusCode, Location: location})
 
 	if resp.StatusCode != http.StatusCreated {
@@ -225,6 +230,7 @@ func (t *Test) unregister(ctx context.Context, h *hook, report func(Event)) {
 	for name, values := range t.Registration.Header {
 		req.Header[http.CanonicalHeaderKey(name)] = values
 	}
+	t.logger().Debug("unregistering the webhook", "url", h.location)
 	resp, err := t.client().Do(req)
 	if err != nil {
 		report(FindingEvent{errorAt(RuleUnregisterFailed, "", "DELETE %s: %v; the hook may still be registered", h.location, err)})
@@ -237,6 +243,13 @@ func (t *Test) unregister(ctx context.Context, h *hook, report func(Event)) {
 		report(FindingEvent{errorAt(RuleUnregisterFailed, "", "DELETE %s answered %d %s: the hook may still be registered",
 			h.location, resp.StatusCode, http.StatusText(resp.StatusCode))})
 	}
+}
+
+func (t *Test) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (t *Test) client() *http.Client {
