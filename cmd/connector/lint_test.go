@@ -120,7 +120,7 @@ func TestTriggers(t *testing.T) {
 		t.Errorf("exit %d: %s", res.Code, res.Stdout)
 	}
 	res = runCLI(t, "connector", "triggers", definition("batch.swagger.json"), "-o", "pretty")
-	for _, want := range []string{"OnNewTasks  POST /subscriptions  (batch)", "callback field:       /callbackUrl", "unregistered by:      DeleteSubscription"} {
+	for _, want := range []string{"OnNewTasks  POST /subscriptions  (batch)", "callback field:       /callbackUrl", "unregistered by:      DeleteSubscription", "hint:                 To see it work, create a task in the project."} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("pretty output lacks %q:\n%s", want, res.Stdout)
 		}
