@@ -196,7 +196,7 @@ func testRun(ctx context.Context, o *TestOptions) error {
 		}
 	}
 	result, runErr := test.Run(ctx)
-	if err := render.summary(result); err != nil {
+	if err := render.summary(result, runErr != nil); err != nil {
 		return err
 	}
 	switch {
@@ -344,8 +344,10 @@ func writeNotificationPretty(w io.Writer, cs *iostreams.ColorScheme, n connector
 	return err
 }
 
-// summary ends the run with one line: the counts, and what the exit code means.
-func (r *testRenderer) summary(res connector.Result) error {
+// summary ends the run with one line: the counts, and what the exit code
+// means. A run cut short by an error (said on stderr) gets no verdict in
+// pretty mode.
+func (r *testRenderer) summary(res connector.Result, failed bool) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -364,7 +366,8 @@ func (r *testRenderer) summary(res connector.Result) error {
 	case res.Errors > 0 || res.Invalid > 0:
 		_, err = fmt.Fprintf(r.io.Out, "%s the API broke the contract: %s, %s invalid\n", cs.FailureIcon(), plural(res.Errors, "error"), plural(res.Invalid, "notification"))
 	case res.TimedOut:
-		_, err = fmt.Fprintf(r.io.Out, "%s %d of the notifications arrived in time\n", cs.FailureIcon(), res.Received)
+		_, err = fmt.Fprintf(r.io.Out, "%s the API did not notify in time\n", cs.FailureIcon())
+	case failed:
 	default:
 		_, err = fmt.Fprintf(r.io.Out, "%s every step held: %s received\n", cs.SuccessIcon(), plural(res.Received, "notification"))
 	}

@@ -256,12 +256,12 @@ func TestConnectorTestInterrupted(t *testing.T) {
 		<-api.registered
 		cancel() // what signal.NotifyContext does on Ctrl-C
 	}()
-	code := cmd.Run(ctx, f, githubTest(api, "--timeout", "1m"))
+	code := cmd.Run(ctx, f, githubTest(api, "--timeout", "1m", "-o", "pretty"))
 	if code != 1 || !slices.Equal(api.deleted, []string{"/repos/octo/demo/hooks/1"}) || !strings.Contains(errOut.String(), "interrupted after") {
 		t.Errorf("exit %d, deleted %v\nstdout %s\nstderr %s", code, api.deleted, out, errOut)
 	}
-	if !strings.Contains(out.String(), `{"type":"unregistered","status":204`) {
-		t.Errorf("no unregistered event:\n%s", out)
+	if !strings.Contains(out.String(), "✓ unregistered: DELETE "+api.srv.URL+"/repos/octo/demo/hooks/1 answered 204 No Content") || strings.Contains(out.String(), "every step held") {
+		t.Errorf("stdout:\n%s", out)
 	}
 }
 
