@@ -199,6 +199,9 @@ func (r *renderer) status(e receiver.Event) {
 		}
 		// Anyone who can reach the URL can send this id: never let it drive the terminal.
 		line = fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), printable(subscription), e.Reason)
+		if e.Count > 1 {
+			line = fmt.Sprintf("%s dropped %d notifications from one collection (subscription %s): %s", es.WarningIcon(), e.Count, printable(subscription), e.Reason)
+		}
 	case receiver.RejectedEvent:
 		line = fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, printable(e.Reason))
 	case receiver.HandshakeEvent:
@@ -255,6 +258,12 @@ func (r *renderer) summary(stats receiver.Stats, pending int) {
 		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, pending)
 	if stats.Replayed > 0 {
 		line += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
+	}
+	if stats.Busy > 0 {
+		line += fmt.Sprintf(", %d collections refused while the queue was full", stats.Busy)
+	}
+	if stats.DropsUnreported > 0 {
+		line += fmt.Sprintf(", %d drop lines held back by the rate limit", stats.DropsUnreported)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -19,6 +19,25 @@ const (
 	stageForward = "fwd:"
 )
 
+// reserveQueue counts size against MaxQueuedBytes before the entry is stored;
+// false means the queue is full. Replayed entries are not counted: they are
+// stored already and arrive only at start.
+func (r *Receiver) reserveQueue(size int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.queuedBytes > 0 && r.queuedBytes+size > r.opts.MaxQueuedBytes {
+		return false
+	}
+	r.queuedBytes += size
+	return true
+}
+
+func (r *Receiver) releaseQueue(size int64) {
+	r.mu.Lock()
+	r.queuedBytes -= size
+	r.mu.Unlock()
+}
+
 func (r *Receiver) enqueue(e *entry) {
 	r.mu.Lock()
 	r.pending = append(r.pending, e)
@@ -52,6 +71,9 @@ func (r *Receiver) process() {
 		r.mu.Unlock()
 		for i, e := range batch {
 			ok := !r.stopped() && r.handleSafely(e)
+			if !e.replayed {
+				r.releaseQueue(int64(len(e.body)))
+			}
 			if ok && (i+1)%settleEvery == 0 {
 				ok = r.settle()
 			}
@@ -135,6 +157,8 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.replayed.Add(1)
 	}
 	emittedBefore, fullyEmitted, forwardedTo := readMarks(e.marks)
+	var drops dropTally
+	defer r.reportDrops(e, &drops)
 	items := e.collection.Value
 	accepted := make([]json.RawMessage, 0, len(items))
 	for i, n := range items {
@@ -142,7 +166,8 @@ func (r *Receiver) handle(e *entry) bool {
 		alreadyEmitted := fullyEmitted || i < emittedBefore
 		if verdict != notification.Accepted {
 			if !alreadyEmitted {
-				r.drop(e, n, dropReason(verdict))
+				drops.add(n, dropReason(verdict))
+				r.stats.drop(dropReason(verdict))
 			}
 			continue
 		}
@@ -154,7 +179,8 @@ func (r *Receiver) handle(e *entry) bool {
 		keyed = keyed && !n.IsLifecycle()
 		now := r.opts.Now()
 		if keyed && r.opts.Dedup.Seen(key, now) {
-			r.drop(e, n, DropDuplicate)
+			drops.add(n, DropDuplicate)
+			r.stats.drop(DropDuplicate)
 			continue
 		}
 		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
@@ -180,9 +206,51 @@ func (r *Receiver) handle(e *entry) bool {
 	return true
 }
 
-func (r *Receiver) drop(e *entry, n *notification.Notification, reason DropReason) {
-	r.stats.drop(reason)
-	r.report(DroppedEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, SubscriptionID: n.SubscriptionID, Reason: reason})
+// dropTally gathers one collection's drops by reason, so that a flood of
+// forged items becomes one line per reason, not one per item.
+type dropTally []DroppedEvent
+
+func (t *dropTally) add(n *notification.Notification, reason DropReason) {
+	for i := range *t {
+		if d := &(*t)[i]; d.Reason == reason {
+			d.Count++
+			if d.SubscriptionID != n.SubscriptionID {
+				d.SubscriptionID = ""
+			}
+			return
+		}
+	}
+	*t = append(*t, DroppedEvent{SubscriptionID: n.SubscriptionID, Reason: reason, Count: 1})
+}
+
+// reportDrops sends the tally's events, within the DropReports rate limit.
+func (r *Receiver) reportDrops(e *entry, drops *dropTally) {
+	for _, d := range *drops {
+		if !r.dropLimit.allow(r.opts.Now()) {
+			r.stats.dropsUnreported.Add(1)
+			continue
+		}
+		d.ReceivedAt, d.EventID = e.receivedAt, e.eventID
+		r.report(d)
+	}
+}
+
+// reportLimit is a token bucket: perSecond tokens a second, as many at most.
+type reportLimit struct {
+	perSecond, tokens float64
+	last              time.Time
+}
+
+func (l *reportLimit) allow(now time.Time) bool {
+	if !l.last.IsZero() {
+		l.tokens = min(l.perSecond, l.tokens+now.Sub(l.last).Seconds()*l.perSecond)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
 }
 
 func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedTo map[string]bool) {

@@ -34,6 +34,9 @@ const (
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	MaxValidationToken  = 64 << 10
+	// DefaultMaxQueuedBytes bounds what waits for processing: thousands of
+	// real collections, a fraction of what a flood would take.
+	DefaultMaxQueuedBytes = 16 << 20
 	// TeamsReplyTimeout bounds a reply command: Teams waits 5 s in total.
 	TeamsReplyTimeout = 4 * time.Second
 	// RetryAfter is what a 503 asks the sender to wait: long enough for a
@@ -99,6 +102,16 @@ type Options struct {
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// MaxItems bounds the notifications in one collection; more is answered
+	// 400 (default notification.MaxItems).
+	MaxItems int
+	// MaxQueuedBytes bounds the bodies accepted and not yet processed; past
+	// it a collection is answered 503 with Retry-After, so that a real Graph
+	// backs off while a flood drains (default 16 MiB).
+	MaxQueuedBytes int64
+	// DropReports bounds drop events: at most this many a second, in bursts of
+	// as many (default 5). Drops are counted in Stats whether reported or not.
+	DropReports int
 	// ProcessDelay pauses before processing each entry. It exists only so
 	// tests can kill the process while work is still queued.
 	ProcessDelay time.Duration
@@ -112,16 +125,19 @@ type Receiver struct {
 	mux       *http.ServeMux
 	forwarder *forward.Forwarder
 
-	queue     chan struct{} // signals work in pending
-	mu        sync.Mutex
-	pending   []*entry
-	busy      bool
-	halted    bool // the Reporter refused an event: nothing more is processed
-	idle      *sync.Cond
-	stop      chan struct{}
-	stopOnce  sync.Once
-	processed chan struct{} // closed when the processing goroutine ends
-	deferred  []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
+	queue   chan struct{} // signals work in pending
+	mu      sync.Mutex
+	pending []*entry
+	// queuedBytes is the size of the bodies accepted and not yet processed.
+	queuedBytes int64
+	busy        bool
+	halted      bool // the Reporter refused an event: nothing more is processed
+	idle        *sync.Cond
+	stop        chan struct{}
+	stopOnce    sync.Once
+	processed   chan struct{} // closed when the processing goroutine ends
+	deferred    []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
+	dropLimit   reportLimit   // processing goroutine only
 
 	stats stats
 }
@@ -151,6 +167,15 @@ func New(opts Options) (*Receiver, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxItems <= 0 {
+		opts.MaxItems = notification.MaxItems
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.DropReports <= 0 {
+		opts.DropReports = 5
+	}
 	if opts.TeamsReplier == nil {
 		opts.TeamsReplier = StaticReply(DefaultTeamsReply)
 	}
@@ -167,6 +192,7 @@ func New(opts Options) (*Receiver, error) {
 		processed: make(chan struct{}),
 	}
 	r.idle = sync.NewCond(&r.mu)
+	r.dropLimit = reportLimit{perSecond: float64(opts.DropReports), tokens: float64(opts.DropReports)}
 	r.stats.dropped = map[DropReason]int64{}
 	if len(opts.ForwardTo) > 0 {
 		forwarder, err := forward.New(forward.Options{
@@ -319,8 +345,12 @@ type Stats struct {
 	Emitted int64
 	// Dropped counts dropped notifications by reason.
 	Dropped map[DropReason]int64
-	// Rejected counts requests answered 4xx/5xx.
-	Rejected int64
+	// Rejected counts requests answered 4xx/5xx; Busy those of them
+	// answered 503 because the processing queue was full.
+	Rejected, Busy int64
+	// DropsUnreported counts DroppedEvents not sent because of the
+	// DropReports rate limit (the drops themselves are in Dropped).
+	DropsUnreported int64
 	// Forwarded counts successful deliveries; ForwardFailures failed attempts.
 	Forwarded, ForwardFailures int64
 	// ForwardPending counts deliveries queued or waiting to retry.
@@ -331,6 +361,7 @@ type Stats struct {
 
 type stats struct {
 	received, replayed, emitted, rejected, forwarded, forwardFailures atomic.Int64
+	busy, dropsUnreported                                             atomic.Int64
 	mu                                                                sync.Mutex
 	dropped                                                           map[DropReason]int64
 }
@@ -348,6 +379,8 @@ func (r *Receiver) Stats() Stats {
 		Replayed:        r.stats.replayed.Load(),
 		Emitted:         r.stats.emitted.Load(),
 		Rejected:        r.stats.rejected.Load(),
+		Busy:            r.stats.busy.Load(),
+		DropsUnreported: r.stats.dropsUnreported.Load(),
 		Forwarded:       r.stats.forwarded.Load(),
 		ForwardFailures: r.stats.forwardFailures.Load(),
 		Queued:          int64(r.queued()),
