@@ -72,6 +72,9 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		e.seq = seq
 		r.stats.received.Add(int64(len(collection.Value)))
 		r.enqueue(e)
+		if r.opts.Accepted != nil {
+			r.opts.Accepted(collection)
+		}
 		w.WriteHeader(http.StatusAccepted)
 	}
 }

@@ -100,6 +100,12 @@ type Options struct {
 	// TeamsReplyTimeout bounds TeamsReplier (default 4 s: Teams waits 5 s).
 	TeamsReplyTimeout time.Duration
 
+	// Accepted, when set, is called with each Graph collection once it is
+	// stored and queued for processing, before it is answered 202. It runs on
+	// the request's goroutine and must not block: hookctl listen starts
+	// reading the changed resources here, without parsing the body again.
+	Accepted func(*notification.Collection)
+
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// MaxItems bounds the notifications in one collection; more is answered
