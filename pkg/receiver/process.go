@@ -290,28 +290,98 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 		// Deliveries may take long: a restart must not print these again.
 		r.later(func() { _ = r.opts.Store.Mark(seq, stageEmitted) })
 	}
-	body := e.body
+	job := &forwardJob{seq: seq, eventID: e.eventID, contentType: e.contentType, targets: targets}
 	if len(accepted) != len(e.collection.Value) {
 		// Dropped items are never forwarded; the others keep their exact bytes.
-		body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
+		job.body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
+	} else if _, ok := r.opts.Store.(BodyStore); !ok {
+		job.body = e.body // nowhere to read it back from
+	}
+	// Submitted after the emitted mark, so a delivery's completion cannot
+	// precede it in the Store.
+	r.later(func() { r.submit(job) })
+}
+
+// BodyStore is implemented by Stores that can read an entry back
+// (internal/journal.Journal does). With one, a collection waiting to be
+// forwarded keeps only its sequence number in memory while more than
+// MaxForwardJobs are in the forwarder, so a long outage of a target costs
+// disk, not memory.
+type BodyStore interface {
+	Read(seq uint64) ([]byte, error)
+}
+
+// forwardJob is a collection to forward, its body in memory or in the Store.
+type forwardJob struct {
+	seq                  uint64
+	eventID, contentType string
+	targets              []string
+	body                 []byte // nil: read from the BodyStore when submitted
+}
+
+// submit hands job to the forwarder, or parks it while MaxForwardJobs are
+// there already.
+func (r *Receiver) submit(job *forwardJob) {
+	r.fwdMu.Lock()
+	if r.fwdInFlight >= r.opts.MaxForwardJobs {
+		r.fwdParked = append(r.fwdParked, job)
+		r.fwdMu.Unlock()
+		return
+	}
+	r.fwdInFlight++
+	r.fwdMu.Unlock()
+	r.send(job)
+}
+
+// send loads the job's body if needed and submits it; when the last target
+// has it, the entry is complete and a parked job takes its place.
+func (r *Receiver) send(job *forwardJob) {
+	body := job.body
+	if body == nil {
+		data, err := r.opts.Store.(BodyStore).Read(job.seq)
+		var e *entry
+		if err == nil {
+			e, err = decodeEntry(job.seq, data, nil)
+		}
+		if err != nil {
+			// Left in the Store: the next start forwards it.
+			r.report(ForwardFailedEvent{EventID: job.eventID, Err: fmt.Errorf("reading the collection back from the journal: %w", err)})
+			r.forwardDone()
+			return
+		}
+		body = e.body
 	}
 	remaining := new(atomic.Int32)
-	remaining.Store(int32(len(targets)))
-	job := forward.Job{
-		EventID:     e.eventID,
+	remaining.Store(int32(len(job.targets)))
+	seq := job.seq
+	r.forwarder.Submit(forward.Job{
+		EventID:     job.eventID,
 		Body:        body,
-		ContentType: e.contentType,
-		Targets:     targets,
+		ContentType: job.contentType,
+		Targets:     job.targets,
 		Delivered: func(target string) {
 			_ = r.opts.Store.Mark(seq, stageForward+target)
 			if remaining.Add(-1) == 0 {
 				_ = r.opts.Store.Complete(seq)
+				r.forwardDone()
 			}
 		},
+	})
+}
+
+// forwardDone frees a place in the forwarder for the oldest parked job.
+func (r *Receiver) forwardDone() {
+	r.fwdMu.Lock()
+	if len(r.fwdParked) == 0 {
+		r.fwdInFlight--
+		r.fwdMu.Unlock()
+		return
 	}
-	// Submitted after the emitted mark, so a delivery's completion cannot
-	// precede it in the Store.
-	r.later(func() { r.forwarder.Submit(job) })
+	next := r.fwdParked[0]
+	r.fwdParked[0] = nil
+	r.fwdParked = r.fwdParked[1:]
+	r.fwdMu.Unlock()
+	r.send(next)
 }
 
 func (r *Receiver) observeForward(result forward.Result) {

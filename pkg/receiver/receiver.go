@@ -115,6 +115,10 @@ type Options struct {
 	// it a collection is answered 503 with Retry-After, so that a real Graph
 	// backs off while a flood drains (default 16 MiB).
 	MaxQueuedBytes int64
+	// MaxForwardJobs bounds the collections handed to the forwarder at once
+	// (default 256); more wait their turn, with their bodies left in a
+	// BodyStore when the Store is one.
+	MaxForwardJobs int
 	// DropReports bounds drop events: at most this many a second, in bursts of
 	// as many (default 5). Drops are counted in Stats whether reported or not.
 	DropReports int
@@ -144,6 +148,12 @@ type Receiver struct {
 	processed   chan struct{} // closed when the processing goroutine ends
 	deferred    []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
 	dropLimit   reportLimit   // processing goroutine only
+
+	// fwdMu guards the forwarding backlog: jobs in the forwarder, and those
+	// parked until one of them is delivered everywhere.
+	fwdMu       sync.Mutex
+	fwdInFlight int
+	fwdParked   []*forwardJob
 
 	stats stats
 }
@@ -178,6 +188,9 @@ func New(opts Options) (*Receiver, error) {
 	}
 	if opts.MaxQueuedBytes <= 0 {
 		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.MaxForwardJobs <= 0 {
+		opts.MaxForwardJobs = 256
 	}
 	if opts.DropReports <= 0 {
 		opts.DropReports = 5
@@ -359,8 +372,10 @@ type Stats struct {
 	DropsUnreported int64
 	// Forwarded counts successful deliveries; ForwardFailures failed attempts.
 	Forwarded, ForwardFailures int64
-	// ForwardPending counts deliveries queued or waiting to retry.
-	ForwardPending int64
+	// ForwardPending counts deliveries queued or waiting to retry, those
+	// of collections waiting for a place in the forwarder included
+	// (ForwardParked of them; their bodies stay in the journal).
+	ForwardPending, ForwardParked int64
 	// Queued counts entries accepted and not yet processed.
 	Queued int64
 }
@@ -398,7 +413,14 @@ func (r *Receiver) Stats() Stats {
 	}
 	r.stats.mu.Unlock()
 	if r.forwarder != nil {
-		s.ForwardPending = int64(r.forwarder.Pending())
+		r.fwdMu.Lock()
+		parked := 0
+		for _, job := range r.fwdParked {
+			parked += len(job.targets)
+		}
+		r.fwdMu.Unlock()
+		s.ForwardPending = int64(r.forwarder.Pending() + parked)
+		s.ForwardParked = int64(parked)
 	}
 	return s
 }
