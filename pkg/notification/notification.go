@@ -302,14 +302,13 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		return nil, err
 	}
 	if n.ResourceData != nil {
-		// Part of the de-duplication key (DedupKey).
-		var data struct {
-			ETag any `json:"@odata.etag"`
-		}
-		_ = json.Unmarshal(n.ResourceData, &data)
-		if etag, ok := data.ETag.(string); ok {
-			n.ETag = etag
-		}
+		// Part of the de-duplication key (DedupKey). Walked, not decoded:
+		// this runs before every 202.
+		_ = eachMember(n.ResourceData, func(name, _, value []byte) {
+			if string(name) == "@odata.etag" {
+				n.ETag, _ = jsonString(value) // "" when not a string
+			}
+		})
 	}
 	return n, nil
 }
