@@ -144,17 +144,7 @@ func TestOnlyConfigurableFlagsComeFromEnvAndFile(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			env := map[string]string{"HOOKCTL_CONFIG_DIR": dir}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			if tt.file != "" {
-				if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(tt.file), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			f, _, errOut := testFactory(t, env)
+			f, _, errOut := testFactory(t, withConfigFile(t, tt.file, tt.env))
 			root := NewCmdRoot(f)
 			cmd, _, err := root.Find(tt.args)
 			if err != nil {

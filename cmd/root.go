@@ -63,13 +63,37 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 		err = exitcode.New(exitcode.Usage, err)
 	}
 	if !errors.Is(err, exitcode.ErrSilent) {
-		msg := f.Secrets.Scrub(err.Error())
+		msg := withProfile(f.Secrets.Scrub(err.Error()), f.Profile)
 		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
 		if exitcode.Code(err) == exitcode.Usage && executed != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
 		}
 	}
 	return exitcode.Code(err)
+}
+
+// withProfile makes every "run `hookctl login`" in msg sign in the profile
+// that needs it: `hookctl login --profile ci` when the profile is not the
+// default, wherever in hookctl the advice was written.
+func withProfile(msg, profile string) string {
+	if profile == "" || profile == "default" {
+		return msg
+	}
+	flag := "--profile " + profile // profile names need no quoting (auth.ValidProfileName)
+	const login = "`hookctl login"
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, login)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i+len(login)])
+		msg = msg[i+len(login):]
+		if (strings.HasPrefix(msg, "`") || strings.HasPrefix(msg, " ")) && !strings.Contains(msg[:strings.IndexByte(msg+"`", '`')], "--profile") {
+			b.WriteString(" " + flag)
+		}
+	}
 }
 
 // isUsageError recognises the errors cobra itself returns for a bad command line.
@@ -251,6 +275,9 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 		}
 	case "pretty", "json":
 	default:
+		if source := config.Source(cmd.Flags().Lookup("output")); !strings.HasPrefix(source, "--") {
+			return exitcode.Usagef("%s: invalid output format %q: use pretty or json", source, f.Output)
+		}
 		return exitcode.Usagef("invalid output format %q: use pretty or json", f.Output)
 	}
 	if noColor, _ := cmd.Flags().GetBool("no-color"); noColor {
