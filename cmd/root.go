@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	connectorcmd "github.com/hookctl/hookctl/cmd/connector"
 	"github.com/hookctl/hookctl/cmd/demo"
 	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/listen"
@@ -31,6 +32,7 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/logging"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
@@ -165,7 +167,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f))
+	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f), connectorcmd.NewCmdConnector(f))
 	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
 	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
 	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))
@@ -308,12 +310,7 @@ func secretFlag(name string) bool {
 			return false
 		}
 	}
-	for _, word := range []string{"secret", "client-state", "token", "password"} {
-		if strings.Contains(name, word) {
-			return true
-		}
-	}
-	return false
+	return logging.SecretName(name)
 }
 
 // applyFlag sets fl from the environment or the config file when it was not

@@ -4,11 +4,8 @@ package subscribe
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,11 +20,8 @@ import (
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
 )
-
-// clientStateBytes is the entropy of a generated clientState: 32 bytes are 43
-// base64url characters, well under Graph's 128.
-const clientStateBytes = 32
 
 // Options are every input of `hookctl subscribe`.
 type Options struct {
@@ -130,7 +124,7 @@ func (o *Options) check(cmd *cobra.Command) error {
 		return exitcode.Usagef("invalid resource %q: give the path relative to the Graph service root, e.g. me/mailFolders('Inbox')/messages", o.Resource)
 	}
 	o.Resource = strings.TrimLeft(strings.TrimSpace(o.Resource), "/")
-	changeTypes, err := normalizeChangeTypes(o.ChangeTypes)
+	changeTypes, err := shared.ParseChangeTypes(o.ChangeTypes)
 	if err != nil {
 		return err
 	}
@@ -160,29 +154,6 @@ func (o *Options) check(cmd *cobra.Command) error {
 	return nil
 }
 
-// normalizeChangeTypes checks each change type and removes duplicates.
-func normalizeChangeTypes(values []string) ([]string, error) {
-	var out []string
-	for _, value := range values {
-		for _, ct := range strings.Split(value, ",") {
-			ct = strings.ToLower(strings.TrimSpace(ct))
-			switch ct {
-			case "created", "updated", "deleted":
-				if !slices.Contains(out, ct) {
-					out = append(out, ct)
-				}
-			case "":
-			default:
-				return nil, exitcode.Usagef("invalid --change-type %q: use created, updated or deleted (comma list)", ct)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, exitcode.Usagef("--change-type is empty: use created, updated or deleted (comma list)")
-	}
-	return out, nil
-}
-
 // DeriveLifecycleURL is the lifecycle URL that goes with a notification URL:
 // a final /notifications path segment becomes /lifecycle (hookctl listen's
 // routes); any other URL serves both.
@@ -199,25 +170,14 @@ func DeriveLifecycleURL(notificationURL string) string {
 	return notificationURL
 }
 
-// NewClientState returns 32 random bytes, base64url without padding.
-func NewClientState() (string, error) {
-	b := make([]byte, clientStateBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a clientState: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
 func subscribeRun(ctx context.Context, o *Options) error {
 	profile, err := o.Profile()
 	if err != nil {
 		return err
 	}
 	resource := o.Resource
-	if strings.EqualFold(resource, "inbox") {
-		if resource, err = shared.InboxResource(profile); err != nil {
-			return err
-		}
+	if resource, err = shared.ResolveResource(profile, resource); err != nil {
+		return err
 	}
 	want, err := shared.ParseExpires(o.Expires)
 	if err != nil {
@@ -225,7 +185,7 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	}
 	clientState := o.ClientState
 	if clientState == "" {
-		if clientState, err = NewClientState(); err != nil {
+		if clientState, err = notification.NewClientState(); err != nil {
 			return err
 		}
 	}

@@ -113,19 +113,6 @@ func TestDeriveLifecycleURL(t *testing.T) {
 	}
 }
 
-func TestNewClientState(t *testing.T) {
-	t.Parallel()
-	a, err := subscribe.NewClientState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := subscribe.NewClientState()
-	raw, err := base64.RawURLEncoding.DecodeString(a)
-	if err != nil || len(raw) != 32 || len(a) > graph.MaxClientStateLength || a == b {
-		t.Errorf("clientState %q (%d bytes, %v), second %q", a, len(raw), err, b)
-	}
-}
-
 // endpoint is a real pkg/receiver on loopback HTTP.
 func endpoint(t *testing.T) string {
 	t.Helper()

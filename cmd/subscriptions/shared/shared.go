@@ -259,14 +259,36 @@ func MailboxUser(p auth.Profile) (string, error) {
 // InboxResource is the profile's inbox messages: me/... for a person,
 // users/{user}/... for an app-only profile.
 func InboxResource(p auth.Profile) (string, error) {
+	return ResolveResource(p, graph.InboxAlias)
+}
+
+// ResolveResource turns a resource argument into a Graph resource path: a
+// short name (graph.ResolveAlias, e.g. inbox) for the profile's mailbox, any
+// other value as given.
+func ResolveResource(p auth.Profile, resource string) (string, error) {
+	if !graph.IsAlias(resource) {
+		return resource, nil
+	}
 	user, err := MailboxUser(p)
 	if err != nil {
 		return "", err
 	}
-	if user == "" {
-		return graph.InboxResource, nil
+	resolved, _ := graph.ResolveAlias(resource, user)
+	return resolved, nil
+}
+
+// ParseChangeTypes reads --change-type values (comma lists) with
+// graph.ParseChangeTypes: each change type once, a usage error otherwise.
+func ParseChangeTypes(values []string) ([]string, error) {
+	changeTypes, err := graph.ParseChangeTypes(values...)
+	var unknown *graph.ChangeTypeError
+	switch {
+	case errors.As(err, &unknown) && unknown.Value != "":
+		return nil, exitcode.Usagef("invalid --change-type %q: use created, updated or deleted (comma list)", unknown.Value)
+	case err != nil:
+		return nil, exitcode.Usagef("--change-type is empty: use created, updated or deleted (comma list)")
 	}
-	return graph.UserInboxResource(user), nil
+	return changeTypes, nil
 }
 
 // CheckURL rejects what can never be a notification endpoint, naming the flag.

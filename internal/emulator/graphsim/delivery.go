@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Attempt records one POST the emulator made to a receiver.
@@ -372,7 +374,7 @@ func (s *Server) notify(changes []change) {
 				clientState = sub.ClientState
 			}
 			body := object{
-				{"id", newGUID()},
+				{"id", uuid.NewString()},
 				{"subscriptionId", sub.ID},
 				{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
 				{"changeType", ch.changeType},
