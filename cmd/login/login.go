@@ -116,7 +116,7 @@ func NewCmdLogin(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Browser, "browser", false, "sign in through a browser on this machine instead of with a device code")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "give up (exit 5) when the sign-in has not finished in this time (default: until the code expires)")
 	fl.StringVar(&opts.ClientSecretEnv, "client-secret-env", "", "app-only: name of the environment variable that holds the client secret")
-	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "app-only: read the client secret from standard input (not kept: later runs use the cached token until it expires)")
+	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "app-only: read the client secret from standard input, or a prompt without echo on a terminal (not kept: later runs use the cached token until it expires)")
 	fl.StringVar(&opts.CertificateFile, "certificate", "", "app-only: PEM file with certificate and private key, or a .pfx/.p12 file")
 	fl.StringVar(&opts.CertificatePasswordEnv, "certificate-password-env", "", "app-only: name of the environment variable that holds the certificate's password")
 	fl.StringVar(&opts.FederatedTokenFile, "federated-token-file", "", "app-only: file holding a federated (OIDC) token, e.g. from GitHub Actions")
@@ -226,7 +226,7 @@ func loginRun(ctx context.Context, o *Options) error {
 			ClientSecretEnv: o.ClientSecretEnv, CertificateFile: o.CertificateFile,
 			CertificatePasswordEnv: o.CertificatePasswordEnv, FederatedTokenFile: o.FederatedTokenFile, User: o.User}
 		if o.ClientSecretStdin {
-			if req.ClientSecret, err = readSecret(o.IO.In); err != nil {
+			if req.ClientSecret, err = o.clientSecret(ctx); err != nil {
 				return err
 			}
 			o.Secrets.Add(req.ClientSecret)
@@ -256,6 +256,22 @@ func loginRun(ctx context.Context, o *Options) error {
 		return json.NewEncoder(o.IO.Out).Encode(auth.StatusOf(tok))
 	}
 	return nil
+}
+
+// clientSecret reads --client-secret-stdin's secret: typed at a prompt with
+// no echo when stdin is a terminal, else from the pipe.
+func (o *Options) clientSecret(ctx context.Context) (string, error) {
+	if !o.IO.IsStdinTTY() {
+		return readSecret(o.IO.In)
+	}
+	secret, err := o.IO.ReadSecret(ctx, "Client secret (typing is hidden): ")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(secret) == "" {
+		return "", exitcode.Usagef("--client-secret-stdin: no client secret was typed")
+	}
+	return secret, nil
 }
 
 // readSecret reads a client secret from r (a pipe), without its trailing newline.
