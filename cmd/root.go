@@ -46,7 +46,7 @@ func Execute() int {
 	// a second Ctrl-C ends a drain the user will not wait for (hookctl listen
 	// keeps unfinished work in its journal).
 	context.AfterFunc(ctx, stop)
-	f := factory.New(Version)
+	f := factory.New(version.Current(Version).Version)
 	return Run(ctx, f, os.Args[1:])
 }
 
@@ -175,7 +175,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
 	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
 	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))
-	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(version.NewCmdVersion(f, nil))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
