@@ -149,6 +149,10 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 		return []string{"pretty", "json"}, cobra.ShellCompDirectiveNoFileComp
 	})
 
+	_ = root.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return profileNames(f), cobra.ShellCompDirectiveNoFileComp
+	})
+
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		// `hookctl send teamz --to x` stops at --to, a flag `send` lacks; the
 		// mistake the user made is the subcommand, so name that.
@@ -214,6 +218,23 @@ func unknownSubcommand(cmd *cobra.Command, name string) error {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(suggestions, "\n\t")
 	}
 	return exitcode.New(exitcode.Usage, errors.New(msg))
+}
+
+// profileNames lists the saved profiles, for completing --profile.
+func profileNames(f *factory.Factory) []string {
+	m, err := f.Auth()
+	if err != nil {
+		return nil
+	}
+	profiles, err := m.Store().List()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(profiles))
+	for _, p := range profiles {
+		names = append(names, p.Name)
+	}
+	return names
 }
 
 // markUsageErrors makes positional-argument errors exit 2 throughout the tree.
