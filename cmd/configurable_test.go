@@ -24,14 +24,15 @@ var commandLineOnly = map[string]string{
 	"completion zsh --no-descriptions":        "shapes one generated script",
 	"connector fire --body":                   "what this run sends",
 	"connector fire --definition":             "the one definition this run reads",
-	"connector fire --trigger":                "what this run fires",
+	"connector fire --trigger":                "what this run sends",
 	"connector lint --properties":             "the one file this run checks",
-	"connector test --count":                  "ends the run",
-	"connector test --exec":                   "runs a shell command: typed, never inherited from a setting",
-	"connector test --header":                 "what this run sends (it may carry an API key meant for one API)",
-	"connector test --keep":                   "leaves the hook registered in your API",
-	"connector test --param":                  "what this run sends",
-	"connector test --trigger":                "what this run tests",
+	"connector test --base-url":               "where this run registers a hook",
+	"connector test --count":                  "ends the run: a top-level count: meant for another command must not stop it",
+	"connector test --exec":                   "runs a command: only ever as typed",
+	"connector test --header":                 "carries credentials for this run's API",
+	"connector test --keep":                   "leaves a hook registered with the API",
+	"connector test --param":                  "what this run registers",
+	"connector test --trigger":                "what this run registers",
 	"emulator --env":                          "changes what stdout carries; HOOKCTL_ENV=production is a common unrelated name",
 	"emulator env --state":                    "resolved as `hookctl emulator --state` is, so env and the emulator agree",
 	"emulator start --addr":                   "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
@@ -155,7 +156,17 @@ func TestOnlyConfigurableFlagsComeFromEnvAndFile(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, _, errOut := testFactory(t, withConfigFile(t, tt.file, tt.env))
+			dir := t.TempDir()
+			env := map[string]string{"HOOKCTL_CONFIG_DIR": dir}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, _, errOut := testFactory(t, env)
 			root := NewCmdRoot(f)
 			cmd, _, err := root.Find(tt.args)
 			if err != nil {

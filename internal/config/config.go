@@ -39,14 +39,6 @@ func IsConfigurable(fl *pflag.Flag) bool {
 	return ok
 }
 
-// CommandLineOnly was the opt-out annotation for flags never read from
-// HOOKCTL_* or config.yaml.
-//
-// Deprecated: configuration is opt-in (see Configurable); a flag not marked
-// configurable is already read from the command line only. Setting this
-// annotation has no effect.
-const CommandLineOnly = "hookctl_command_line_only"
-
 // FileOnlyKey reports the config.yaml keys that are settings but not flags:
 // ngrok.authtoken, read by the ngrok tunnel (internal/tunnel).
 func FileOnlyKey(key string) bool { return key == "ngrok.authtoken" }
