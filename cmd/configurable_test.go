@@ -83,6 +83,7 @@ var commandLineOnly = map[string]string{
 	"trigger mail --count":                    "what this run sends",
 	"trigger mail --subject":                  "what this run sends",
 	"trigger mail --to":                       "where this run sends",
+	"whoami --all":                            "acts on every profile: asked for each time",
 	"verify teams --header":                   "the one request this run checks",
 	"verify teams --id":                       "the one request this run checks",
 }
