@@ -118,3 +118,12 @@ func WithDefaultSelect(resource string) string {
 	}
 	return resource + sep + "$select=" + kind.DefaultSelect
 }
+
+// Kind is the resource kind the short name subscribes to.
+func (s *ShortName) Kind() *ResourceKind {
+	resource, err := s.path("me", "team/channel")
+	if err != nil {
+		return nil
+	}
+	return LookupResource(resource)
+}

@@ -38,6 +38,10 @@ type Subscription struct {
 	EncryptionCertificate     string `json:"encryptionCertificate,omitempty"`
 	EncryptionCertificateID   string `json:"encryptionCertificateId,omitempty"`
 	LatestSupportedTLSVersion string `json:"latestSupportedTlsVersion,omitempty"`
+	// NotificationURLAppID is the app id Graph generates validation tokens for.
+	NotificationURLAppID string `json:"notificationUrlAppId,omitempty"`
+	// NotificationQueryOptions are OData options some resources (Universal Print) filter notifications with.
+	NotificationQueryOptions string `json:"notificationQueryOptions,omitempty"`
 
 	ApplicationID           string `json:"applicationId,omitempty"`
 	CreatorID               string `json:"creatorId,omitempty"`
