@@ -124,7 +124,7 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			return emulatorRun(cmd.Context(), opts)
 		},
 	}
-	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil))
+	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdPostMessage(f, nil), NewCmdCreateEvent(f, nil))
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on (the certificate covers 127.0.0.1, localhost and ::1)")
 	fl.StringVar(&opts.StateFile, "state", "", "state `FILE`; certificates and keys live beside it, in a private directory (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
