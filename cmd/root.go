@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	connectorcmd "github.com/hookctl/hookctl/cmd/connector"
 	"github.com/hookctl/hookctl/cmd/demo"
 	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
 	"github.com/hookctl/hookctl/cmd/listen"
@@ -31,6 +32,7 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/logging"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
@@ -119,7 +121,12 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 		return []string{"pretty", "json"}, cobra.ShellCompDirectiveNoFileComp
 	})
 
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// `hookctl send teamz --to x` stops at --to, a flag `send` lacks; the
+		// mistake the user made is the subcommand, so name that.
+		if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
+			return unknownSubcommand(cmd, args[0])
+		}
 		return exitcode.New(exitcode.Usage, err)
 	})
 
@@ -136,7 +143,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f))
+	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f), connectorcmd.NewCmdConnector(f))
 	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
 	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
 	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))
@@ -144,7 +151,41 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
+	rejectUnknownSubcommands(root)
+	markConfigurable(root)
 	return root
+}
+
+// rejectUnknownSubcommands gives every command that only groups others (send,
+// subscriptions, ...) a RunE: with no argument it prints its help, as before;
+// with one it is a usage error on stderr naming the unknown subcommand with
+// cobra's suggestions, where cobra would print help on stdout and exit 0.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, child := range cmd.Commands() {
+		rejectUnknownSubcommands(child)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return // the root's unknown commands are cobra's own usage error
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return unknownSubcommand(c, args[0])
+		}
+		return c.Help()
+	}
+}
+
+// unknownSubcommand is cobra's "unknown command" error, suggestions included, as a usage error.
+func unknownSubcommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only on its own path
+	}
+	if suggestions := cmd.SuggestionsFor(name); len(suggestions) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(suggestions, "\n\t")
+	}
+	return exitcode.New(exitcode.Usage, errors.New(msg))
 }
 
 // markUsageErrors makes positional-argument errors exit 2 throughout the tree.
@@ -159,8 +200,9 @@ func markUsageErrors(cmd *cobra.Command) {
 	}
 }
 
-// setup loads configuration and fills every flag not given on the command line
-// from HOOKCTL_<FLAG> or config.yaml, in that order (flag > env > file > default).
+// setup loads configuration and fills every configurable flag (see
+// configurableFlags) not given on the command line from HOOKCTL_<FLAG> or
+// config.yaml, in that order (flag > env > file > default).
 func setup(f *factory.Factory, cmd *cobra.Command) error {
 	// --config itself can only come from the flag or the environment.
 	if err := applyFlag(cmd, cmd.Flag("config"), nil, "", f.Env); err != nil {
@@ -170,12 +212,13 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
-	scope := strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+	warnIgnoredSettings(f.IOStreams.ErrOut, cmd, cfg)
+	scope := scopeOf(cmd)
 	onCommandLine := map[string]bool{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) { onCommandLine[fl.Name] = true })
 	var firstErr error
 	visit := func(fl *pflag.Flag) {
-		if firstErr == nil && fl.Name != "config" && fl.Name != "help" && !excludedByCommandLine(fl, onCommandLine) {
+		if firstErr == nil && config.IsConfigurable(fl) && !excludedByCommandLine(fl, onCommandLine) {
 			firstErr = applyFlag(cmd, fl, cfg, scope, f.Env)
 		}
 	}
@@ -219,12 +262,9 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 }
 
 // excludedByCommandLine reports whether fl must not be filled from the
-// environment or file: it is marked command-line-only, or a flag in a mutually
-// exclusive group with it was given on the command line (the command line wins).
+// environment or file because a flag in a mutually exclusive group with it was
+// given on the command line (the command line wins).
 func excludedByCommandLine(fl *pflag.Flag, onCommandLine map[string]bool) bool {
-	if _, ok := fl.Annotations[config.CommandLineOnly]; ok {
-		return true
-	}
 	for _, group := range fl.Annotations["cobra_annotation_mutually_exclusive"] {
 		for _, other := range strings.Fields(group) {
 			if other != fl.Name && onCommandLine[other] {
@@ -243,12 +283,7 @@ func secretFlag(name string) bool {
 			return false
 		}
 	}
-	for _, word := range []string{"secret", "client-state", "token", "password"} {
-		if strings.Contains(name, word) {
-			return true
-		}
-	}
-	return false
+	return logging.SecretName(name)
 }
 
 // applyFlag sets fl from the environment or the config file when it was not

@@ -72,6 +72,19 @@ func TestCLIReference(t *testing.T) {
 	}
 }
 
+// TestGroupCommandWithoutArgumentsPrintsHelp: `hookctl subscriptions` alone
+// still shows its help on stdout and succeeds.
+func TestGroupCommandWithoutArgumentsPrintsHelp(t *testing.T) {
+	t.Parallel()
+	f, out, errOut := testFactory(t, nil)
+	if got := Run(context.Background(), f, []string{"subscriptions"}); got != exitcode.OK {
+		t.Fatalf("exit %d; stderr %s", got, errOut)
+	}
+	if !strings.Contains(out.String(), "Available Commands:") {
+		t.Errorf("stdout has no help: %q", out)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -85,13 +98,22 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", []string{"version", "--bogus"}, exitcode.Usage, "unknown flag: --bogus"},
 		{"extra argument", []string{"version", "extra"}, exitcode.Usage, "unknown command"},
 		{"bad output", []string{"version", "-o", "xml"}, exitcode.Usage, `invalid output format "xml"`},
+		{"unknown subcommand", []string{"subscriptions", "lst"}, exitcode.Usage, "unknown command \"lst\" for \"hookctl subscriptions\"\n\nDid you mean this?\n\tlist\n"},
+		{"unknown trigger", []string{"trigger", "email"}, exitcode.Usage, "unknown command \"email\" for \"hookctl trigger\"\n\nDid you mean this?\n\tmail\n"},
+		{"unknown subcommand without suggestion", []string{"send", "frob"}, exitcode.Usage, `unknown command "frob" for "hookctl send"`},
+		{"unknown subcommand before its flags", []string{"send", "teamz", "--to", "x"}, exitcode.Usage, "unknown command \"teamz\" for \"hookctl send\"\n\nDid you mean this?\n\tteams\n"},
+		{"unknown flag of a group", []string{"send", "--bogus"}, exitcode.Usage, "unknown flag: --bogus"},
+		{"unknown completion shell", []string{"completion", "bsh"}, exitcode.Usage, `unknown command "bsh" for "hookctl completion"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, _, errOut := testFactory(t, nil)
+			f, out, errOut := testFactory(t, nil)
 			if got := Run(context.Background(), f, tt.args); got != tt.want {
 				t.Errorf("exit %d, want %d; stderr: %s", got, tt.want, errOut)
+			}
+			if tt.want != exitcode.OK && out.Len() != 0 {
+				t.Errorf("a usage error printed on stdout: %q", out)
 			}
 			if !strings.Contains(errOut.String(), tt.err) {
 				t.Errorf("stderr %q does not contain %q", errOut, tt.err)
@@ -140,6 +162,7 @@ func TestPrecedence(t *testing.T) {
 			probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
 			probe.Flags().StringVar(&greeting, "greeting", "plain", "")
 			probe.Flags().StringArrayVar(&values, "value", nil, "")
+			config.MarkConfigurable(probe.Flags(), "greeting", "value")
 			root.AddCommand(probe)
 			root.SetArgs(append([]string{"probe"}, tt.args...))
 			root.SetErr(errOut)
@@ -177,6 +200,7 @@ func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
 			probe.Flags().String("reply", "", "")
 			probe.Flags().String("reply-exec", "", "")
 			probe.MarkFlagsMutuallyExclusive("reply", "reply-exec")
+			config.MarkConfigurable(probe.Flags(), "reply", "reply-exec")
 			root := NewCmdRoot(f)
 			root.AddCommand(probe)
 			root.SetArgs(tt.args)
@@ -189,41 +213,6 @@ func TestExclusiveFlagFromEnvYieldsToCommandLine(t *testing.T) {
 				t.Errorf("exit %d, want %d (err %v, stderr %s)", code, tt.want, err, errOut)
 			}
 		})
-	}
-}
-
-func TestCommandLineOnlyFlagIgnoresEnvAndFile(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("all: true\n"), 0o600)
-	f, _, _ := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir, "HOOKCTL_ALL": "true"})
-	var all bool
-	probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
-	probe.Flags().BoolVar(&all, "all", false, "")
-	_ = probe.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
-	root := NewCmdRoot(f)
-	root.AddCommand(probe)
-	root.SetArgs([]string{"probe"})
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if all {
-		t.Fatal("--all was set from the environment or config file")
-	}
-}
-
-// TestCommonEnvNamesDoNotSetFlags: HOOKCTL_ENV=production must not switch
-// `hookctl emulator` into --env mode (the annotation's semantics are tested above).
-func TestCommonEnvNamesDoNotSetFlags(t *testing.T) {
-	t.Parallel()
-	f, _, _ := testFactory(t, nil)
-	root := NewCmdRoot(f)
-	emulator, _, err := root.Find([]string{"emulator"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := emulator.Flags().Lookup("env").Annotations[config.CommandLineOnly]; !ok {
-		t.Fatal("emulator --env can be set from HOOKCTL_ENV")
 	}
 }
 

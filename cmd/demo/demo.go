@@ -23,7 +23,7 @@ import (
 	"github.com/hookctl/hookctl/internal/httpclient"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
-	"github.com/hookctl/hookctl/internal/watch"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
@@ -98,7 +98,7 @@ type run struct {
 	user     string
 	mails    chan *notification.Notification // delivered notifications
 	resynced chan *notification.Notification
-	watched  chan watch.Event
+	watched  chan submanager.Event
 }
 
 func demoRun(ctx context.Context, opts *Options) (err error) {
@@ -114,7 +114,7 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 	}()
 	started := time.Now()
 	r := &run{opts: opts, mails: make(chan *notification.Notification, 1024),
-		resynced: make(chan *notification.Notification, 1024), watched: make(chan watch.Event, 1024)}
+		resynced: make(chan *notification.Notification, 1024), watched: make(chan submanager.Event, 1024)}
 
 	r.say("Starting the emulator (Microsoft Graph and the identity platform on 127.0.0.1)…")
 	r.em, err = emulator.Start(ctx, emulator.Options{
@@ -142,7 +142,7 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 	if err != nil {
 		return err
 	}
-	subscribed, err := waitFor[watch.Subscribed](ctx, r.watched, "the subscription")
+	subscribed, err := waitFor[submanager.Subscribed](ctx, r.watched, "the subscription")
 	if err != nil {
 		return r.stop(stopListening, listened, err)
 	}
@@ -223,7 +223,7 @@ func (r *run) listen(ctx context.Context) (<-chan error, error) {
 		return nil, fmt.Errorf("preparing the listener: %w", err)
 	}
 	r.say("Starting hookctl listen --subscribe inbox --fetch --tunnel none…")
-	opts.OnWatch = func(e watch.Event) { offer(r.watched, e) }
+	opts.OnWatch = func(e submanager.Event) { offer(r.watched, e) }
 	opts.Observers = append(opts.Observers, receiver.ReporterFunc(func(e receiver.Event) error {
 		if n, ok := e.(receiver.NotificationEvent); ok {
 			if _, resynced := n.Notification.Fields()["resynced"]; resynced {
@@ -279,7 +279,7 @@ func (r *run) lifecycle(ctx context.Context, subscriptionID string) error {
 	if err := r.em.Graph.Lifecycle(subscriptionID, graphsim.LifecycleReauthorizationRequired); err != nil {
 		return fmt.Errorf("sending reauthorizationRequired: %w", err)
 	}
-	if _, err := waitFor[watch.Reauthorized](ctx, r.watched, "the reauthorization"); err != nil {
+	if _, err := waitFor[submanager.Reauthorized](ctx, r.watched, "the reauthorization"); err != nil {
 		return err
 	}
 	r.say("hookctl reauthorized the subscription.")
@@ -299,7 +299,7 @@ func (r *run) lifecycle(ctx context.Context, subscriptionID string) error {
 	if _, err := receive(ctx, r.resynced, "the resynced mail"); err != nil {
 		return err
 	}
-	if _, err := waitFor[watch.Resynced](ctx, r.watched, "the end of the resync"); err != nil {
+	if _, err := waitFor[submanager.Resynced](ctx, r.watched, "the end of the resync"); err != nil {
 		return err
 	}
 	r.em.Graph.SetFaults(graphsim.Faults{})
@@ -352,7 +352,7 @@ func receive[T any](ctx context.Context, ch <-chan T, what string) (T, error) {
 
 // waitFor receives watch events until one of type T arrives; a Failed event
 // ends the wait with its error.
-func waitFor[T watch.Event](ctx context.Context, ch <-chan watch.Event, what string) (T, error) {
+func waitFor[T submanager.Event](ctx context.Context, ch <-chan submanager.Event, what string) (T, error) {
 	for {
 		e, err := receive(ctx, ch, what)
 		if err != nil {
@@ -362,7 +362,7 @@ func waitFor[T watch.Event](ctx context.Context, ch <-chan watch.Event, what str
 		switch e := e.(type) {
 		case T:
 			return e, nil
-		case watch.Failed:
+		case submanager.Failed:
 			var zero T
 			return zero, fmt.Errorf("waiting for %s: %s failed: %w", what, e.Action, e.Err)
 		}

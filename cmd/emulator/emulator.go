@@ -16,6 +16,7 @@ import (
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/emulator"
@@ -86,13 +87,10 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			$ hookctl emulator
 
 			# Run it in the background and sign hookctl in against it
-			$ eval "$(hookctl emulator --auto-approve --env &)"
+			$ hookctl emulator start --auto-approve
+			$ eval "$(hookctl emulator env)"
 			$ hookctl login
-			$ kill $HOOKCTL_EMULATOR_PID    # stop it (the state is saved)
-
-			# The same, keeping the settings in a file
-			$ hookctl emulator --auto-approve --env > emulator.env &
-			$ sleep 1; . ./emulator.env && hookctl login
+			$ hookctl emulator stop    # the state is saved
 
 			# Settings as JSON for a script
 			$ hookctl emulator -o json | head -n 1 | jq -r .authority
@@ -108,13 +106,7 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			opts.JSON = f.JSON()
 			opts.Logger = f.Logger()
 			opts.Secrets = f.Secrets
-			if opts.StateFile == "" {
-				dir := config.StateDir(f.Env)
-				if cfg, err := f.Config(); err == nil {
-					dir = cfg.StateDir
-				}
-				opts.StateFile = filepath.Join(dir, "emulator", emulator.DefaultStateFile)
-			}
+			opts.StateFile = stateFile(f, opts.StateFile)
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -124,15 +116,20 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			return emulatorRun(cmd.Context(), opts)
 		},
 	}
-	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdPostMessage(f, nil), NewCmdCreateEvent(f, nil))
-	fl := cmd.Flags()
+	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdStart(f, nil), NewCmdEnv(f, nil), NewCmdStop(f, nil),
+		NewCmdPostMessage(f, nil), NewCmdCreateEvent(f, nil))
+	addServeFlags(cmd.Flags(), opts)
+	cmd.Flags().BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
+	return cmd
+}
+
+// addServeFlags adds the flags that shape the emulator, shared by `hookctl
+// emulator` and `hookctl emulator start`.
+func addServeFlags(fl *pflag.FlagSet, opts *Options) {
 	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on (the certificate covers 127.0.0.1, localhost and ::1)")
 	fl.StringVar(&opts.StateFile, "state", "", "state `FILE`; certificates and keys live beside it, in a private directory (default: $HOOKCTL_STATE_DIR/emulator/state.json)")
 	fl.StringVar(&opts.SeedFile, "seed", "", "YAML or JSON `FILE` with more users and apps (see docs/emulator.md)")
 	fl.BoolVar(&opts.AutoApprove, "auto-approve", false, "sign the first user in on every device code at once")
-	fl.BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
-	// HOOKCTL_ENV is too common a name (HOOKCTL_ENV=production) to read as this flag.
-	_ = fl.SetAnnotation("env", config.CommandLineOnly, []string{"true"})
 	fl.DurationVar(&opts.RetryBase, "retry-base", graphsim.DefaultRetryBase, "first delay before a failed notification is retried (doubles each time)")
 	fl.DurationVar(&opts.BatchWindow, "batch-window", graphsim.DefaultBatchWindow, "how long changes are gathered into one notification POST")
 	fl.DurationVar(&opts.Latency, "latency", 0, "fault: delay added to every Graph answer")
@@ -142,7 +139,24 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "fault: Retry-After of throttled answers (rounded up to whole seconds)")
 	fl.Float64Var(&opts.DropRate, "drop-rate", 0, "fault: share of notifications dropped, each followed by a missed lifecycle event (0 to 1)")
 	fl.Float64Var(&opts.DuplicateRate, "duplicate-rate", 0, "fault: share of notification POSTs delivered twice (0 to 1)")
-	return cmd
+}
+
+// stateFile is --state, or the emulator's state file in the state directory.
+// start, env and stop, whose own --state is read from the command line only,
+// resolve it as `hookctl emulator` does (HOOKCTL_EMULATOR_STATE, HOOKCTL_STATE,
+// emulator.state or state in config.yaml), so all four agree on one emulator.
+func stateFile(f *factory.Factory, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	dir := config.StateDir(f.Env)
+	if cfg, err := f.Config(); err == nil {
+		if v, _, ok := cfg.Lookup("emulator", "state"); ok && fmt.Sprint(v) != "" {
+			return fmt.Sprint(v)
+		}
+		dir = cfg.StateDir
+	}
+	return filepath.Join(dir, "emulator", emulator.DefaultStateFile)
 }
 
 func (o *Options) validate() error {

@@ -51,7 +51,7 @@ func NewCmdLifecycle(f *factory.Factory, runF func(*LifecycleOptions) error) *co
 			A subscription without a lifecycleNotificationUrl still changes state, but
 			nothing is sent (a warning says so). The emulator is found at --emulator-url
 			(%[1]sHOOKCTL_EMULATOR_URL%[1]s), else from %[1]sHOOKCTL_GRAPH_URL%[1]s; its CA is trusted
-			from %[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator --env%[1]s prints set both.
+			from %[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator env%[1]s prints set both.
 		`, "`"),
 		Example: heredoc.Doc(`
 			  $ hookctl emulator lifecycle 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 reauthorizationRequired

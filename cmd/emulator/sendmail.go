@@ -55,14 +55,14 @@ func NewCmdSendMail(f *factory.Factory, runF func(*SendMailOptions) error) *cobr
 			repeated. --from may be any address; a tenant user also keeps a copy in Sent
 			Items. The emulator is found at --emulator-url (%[1]sHOOKCTL_EMULATOR_URL%[1]s), else
 			from %[1]sHOOKCTL_GRAPH_URL%[1]s, else at %[2]s; its CA is trusted from
-			%[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator --env%[1]s prints set both.
+			%[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator env%[1]s prints set both.
 
 			One line per delivered message goes to stdout (with -o json an object with id,
 			to and subject).
 		`, "`", DefaultEmulatorURL),
 		Example: heredoc.Doc(`
-			  $ hookctl emulator --env > emulator.env &
-			  $ . ./emulator.env
+			  $ hookctl emulator start
+			  $ eval "$(hookctl emulator env)"
 			  $ hookctl emulator send-mail --to adele@contoso.example --subject "Quarterly numbers"
 			  $ hookctl emulator send-mail --to adele@contoso.example --to megan@contoso.example --subject load --count 100 -o json
 		`),
@@ -122,7 +122,7 @@ func addEmulatorURLFlag(cmd *cobra.Command, target *string) {
 	cmd.Flags().StringVar(target, "emulator-url", DefaultEmulatorURL, "base URL of the running emulator (when not given: from HOOKCTL_GRAPH_URL)")
 }
 
-// graphURLEnv is set by `hookctl emulator --env`; the emulator's base URL is
+// graphURLEnv is set by `hookctl emulator env`; the emulator's base URL is
 // the Graph URL without /v1.0, so it also finds an emulator on another port.
 const graphURLEnv = "HOOKCTL_GRAPH_URL"
 
@@ -192,7 +192,7 @@ func callControl(ctx context.Context, newClient func() (*http.Client, error), ba
 		}
 		var unknownCA x509.UnknownAuthorityError
 		if errors.As(err, &unknownCA) {
-			return fmt.Errorf("cannot reach the emulator at %s: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE to the caFile the emulator printed (the lines `hookctl emulator --env` prints do that)", endpoint)
+			return fmt.Errorf("cannot reach the emulator at %s: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE to the caFile the emulator printed (the lines `hookctl emulator env` prints do that)", endpoint)
 		}
 		return fmt.Errorf("cannot reach the emulator at %s: %v\nStart it with `hookctl emulator`, or point --emulator-url (HOOKCTL_EMULATOR_URL) and HOOKCTL_CA_FILE at it", endpoint, err)
 	}

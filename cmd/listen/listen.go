@@ -25,6 +25,7 @@ import (
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/journal"
+	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
@@ -218,7 +219,7 @@ func listenRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer w.close()
-	s, err := prepare(opts)
+	s, err := prepare(opts, w.accepted())
 	if err != nil {
 		return err
 	}
@@ -245,7 +246,7 @@ type session struct {
 }
 
 // prepare checks the options, opens the journal and builds the receiver.
-func prepare(opts *Options) (*session, error) {
+func prepare(opts *Options, accepted func(*notification.Collection)) (*session, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -293,7 +294,8 @@ func prepare(opts *Options) (*session, error) {
 			}
 		}
 	}
-	s.journal, s.replay, err = journal.Open(path, journal.Options{})
+	warn := func(err error) { fmt.Fprintf(opts.IO.ErrOut, "%s %v\n", opts.IO.ErrScheme().WarningIcon(), err) }
+	s.journal, s.replay, err = journal.Open(path, journal.Options{Warn: warn})
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +315,7 @@ func prepare(opts *Options) (*session, error) {
 		TeamsKeys:         keys,
 		TeamsReplier:      replier,
 		ProcessDelay:      opts.ProcessDelay,
+		Accepted:          accepted,
 		Now:               opts.Now,
 	})
 	if err != nil {
@@ -484,12 +487,7 @@ func replyEnv(environ []string) []string {
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		upper := strings.ToUpper(name)
-		secret := upper == "NGROK_AUTHTOKEN"
-		if strings.HasPrefix(upper, "HOOKCTL_") {
-			for _, word := range []string{"SECRET", "CLIENT_STATE", "TOKEN", "PASSWORD"} {
-				secret = secret || strings.Contains(upper, word)
-			}
-		}
+		secret := upper == "NGROK_AUTHTOKEN" || strings.HasPrefix(upper, "HOOKCTL_") && logging.SecretName(name)
 		if !secret {
 			out = append(out, kv)
 		}

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/watch"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 )
@@ -72,12 +72,12 @@ func truncate(s string, limit int) string {
 }
 
 // watchEvent prints what the subscription manager did, on stderr.
-func (r *renderer) watchEvent(e watch.Event) {
+func (r *renderer) watchEvent(e submanager.Event) {
 	es := r.opts.IO.ErrScheme()
 	ok, warn := es.SuccessIcon(), es.WarningIcon()
 	var line string
 	switch e := e.(type) {
-	case watch.Subscribed:
+	case submanager.Subscribed:
 		if e.Replaces != "" {
 			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, expires %s", ok, e.Replaces, e.ID, untilText(e.Expiry))
 		} else {
@@ -86,21 +86,21 @@ func (r *renderer) watchEvent(e watch.Event) {
 		if e.Clamped {
 			line += fmt.Sprintf("\n%s --expires is past Graph's maximum for %s: using the maximum", warn, e.Resource)
 		}
-	case watch.Renewed:
+	case submanager.Renewed:
 		line = fmt.Sprintf("%s renewed subscription %s until %s", ok, e.ID, untilText(e.Expiry))
-	case watch.Reauthorized:
+	case submanager.Reauthorized:
 		how := ""
 		if e.ByRenewal {
 			how = " by renewing it"
 		}
 		line = fmt.Sprintf("%s reauthorized subscription %s%s", ok, e.ID, how)
-	case watch.Resynced:
+	case submanager.Resynced:
 		line = fmt.Sprintf("%s resynced subscription %s after %s: %d message(s) recovered, %d change(s) already shown", ok, e.ID, e.Reason, e.Emitted, e.Changes-e.Emitted)
-	case watch.Deleted:
+	case submanager.Deleted:
 		line = fmt.Sprintf("%s deleted subscription %s", ok, e.ID)
-	case watch.Kept:
+	case submanager.Kept:
 		line = fmt.Sprintf("%s kept subscription %s (expires %s); the next hookctl listen accepts its notifications", ok, e.ID, untilText(e.Expiry))
-	case watch.Failed:
+	case submanager.Failed:
 		subject := "subscription " + e.ID
 		if e.ID == "" {
 			subject = "a subscription"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/watch"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 )
@@ -53,16 +53,16 @@ func TestWatchEventLines(t *testing.T) {
 	out, errOut := newLines(), newLines()
 	r := newRenderer(&Options{IO: &iostreams.IOStreams{Out: out, ErrOut: errOut}})
 	expiry := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-	for _, e := range []watch.Event{
-		watch.Subscribed{ID: "a", Resource: "me/mailFolders('Inbox')/messages", Expiry: expiry, Clamped: true},
-		watch.Subscribed{ID: "b", Replaces: "a", Expiry: expiry},
-		watch.Renewed{ID: "b", Expiry: expiry},
-		watch.Reauthorized{ID: "b", ByRenewal: true},
-		watch.Resynced{ID: "b", Reason: "missed", Emitted: 2, Changes: 5},
-		watch.Failed{ID: "b", Action: "renew", Err: errors.New("Graph: 503"), RetryIn: 2 * time.Second},
-		watch.Failed{Action: "resync", Err: errors.New("no delta")},
-		watch.Kept{ID: "b", Expiry: expiry},
-		watch.Deleted{ID: "b"},
+	for _, e := range []submanager.Event{
+		submanager.Subscribed{ID: "a", Resource: "me/mailFolders('Inbox')/messages", Expiry: expiry, Clamped: true},
+		submanager.Subscribed{ID: "b", Replaces: "a", Expiry: expiry},
+		submanager.Renewed{ID: "b", Expiry: expiry},
+		submanager.Reauthorized{ID: "b", ByRenewal: true},
+		submanager.Resynced{ID: "b", Reason: "missed", Emitted: 2, Changes: 5},
+		submanager.Failed{ID: "b", Action: "renew", Err: errors.New("Graph: 503"), RetryIn: 2 * time.Second},
+		submanager.Failed{Action: "resync", Err: errors.New("no delta")},
+		submanager.Kept{ID: "b", Expiry: expiry},
+		submanager.Deleted{ID: "b"},
 	} {
 		r.watchEvent(e)
 	}

@@ -1,7 +1,7 @@
 package listen
 
 // hookctl listen --subscribe: the tunnel, the subscriptions kept alive while
-// the listener runs (internal/watch) and --fetch.
+// the listener runs (internal/submanager) and --fetch (internal/fetcher).
 
 import (
 	"context"
@@ -20,17 +20,15 @@ import (
 	"github.com/hookctl/hookctl/internal/auth"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/fetcher"
 	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/internal/tunnel"
-	"github.com/hookctl/hookctl/internal/watch"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
-
-// InboxAlias is what --subscribe accepts for the profile's inbox.
-const InboxAlias = "inbox"
 
 // SubscriptionLifetimeEnv is a test-only knob, like ProcessDelayEnv: a
 // lifetime for subscriptions and renewals that replaces --expires, so tests
@@ -71,7 +69,7 @@ type SubscribeOptions struct {
 
 	// OnWatch sees every subscription event after it is printed (hookctl
 	// demo follows the run with it).
-	OnWatch func(watch.Event)
+	OnWatch func(submanager.Event)
 	// Lifetime, when set, replaces --expires: tests use lifetimes under the
 	// minute that --expires refuses.
 	Lifetime time.Duration
@@ -130,8 +128,8 @@ type watchRun struct {
 	states    *notification.ClientStates
 	client    *graph.Client
 	store     *substore.Store
-	fetcher   *watch.Fetcher
-	manager   atomic.Pointer[watch.Manager]
+	fetcher   *fetcher.Fetcher
+	manager   atomic.Pointer[submanager.Manager]
 	session   *session
 	// known holds the subscription ids whose clientState came from the
 	// store; followStore adds the ones that appear later (nil: it does not).
@@ -233,7 +231,7 @@ func prepareWatch(opts *Options) (*watchRun, error) {
 	if s.Fetch {
 		fetchClient := *w.client
 		fetchClient.MaxRetryWait = fetchRetryWait
-		w.fetcher = watch.NewFetcher(&fetchClient, watch.FetcherOptions{})
+		w.fetcher = fetcher.New(&fetchClient, fetcher.Options{})
 		opts.Enrich = w.enrich
 	}
 	return w, nil
@@ -276,20 +274,9 @@ func (w *watchRun) addSecret(value string) {
 // checkSubscribeFlags resolves the resources, --change-type and --expires.
 func (w *watchRun) checkSubscribeFlags() error {
 	s := &w.opts.SubscribeOptions
-	var changeTypes []string
-	for _, value := range s.ChangeType {
-		for _, ct := range strings.Split(value, ",") {
-			switch ct = strings.ToLower(strings.TrimSpace(ct)); ct {
-			case "created", "updated", "deleted":
-				changeTypes = append(changeTypes, ct)
-			case "":
-			default:
-				return exitcode.Usagef("invalid --change-type %q: use created, updated or deleted (comma list)", ct)
-			}
-		}
-	}
-	if len(changeTypes) == 0 {
-		return exitcode.Usagef("--change-type is empty: use created, updated or deleted (comma list)")
+	changeTypes, err := shared.ParseChangeTypes(s.ChangeType)
+	if err != nil {
+		return err
 	}
 	s.ChangeType = changeTypes
 	w.lifetime = s.Lifetime
@@ -307,16 +294,14 @@ func (w *watchRun) checkSubscribeFlags() error {
 			return exitcode.Usagef("--subscribe is empty: use inbox or a Graph resource path such as me/mailFolders('Inbox')/messages")
 		case strings.Contains(resource, "://"):
 			return exitcode.Usagef("invalid --subscribe %q: give the path relative to the Graph service root, e.g. me/mailFolders('Inbox')/messages", resource)
-		case strings.EqualFold(resource, InboxAlias):
-			if s.AuthProfile == nil {
-				resource = graph.InboxResource
-				break
-			}
+		case graph.IsAlias(resource) && s.AuthProfile == nil:
+			resource, _ = graph.ResolveAlias(resource, "")
+		case graph.IsAlias(resource):
 			profile, err := s.AuthProfile()
 			if err != nil {
 				return err
 			}
-			if resource, err = shared.InboxResource(profile); err != nil {
+			if resource, err = shared.ResolveResource(profile, resource); err != nil {
 				return err
 			}
 		}
@@ -325,15 +310,20 @@ func (w *watchRun) checkSubscribeFlags() error {
 	return nil
 }
 
-// handler is what the HTTP server serves: the receiver, behind the message
-// prefetcher with --fetch, behind a look at the subscription store for new
-// clientStates.
+// accepted is the receiver's accepted-collection hook: with --fetch, the
+// messages of genuine notifications are read while earlier ones render.
+func (w *watchRun) accepted() func(*notification.Collection) {
+	if w == nil || w.fetcher == nil {
+		return nil
+	}
+	return func(c *notification.Collection) { w.fetcher.PrefetchCollection(c, w.states) }
+}
+
+// handler is what the HTTP server serves: the receiver, behind a look at the
+// subscription store for new clientStates.
 func (w *watchRun) handler(next http.Handler) http.Handler {
 	if w == nil {
 		return next
-	}
-	if w.fetcher != nil {
-		next = w.fetcher.Prefetcher(next, w.states)
 	}
 	if w.store == nil || w.known == nil {
 		return next
@@ -370,19 +360,19 @@ func (w *watchRun) start(ctx context.Context, s *session) error {
 		}
 		w.store = store
 	}
-	manager := watch.New(watch.Options{
+	manager := submanager.New(submanager.Options{
 		Graph:           w.client,
 		Store:           w.store,
 		ClientStates:    w.states,
 		NotificationURL: s.urls.NotificationURL,
 		LifecycleURL:    s.urls.LifecycleURL,
-		ChangeType:      strings.Join(opts.ChangeType, ","),
+		ChangeTypes:     opts.ChangeType,
 		Lifetime:        w.lifetime,
 		Profile:         opts.Profile,
 		Keep:            opts.Keep,
 		Report:          w.report,
 		Emit:            w.emit,
-		Fetcher:         w.fetcher,
+		Primer:          w.primer(),
 		Secrets:         opts.Secrets,
 		RetryMin:        opts.RetryMin,
 	})
@@ -430,16 +420,31 @@ func (w *watchRun) close() {
 	})
 }
 
+// primer is the fetcher a resync hands the messages it read (nil without --fetch).
+func (w *watchRun) primer() submanager.Primer {
+	if w.fetcher == nil {
+		return nil
+	}
+	return w.fetcher
+}
+
 // observe passes the receiver's events to the manager.
 func (w *watchRun) observe(e receiver.Event) error {
-	if manager := w.manager.Load(); manager != nil {
-		return manager.Report(e)
+	manager := w.manager.Load()
+	if manager == nil {
+		return nil
+	}
+	switch e := e.(type) {
+	case receiver.NotificationEvent:
+		manager.Notification(e.Notification)
+	case receiver.LifecycleEvent:
+		manager.Lifecycle(e.Notification)
 	}
 	return nil
 }
 
 // report prints a subscription event on stderr and passes it on.
-func (w *watchRun) report(e watch.Event) {
+func (w *watchRun) report(e submanager.Event) {
 	w.session.render.watchEvent(e)
 	if w.opts.OnWatch != nil {
 		w.opts.OnWatch(e)

@@ -251,6 +251,25 @@ func TestListenSubscribeKeepThenListenAgain(t *testing.T) {
 	assertNoClientState(t, c)
 }
 
+func TestListenChangeTypeReachesGraphOnce(t *testing.T) {
+	t.Parallel()
+	// The emulator, like Graph, refuses a changeType that names a type twice.
+	c := newCLI(t, graphsim.Config{})
+	res := c.Run("listen", "--subscribe", "inbox", "--change-type", "created,created", "--change-type", " CREATED,updated", "--keep",
+		"--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--timeout", "1s")
+	if res.Code != 5 {
+		t.Fatalf("exit %d (want 5 for --timeout)\n%s", res.Code, res.Stderr)
+	}
+	subs := c.Em.Graph.Subscriptions()
+	if len(subs) != 1 || subs[0].ChangeType != "created,updated" {
+		t.Fatalf("subscriptions on Graph: %+v\n%s", subs, res.Stderr)
+	}
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	if len(recs) != 1 || recs[0].ChangeType != "created,updated" {
+		t.Errorf("store: %+v", recs)
+	}
+}
+
 // waitReady polls the listener's health route.
 func waitReady(t *testing.T, addr string) {
 	t.Helper()

@@ -12,8 +12,8 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/internal/substore"
-	"github.com/hookctl/hookctl/internal/watch"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
 
@@ -42,8 +42,8 @@ func startWatching(tb testing.TB, em *emulator.Emulator, out, errOut io.Writer) 
 		},
 	}
 	ready := make(chan struct{})
-	opts.OnWatch = func(e watch.Event) {
-		if _, ok := e.(watch.Subscribed); ok {
+	opts.OnWatch = func(e submanager.Event) {
+		if _, ok := e.(submanager.Subscribed); ok {
 			close(ready)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/internal/auth"
-	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
 )
@@ -50,8 +49,6 @@ func NewCmdLogout(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "sign every profile out and delete every token cache")
-	// HOOKCTL_ALL or all: in config.yaml, meant for another command, must not sign everyone out.
-	_ = cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
 	return cmd
 }
 

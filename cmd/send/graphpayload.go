@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -126,11 +125,3 @@ func randomBytes(n int) []byte {
 func randomBase64URL(n int) string { return base64.RawURLEncoding.EncodeToString(randomBytes(n)) }
 
 func randomBase64(n int) string { return base64.StdEncoding.EncodeToString(randomBytes(n)) }
-
-func newGUID() string {
-	b := randomBytes(16)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/internal/exitcode"
@@ -178,17 +179,17 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 		subscriptionID: opts.SubscriptionID,
 		clientState:    opts.ClientState,
 		tenantID:       opts.TenantID,
-		userID:         newGUID(),
+		userID:         uuid.NewString(),
 		changeType:     opts.ChangeType,
 		resource:       opts.Resource,
 		lifecycleEvent: opts.Lifecycle,
 		expiration:     time.Now().Add(3 * 24 * time.Hour).Truncate(time.Second),
 	}
 	if faker.subscriptionID == "" {
-		faker.subscriptionID = newGUID()
+		faker.subscriptionID = uuid.NewString()
 	}
 	if faker.tenantID == "" {
-		faker.tenantID = newGUID()
+		faker.tenantID = uuid.NewString()
 	}
 
 	failed := 0
@@ -277,7 +278,7 @@ type validationResult struct {
 
 // validateRun plays Graph's side of the handshake (PROTOCOL.md §2).
 func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Client, target *url.URL) error {
-	token := graphValidationToken + newGUID()
+	token := graphValidationToken + uuid.NewString()
 	withToken := *target
 	query := withToken.Query()
 	query.Set("validationToken", token)

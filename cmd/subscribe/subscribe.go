@@ -4,8 +4,6 @@ package subscribe
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -26,11 +24,8 @@ import (
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
 )
-
-// clientStateBytes is the entropy of a generated clientState: 32 bytes are 43
-// base64url characters, well under Graph's 128.
-const clientStateBytes = 32
 
 // Options are every input of `hookctl subscribe`.
 type Options struct {
@@ -190,17 +185,18 @@ func (o *Options) check(cmd *cobra.Command) error {
 	if strings.TrimSpace(o.Resource) == "" {
 		return exitcode.Usagef("the resource is empty: use a short name such as inbox or a Graph resource path such as me/messages")
 	}
-	resource, err := o.expand(func() (string, error) { return "", nil })
+	resource, err := shared.ExpandResource(o.Resource, nil)
 	if err != nil {
 		return err
 	}
-	if graph.LookupShortName(o.Resource) == nil {
+	if !graph.IsAlias(o.Resource) {
 		o.Resource = resource
 	}
+	resource = o.withSelect(resource)
 	if cmd.Flags().Changed("change-type") {
-		changeTypes, err := graph.ParseChangeTypes(o.ChangeTypes...)
+		changeTypes, err := shared.ParseChangeTypes(o.ChangeTypes)
 		if err != nil {
-			return exitcode.Usagef("--change-type: %v", err)
+			return err
 		}
 		o.ChangeTypes = changeTypes
 	} else {
@@ -248,21 +244,13 @@ func (o *Options) check(cmd *cobra.Command) error {
 	}))
 }
 
-// expand turns the argument into the resource path for user ("" for me),
-// with a $select added to a short name's rich Outlook subscription.
-func (o *Options) expand(user func() (string, error)) (string, error) {
-	resource, err := graph.ExpandResource(o.Resource, user)
-	if err != nil {
-		var exitErr *exitcode.ExitError
-		if errors.As(err, &exitErr) {
-			return "", err
-		}
-		return "", exitcode.Usagef("%v", err)
+// withSelect adds the $select a short name's rich Outlook subscription needs
+// (a path the user wrote is sent as written).
+func (o *Options) withSelect(resource string) string {
+	if o.IncludeResourceData && graph.IsAlias(o.Resource) {
+		return graph.WithDefaultSelect(resource)
 	}
-	if o.IncludeResourceData && graph.LookupShortName(o.Resource) != nil {
-		resource = graph.WithDefaultSelect(resource)
-	}
-	return resource, nil
+	return resource
 }
 
 // ruleError turns a broken resource rule into a usage error that says what to do.
@@ -325,31 +313,23 @@ func DeriveLifecycleURL(notificationURL string) string {
 	return notificationURL
 }
 
-// NewClientState returns 32 random bytes, base64url without padding.
-func NewClientState() (string, error) {
-	b := make([]byte, clientStateBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a clientState: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
 func subscribeRun(ctx context.Context, o *Options) error {
 	profile, err := o.Profile()
 	if err != nil {
 		return err
 	}
-	resource, err := o.expand(func() (string, error) { return shared.MailboxUser(profile) })
+	resource, err := shared.ResolveResource(profile, o.Resource)
 	if err != nil {
 		return err
 	}
+	resource = o.withSelect(resource)
 	want, err := shared.ParseExpires(o.Expires)
 	if err != nil {
 		return err
 	}
 	clientState := o.ClientState
 	if clientState == "" {
-		if clientState, err = NewClientState(); err != nil {
+		if clientState, err = notification.NewClientState(); err != nil {
 			return err
 		}
 	}

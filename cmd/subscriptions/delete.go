@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
-	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/substore"
@@ -74,8 +73,6 @@ func NewCmdDelete(f *factory.Factory, runF func(*DeleteOptions) error) *cobra.Co
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "delete every subscription hookctl made with the active profile")
 	cmd.Flags().BoolVar(&opts.Expired, "expired", false, "delete hookctl's subscriptions whose expiry has passed")
-	_ = cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})     // never from HOOKCTL_* or config.yaml
-	_ = cmd.Flags().SetAnnotation("expired", config.CommandLineOnly, []string{"true"}) // never from HOOKCTL_* or config.yaml
 	return cmd
 }
 

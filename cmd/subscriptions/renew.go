@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
-	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/substore"
@@ -62,7 +61,6 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "renew every subscription hookctl made with the active profile")
-	_ = cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"}) // never from HOOKCTL_* or config.yaml
 	cmd.Flags().StringVar(&opts.Expires, "expires", "max", "new lifetime from now: max, a duration (90m, 72h) or days (3d)")
 	return cmd
 }

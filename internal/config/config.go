@@ -16,12 +16,32 @@ import (
 // EnvPrefix prefixes every environment variable hookctl reads for a flag: --teams-secret is HOOKCTL_TEAMS_SECRET.
 const EnvPrefix = "HOOKCTL"
 
-// CommandLineOnly is a flag annotation for flags that must never come from the
-// environment or the config file (destructive selectors such as
-// `subscriptions delete --all`):
-//
-//	cmd.Flags().SetAnnotation("all", config.CommandLineOnly, []string{"true"})
-const CommandLineOnly = "hookctl_command_line_only"
+// Configurable is the flag annotation that lets a flag be read from HOOKCTL_*
+// and config.yaml when it is not on the command line. Configuration is opt-in:
+// a flag without it is read from the command line only, so a value meant for
+// one command, or left in the environment, cannot reveal a secret or destroy
+// anything in another. Mark flags with MarkConfigurable.
+const Configurable = "hookctl_configurable"
+
+// MarkConfigurable marks the named flags of fs Configurable; it panics on a
+// name fs does not have, so a renamed flag cannot silently lose its marking.
+func MarkConfigurable(fs *pflag.FlagSet, names ...string) {
+	for _, name := range names {
+		if err := fs.SetAnnotation(name, Configurable, []string{"true"}); err != nil {
+			panic(fmt.Sprintf("config.MarkConfigurable: %v", err))
+		}
+	}
+}
+
+// IsConfigurable reports whether fl may be read from HOOKCTL_* and config.yaml.
+func IsConfigurable(fl *pflag.Flag) bool {
+	_, ok := fl.Annotations[Configurable]
+	return ok
+}
+
+// FileOnlyKey reports the config.yaml keys that are settings but not flags:
+// ngrok.authtoken, read by the ngrok tunnel (internal/tunnel).
+func FileOnlyKey(key string) bool { return key == "ngrok.authtoken" }
 
 // SourceAnnotation is set on a flag filled from the environment or the config
 // file; its value names where the value came from.
@@ -182,6 +202,9 @@ func (c *Config) Lookup(scope, flag string) (value any, source string, ok bool) 
 	}
 	return nil, "", false
 }
+
+// Keys lists the config file's keys, dotted and lower-case ("listen.addr").
+func (c *Config) Keys() []string { return c.v.AllKeys() }
 
 // Get returns a config-file value by dotted key (e.g. "ngrok.authtoken"), or nil.
 func (c *Config) Get(key string) any { return c.v.Get(key) }

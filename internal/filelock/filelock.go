@@ -63,3 +63,10 @@ func (l *Lock) Release() {
 	_ = unlock(l.f)
 	_ = l.f.Close()
 }
+
+// Handoff passes a held lock to a child process: the returned file goes in
+// exec.Cmd.ExtraFiles, and the lock stays held, without being unlocked, for as
+// long as any process has the file open, so it ends when the child exits. The
+// caller closes its own copy once the child has started; Release must not be
+// called after Handoff (unlocking would drop the child's lock too).
+func (l *Lock) Handoff() *os.File { return l.f }

@@ -13,6 +13,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -21,8 +22,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/hookctl/hookctl/pkg/notification"
 )
 
 // magic starts every journal file so that --journal never truncates a file
@@ -33,6 +39,12 @@ const (
 	kindEntry    byte = 1
 	kindMark     byte = 2
 	kindComplete byte = 3
+	// kindPad overwrites what a failed write may have left past the end, so
+	// that a refused entry can never be read back.
+	kindPad byte = 4
+	// kindMemo is a small value remembered for a time, independent of any
+	// entry: the de-duplication keys of notifications already emitted.
+	kindMemo byte = 5
 
 	headerSize = 8 // 4 bytes length, 4 bytes CRC-32C
 	// maxRecord bounds a record's length so a corrupt length field cannot make
@@ -64,6 +76,18 @@ type Options struct {
 	// synced lets each commit use fdatasync without a metadata update, which
 	// roughly halves the cost of the group commit on ext4.
 	PreallocBytes int64
+	// Warn hears about problems that do not stop the journal: damage that
+	// replay skipped (a *DamageError) and a compaction that failed (the old
+	// file stays in place). Nil: they go unreported.
+	Warn func(error)
+	// Now is the clock used to name copies of damaged files and to age
+	// memos (default time.Now).
+	Now func() time.Time
+	// MemoWindow and MemoLimit bound the memos kept (see Remember): older
+	// ones, and the oldest beyond the limit, are dropped. The defaults are
+	// the de-duplication window's, which is what memos are for.
+	MemoWindow time.Duration
+	MemoLimit  int
 }
 
 // Journal is an open journal file. It is safe for concurrent use.
@@ -89,6 +113,7 @@ type Journal struct {
 
 	mu      sync.Mutex // guards the fields below
 	pending map[uint64]*pendingEntry
+	memos   []memo // oldest first
 	// Stats
 	size       int64 // where the next record goes
 	allocated  int64 // the file's length: size plus a zero-filled reserve
@@ -98,6 +123,31 @@ type Journal struct {
 	file    *os.File // used by the leader only after Open
 	nextSeq uint64
 	buf     []byte
+	// dirty is how far a failed write may have put bytes past size; the
+	// next commit pads over them.
+	dirty int64
+	// damaged is set when replay skipped damage, so Open rewrites the file.
+	damaged bool
+	// failing is set while commits fail, so notes alone are retried on a
+	// timer rather than in a loop (qmu guards it).
+	failing bool
+	// fault, set only by tests, is consulted before each write and sync;
+	// a non-nil error is returned as if the system call had failed.
+	fault func(op string) error
+}
+
+// memo is a remembered value and when it was remembered.
+type memo struct {
+	data []byte
+	at   time.Time
+}
+
+// memoLength is the size of a memo's record.
+func (m memo) length() int64 { return headerSize + 9 + 8 + int64(len(m.data)) }
+
+func appendMemo(dst []byte, m memo) []byte {
+	payload := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(m.data)), uint64(m.at.UnixNano()))
+	return appendRecord(dst, kindMemo, 0, append(payload, m.data...))
 }
 
 type pendingEntry struct {
@@ -122,15 +172,27 @@ type result struct {
 
 // Open opens (creating if needed, mode 0600) the journal at path, replays it and
 // returns the entries not yet completed, oldest first. The parent directory
-// must exist. A torn record at the end (a crash mid-write) is cut off; a file
-// that is not a journal is refused and left untouched. Only one process may
-// have a journal open.
+// must exist. A torn record at the end (a crash mid-write) is cut off. Damage
+// followed by intact records is skipped: every intact record is replayed, a
+// copy of the damaged file is kept beside it, the damage goes to opts.Warn
+// as a *DamageError and the journal is rewritten without it. A file that is
+// not a journal is refused and left untouched. Only one process may have a
+// journal open.
 func Open(path string, opts Options) (*Journal, []Entry, error) {
 	if opts.CompactBytes <= 0 {
 		opts.CompactBytes = 4 << 20
 	}
 	if opts.PreallocBytes <= 0 {
 		opts.PreallocBytes = 1 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MemoWindow <= 0 {
+		opts.MemoWindow = notification.DefaultDedupWindow
+	}
+	if opts.MemoLimit <= 0 {
+		opts.MemoLimit = notification.DefaultDedupEntries
 	}
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -155,12 +217,20 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 		file.Close()
 		return nil, nil, err
 	}
+	if j.damaged {
+		// Rewrite without the damage so it is reported once, not on every start.
+		if err := j.compact(); err != nil {
+			j.warn(fmt.Errorf("rewriting the damaged journal %s failed; it stays as it is: %w", path, err))
+		}
+	}
 	j.released = sync.NewCond(&j.qmu)
 	go j.commitNotes()
 	return j, entries, nil
 }
 
-// replay reads the file, rebuilds the pending index and returns pending entries.
+// replay reads the file, rebuilds the pending index and returns pending
+// entries. Damage between intact records is skipped and reported (with a copy
+// of the file kept beside it), then rewritten away by a compaction.
 func (j *Journal) replay() ([]Entry, error) {
 	info, err := j.file.Stat()
 	if err != nil {
@@ -177,65 +247,125 @@ func (j *Journal) replay() ([]Entry, error) {
 		j.allocated = j.size
 		return nil, syncDir(j.path)
 	}
-	reader := bufio.NewReaderSize(io.NewSectionReader(j.file, 0, info.Size()), 256<<10)
-	head := make([]byte, len(magic))
-	if _, err := io.ReadFull(reader, head); err != nil || string(head) != magic {
+	data := make([]byte, info.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(j.file, 0, info.Size()), data); err != nil {
+		return nil, fmt.Errorf("reading journal: %w", err)
+	}
+	if !bytes.HasPrefix(data, []byte(magic)) {
 		return nil, fmt.Errorf("%s is not a hookctl journal; pass --journal with a new or journal file", j.path)
 	}
-	data := map[uint64][]byte{}
-	offset := int64(len(magic))
-	var header [headerSize]byte
-	for {
-		if _, err := io.ReadFull(reader, header[:]); err != nil {
-			break // clean end or torn header
-		}
-		length := binary.LittleEndian.Uint32(header[0:4])
-		sum := binary.LittleEndian.Uint32(header[4:8])
-		if length < 9 || length > maxRecord {
-			break // also the zero-filled reserve after the last record
-		}
-		body := make([]byte, length)
-		if _, err := io.ReadFull(reader, body); err != nil || crc32.Checksum(body, castagnoli) != sum {
-			break
-		}
-		kind, seq, payload := body[0], binary.LittleEndian.Uint64(body[1:9]), body[9:]
-		recordLen := int64(headerSize) + int64(length)
-		switch kind {
+	payloads := map[uint64][]byte{}
+	completed := map[uint64]bool{}
+	end, damaged := scan(data, func(rec record) {
+		switch rec.kind {
 		case kindEntry:
-			j.pending[seq] = &pendingEntry{offset: offset, length: recordLen}
-			data[seq] = payload
-			j.liveBytes += recordLen
-			if seq >= j.nextSeq {
-				j.nextSeq = seq + 1
+			if completed[rec.seq] {
+				return // a stray copy of a finished entry must not come back
+			}
+			if old, ok := j.pending[rec.seq]; ok {
+				j.liveBytes -= old.length
+			}
+			j.pending[rec.seq] = &pendingEntry{offset: rec.offset, length: rec.length}
+			payloads[rec.seq] = rec.body
+			j.liveBytes += rec.length
+			if rec.seq >= j.nextSeq {
+				j.nextSeq = rec.seq + 1
 			}
 		case kindMark:
-			if p, ok := j.pending[seq]; ok {
-				p.marks = append(p.marks, string(payload))
+			if p, ok := j.pending[rec.seq]; ok {
+				p.marks = append(p.marks, string(rec.body))
 			}
 		case kindComplete:
-			if p, ok := j.pending[seq]; ok {
+			completed[rec.seq] = true
+			if p, ok := j.pending[rec.seq]; ok {
 				j.liveBytes -= p.length
-				delete(j.pending, seq)
-				delete(data, seq)
+				delete(j.pending, rec.seq)
+				delete(payloads, rec.seq)
+			}
+		case kindMemo:
+			if len(rec.body) >= 8 {
+				at := time.Unix(0, int64(binary.LittleEndian.Uint64(rec.body)))
+				j.memos = append(j.memos, memo{data: bytes.Clone(rec.body[8:]), at: at})
+				j.liveBytes += rec.length
 			}
 		}
-		offset += recordLen
+	})
+	j.forgetMemos()
+	if len(damaged) > 0 {
+		report := &DamageError{Path: j.path}
+		for _, d := range damaged {
+			report.Regions = append(report.Regions, DamagedRegion{Offset: d.offset, Length: d.length, IntactAfter: d.recordsAfter})
+		}
+		report.Copy, report.CopyErr = keepCopy(j.path, data, j.opts.Now())
+		j.warn(report)
+		j.damaged = true
 	}
-	if offset < info.Size() {
-		// Past the last whole record is the zero reserve or a record torn by
+	if end < info.Size() {
+		// Past the last intact record is the zero reserve or a record torn by
 		// a crash mid-write, which was never acknowledged: drop both.
-		if err := j.file.Truncate(offset); err != nil {
+		if err := j.file.Truncate(end); err != nil {
 			return nil, fmt.Errorf("repairing journal tail: %w", err)
 		}
 	}
-	j.size = offset
-	j.allocated = offset
+	j.size = end
+	j.allocated = end
 	entries := make([]Entry, 0, len(j.pending))
 	for seq, p := range j.pending {
-		entries = append(entries, Entry{Seq: seq, Data: data[seq], Marks: p.marks})
+		entries = append(entries, Entry{Seq: seq, Data: payloads[seq], Marks: p.marks})
 	}
 	sort.Slice(entries, func(a, b int) bool { return entries[a].Seq < entries[b].Seq })
 	return entries, nil
+}
+
+// keepCopy writes the damaged file's bytes beside it, so that whatever the
+// skipped bytes held can still be looked at after the journal is rewritten.
+func keepCopy(path string, data []byte, now time.Time) (string, error) {
+	copyPath := path + ".damaged-" + now.UTC().Format("20060102T150405.000Z")
+	if err := os.WriteFile(copyPath, data, 0o600); err != nil {
+		return "", err
+	}
+	return copyPath, nil
+}
+
+// DamageError reports damaged bytes that replay skipped in the middle of a
+// journal. The journal stays usable; the error is for the user to see.
+type DamageError struct {
+	Path    string
+	Regions []DamagedRegion
+	// Copy is where the damaged file was copied before it was rewritten ("" if
+	// the copy failed with CopyErr).
+	Copy    string
+	CopyErr error
+}
+
+// DamagedRegion is one stretch of unreadable bytes.
+type DamagedRegion struct {
+	Offset, Length int64
+	// IntactAfter counts intact records after it that replay kept.
+	IntactAfter int
+}
+
+func (e *DamageError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "journal %s was damaged:", e.Path)
+	for i, r := range e.Regions {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		fmt.Fprintf(&b, " %d bytes at offset %d skipped (at least one record lost), %d intact records after them kept", r.Length, r.Offset, r.IntactAfter)
+	}
+	if e.Copy != "" {
+		fmt.Fprintf(&b, "; the damaged file is kept as %s", e.Copy)
+	} else {
+		fmt.Fprintf(&b, "; keeping a copy of the damaged file failed: %v", e.CopyErr)
+	}
+	return b.String()
+}
+
+func (j *Journal) warn(err error) {
+	if j.opts.Warn != nil {
+		j.opts.Warn(err)
+	}
 }
 
 // Append writes data as a new entry and returns its sequence number once the
@@ -292,8 +422,7 @@ func (j *Journal) lead() {
 	j.notes = j.notes[:0]
 	j.qmu.Unlock()
 
-	if len(batch) > 0 {
-		j.commit(batch)
+	if len(batch) > 0 && j.commit(batch) == nil {
 		j.maybeCompact()
 	}
 	clear(batch)
@@ -319,6 +448,37 @@ func (j *Journal) lead() {
 // Mark records that stage of entry seq is done. It does not wait for the disk.
 func (j *Journal) Mark(seq uint64, stage string) error {
 	return j.note(&request{kind: kindMark, seq: seq, stage: stage})
+}
+
+// Remember records a small value (a de-duplication key) that outlives the
+// entries: RangeMemos returns it, after a restart too, for MemoWindow or
+// until MemoLimit newer ones push it out. It does not wait for the disk.
+func (j *Journal) Remember(value []byte, at time.Time) error {
+	return j.note(&request{kind: kindMemo, data: appendMemo(nil, memo{data: value, at: at})})
+}
+
+// RangeMemos calls fn with each memo still kept, oldest first.
+func (j *Journal) RangeMemos(fn func(value []byte, at time.Time)) {
+	j.mu.Lock()
+	memos := slices.Clone(j.memos)
+	j.mu.Unlock()
+	for _, m := range memos {
+		fn(m.data, m.at)
+	}
+}
+
+// forgetMemos drops memos past the window or the limit (j.mu held or not
+// yet shared).
+func (j *Journal) forgetMemos() {
+	now := j.opts.Now()
+	drop := 0
+	for drop < len(j.memos) && (len(j.memos)-drop > j.opts.MemoLimit || now.Sub(j.memos[drop].at) >= j.opts.MemoWindow) {
+		j.liveBytes -= j.memos[drop].length()
+		drop++
+	}
+	if drop > 0 {
+		j.memos = slices.Delete(j.memos, 0, drop)
+	}
 }
 
 // Complete records that entry seq needs no more processing. It does not wait
@@ -352,15 +512,25 @@ func (j *Journal) wake() {
 }
 
 // commitNotes writes marks and completions when no appender is about to.
+// While writes fail it retries every noteRetry instead of spinning.
 func (j *Journal) commitNotes() {
 	defer close(j.stopped)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
 	for {
 		select {
 		case <-j.kick:
+		case <-retry.C:
 		case <-j.stop:
+			retry.Stop()
 			return
 		}
 		j.qmu.Lock()
+		if j.failing {
+			j.qmu.Unlock()
+			retry.Reset(noteRetry)
+			continue
+		}
 		if j.leading || len(j.notes) == 0 || j.closed {
 			j.qmu.Unlock()
 			continue
@@ -370,6 +540,10 @@ func (j *Journal) commitNotes() {
 		j.lead()
 	}
 }
+
+// noteRetry is how often marks and completions alone are retried while the
+// disk refuses writes; each append retries anyway.
+const noteRetry = time.Second
 
 // Pending is the number of entries appended and not completed.
 func (j *Journal) Pending() int {
@@ -410,15 +584,24 @@ func (j *Journal) Close() error {
 	j.qmu.Unlock()
 	close(j.stop)
 	<-j.stopped
+	var err error
 	if len(batch) > 0 {
-		j.commit(batch)
+		err = j.commit(batch)
 	}
-	// Give back the zero reserve; with nothing pending, everything.
+	// Give back the zero reserve; with nothing pending, everything but the
+	// memos.
 	end := j.size
 	if len(j.pending) == 0 {
-		end = int64(len(magic))
+		j.forgetMemos()
+		if len(j.memos) == 0 {
+			end = int64(len(magic))
+		} else if err == nil && j.compact() == nil {
+			end = j.size
+		}
 	}
-	err := j.file.Truncate(end)
+	if truncErr := j.file.Truncate(end); err == nil {
+		err = truncErr
+	}
 	if syncErr := j.file.Sync(); err == nil {
 		err = syncErr
 	}
@@ -429,11 +612,19 @@ func (j *Journal) Close() error {
 }
 
 // commit writes a batch with one write and, if it holds entries, one fsync.
-func (j *Journal) commit(batch []*request) {
+// Nothing is registered in memory until the write (and sync) succeeded: a
+// refused entry leaves no trace, and refused marks and completions are queued
+// again for the next commit.
+func (j *Journal) commit(batch []*request) error {
 	j.buf = j.buf[:0]
 	needSync := false
 	j.mu.Lock()
 	offset := j.size
+	type placed struct {
+		req            *request
+		offset, length int64
+	}
+	var entries []placed
 	for _, req := range batch {
 		start := len(j.buf)
 		switch req.kind {
@@ -441,44 +632,107 @@ func (j *Journal) commit(batch []*request) {
 			req.seq = j.nextSeq
 			j.nextSeq++
 			j.buf = appendRecord(j.buf, kindEntry, req.seq, req.data)
-			length := int64(len(j.buf) - start)
-			j.pending[req.seq] = &pendingEntry{offset: offset + int64(start), length: length}
-			j.liveBytes += length
+			entries = append(entries, placed{req, offset + int64(start), int64(len(j.buf) - start)})
 			needSync = true
 		case kindMark:
-			if p, ok := j.pending[req.seq]; ok {
-				p.marks = append(p.marks, req.stage)
+			if _, ok := j.pending[req.seq]; ok {
 				j.buf = appendRecord(j.buf, kindMark, req.seq, []byte(req.stage))
 			}
 		case kindComplete:
-			if p, ok := j.pending[req.seq]; ok {
-				j.liveBytes -= p.length
-				delete(j.pending, req.seq)
+			if _, ok := j.pending[req.seq]; ok {
 				j.buf = appendRecord(j.buf, kindComplete, req.seq, nil)
 			}
+		case kindMemo:
+			j.buf = append(j.buf, req.data...) // a whole record already
 		}
+	}
+	if end := offset + int64(len(j.buf)); end < j.dirty {
+		j.buf = appendPad(j.buf, j.dirty-end)
 	}
 	j.mu.Unlock()
 	err := j.reserve(offset + int64(len(j.buf)))
 	if err == nil {
+		err = j.check("write")
+	}
+	if err == nil {
 		_, err = j.file.WriteAt(j.buf, offset)
 	}
 	if err == nil && needSync {
-		err = datasync(j.file)
-	}
-	if err != nil {
-		// The next batch overwrites whatever part of this one reached the file.
-		err = fmt.Errorf("writing journal %s: %w", j.path, err)
-	} else {
-		j.mu.Lock()
-		j.size += int64(len(j.buf))
-		j.mu.Unlock()
-	}
-	for _, req := range batch {
-		if req.done != nil {
-			req.done <- result{seq: req.seq, err: err}
+		err = j.check("sync")
+		if err == nil {
+			err = datasync(j.file)
 		}
 	}
+	var requeue []*request
+	j.mu.Lock()
+	if err != nil {
+		// Part of this batch may be in the file; the next commit pads over it.
+		j.dirty = max(j.dirty, offset+int64(len(j.buf)))
+		err = fmt.Errorf("writing journal %s: %w", j.path, err)
+		for _, req := range batch {
+			if req.done == nil {
+				requeue = append(requeue, req)
+			}
+		}
+	} else {
+		j.dirty = 0
+		j.size += int64(len(j.buf))
+		for _, e := range entries {
+			j.pending[e.req.seq] = &pendingEntry{offset: e.offset, length: e.length}
+			j.liveBytes += e.length
+		}
+		for _, req := range batch {
+			switch req.kind {
+			case kindMark:
+				if p, ok := j.pending[req.seq]; ok {
+					p.marks = append(p.marks, req.stage)
+				}
+			case kindComplete:
+				if p, ok := j.pending[req.seq]; ok {
+					j.liveBytes -= p.length
+					delete(j.pending, req.seq)
+				}
+			case kindMemo:
+				if rec, ok := readRecord(append([]byte(magic), req.data...), int64(len(magic))); ok {
+					at := time.Unix(0, int64(binary.LittleEndian.Uint64(rec.body)))
+					j.memos = append(j.memos, memo{data: rec.body[8:], at: at})
+					j.liveBytes += rec.length
+				}
+			}
+		}
+		j.forgetMemos()
+	}
+	j.mu.Unlock()
+	j.qmu.Lock()
+	j.failing = err != nil
+	if len(requeue) > 0 && !j.closed {
+		j.notes = append(requeue, j.notes...)
+	}
+	j.qmu.Unlock()
+	for _, req := range batch {
+		if req.done != nil {
+			if err != nil {
+				req.done <- result{err: err}
+			} else {
+				req.done <- result{seq: req.seq}
+			}
+		}
+	}
+	return err
+}
+
+// check consults the test seam.
+func (j *Journal) check(op string) error {
+	if j.fault != nil {
+		return j.fault(op)
+	}
+	return nil
+}
+
+// appendPad appends one record of kind pad at least n bytes long.
+func appendPad(dst []byte, n int64) []byte {
+	payload := max(n-headerSize-9, 0)
+	return appendRecord(dst, kindPad, 0, make([]byte, payload))
 }
 
 // zeros fills the reserve without allocating a buffer each time.
@@ -491,6 +745,9 @@ func (j *Journal) reserve(end int64) error {
 		return nil
 	}
 	grow := max(j.opts.PreallocBytes, end-j.allocated)
+	if err := j.check("reserve"); err != nil {
+		return err
+	}
 	for written := int64(0); written < grow; {
 		n := min(grow-written, int64(len(zeros)))
 		if _, err := j.file.WriteAt(zeros[:n], j.allocated+written); err != nil {
@@ -526,11 +783,17 @@ func (j *Journal) maybeCompact() {
 	if !due {
 		return
 	}
-	// A failed compaction leaves the old file in place, which stays correct;
-	// the next batch tries again.
-	_ = j.compact()
+	if err := j.compact(); err != nil {
+		// The old file stays in place, which stays correct; the next batch
+		// tries again.
+		j.warn(fmt.Errorf("compacting journal %s failed; it keeps growing until a compaction succeeds: %w", j.path, err))
+	}
 }
 
+// compact writes the pending entries (with their marks) to a file beside the
+// journal, syncs it, reads it back and checks it record by record against
+// what it must hold, and only then renames it over the journal and syncs the
+// directory. Any failure before the rename leaves the journal untouched.
 func (j *Journal) compact() error {
 	tmpPath := j.path + ".compact"
 	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -559,7 +822,10 @@ func (j *Journal) compact() error {
 		p := j.pending[seq] // only this goroutine mutates pending entries
 		record = append(record[:0], make([]byte, p.length)...)
 		if _, err := j.file.ReadAt(record, p.offset); err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("reading entry %d: %w", seq, err))
+		}
+		if rec, ok := readRecord(append([]byte(magic), record...), int64(len(magic))); !ok || rec.kind != kindEntry || rec.seq != seq {
+			return fail(fmt.Errorf("entry %d at offset %d does not read back intact", seq, p.offset))
 		}
 		out.Write(record)
 		moved[seq] = offset
@@ -570,10 +836,26 @@ func (j *Journal) compact() error {
 			offset += int64(len(record))
 		}
 	}
-	if err := out.Flush(); err != nil {
+	j.mu.Lock()
+	j.forgetMemos()
+	memos := slices.Clone(j.memos)
+	j.mu.Unlock()
+	for _, m := range memos {
+		record = appendMemo(record[:0], m)
+		out.Write(record)
+		offset += int64(len(record))
+	}
+	err = out.Flush()
+	if err == nil {
+		err = j.check("compact")
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if err != nil {
 		return fail(err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := verifyCompacted(tmp, offset, seqs, j.pending, len(memos)); err != nil {
 		return fail(err)
 	}
 	if err := lockFile(tmp); err != nil {
@@ -586,18 +868,62 @@ func (j *Journal) compact() error {
 		// The rename happened; the old descriptor now points at an unlinked file.
 		// Carry on with the new one: at worst a power cut restores the old file,
 		// which holds everything the new one does.
-		_ = err
+		j.warn(fmt.Errorf("syncing the directory of journal %s after compaction: %w", j.path, err))
 	}
 	j.file.Close()
 	j.mu.Lock()
 	j.file = tmp
 	j.size = offset
 	j.allocated = offset
+	j.dirty = 0
 	for seq, at := range moved {
 		j.pending[seq].offset = at
 	}
 	j.compaction++
 	j.mu.Unlock()
+	return nil
+}
+
+// verifyCompacted reads the compacted file back from disk and checks that it
+// holds exactly the pending entries, in order, with their marks, and nothing
+// damaged.
+func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*pendingEntry, memos int) error {
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return fmt.Errorf("reading the compacted journal back: %w", err)
+	}
+	if !bytes.HasPrefix(data, []byte(magic)) {
+		return errors.New("the compacted journal lacks its header")
+	}
+	next, memosFound := 0, 0
+	marks := map[uint64]int{}
+	var bad error
+	end, damaged := scan(data, func(rec record) {
+		switch {
+		case bad != nil:
+		case rec.kind == kindEntry && next < len(seqs) && rec.seq == seqs[next]:
+			next++
+		case rec.kind == kindMark && next > 0 && rec.seq == seqs[next-1]:
+			marks[rec.seq]++
+		case rec.kind == kindMemo && next == len(seqs):
+			memosFound++
+		default:
+			bad = fmt.Errorf("unexpected record of kind %d for entry %d", rec.kind, rec.seq)
+		}
+	})
+	for _, seq := range seqs[:next] {
+		if bad == nil && marks[seq] != len(pending[seq].marks) {
+			bad = fmt.Errorf("entry %d has %d of its %d marks", seq, marks[seq], len(pending[seq].marks))
+		}
+	}
+	switch {
+	case bad != nil:
+		return fmt.Errorf("the compacted journal does not check: %w", bad)
+	case len(damaged) > 0 || end != size:
+		return errors.New("the compacted journal does not check: damaged records")
+	case next != len(seqs) || memosFound != memos:
+		return fmt.Errorf("the compacted journal does not check: %d of %d entries, %d of %d memos", next, len(seqs), memosFound, memos)
+	}
 	return nil
 }
 

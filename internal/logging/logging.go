@@ -44,11 +44,18 @@ func (s *Secrets) Scrub(text string) string {
 	return text
 }
 
-// sensitiveKey reports attribute names whose values are secret whatever they hold.
-func sensitiveKey(key string) bool {
-	k := strings.ToLower(key)
-	for _, word := range []string{"secret", "token", "password", "authorization", "clientstate", "assertion", "key"} {
-		if strings.Contains(k, word) {
+// secretWords mark a name as holding a secret, whatever its value.
+var secretWords = []string{"secret", "token", "password", "authorization", "clientstate", "assertion", "key"}
+
+// SecretName reports whether a name (a flag, an environment variable, a log
+// attribute) says it holds a secret: it contains one of the secret words,
+// ignoring case, "-" and "_" (client-state, CLIENT_STATE and clientState
+// alike). It is the one list the root command, listen's reply environment
+// and the --debug logger share.
+func SecretName(name string) bool {
+	normal := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(name))
+	for _, word := range secretWords {
+		if strings.Contains(normal, word) {
 			return true
 		}
 	}
@@ -68,7 +75,7 @@ func New(w io.Writer, enabled bool, secrets *Secrets) *slog.Logger {
 			if a.Key == slog.TimeKey {
 				return a
 			}
-			if sensitiveKey(a.Key) {
+			if SecretName(a.Key) {
 				return slog.String(a.Key, Redacted)
 			}
 			if a.Value.Kind() == slog.KindString || a.Value.Kind() == slog.KindAny {

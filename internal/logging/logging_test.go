@@ -34,3 +34,16 @@ func TestDisabledWritesNothing(t *testing.T) {
 		t.Fatalf("disabled logger wrote %q", buf.String())
 	}
 }
+
+func TestSecretName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"client-state": true, "HOOKCTL_LISTEN_CLIENT_STATE": true, "clientState": true, "teams-secret": true,
+		"NGROK_AUTHTOKEN": true, "certificate-password-env": true, "Authorization": true, "TEAMS_KEY": true,
+		"client_assertion": true, "keep": false, "output": false, "state": false, "HOOKCTL_OUTPUT": false, "reveal": false,
+	} {
+		if got := SecretName(name); got != want {
+			t.Errorf("SecretName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -7,16 +7,6 @@ import (
 	"time"
 )
 
-// Change types a subscription can ask for.
-const (
-	ChangeCreated = "created"
-	ChangeUpdated = "updated"
-	ChangeDeleted = "deleted"
-)
-
-// allChangeTypes is every change type Graph knows, in its documented order.
-var allChangeTypes = []string{ChangeCreated, ChangeUpdated, ChangeDeleted}
-
 // SelectRule says what a resource path may carry in $select when the
 // subscription includes resource data.
 type SelectRule int
@@ -81,7 +71,7 @@ const (
 const teamsLifecycleRequiredPast = time.Hour
 
 var (
-	createdUpdatedDeleted = allChangeTypes
+	createdUpdatedDeleted = changeTypes[:]
 	updatedOnly           = []string{ChangeUpdated}
 	updatedDeleted        = []string{ChangeUpdated, ChangeDeleted}
 	createdOnly           = []string{ChangeCreated}
@@ -386,30 +376,6 @@ func formatMinutes(d time.Duration) string {
 		return fmt.Sprintf("%d hours", d/time.Hour)
 	}
 	return fmt.Sprintf("%d minutes", d/time.Minute)
-}
-
-// ParseChangeTypes reads change types given as comma lists or repeated
-// values ("created,updated", "Deleted"): trimmed, lower-cased, without
-// duplicates, in the order given. Anything but created, updated and deleted
-// is an error naming them; so is an empty list.
-func ParseChangeTypes(values ...string) ([]string, error) {
-	var out []string
-	for _, value := range values {
-		for _, ct := range strings.Split(value, ",") {
-			ct = strings.ToLower(strings.TrimSpace(ct))
-			switch {
-			case ct == "":
-			case !slices.Contains(allChangeTypes, ct):
-				return nil, fmt.Errorf("invalid change type %q: use %s (comma list)", ct, strings.Join(allChangeTypes, ", "))
-			case !slices.Contains(out, ct):
-				out = append(out, ct)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no change type given: use %s (comma list)", strings.Join(allChangeTypes, ", "))
-	}
-	return out, nil
 }
 
 // DefaultChangeTypes is what hookctl subscribes to when no change type is

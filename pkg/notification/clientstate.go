@@ -1,7 +1,10 @@
 package notification
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
 	"sync"
 )
 
@@ -104,4 +107,19 @@ func (c *ClientStates) Check(subscriptionID, clientState string) Verdict {
 		return Accepted
 	}
 	return Mismatch
+}
+
+// clientStateBytes is the entropy of a generated clientState: 32 bytes are 43
+// base64url characters, well under Graph's 128.
+const clientStateBytes = 32
+
+// NewClientState returns a random clientState: 32 bytes from crypto/rand,
+// base64url without padding. Every command that subscribes without a
+// clientState of the user's uses it.
+func NewClientState() (string, error) {
+	b := make([]byte, clientStateBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a clientState: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }

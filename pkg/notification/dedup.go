@@ -2,6 +2,7 @@ package notification
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -14,24 +15,27 @@ const (
 	DefaultDedupEntries = 100_000
 )
 
-// DedupKey identifies a notification for deduplication: the subscription and
-// the notification id, or, when Graph sent no id, the subscription, resource,
-// change type and resourceData's @odata.etag. ok is false when the item carries
-// too little to be recognised again (it is then never treated as a duplicate).
+// DedupKey identifies a notification for deduplication by its content: the
+// subscription, the notification id, resource, change type, resourceData's
+// @odata.etag and lifecycle event. Microsoft documents the id only as
+// "unique, optional", never as stable across retries or unique per change,
+// while a redelivery carries identical content; so two items that share an id
+// but differ in any of the others are both emitted. ok is false when the item
+// carries too little to be recognised again (no subscription, or neither id
+// nor etag); it is then never treated as a duplicate.
 func DedupKey(n *Notification) (key [16]byte, ok bool) {
-	var material string
-	switch {
-	case n.SubscriptionID == "":
-		return key, false
-	case n.ID != "":
-		material = "id\x00" + n.SubscriptionID + "\x00" + n.ID
-	case n.ETag != "":
-		material = "etag\x00" + n.SubscriptionID + "\x00" + n.Resource + "\x00" + n.ChangeType + "\x00" + n.ETag
-	default:
+	if n.SubscriptionID == "" || (n.ID == "" && n.ETag == "") {
 		return key, false
 	}
-	sum := sha256.Sum256([]byte(material))
-	copy(key[:], sum[:16])
+	hash := sha256.New()
+	for _, field := range []string{n.SubscriptionID, n.ID, n.Resource, n.ChangeType, n.ETag, n.LifecycleEvent} {
+		// Length-prefixed, so no choice of values can make two keys collide.
+		var size [8]byte
+		binary.LittleEndian.PutUint64(size[:], uint64(len(field)))
+		hash.Write(size[:])
+		hash.Write([]byte(field))
+	}
+	copy(key[:], hash.Sum(nil))
 	return key, true
 }
 
@@ -76,6 +80,19 @@ func (d *Dedup) Seen(key [16]byte, now time.Time) bool {
 	d.order = append(d.order, dedupEntry{key: key, at: now})
 	d.evict(now)
 	return false
+}
+
+// Restore records key as seen at at, without asking: it rebuilds the window
+// after a restart from keys kept elsewhere, oldest first.
+func (d *Dedup) Restore(key [16]byte, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.seen[key]; ok && !at.After(old) {
+		return
+	}
+	d.seen[key] = at
+	d.order = append(d.order, dedupEntry{key: key, at: at})
+	d.evict(at)
 }
 
 // Len is the number of remembered keys.

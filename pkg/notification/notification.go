@@ -36,8 +36,7 @@ type Notification struct {
 	LifecycleEvent                 string
 	// ResourceData is the raw resourceData object (nil when absent).
 	ResourceData json.RawMessage
-	// ETag is resourceData's @odata.etag for items without an id, used to
-	// recognise their redeliveries.
+	// ETag is resourceData's @odata.etag, part of the de-duplication key.
 	ETag string
 
 	// Raw is the item exactly as received.
@@ -226,8 +225,8 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.ResourceData != nil && n.ID == "" {
-		// Only items without an id are recognised by their etag.
+	if n.ResourceData != nil {
+		// Part of the de-duplication key (DedupKey).
 		var data struct {
 			ETag any `json:"@odata.etag"`
 		}

@@ -23,7 +23,7 @@ func TestParseKeepsEveryField(t *testing.T) {
 	}
 	n := c.Value[0]
 	if n.ID != "lsgTZMr9KwAAA" || n.SubscriptionID != "7f105c7d-2dc5-4530-97cd-4e7ae6534c07" || n.ClientState != "s3cret" ||
-		n.ChangeType != "created" || n.TenantID != "72f988bf-86f1-41af-91ab-2d7cd011db47" || n.ETag != "" || n.IsLifecycle() {
+		n.ChangeType != "created" || n.TenantID != "72f988bf-86f1-41af-91ab-2d7cd011db47" || n.ETag != `W/"CQAAABYAAAD"` || n.IsLifecycle() {
 		t.Errorf("notification = %+v", n)
 	}
 	line := n.AppendJSON(nil, [2]string{"type", `"notification"`}, [2]string{"receivedAt", `"2026-11-23T00:00:00Z"`})
@@ -66,13 +66,13 @@ func TestParseErrorsAreOneLine(t *testing.T) {
 	}
 }
 
-func TestETagOnlyWithoutID(t *testing.T) {
+func TestETagWithAndWithoutID(t *testing.T) {
 	t.Parallel()
-	c, err := notification.Parse([]byte(`{"value":[{"subscriptionId":"s","resourceData":{"@odata.etag":"W/\"1\""}},{"id":"x","resourceData":{"@odata.etag":"W/\"2\""}}]}`))
+	c, err := notification.Parse([]byte(`{"value":[{"subscriptionId":"s","resourceData":{"@odata.etag":"W/\"1\""}},{"id":"x","resourceData":{"@odata.etag":"W/\"2\""}},{"id":"y","resourceData":{"@odata.etag":7}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Value[0].ETag != `W/"1"` || c.Value[1].ETag != "" {
+	if c.Value[0].ETag != `W/"1"` || c.Value[1].ETag != `W/"2"` || c.Value[2].ETag != "" {
 		t.Errorf("etags %q %q", c.Value[0].ETag, c.Value[1].ETag)
 	}
 }
@@ -155,25 +155,38 @@ func TestClientStates(t *testing.T) {
 	}
 }
 
-func TestDedupKey(t *testing.T) {
+// TestDedupKeyIsTheContent is item 6 of issue 9: only a true redelivery
+// (identical content) shares a key; an id shared by different changes does not.
+func TestDedupKeyIsTheContent(t *testing.T) {
 	t.Parallel()
-	byID := &notification.Notification{SubscriptionID: "s", ID: "1", ETag: "e1"}
-	sameID := &notification.Notification{SubscriptionID: "s", ID: "1", ETag: "e2"}
-	otherSub := &notification.Notification{SubscriptionID: "t", ID: "1"}
-	byETag := &notification.Notification{SubscriptionID: "s", Resource: "r", ChangeType: "updated", ETag: "e1"}
-	otherChange := &notification.Notification{SubscriptionID: "s", Resource: "r", ChangeType: "deleted", ETag: "e1"}
-	key := func(n *notification.Notification) [16]byte {
-		k, ok := notification.DedupKey(n)
+	base := notification.Notification{SubscriptionID: "s", ID: "1", Resource: "r", ChangeType: "updated", ETag: "e1"}
+	key := func(n notification.Notification) [16]byte {
+		k, ok := notification.DedupKey(&n)
 		if !ok {
 			t.Fatalf("no key for %+v", n)
 		}
 		return k
 	}
-	if key(byID) != key(sameID) {
-		t.Error("same subscription and id must match")
+	redelivery := base
+	redelivery.ClientState, redelivery.TenantID = "other", "t" // not part of the content that identifies a change
+	if key(base) != key(redelivery) {
+		t.Error("a redelivery with identical content must share the key")
 	}
-	if key(byID) == key(otherSub) || key(byETag) == key(otherChange) || key(byID) == key(byETag) {
-		t.Error("different notifications share a key")
+	for name, change := range map[string]func(*notification.Notification){
+		"subscription":    func(n *notification.Notification) { n.SubscriptionID = "t" },
+		"id":              func(n *notification.Notification) { n.ID = "2" },
+		"resource":        func(n *notification.Notification) { n.Resource = "r2" },
+		"change type":     func(n *notification.Notification) { n.ChangeType = "deleted" },
+		"etag":            func(n *notification.Notification) { n.ETag = "e2" },
+		"lifecycle event": func(n *notification.Notification) { n.LifecycleEvent = "missed" },
+		"no id":           func(n *notification.Notification) { n.ID = "" },
+		"shifted fields":  func(n *notification.Notification) { n.ID, n.Resource = "1r", "" },
+	} {
+		other := base
+		change(&other)
+		if key(base) == key(other) {
+			t.Errorf("a different %s shares the key", name)
+		}
 	}
 	if _, ok := notification.DedupKey(&notification.Notification{SubscriptionID: "s", Resource: "r"}); ok {
 		t.Error("an item with neither id nor etag got a key")

@@ -52,13 +52,22 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		// also be queued here, or it would wait for the next start.
 		seq, err := r.opts.Store.Append(context.WithoutCancel(req.Context()), e.data)
 		if err != nil {
-			// 5xx makes Graph retry later, which is right when the disk failed us.
-			r.reject(w, route, http.StatusServiceUnavailable, "could not record the notification durably; retry later")
+			// 503 with Retry-After makes Graph back off and retry (for up to
+			// four hours), which is right when the disk failed us: nothing
+			// is acknowledged that is not synced. The cause goes to the
+			// operator, not to the unauthenticated sender.
+			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+			r.stats.rejected.Add(1)
+			plainError(w, http.StatusServiceUnavailable, "could not record the notification durably; retry later")
+			r.report(RejectedEvent{Route: route, Status: http.StatusServiceUnavailable, Reason: "could not record the notification durably: " + err.Error()})
 			return
 		}
 		e.seq = seq
 		r.stats.received.Add(int64(len(collection.Value)))
 		r.enqueue(e)
+		if r.opts.Accepted != nil {
+			r.opts.Accepted(collection)
+		}
 		w.WriteHeader(http.StatusAccepted)
 	}
 }

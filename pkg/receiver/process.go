@@ -150,11 +150,12 @@ func (r *Receiver) handle(e *entry) bool {
 			accepted = append(accepted, n.Raw)
 			continue
 		}
-		if !n.IsLifecycle() {
-			if key, ok := notification.DedupKey(n); ok && r.opts.Dedup.Seen(key, r.opts.Now()) {
-				r.drop(e, n, DropDuplicate)
-				continue
-			}
+		key, keyed := notification.DedupKey(n)
+		keyed = keyed && !n.IsLifecycle()
+		now := r.opts.Now()
+		if keyed && r.opts.Dedup.Seen(key, now) {
+			r.drop(e, n, DropDuplicate)
+			continue
 		}
 		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
 		if n.IsLifecycle() {
@@ -167,6 +168,11 @@ func (r *Receiver) handle(e *entry) bool {
 			seq, stage := e.seq, stageEmitted+":"+strconv.Itoa(i)
 			r.later(func() { _ = r.opts.Store.Mark(seq, stage) })
 			return false
+		}
+		if keys, ok := r.opts.Store.(KeyStore); ok && keyed {
+			// Kept once the line is out, like the emitted mark, so that the
+			// window survives a restart.
+			r.later(func() { _ = keys.Remember(key[:], now) })
 		}
 		accepted = append(accepted, n.Raw)
 	}

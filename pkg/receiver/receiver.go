@@ -36,6 +36,10 @@ const (
 	MaxValidationToken  = 64 << 10
 	// TeamsReplyTimeout bounds a reply command: Teams waits 5 s in total.
 	TeamsReplyTimeout = 4 * time.Second
+	// RetryAfter is what a 503 asks the sender to wait: long enough for a
+	// full disk or a burst to clear, short against Graph's four hours of
+	// retries.
+	RetryAfter = 10 * time.Second
 )
 
 // Store keeps accepted collections until they are fully processed.
@@ -48,6 +52,16 @@ type Store interface {
 	Mark(seq uint64, stage string) error
 	// Complete records that entry seq needs nothing more.
 	Complete(seq uint64) error
+}
+
+// KeyStore is implemented by Stores that also keep the de-duplication keys
+// of emitted notifications, so that the duplicate window survives a restart
+// (internal/journal.Journal does). New restores the window from it.
+type KeyStore interface {
+	// Remember keeps key, seen at at, for the duplicate window.
+	Remember(key []byte, at time.Time) error
+	// RangeMemos calls fn with each key kept, oldest first.
+	RangeMemos(fn func(key []byte, at time.Time))
 }
 
 // Pending is a stored entry to process again after a restart.
@@ -82,6 +96,12 @@ type Options struct {
 	TeamsReplier Replier
 	// TeamsReplyTimeout bounds TeamsReplier (default 4 s: Teams waits 5 s).
 	TeamsReplyTimeout time.Duration
+
+	// Accepted, when set, is called with each Graph collection once it is
+	// stored and queued for processing, before it is answered 202. It runs on
+	// the request's goroutine and must not block: hookctl listen starts
+	// reading the changed resources here, without parsing the body again.
+	Accepted func(*notification.Collection)
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
@@ -126,6 +146,13 @@ func New(opts Options) (*Receiver, error) {
 	}
 	if opts.Dedup == nil {
 		opts.Dedup = notification.NewDedup(notification.DefaultDedupWindow, notification.DefaultDedupEntries)
+	}
+	if keys, ok := opts.Store.(KeyStore); ok {
+		keys.RangeMemos(func(key []byte, at time.Time) {
+			if len(key) == len([16]byte{}) {
+				opts.Dedup.Restore([16]byte(key), at)
+			}
+		})
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes

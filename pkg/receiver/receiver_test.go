@@ -512,6 +512,29 @@ func TestDuplicatesAreEmittedOnce(t *testing.T) {
 	_ = notes
 }
 
+// TestSharedIDDifferentChangeIsEmitted is item 6 of issue 9: an id shared by
+// two notifications that differ in etag, change type or resource does not
+// make the second a duplicate; only an identical redelivery is dropped.
+func TestSharedIDDifferentChangeIsEmitted(t *testing.T) {
+	t.Parallel()
+	server, rec, _ := start(t, receiver.Options{})
+	withID := func(resource, changeType, etag string) string {
+		return fmt.Sprintf(`{"id":"same-id","subscriptionId":"sub-1","clientState":%q,"changeType":%q,"resource":%q,"resourceData":{"@odata.etag":%q}}`, clientState, changeType, resource, etag)
+	}
+	post(t, server.URL+"/notifications", collection(
+		withID("Users/u/Messages/m1", "updated", "W/1"),
+		withID("Users/u/Messages/m1", "updated", "W/2"),
+		withID("Users/u/Messages/m1", "deleted", "W/2"),
+		withID("Users/u/Messages/m2", "deleted", "W/2"),
+		withID("Users/u/Messages/m1", "updated", "W/1"), // the only redelivery
+	))
+	rec.waitFor(t, 4, isKind("notification"))
+	rec.waitFor(t, 1, isKind("dropped"))
+	if n := len(rec.all("notification")); n != 4 {
+		t.Errorf("%d notifications emitted, want 4: %s", n, rec.describe())
+	}
+}
+
 func TestLifecycleEvents(t *testing.T) {
 	t.Parallel()
 	server, rec, _ := start(t, receiver.Options{})

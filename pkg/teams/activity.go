@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Activity is the Bot Framework activity Teams POSTs to an outgoing webhook.
@@ -151,7 +153,7 @@ func ParseReply(body []byte) (*Reply, error) {
 func NewMessageActivity(text, fromName string) *Activity {
 	now := time.Now()
 	messageID := strconv.FormatInt(now.UnixMilli(), 10)
-	tenantID := newGUID()
+	tenantID := uuid.NewString()
 	channelID := "19:" + randomHex(16) + "@thread.tacv2"
 	teamID := "19:" + randomHex(16) + "@thread.tacv2"
 
@@ -170,7 +172,7 @@ func NewMessageActivity(text, fromName string) *Activity {
 		mention, _ := marshal(map[string]any{
 			"type":      "mention",
 			"text":      name,
-			"mentioned": map[string]string{"id": "28:" + newGUID(), "name": strings.TrimSuffix(strings.TrimPrefix(name, "<at>"), "</at>")},
+			"mentioned": map[string]string{"id": "28:" + uuid.NewString(), "name": strings.TrimSuffix(strings.TrimPrefix(name, "<at>"), "</at>")},
 		})
 		entities = append(entities, mention)
 	}
@@ -189,7 +191,7 @@ func NewMessageActivity(text, fromName string) *Activity {
 		From: ChannelAccount{
 			ID:          "29:1" + randomBase64URL(48),
 			Name:        fromName,
-			AADObjectID: newGUID(),
+			AADObjectID: uuid.NewString(),
 		},
 		Conversation: ConversationAccount{
 			ID:               channelID + ";messageid=" + messageID,
@@ -239,12 +241,4 @@ func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
 
 func randomBase64URL(n int) string {
 	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
-}
-
-func newGUID() string {
-	b := randomBytes(16)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -288,14 +288,42 @@ func MailboxUser(p auth.Profile) (string, error) {
 // InboxResource is the profile's inbox messages: me/... for a person,
 // users/{user}/... for an app-only profile.
 func InboxResource(p auth.Profile) (string, error) {
-	user, err := MailboxUser(p)
-	if err != nil {
+	return ResolveResource(p, graph.InboxAlias)
+}
+
+// ResolveResource turns a resource argument into a Graph resource path: a
+// short name (graph.ResolveAlias, e.g. inbox) for the profile's mailbox, any
+// other value as given.
+func ResolveResource(p auth.Profile, resource string) (string, error) {
+	return ExpandResource(resource, func() (string, error) { return MailboxUser(p) })
+}
+
+// ExpandResource is graph.ExpandResource with its mistakes as usage errors;
+// a nil user expands short names for me/... (the rules are the same).
+func ExpandResource(resource string, user func() (string, error)) (string, error) {
+	expanded, err := graph.ExpandResource(resource, user)
+	var exitErr *exitcode.ExitError
+	switch {
+	case err == nil:
+		return expanded, nil
+	case errors.As(err, &exitErr):
 		return "", err
 	}
-	if user == "" {
-		return graph.InboxResource, nil
+	return "", exitcode.Usagef("%v", err)
+}
+
+// ParseChangeTypes reads --change-type values (comma lists) with
+// graph.ParseChangeTypes: each change type once, a usage error otherwise.
+func ParseChangeTypes(values []string) ([]string, error) {
+	changeTypes, err := graph.ParseChangeTypes(values...)
+	var unknown *graph.ChangeTypeError
+	switch {
+	case errors.As(err, &unknown) && unknown.Value != "":
+		return nil, exitcode.Usagef("invalid --change-type %q: use created, updated or deleted (comma list)", unknown.Value)
+	case err != nil:
+		return nil, exitcode.Usagef("--change-type is empty: use created, updated or deleted (comma list)")
 	}
-	return graph.UserInboxResource(user), nil
+	return changeTypes, nil
 }
 
 // CheckURL rejects what can never be a notification endpoint, naming the flag.

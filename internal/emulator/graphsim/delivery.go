@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Attempt records one POST the emulator made to a receiver.
@@ -394,7 +396,7 @@ func (s *Server) changeNotification(sub *Subscription, changeType, resource, oda
 		clientState = sub.ClientState
 	}
 	return object{
-		{"id", newGUID()},
+		{"id", uuid.NewString()},
 		{"subscriptionId", sub.ID},
 		{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
 		{"changeType", changeType},

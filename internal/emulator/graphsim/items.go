@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
@@ -165,7 +167,7 @@ func (s *Server) ChangeItem(collection, id, changeType string, fields map[string
 	switch {
 	case changeType == graph.ChangeCreated || item == nil:
 		if id == "" {
-			id = newGUID()
+			id = uuid.NewString()
 		}
 		item = &Item{ID: id, Collection: collection, Fields: map[string]any{"createdDateTime": now.UTC().Format(time.RFC3339)}}
 		for name, value := range fields {

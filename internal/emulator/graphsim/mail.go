@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
 )
 
@@ -159,7 +161,7 @@ type outgoing struct {
 func (s *Server) deliverMail(m outgoing) map[string]string {
 	now := s.cfg.Now().UTC().Truncate(time.Second)
 	conversationID := exchangeID(2)
-	internetID := fmt.Sprintf("<%s@%s>", strings.ReplaceAll(newGUID(), "-", ""), s.cfg.Tenant.Domain)
+	internetID := fmt.Sprintf("<%s@%s>", strings.ReplaceAll(uuid.NewString(), "-", ""), s.cfg.Tenant.Domain)
 	delivered := map[string]string{}
 	var changes []change
 

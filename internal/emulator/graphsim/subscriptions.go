@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
@@ -485,7 +487,7 @@ func (c *call) createSubscription() {
 		creator = c.principal.AppID
 	}
 	sub := &Subscription{
-		ID: newGUID(), Resource: *req.Resource, ChangeType: changeTypes, NotificationURL: *req.NotificationURL,
+		ID: uuid.NewString(), Resource: *req.Resource, ChangeType: changeTypes, NotificationURL: *req.NotificationURL,
 		LifecycleNotificationURL: lifecycleURL, ClientState: clientState, Expiration: expiry,
 		ApplicationID: c.principal.AppID, CreatorID: creator, LatestSupportedTLSVersion: tlsVersion,
 		IncludeResourceData: rich, EncryptionCertificate: certificate, EncryptionCertificateID: certificateID, Select: selectList,
@@ -656,7 +658,7 @@ func (c *call) renewSubscription(sub *Subscription) {
 func validationToken() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("Validation: Testing client application reachability for subscription Request-Id: %s nonce+/%s", newGUID(), base64.StdEncoding.EncodeToString(b))
+	return fmt.Sprintf("Validation: Testing client application reachability for subscription Request-Id: %s nonce+/%s", uuid.NewString(), base64.StdEncoding.EncodeToString(b))
 }
 
 // validateEndpoint runs the validation handshake against one URL.

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Graph's JSON content type, sent on every JSON answer.
@@ -59,7 +61,7 @@ type requestIDs struct {
 }
 
 func newRequestIDs(r *http.Request) requestIDs {
-	ids := requestIDs{requestID: newGUID()}
+	ids := requestIDs{requestID: uuid.NewString()}
 	ids.clientRequestID = r.Header.Get("client-request-id")
 	if ids.clientRequestID == "" {
 		ids.clientRequestID = ids.requestID
@@ -122,14 +124,6 @@ func readJSON(r *http.Request, v any) *graphError {
 		return errBadRequest("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
 	}
 	return nil
-}
-
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // exchangeID returns an id shaped like Exchange's: "AAMkA" and URL-safe base64.

@@ -1,4 +1,4 @@
-package watch
+package submanager
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 		w.m.report(Failed{ID: rec.ID, Action: "resync", Err: fmt.Errorf("%s has no delta query (only mailFolders/{id}/messages does): changes Graph did not deliver cannot be recovered", rec.Resource)})
 		return
 	}
-	query := graph.DeltaQuery{Collection: rec.Resource, Select: FetchFields, MaxPageSize: deltaPageSize}
+	query := graph.DeltaQuery{Collection: rec.Resource, Select: graph.MessageFields, MaxPageSize: deltaPageSize}
 	var since time.Time
 	if rec.DeltaLink != "" {
 		query.DeltaLink = rec.DeltaLink
@@ -46,7 +46,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			w.retryLater(reason, fmt.Errorf("delta query on %s: %w", rec.Resource, err))
+			w.retryLater(resyncRetry(reason), fmt.Errorf("delta query on %s: %w", rec.Resource, err))
 		}
 		return
 	}
@@ -67,8 +67,8 @@ func (w *watched) resync(ctx context.Context, reason string) {
 		if err != nil {
 			continue
 		}
-		if w.m.opts.Fetcher != nil && msg.Removed == nil {
-			w.m.opts.Fetcher.Prime(n.Resource, msg)
+		if w.m.opts.Primer != nil && msg.Removed == nil {
+			w.m.opts.Primer.Prime(n.Resource, msg)
 		}
 		if w.m.opts.Emit != nil {
 			if err := w.m.opts.Emit(n); err != nil {
@@ -104,25 +104,18 @@ func staleDeltaLink(err error) bool {
 }
 
 // resyncChangeType is the change type a resynced notification reports, or
-// "" when the subscription does not ask for that kind of change.
+// "" when the subscription (its changeType, a comma list) does not ask for
+// that kind of change.
 func resyncChangeType(subscribed string, removed bool) string {
-	has := func(want string) bool {
-		for _, t := range strings.Split(subscribed, ",") {
-			if strings.TrimSpace(t) == want {
-				return true
-			}
-		}
-		return false
-	}
 	switch {
-	case removed && has("deleted"):
-		return "deleted"
+	case removed && graph.HasChangeType(subscribed, graph.ChangeDeleted):
+		return graph.ChangeDeleted
 	case removed:
 		return ""
-	case has("created"):
-		return "created"
-	case has("updated"):
-		return "updated"
+	case graph.HasChangeType(subscribed, graph.ChangeCreated):
+		return graph.ChangeCreated
+	case graph.HasChangeType(subscribed, graph.ChangeUpdated):
+		return graph.ChangeUpdated
 	}
 	return ""
 }

@@ -1,4 +1,4 @@
-package watch
+package submanager
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/fetcher"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
@@ -34,8 +35,8 @@ func (s seen) subject() string {
 	return ""
 }
 
-// env is an emulator, a real receiver on loopback HTTP behind the
-// prefetching handler, and a Manager wired the way hookctl listen wires it.
+// env is an emulator, a real receiver on loopback HTTP that prefetches
+// accepted collections, and a Manager wired the way hookctl listen wires it.
 type env struct {
 	t       *testing.T
 	em      *emulator.Emulator
@@ -43,7 +44,7 @@ type env struct {
 	user    string
 	states  *notification.ClientStates
 	store   *substore.Store
-	fetcher *Fetcher
+	fetcher *fetcher.Fetcher
 	mgr     *Manager
 	url     string
 
@@ -73,7 +74,7 @@ func newEnv(t *testing.T, graphCfg graphsim.Config, configure func(*Options)) *e
 	e.graph = &graph.Client{BaseURL: em.GraphURL, HTTP: em.HTTPClient(), Tokens: graph.TokenFunc(func(context.Context) (string, error) { return token, nil })}
 	e.states = notification.NewClientStates()
 	e.store = substore.New(filepath.Join(t.TempDir(), "state"))
-	e.fetcher = NewFetcher(e.graph, FetcherOptions{})
+	e.fetcher = fetcher.New(e.graph, fetcher.Options{})
 	t.Cleanup(e.fetcher.Close)
 
 	var mgr *Manager
@@ -81,14 +82,18 @@ func newEnv(t *testing.T, graphCfg graphsim.Config, configure func(*Options)) *e
 		switch ev := ev.(type) {
 		case receiver.NotificationEvent:
 			e.record(seen{n: ev.Notification, extra: e.fetcher.Enrich(context.Background(), ev.Notification)})
+			mgr.Notification(ev.Notification)
+		case receiver.LifecycleEvent:
+			mgr.Lifecycle(ev.Notification)
 		}
-		return mgr.Report(ev)
+		return nil
 	})
-	rcv, err := receiver.New(receiver.Options{ClientStates: e.states, Reporter: render})
+	rcv, err := receiver.New(receiver.Options{ClientStates: e.states, Reporter: render,
+		Accepted: func(c *notification.Collection) { e.fetcher.PrefetchCollection(c, e.states) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := httptest.NewServer(e.fetcher.Prefetcher(rcv, e.states))
+	server := httptest.NewServer(rcv)
 	e.url = server.URL
 	e.rcvClose = func() {
 		server.Close()
@@ -103,7 +108,7 @@ func newEnv(t *testing.T, graphCfg graphsim.Config, configure func(*Options)) *e
 		NotificationURL: server.URL + receiver.NotificationsPath,
 		LifecycleURL:    server.URL + receiver.LifecyclePath,
 		Profile:         "default",
-		Fetcher:         e.fetcher,
+		Primer:          e.fetcher,
 		RetryMin:        100 * time.Millisecond,
 		Report: func(ev Event) {
 			e.mu.Lock()
@@ -113,7 +118,8 @@ func newEnv(t *testing.T, graphCfg graphsim.Config, configure func(*Options)) *e
 		},
 		Emit: func(n *notification.Notification) error {
 			e.record(seen{n: n, extra: e.fetcher.Enrich(context.Background(), n), resynced: true})
-			return mgr.Report(receiver.NotificationEvent{Notification: n})
+			mgr.Notification(n)
+			return nil
 		},
 	}
 	if configure != nil {

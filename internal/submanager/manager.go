@@ -1,18 +1,15 @@
-// Package watch keeps the Graph subscriptions of a running listener alive.
+// Package submanager keeps the Graph subscriptions of a running listener alive.
 //
 // A Manager creates the subscriptions (with the listener's public URLs),
 // records them and their clientState secrets in the subscription store and in
 // the receiver's clientState source, renews each one before it expires,
 // reacts to lifecycle events (reauthorize, replace, resync through a messages
-// delta query) and deletes them when the listener stops. A Fetcher reads the
-// messages that notifications name. Neither prints: the Manager reports
-// Events and emits resynced notifications through callbacks.
-package watch
+// delta query) and deletes them when the listener stops. It never prints: it
+// reports Events and emits resynced notifications through callbacks.
+package submanager
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,12 +21,10 @@ import (
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
-	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 // Defaults for Options.
 const (
-	DefaultChangeType = "created"
 	// DefaultRetryMin and DefaultRetryMax bound the wait before a failed
 	// renewal, replacement or resync is tried again (doubling in between).
 	DefaultRetryMin = 2 * time.Second
@@ -62,8 +57,9 @@ type Options struct {
 	// NotificationURL and LifecycleURL are where Graph calls the listener.
 	NotificationURL string
 	LifecycleURL    string
-	// ChangeType is a comma list of created, updated, deleted (DefaultChangeType when empty).
-	ChangeType string
+	// ChangeTypes are the change types to subscribe to, each once (see
+	// graph.ParseChangeTypes); created when empty.
+	ChangeTypes []string
 	// Lifetime is how long each subscription (and each renewal) lasts:
 	// 0 for the resource's maximum; longer values are clamped to it.
 	Lifetime time.Duration
@@ -76,9 +72,9 @@ type Options struct {
 	// Emit shows a notification found by a resync; it carries "resynced": true.
 	// An error stops that resync (the deltaLink is then not advanced).
 	Emit func(*notification.Notification) error
-	// Fetcher, when set, is handed the messages a resync returns, so
+	// Primer, when set, is handed the messages a resync returns, so
 	// rendering a resynced notification needs no second round trip.
-	Fetcher *Fetcher
+	Primer Primer
 	// Secrets receives every clientState created (nil: not registered).
 	Secrets *logging.Secrets
 	// RetryMin and RetryMax bound retries (DefaultRetryMin, DefaultRetryMax when 0).
@@ -89,10 +85,14 @@ type Options struct {
 	Jitter func() float64
 }
 
+// Primer keeps a message already read (a fetcher.Fetcher does).
+type Primer interface {
+	Prime(resource string, msg *graph.Message)
+}
+
 // Manager runs the subscriptions of one listener. Create it with New, call
-// Start once, and Close when the listener stops. It implements
-// receiver.Reporter: pass it the receiver's events (as an observer) so it
-// sees lifecycle events and the messages already delivered.
+// Start once, and Close when the listener stops. Pass it every notification
+// shown (Notification) and every lifecycle event (Lifecycle).
 type Manager struct {
 	opts Options
 
@@ -109,8 +109,8 @@ type Manager struct {
 
 // New returns a Manager; nothing is sent to Graph until Start.
 func New(opts Options) *Manager {
-	if opts.ChangeType == "" {
-		opts.ChangeType = DefaultChangeType
+	if len(opts.ChangeTypes) == 0 {
+		opts.ChangeTypes = []string{graph.ChangeCreated}
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = DefaultRetryMin
@@ -141,7 +141,7 @@ func (m *Manager) Start(ctx context.Context, resources []string) error {
 	m.mu.Lock()
 	if m.started {
 		m.mu.Unlock()
-		return errors.New("watch: Start called twice")
+		return errors.New("submanager: Start called twice")
 	}
 	m.started = true
 	m.mu.Unlock()
@@ -187,32 +187,30 @@ func (m *Manager) Subscriptions() []substore.Record {
 	return out
 }
 
-// Report implements receiver.Reporter: it remembers delivered messages (so a
-// resync does not show them twice) and queues reactions to lifecycle events.
-// It never blocks on Graph and never refuses an event.
-func (m *Manager) Report(e receiver.Event) error {
-	switch e := e.(type) {
-	case receiver.NotificationEvent:
-		if id := messageID(e.Notification); id != "" {
-			m.mu.Lock()
-			m.seen.add(id)
-			m.mu.Unlock()
-		}
-	case receiver.LifecycleEvent:
-		n := e.Notification
+// Notification remembers a message already shown, so a resync does not show
+// it twice. It never blocks on Graph.
+func (m *Manager) Notification(n *notification.Notification) {
+	if id := messageID(n); id != "" {
 		m.mu.Lock()
-		w := m.byID[n.SubscriptionID]
+		m.seen.add(id)
 		m.mu.Unlock()
-		if w == nil {
-			return nil
-		}
-		select {
-		case w.events <- lifecycleEvent{subscriptionID: n.SubscriptionID, event: n.LifecycleEvent}:
-		default:
-			// A full queue already holds reactions that cover this one.
-		}
 	}
-	return nil
+}
+
+// Lifecycle queues the reaction to a lifecycle event of one of the
+// Manager's subscriptions (others are ignored). It never blocks on Graph.
+func (m *Manager) Lifecycle(n *notification.Notification) {
+	m.mu.Lock()
+	w := m.byID[n.SubscriptionID]
+	m.mu.Unlock()
+	if w == nil {
+		return
+	}
+	select {
+	case w.events <- lifecycleEvent{subscriptionID: n.SubscriptionID, event: n.LifecycleEvent}:
+	default:
+		// A full queue already holds reactions that cover this one.
+	}
 }
 
 // Close stops renewals and reactions, then deletes every subscription it
@@ -271,7 +269,7 @@ func (m *Manager) expiry(resource string) (time.Time, bool) {
 // returns only what changed after the subscription began.
 func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink string) (substore.Record, error) {
 	if deltaLink == "" && deltaCapable(resource) {
-		result, err := m.opts.Graph.MessagesDelta(ctx, graph.DeltaQuery{Collection: resource, Select: FetchFields, MaxPageSize: deltaPageSize})
+		result, err := m.opts.Graph.MessagesDelta(ctx, graph.DeltaQuery{Collection: resource, Select: graph.MessageFields, MaxPageSize: deltaPageSize})
 		if err != nil {
 			// Not fatal: a resync then starts from scratch and filters by date.
 			m.report(Failed{ID: replaces, Action: "resync", Err: fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)})
@@ -279,7 +277,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 			deltaLink = result.DeltaLink
 		}
 	}
-	clientState, err := newClientState()
+	clientState, err := notification.NewClientState()
 	if err != nil {
 		return substore.Record{}, err
 	}
@@ -289,7 +287,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 	expiry, clamped := m.expiry(resource)
 	sub, err := m.opts.Graph.CreateSubscription(ctx, graph.Subscription{
 		Resource:                 resource,
-		ChangeType:               m.opts.ChangeType,
+		ChangeType:               strings.Join(m.opts.ChangeTypes, ","),
 		NotificationURL:          m.opts.NotificationURL,
 		LifecycleNotificationURL: m.opts.LifecycleURL,
 		ExpirationDateTime:       expiry,
@@ -303,7 +301,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		expiry = sub.ExpirationDateTime
 	}
 	rec := substore.Record{
-		ID: sub.ID, Resource: resource, ChangeType: m.opts.ChangeType, ClientState: clientState,
+		ID: sub.ID, Resource: resource, ChangeType: strings.Join(m.opts.ChangeTypes, ","), ClientState: clientState,
 		Expiry: expiry.UTC(), NotificationURL: m.opts.NotificationURL, LifecycleURL: m.opts.LifecycleURL,
 		Profile: m.opts.Profile, CreatedAt: m.opts.Now().UTC(), DeltaLink: deltaLink,
 	}
@@ -314,16 +312,6 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 	}
 	m.report(Subscribed{ID: rec.ID, Resource: resource, Expiry: rec.Expiry, Clamped: clamped, Replaces: replaces})
 	return rec, nil
-}
-
-// newClientState is 32 random bytes, base64url: 43 characters, well under
-// Graph's 128.
-func newClientState() (string, error) {
-	b := make([]byte, 32)
-	if _, err := crand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a clientState: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // watched is one subscription kept alive by its own goroutine; after a
@@ -339,7 +327,7 @@ type watched struct {
 	// action to retry (replace, or a resync reason) with its time.
 	renewDue      time.Time
 	renewFailures int
-	pending       string
+	pending       retry
 	retryAt       time.Time
 	retryFailures int
 	// reauthPending is set while a reauthorizationRequired is not yet answered:
@@ -382,26 +370,59 @@ func (w *watched) renewFailed(err error) {
 	w.m.report(Failed{ID: w.record().ID, Action: "renew", Err: err, RetryIn: wait})
 }
 
+// retry is an action that failed and waits to be tried again.
+type retry int
+
+const (
+	retryNothing retry = iota
+	// retryReplace: the subscription is gone and no replacement could be made.
+	retryReplace
+	// retryResyncMissed and retryResyncRemoved: the resync after a missed or a
+	// subscriptionRemoved lifecycle event failed.
+	retryResyncMissed
+	retryResyncRemoved
+)
+
+// resyncRetry is the retry of a resync asked for by a lifecycle event.
+func resyncRetry(reason string) retry {
+	if reason == EventMissed {
+		return retryResyncMissed
+	}
+	return retryResyncRemoved
+}
+
+// reason is the lifecycle event a resync retry answers.
+func (r retry) reason() string {
+	if r == retryResyncMissed {
+		return EventMissed
+	}
+	return EventSubscriptionRemoved
+}
+
+// action names the retry in a Failed event.
+func (r retry) action() string {
+	if r == retryReplace {
+		return "replace"
+	}
+	return "resync"
+}
+
 // retryLater schedules a replacement or a resync again after a doubling wait.
-func (w *watched) retryLater(action string, err error) {
+func (w *watched) retryLater(action retry, err error) {
 	wait := w.m.backoff(w.retryFailures)
 	w.retryFailures++
 	w.pending = action
 	w.retryAt = w.m.opts.Now().Add(wait)
-	name := "resync"
-	if action == "replace" {
-		name = "replace"
-	}
-	w.m.report(Failed{ID: w.record().ID, Action: name, Err: err, RetryIn: wait})
+	w.m.report(Failed{ID: w.record().ID, Action: action.action(), Err: err, RetryIn: wait})
 }
 
 // done clears a pending retry once its action worked.
-func (w *watched) done() { w.pending, w.retryFailures = "", 0 }
+func (w *watched) done() { w.pending, w.retryFailures = retryNothing, 0 }
 
 // next is when the loop must wake up.
 func (w *watched) next() time.Time {
 	// Without a subscription (a replacement pending) there is nothing to renew.
-	if w.pending == "replace" || w.pending != "" && w.retryAt.Before(w.renewDue) {
+	if w.pending == retryReplace || w.pending != retryNothing && w.retryAt.Before(w.renewDue) {
 		return w.retryAt
 	}
 	return w.renewDue
@@ -417,12 +438,12 @@ func (w *watched) loop(ctx context.Context) {
 		case <-timer.C:
 			now := w.m.opts.Now()
 			switch {
-			case !now.Before(w.renewDue) && w.pending != "replace":
+			case !now.Before(w.renewDue) && w.pending != retryReplace:
 				w.renew(ctx)
-			case w.pending == "replace":
-				w.replace(ctx, EventSubscriptionRemoved)
-			case w.pending != "":
-				w.resync(ctx, w.pending)
+			case w.pending == retryReplace:
+				w.replace(ctx, true)
+			case w.pending != retryNothing:
+				w.resync(ctx, w.pending.reason())
 			}
 		case e := <-w.events:
 			w.react(ctx, e)
@@ -453,7 +474,7 @@ func (w *watched) react(ctx context.Context, e lifecycleEvent) {
 	case EventReauthorizationRequired:
 		w.reauthorize(ctx)
 	case EventSubscriptionRemoved:
-		w.replace(ctx, EventSubscriptionRemoved)
+		w.replace(ctx, true)
 	case EventMissed:
 		w.resync(ctx, EventMissed)
 	}
@@ -469,7 +490,7 @@ func (w *watched) renew(ctx context.Context) {
 	case ctx.Err() != nil:
 	case graph.IsNotFound(err):
 		// Gone (expired, deleted elsewhere, or removed without a lifecycle event).
-		w.replace(ctx, "renew")
+		w.replace(ctx, true)
 	case graph.IsForbidden(err):
 		// Graph refuses renewals while a reauthorization is pending.
 		if rerr := w.m.opts.Graph.ReauthorizeSubscription(ctx, rec.ID); rerr != nil {
@@ -524,7 +545,7 @@ func (w *watched) reauthorize(ctx context.Context) {
 		return
 	}
 	if graph.IsNotFound(err) {
-		w.replace(ctx, EventReauthorizationRequired)
+		w.replace(ctx, false)
 		return
 	}
 	expiry, _ := w.m.expiry(rec.Resource)
@@ -537,14 +558,14 @@ func (w *watched) reauthorize(ctx context.Context) {
 	w.renewed(ctx, rec, sub, expiry)
 }
 
-// replace creates a subscription in place of one Graph removed, then
-// resyncs so that changes in between are not lost.
-func (w *watched) replace(ctx context.Context, reason string) {
+// replace creates a subscription in place of one Graph removed, then, with
+// resync, runs a resync so that changes in between are not lost.
+func (w *watched) replace(ctx context.Context, resync bool) {
 	old := w.record()
 	rec, err := w.m.subscribe(ctx, old.Resource, old.ID, old.DeltaLink)
 	if err != nil {
 		if ctx.Err() == nil {
-			w.retryLater("replace", err)
+			w.retryLater(retryReplace, err)
 		}
 		return
 	}
@@ -557,7 +578,7 @@ func (w *watched) replace(ctx context.Context, reason string) {
 		w.m.report(Failed{ID: old.ID, Action: "store", Err: err})
 	}
 	w.scheduleRenewal()
-	if reason == EventSubscriptionRemoved || reason == "renew" {
+	if resync {
 		w.resync(ctx, EventSubscriptionRemoved)
 	}
 }

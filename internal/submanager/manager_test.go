@@ -1,4 +1,4 @@
-package watch
+package submanager
 
 import (
 	"context"
@@ -355,42 +355,6 @@ func TestFetchFailuresAreReportedOnTheLine(t *testing.T) {
 	}
 }
 
-func TestFetcherBatchesUnderLoadAndGetsAlone(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, graphsim.Config{Faults: graphsim.Faults{Latency: graphsim.Duration(20 * time.Millisecond)}}, nil)
-	var resources []string
-	for i := range 45 {
-		id, err := e.em.Graph.SendMail("", e.user, fmt.Sprintf("bulk %d", i), "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resources = append(resources, "Users/"+e.em.Users[0].ID+"/Messages/"+id)
-	}
-	f := NewFetcher(e.graph, FetcherOptions{MaxInFlight: 1})
-	defer f.Close()
-
-	msg, err := f.Fetch(context.Background(), resources[0])
-	if err != nil || msg.Subject != "bulk 0" {
-		t.Fatalf("alone: %v %v", msg, err)
-	}
-	if s := f.Stats(); s.Gets != 1 || s.Batches != 0 {
-		t.Errorf("a lone fetch: %+v", s)
-	}
-
-	f.Prefetch(resources[1:]...)
-	for i, resource := range resources[1:] {
-		msg, err := f.Fetch(context.Background(), resource)
-		if err != nil || msg.Subject != fmt.Sprintf("bulk %d", i+1) {
-			t.Fatalf("fetch %d: %v %v", i+1, msg, err)
-		}
-	}
-	// 44 reads: the first alone (nothing else queued yet), then $batch calls of at most 20.
-	s := f.Stats()
-	if s.Messages != 45 || s.Batches < 2 || s.Gets+s.Batches > 5 {
-		t.Errorf("under load: %+v", s)
-	}
-}
-
 func TestPrefetcherIgnoresForgedNotifications(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, graphsim.Config{}, nil)
@@ -428,17 +392,6 @@ func TestPureHelpers(t *testing.T) {
 	} {
 		if got := deltaCapable(resource); got != want {
 			t.Errorf("deltaCapable(%q) = %v", resource, got)
-		}
-	}
-	for resource, want := range map[string]bool{
-		"Users/u/Messages/AAMk=":        true,
-		"me/messages/x":                 true,
-		"Users/u/Messages/":             false,
-		"Users/u/Events/x":              false,
-		"Users/u/Messages/x/attachment": false,
-	} {
-		if got := IsMessageResource(resource); got != want {
-			t.Errorf("IsMessageResource(%q) = %v", resource, got)
 		}
 	}
 	for _, tc := range []struct {

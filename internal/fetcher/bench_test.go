@@ -1,4 +1,4 @@
-package watch
+package fetcher
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // as a distant server would, and leaves the emulator fast (real Graph runs
 // the requests of a batch concurrently). Figures: docs/performance.md.
 //
-//	go test -run '^$' -bench BenchmarkFetch -benchtime 3x ./internal/watch
+//	go test -run '^$' -bench BenchmarkFetch -benchtime 3x ./internal/fetcher
 func BenchmarkFetch(b *testing.B) {
 	const messages = 200
 	const latency = 50 * time.Millisecond
@@ -79,7 +79,7 @@ func benchmarkFetch(b *testing.B, client *graph.Client, resources []string) {
 		start := time.Now()
 		for range b.N {
 			for _, resource := range resources {
-				if _, err := client.GetMessage(context.Background(), resource, FetchFields...); err != nil {
+				if _, err := client.GetMessage(context.Background(), resource, Fields...); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -96,7 +96,7 @@ func benchmarkFetch(b *testing.B, client *graph.Client, resources []string) {
 				go func() {
 					defer wg.Done()
 					for resource := range work {
-						if _, err := client.GetMessage(context.Background(), resource, FetchFields...); err != nil {
+						if _, err := client.GetMessage(context.Background(), resource, Fields...); err != nil {
 							b.Error(err)
 						}
 					}
@@ -112,9 +112,9 @@ func benchmarkFetch(b *testing.B, client *graph.Client, resources []string) {
 	})
 	b.Run("fetcher-batch", func(b *testing.B) {
 		start := time.Now()
-		var stats FetcherStats
+		var stats Stats
 		for range b.N {
-			f := NewFetcher(client, FetcherOptions{})
+			f := New(client, Options{})
 			f.Prefetch(resources...)
 			for _, resource := range resources {
 				if _, err := f.Fetch(context.Background(), resource); err != nil {

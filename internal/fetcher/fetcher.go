@@ -1,11 +1,11 @@
-package watch
+// Package fetcher reads the resources change notifications name, so that a
+// notification can be shown with what changed: one GET when a read is alone,
+// a $batch when reads pile up.
+package fetcher
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,20 +13,19 @@ import (
 
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
-	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
-// FetchFields is the $select of a fetched message.
-var FetchFields = graph.MessageFields
+// Fields is the $select of a fetched message.
+var Fields = graph.MessageFields
 
-// Defaults for FetcherOptions.
+// Defaults for Options.
 const (
 	DefaultMaxInFlight = 4
 	DefaultFetchTTL    = 2 * time.Minute
 )
 
-// FetcherOptions tune a Fetcher; zero values take the defaults.
-type FetcherOptions struct {
+// Options tune a Fetcher; zero values take the defaults.
+type Options struct {
 	// MaxBatch caps the messages read in one $batch (graph.MaxBatchSize).
 	MaxBatch int
 	// MaxInFlight caps concurrent Graph calls (DefaultMaxInFlight).
@@ -35,8 +34,8 @@ type FetcherOptions struct {
 	TTL time.Duration
 }
 
-// FetcherStats count the Graph calls a Fetcher made.
-type FetcherStats struct {
+// Stats count the Graph calls a Fetcher made.
+type Stats struct {
 	// Gets are single GETs; Batches are $batch calls; Messages is every
 	// message asked of Graph.
 	Gets, Batches, Messages int64
@@ -47,12 +46,13 @@ type FetcherStats struct {
 // while MaxInFlight calls are under way go out together in one $batch (up
 // to MaxBatch), so a burst of notifications costs a few calls, not one each.
 //
-// Prefetch starts reads as soon as a notification arrives (see Prefetcher);
+// Prefetch starts reads as soon as a notification arrives (see
+// PrefetchCollection);
 // Fetch then only waits for the result, so rendering stays in arrival order
 // without serialising the round trips.
 type Fetcher struct {
 	graph *graph.Client
-	opts  FetcherOptions
+	opts  Options
 
 	mu      sync.Mutex
 	results map[string]*fetch // prefetched or primed, not yet claimed
@@ -93,8 +93,8 @@ func (f *fetch) finished() bool {
 // errFetcherClosed ends reads still queued when the listener stops.
 var errFetcherClosed = errors.New("the listener stopped before the message was read")
 
-// NewFetcher starts a Fetcher over client; Close stops it.
-func NewFetcher(client *graph.Client, opts FetcherOptions) *Fetcher {
+// New starts a Fetcher over client; Close stops it.
+func New(client *graph.Client, opts Options) *Fetcher {
 	if opts.MaxBatch <= 0 || opts.MaxBatch > graph.MaxBatchSize {
 		opts.MaxBatch = graph.MaxBatchSize
 	}
@@ -115,8 +115,8 @@ func NewFetcher(client *graph.Client, opts FetcherOptions) *Fetcher {
 }
 
 // Stats returns the call counters.
-func (f *Fetcher) Stats() FetcherStats {
-	return FetcherStats{Gets: f.gets.Load(), Batches: f.batches.Load(), Messages: f.messages.Load()}
+func (f *Fetcher) Stats() Stats {
+	return Stats{Gets: f.gets.Load(), Batches: f.batches.Load(), Messages: f.messages.Load()}
 }
 
 // Close stops the Fetcher: calls in flight are cancelled and reads still
@@ -247,7 +247,7 @@ func (f *Fetcher) read(batch []*fetch) {
 	f.messages.Add(int64(len(batch)))
 	if len(batch) == 1 {
 		f.gets.Add(1)
-		msg, err := f.graph.GetMessage(f.ctx, batch[0].resource, FetchFields...)
+		msg, err := f.graph.GetMessage(f.ctx, batch[0].resource, Fields...)
 		batch[0].complete(msg, err)
 		return
 	}
@@ -256,7 +256,7 @@ func (f *Fetcher) read(batch []*fetch) {
 	for i, item := range batch {
 		resources[i] = item.resource
 	}
-	results, err := f.graph.GetMessages(f.ctx, resources, FetchFields...)
+	results, err := f.graph.GetMessages(f.ctx, resources, Fields...)
 	for i, item := range batch {
 		if err != nil {
 			item.complete(nil, err)
@@ -270,7 +270,7 @@ func (f *Fetcher) read(batch []*fetch) {
 // message is read, or {"fetchError": "..."} saying why it could not be. It
 // returns nil for lifecycle events and for resources that are not messages.
 func (f *Fetcher) Enrich(ctx context.Context, n *notification.Notification) map[string]any {
-	if n.IsLifecycle() || !IsMessageResource(n.Resource) || n.ChangeType == "deleted" {
+	if !Fetchable(n) {
 		return nil
 	}
 	msg, err := f.Fetch(ctx, n.Resource)
@@ -303,40 +303,16 @@ func DescribeFetchError(err error) string {
 	return err.Error()
 }
 
-// Prefetcher wraps the receiver's handler: a POST to /notifications has the
-// messages of its verified change notifications prefetched before the
-// receiver takes it, so the reads overlap and batch while the receiver
-// processes earlier collections. It never changes what the receiver sees.
-func (f *Fetcher) Prefetcher(next http.Handler, states notification.ClientStateSource) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodPost && req.URL.Path == receiver.NotificationsPath && !strings.Contains(req.URL.RawQuery, "validationToken") {
-			f.prefetchBody(req, states)
-		}
-		next.ServeHTTP(w, req)
-	})
-}
-
-// prefetchBody reads the body (up to the receiver's own limit), starts the
-// reads, and puts the body back for the receiver.
-func (f *Fetcher) prefetchBody(req *http.Request, states notification.ClientStateSource) {
-	body, err := io.ReadAll(io.LimitReader(req.Body, receiver.DefaultMaxBodyBytes+1))
-	req.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
-	if err != nil || len(body) > receiver.DefaultMaxBodyBytes {
-		return
-	}
-	collection, err := notification.Parse(body)
-	if err != nil {
-		return
-	}
+// PrefetchCollection starts reading the messages of a collection's genuine
+// change notifications, so the reads overlap and batch while earlier
+// collections are processed. hookctl listen calls it from the receiver's
+// accepted-collection hook: it only queues reads and never blocks.
+func (f *Fetcher) PrefetchCollection(collection *notification.Collection, states notification.ClientStateSource) {
 	var resources []string
 	for _, n := range collection.Value {
 		// Only genuine notifications: a forged one must not make hookctl
 		// call Graph with the user's token.
-		if n.IsLifecycle() || n.ChangeType == "deleted" || !IsMessageResource(n.Resource) ||
-			states.Check(n.SubscriptionID, n.ClientState) != notification.Accepted {
+		if !Fetchable(n) || states.Check(n.SubscriptionID, n.ClientState) != notification.Accepted {
 			continue
 		}
 		resources = append(resources, n.Resource)
@@ -344,4 +320,10 @@ func (f *Fetcher) prefetchBody(req *http.Request, states notification.ClientStat
 	if len(resources) > 0 {
 		f.Prefetch(resources...)
 	}
+}
+
+// Fetchable reports whether a notification names a message there is to read:
+// a change (not a lifecycle event) other than a deletion, of one message.
+func Fetchable(n *notification.Notification) bool {
+	return !n.IsLifecycle() && n.ChangeType != graph.ChangeDeleted && IsMessageResource(n.Resource)
 }
