@@ -224,7 +224,10 @@ var ResourceKinds = []*ResourceKind{
 // returns nil for a path the table does not know: such paths go to Graph
 // unchanged, and Graph decides.
 func LookupResource(resource string) *ResourceKind {
-	segments := resourceSegments(resource)
+	return lookupSegments(resourceSegments(resource))
+}
+
+func lookupSegments(segments []string) *ResourceKind {
 	var best *ResourceKind
 	bestLiterals := -1
 	for _, kind := range ResourceKinds {

@@ -262,3 +262,22 @@ func TestExpandResource(t *testing.T) {
 		t.Errorf("WithDefaultSelect(channel) = %q", got)
 	}
 }
+
+func TestDefaultSelect(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"Users/u1/Messages/m1":                        "subject,from,receivedDateTime",
+		"Users/u1/Events/e1":                          "subject,start,end,organizer",
+		"teams('t')/channels('c')/messages('m')":      "from,body,createdDateTime",
+		"chats('19:x@thread.v2')/messages('1700000')": "from,body,createdDateTime",
+		"Users/u1":                                    "displayName,userPrincipalName",
+		"Groups/g1":                                   "displayName,mail",
+		"Users/u1/drive/root":                         "name,lastModifiedDateTime",
+		"something/else/entirely":                     "",
+	}
+	for resource, want := range tests {
+		if got := strings.Join(DefaultSelect(resource), ","); got != want {
+			t.Errorf("DefaultSelect(%q) = %q, want %q", resource, got, want)
+		}
+	}
+}
