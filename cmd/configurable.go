@@ -24,6 +24,7 @@ import (
 func configurableFlags() map[string][]string {
 	return map[string][]string{
 		"":                      {"debug", "no-color", "output", "profile"},
+		"connector test":        {"callback-addr", "ngrok-url", "public-url", "timeout", "tunnel"},
 		"demo":                  {"mails", "timeout"},
 		"emulator":              {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
 		"emulator create-event": {"emulator-url"},

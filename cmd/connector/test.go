@@ -14,7 +14,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
@@ -131,8 +130,6 @@ func NewCmdTest(f *factory.Factory, runF func(*TestOptions) error) *cobra.Comman
 	fl.BoolVar(&opts.Keep, "keep", false, "leave the hook registered at the end")
 	_ = cmd.MarkFlagRequired("trigger")
 	_ = cmd.MarkFlagRequired("base-url")
-	// A command to run must come from the command line, never from the environment or a file.
-	_ = fl.SetAnnotation("exec", config.CommandLineOnly, []string{"true"})
 	_ = cmd.RegisterFlagCompletionFunc("tunnel", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{tunnel.ModeNone, tunnel.ModeNgrok, tunnel.ModeAuto}, cobra.ShellCompDirectiveNoFileComp
 	})
