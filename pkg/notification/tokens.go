@@ -21,6 +21,9 @@ import (
 // change-notification publisher: the appid (or azp) of every validation token.
 const ChangeNotificationPublisherID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 
+// keyRefreshBudget bounds one refresh of the signing keys caused by an unknown kid.
+const keyRefreshBudget = 10 * time.Second
+
 // DefaultTokenSkew is the clock skew allowed on exp and nbf.
 const DefaultTokenSkew = 5 * time.Minute
 
@@ -121,8 +124,10 @@ func NewTokenValidator(ctx context.Context, cfg TokenValidatorConfig) (*TokenVal
 		NoErrorReturnFirstHTTPReq: &noErrorFirst,
 		RefreshInterval:           time.Hour,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(cfg.RefreshUnknownKID), 1),
-		// Never wait for the limiter: a token with an unknown kid fails now.
-		RateLimitWaitMax: time.Millisecond,
+		// The budget of a refresh an unknown kid causes, the fetch included.
+		// The limiter never waits within it: when the next refresh is further
+		// away than this (a minute), the token fails at once.
+		RateLimitWaitMax: keyRefreshBudget,
 		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				v.mu.Lock()
