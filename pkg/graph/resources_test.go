@@ -270,10 +270,10 @@ func TestDefaultSelect(t *testing.T) {
 		"Users/u1/Events/e1":                          "subject,start,end,organizer",
 		"teams('t')/channels('c')/messages('m')":      "from,body,createdDateTime",
 		"chats('19:x@thread.v2')/messages('1700000')": "from,body,createdDateTime",
-		"Users/u1":                                    "displayName,userPrincipalName",
-		"Groups/g1":                                   "displayName,mail",
-		"Users/u1/drive/root":                         "name,lastModifiedDateTime",
-		"something/else/entirely":                     "",
+		"Users/u1":                "displayName,userPrincipalName",
+		"Groups/g1":               "displayName,mail",
+		"Users/u1/drive/root":     "name,lastModifiedDateTime",
+		"something/else/entirely": "",
 	}
 	for resource, want := range tests {
 		if got := strings.Join(DefaultSelect(resource), ","); got != want {
