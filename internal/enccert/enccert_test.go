@@ -1,11 +1,17 @@
 package enccert
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -19,6 +25,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/hookctl/hookctl/pkg/notification"
 )
 
 func TestForProfileCreatesOnceWithPrivateFiles(t *testing.T) {
@@ -157,4 +165,63 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: id %s (want %s), key %v", tt.name, got.ID, pair.ID, got.Key != nil)
 		}
 	}
+}
+
+func TestNewDecryptor(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	own, _, err := ForProfile(context.Background(), state, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, pemBytes, err := Generate(2048, "given")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeFile(t, "given.pem", pemBytes)
+	certOnly := writeFile(t, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: given.Cert.Raw}))
+
+	d, skipped, err := NewDecryptor(state, []KeyFile{{Path: keyFile}})
+	if err != nil || skipped != nil {
+		t.Fatal(err, skipped)
+	}
+	for _, pair := range []*Pair{own, given} {
+		content := encryptTo(t, pair, `{"id":"1"}`)
+		if plain, err := d.Decrypt(&content); err != nil || string(plain) != `{"id":"1"}` {
+			t.Errorf("%s: %q %v", pair.ID, plain, err)
+		}
+	}
+	if _, _, err := NewDecryptor(state, []KeyFile{{Path: certOnly}}); err == nil || !strings.Contains(err.Error(), "no private key") {
+		t.Errorf("a certificate without its key: %v", err)
+	}
+	if _, _, err := NewDecryptor(state, []KeyFile{{Path: filepath.Join(state, "missing.pem")}}); err == nil {
+		t.Error("a missing file was accepted")
+	}
+	if err := os.WriteFile(filepath.Join(Dir(state), "broken.pem"), []byte("-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if d, skipped, err := NewDecryptor(state, nil); err != nil || skipped == nil || d == nil {
+		t.Errorf("a damaged own file must be skipped and reported: %v %v", skipped, err)
+	}
+}
+
+// encryptTo encrypts plaintext for pair as Graph does (RSA-OAEP-SHA1 key,
+// AES-256-CBC, HMAC-SHA256).
+func encryptTo(t *testing.T, pair *Pair, plaintext string) notification.EncryptedContent {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	wrapped, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, pair.Cert.PublicKey.(*rsa.PublicKey), key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padding := aes.BlockSize - len(plaintext)%aes.BlockSize
+	padded := append([]byte(plaintext), bytes.Repeat([]byte{byte(padding)}, padding)...)
+	block, _ := aes.NewCipher(key)
+	data := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(block, key[:16]).CryptBlocks(data, padded)
+	mac := hmac.New(sha256.New, key)
+	mac.Write(data)
+	return notification.EncryptedContent{Data: base64.StdEncoding.EncodeToString(data), DataKey: base64.StdEncoding.EncodeToString(wrapped),
+		DataSignature: base64.StdEncoding.EncodeToString(mac.Sum(nil)), EncryptionCertificateID: pair.ID}
 }
