@@ -41,6 +41,9 @@ type Notification struct {
 
 	// Raw is the item exactly as received.
 	Raw json.RawMessage
+	// ValidationTokens are the collection's validationTokens (rich
+	// notifications), so an item alone can have them checked; nil without.
+	ValidationTokens []string
 }
 
 // IsLifecycle reports whether the item is a lifecycle notification.
@@ -159,6 +162,7 @@ func Parse(body []byte) (*Collection, error) {
 			err = &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
 			return false
 		}
+		n.ValidationTokens = c.ValidationTokens
 		c.Value = append(c.Value, n)
 		return true
 	})

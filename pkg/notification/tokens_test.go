@@ -156,6 +156,23 @@ func TestTokenValidator(t *testing.T) {
 	}
 }
 
+func TestItemsCarryTheirCollectionsTokens(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`{"value":[{"subscriptionId":"a"},{"subscriptionId":"b"}],"validationTokens":["t1","t2"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Value {
+		if strings.Join(n.ValidationTokens, ",") != "t1,t2" {
+			t.Errorf("%s: tokens %v", n.SubscriptionID, n.ValidationTokens)
+		}
+	}
+	plain, _ := Parse([]byte(`{"value":[{"subscriptionId":"a"}]}`))
+	if plain.Value[0].ValidationTokens != nil {
+		t.Error("an item of a collection without tokens has some")
+	}
+}
+
 func (a *authority) fetchCount() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
