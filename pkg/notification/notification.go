@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Collection is a parsed changeNotificationCollection.
@@ -63,6 +64,12 @@ func (n *Notification) Fields() map[string]json.RawMessage {
 // clientState, in Graph's order and with Graph's bytes. Leading names win over
 // Graph members of the same name. The result is one line.
 func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
+	return n.AppendJSONWithout(dst, nil, leading...)
+}
+
+// AppendJSONWithout is AppendJSON leaving out Graph's members named in omit
+// as well (encryptedContent, once decrypted into a leading "content").
+func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[2]string) []byte {
 	dst = append(dst, '{')
 	for i, pair := range leading {
 		if i > 0 {
@@ -73,7 +80,7 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 	}
 	first := len(leading) == 0
 	_ = eachMember(n.Raw, func(name, member, value []byte) {
-		if string(name) == "clientState" {
+		if string(name) == "clientState" || slices.Contains(omit, string(name)) {
 			return
 		}
 		for _, pair := range leading {

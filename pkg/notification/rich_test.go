@@ -247,3 +247,15 @@ func BenchmarkDecrypt(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendJSONWithout(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`{"value":[{"subscriptionId":"s","clientState":"secret","encryptedContent":{"data":"x"},"changeType":"created"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(c.Value[0].AppendJSONWithout(nil, []string{"encryptedContent"}, [2]string{"content", `{"id":"1"}`}))
+	if got != `{"content":{"id":"1"},"subscriptionId":"s","changeType":"created"}` {
+		t.Errorf("got %s", got)
+	}
+}
