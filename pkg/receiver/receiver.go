@@ -122,9 +122,6 @@ type Options struct {
 	// DropReports bounds drop events: at most this many a second, in bursts of
 	// as many (default 5). Drops are counted in Stats whether reported or not.
 	DropReports int
-	// ProcessDelay pauses before processing each entry. It exists only so
-	// tests can kill the process while work is still queued.
-	ProcessDelay time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
