@@ -308,14 +308,14 @@ func (r *renderer) summary(e listener.Summary) {
 	if stats.Replayed > 0 {
 		line += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
 	}
+	if e.CompactionFailures > 0 {
+		line += fmt.Sprintf(", journal compaction failures %d", e.CompactionFailures)
+	}
 	if stats.Busy > 0 {
 		line += fmt.Sprintf(", %d collections refused while the queue was full", stats.Busy)
 	}
 	if stats.DropsUnreported > 0 {
 		line += fmt.Sprintf(", %d drop lines held back by the rate limit", stats.DropsUnreported)
-	}
-	if e.CompactionFailures > 0 {
-		line += fmt.Sprintf(", journal compaction failures %d", e.CompactionFailures)
 	}
 	r.note(line)
 }
