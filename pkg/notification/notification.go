@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -42,6 +43,9 @@ type Notification struct {
 
 	// Raw is the item exactly as received.
 	Raw json.RawMessage
+	// ValidationTokens are the collection's validationTokens (rich
+	// notifications), so an item alone can have them checked; nil without.
+	ValidationTokens []string
 }
 
 // IsLifecycle reports whether the item is a lifecycle notification.
@@ -61,6 +65,12 @@ func (n *Notification) Fields() map[string]json.RawMessage {
 // clientState, in Graph's order and with Graph's bytes. Leading names win over
 // Graph members of the same name. The result is one line.
 func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
+	return n.AppendJSONWithout(dst, nil, leading...)
+}
+
+// AppendJSONWithout is AppendJSON leaving out Graph's members named in omit
+// as well (encryptedContent, once decrypted into a leading "content").
+func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[2]string) []byte {
 	dst = append(dst, '{')
 	for i, pair := range leading {
 		if i > 0 {
@@ -71,7 +81,7 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 	}
 	first := len(leading) == 0
 	_ = eachMember(n.Raw, func(name, member, value []byte) {
-		if string(name) == "clientState" {
+		if string(name) == "clientState" || slices.Contains(omit, string(name)) {
 			return
 		}
 		for _, pair := range leading {
@@ -182,6 +192,7 @@ func ParseLimited(body []byte, maxItems int) (*Collection, error) {
 			err = &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
 			return false
 		}
+		n.ValidationTokens = c.ValidationTokens
 		c.Value = append(c.Value, n)
 		return true
 	})
