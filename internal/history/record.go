@@ -81,18 +81,18 @@ type Record struct {
 	// Reply is the text a Teams message was answered with.
 	Reply string `json:"reply,omitempty"`
 
-	// Expect is how many notification verdicts finish the record (0: it is
-	// finished as written), and ForwardTargets how many deliveries, once one
-	// notification was accepted.
-	Expect         int `json:"expect,omitempty"`
-	ForwardTargets int `json:"forwardTargets,omitempty"`
+	// Expect is how many notifications the request carried to processing;
+	// 0 means nothing is processed after the answer (the record is finished
+	// as written). Otherwise the record is pending until an Update says
+	// Finished: the listener's journal entry for it is complete.
+	Expect int `json:"expect,omitempty"`
 
 	// What happened afterwards, from Updates.
 	Notifications []Verdict `json:"notifications,omitempty"`
 	Forwards      []Attempt `json:"forwards,omitempty"`
 	Interrupted   bool      `json:"interrupted,omitempty"`
 	Done          bool      `json:"-"`
-	delivered     int       // successful forwards
+	finishedMark  bool      // an Update said Finished
 	seq           uint64    // the journal entry
 }
 
@@ -105,6 +105,9 @@ type Verdict struct {
 	// Outcome is "accepted" or why it was dropped ("duplicate",
 	// "clientState mismatch", ...).
 	Outcome string `json:"outcome"`
+	// Count is how many notifications were dropped for Outcome, when
+	// several were (0: one).
+	Count int `json:"count,omitempty"`
 	// Decrypted says whether rich content was decrypted (nil: none).
 	Decrypted *bool `json:"decrypted,omitempty"`
 	// Content is the decrypted rich content or the fetched resource.
@@ -129,6 +132,9 @@ type Update struct {
 	Forward *Attempt `json:"forward,omitempty"`
 	// Reply sets Record.Reply.
 	Reply string `json:"reply,omitempty"`
+	// Finished says the request needs nothing more (its journal entry is
+	// complete): the record may be pruned from now on.
+	Finished bool `json:"finished,omitempty"`
 }
 
 // apply adds u to r.
@@ -138,36 +144,23 @@ func (r *Record) apply(u Update) {
 	}
 	if u.Forward != nil {
 		r.Forwards = append(r.Forwards, *u.Forward)
-		if u.Forward.Error == "" {
-			r.delivered++
-		}
 	}
 	if u.Reply != "" {
 		r.Reply = u.Reply
 	}
+	r.finishedMark = r.finishedMark || u.Finished
 	r.Done = r.Done || r.finished()
 }
 
-// finished reports whether every verdict is in and, when one notification
-// was accepted, every forward target has it.
-func (r *Record) finished() bool {
-	if len(r.Notifications) < r.Expect {
-		return false
-	}
-	for _, n := range r.Notifications {
-		if n.Outcome == OutcomeAccepted {
-			return r.delivered >= r.ForwardTargets
-		}
-	}
-	return true
-}
+// finished reports whether nothing more will happen to the request.
+func (r *Record) finished() bool { return r.Expect == 0 || r.finishedMark }
 
 // OutcomeAccepted is the Outcome of a notification that was shown; any
 // other Outcome says why it was dropped.
 const OutcomeAccepted = "accepted"
 
-// Pending reports whether the request is still being processed: not every
-// notification has its verdict, or a forward has not been delivered yet.
+// Pending reports whether the request is still being processed (its
+// journal entry is not complete): such a record is never pruned.
 func (r *Record) Pending() bool { return !r.Done }
 
 // View is a Record as a person or the API sees it.

@@ -84,7 +84,7 @@ func TestRetentionByCountNeverPrunesPending(t *testing.T) {
 			t.Fatalf("the file read while open holds %q, want %q", got, want)
 		}
 	}
-	if err := store.Update("evt_0", history.Update{Verdict: &history.Verdict{Outcome: "accepted"}}); err != nil {
+	if err := store.Update("evt_0", history.Update{Verdict: &history.Verdict{Outcome: "accepted"}, Finished: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Add(ctx, record("evt_6", clk.Now().Add(time.Minute), 0)); err != nil {

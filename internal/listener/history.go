@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/pkg/forward"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
@@ -103,7 +104,7 @@ func (r *historyRecorder) run() {
 				_ = r.store.Update(v.ID, u)
 			}
 			delete(r.early, v.ID)
-		case Event:
+		case Event, finished:
 			id, u, ok := updateOf(v)
 			if !ok {
 				continue
@@ -135,8 +136,10 @@ func (r *historyRecorder) close() error {
 }
 
 // updateOf turns an event into the update of the record it belongs to.
-func updateOf(e Event) (id string, u history.Update, ok bool) {
+func updateOf(e any) (id string, u history.Update, ok bool) {
 	switch e := e.(type) {
+	case finished:
+		return string(e), history.Update{Finished: true}, true
 	case Notification:
 		n := e.Notification
 		v := &history.Verdict{SubscriptionID: n.SubscriptionID, ChangeType: n.ChangeType, Resource: n.Resource,
@@ -146,7 +149,11 @@ func updateOf(e Event) (id string, u history.Update, ok bool) {
 		}
 		return e.EventID, history.Update{Verdict: v}, true
 	case receiver.DroppedEvent:
-		return e.EventID, history.Update{Verdict: &history.Verdict{SubscriptionID: e.SubscriptionID, Outcome: string(e.Reason)}}, e.EventID != ""
+		count := e.Count
+		if count == 1 {
+			count = 0
+		}
+		return e.EventID, history.Update{Verdict: &history.Verdict{SubscriptionID: e.SubscriptionID, Outcome: string(e.Reason), Count: count}}, e.EventID != ""
 	case receiver.ForwardedEvent:
 		return e.EventID, history.Update{Forward: &history.Attempt{Target: e.Target, Attempt: e.Attempt, Status: e.Status, Latency: e.Duration}}, true
 	case receiver.ForwardFailedEvent:
@@ -226,8 +233,57 @@ func (l *Listener) expect(rec *history.Record, body []byte, accepted bool) {
 	}
 	if accepted {
 		rec.Expect = len(collection.Value)
-		rec.ForwardTargets = len(l.cfg.ForwardTo)
 	}
+}
+
+// finished is the id of a request whose journal entry is complete.
+type finished string
+
+// store is the receiver's Store: the journal, watched by the history when
+// there is one, so that a record stays pending exactly as long as its entry.
+func (l *Listener) store() receiver.Store {
+	if l.history == nil {
+		return l.journal
+	}
+	watched := &watchedJournal{Journal: l.journal, history: l.history, ids: map[uint64]string{}}
+	for _, e := range l.replay {
+		watched.ids[e.Seq] = receiver.EntryEventID(e.Data)
+	}
+	return watched
+}
+
+// watchedJournal tells the history when a request's entry completes. It
+// embeds the journal, so the receiver still finds its KeyStore methods.
+type watchedJournal struct {
+	*journal.Journal
+	history *historyRecorder
+
+	mu  sync.Mutex
+	ids map[uint64]string // seq → event id, while pending
+}
+
+// Append implements receiver.Store.
+func (w *watchedJournal) Append(ctx context.Context, data []byte) (uint64, error) {
+	seq, err := w.Journal.Append(ctx, data)
+	if err == nil {
+		w.mu.Lock()
+		w.ids[seq] = receiver.EntryEventID(data)
+		w.mu.Unlock()
+	}
+	return seq, err
+}
+
+// Complete implements receiver.Store.
+func (w *watchedJournal) Complete(seq uint64) error {
+	err := w.Journal.Complete(seq)
+	w.mu.Lock()
+	id, ok := w.ids[seq]
+	delete(w.ids, seq)
+	w.mu.Unlock()
+	if ok && id != "" {
+		w.history.offer(finished(id))
+	}
+	return err
 }
 
 // History is the run's history store (nil without Config.History).

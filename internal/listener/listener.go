@@ -205,7 +205,7 @@ func New(cfg Config) (*Listener, error) {
 	}
 	l.receiver, err = receiver.New(receiver.Options{
 		ClientStates:      l.states,
-		Store:             l.journal,
+		Store:             l.store(),
 		Reporter:          l.pipeline,
 		ForwardTo:         cfg.ForwardTo,
 		ForwardMinBackoff: cfg.seams.forwardMinBackoff,

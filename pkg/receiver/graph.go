@@ -32,13 +32,19 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		collection, err := notification.Parse(body)
+		collection, err := notification.ParseLimited(body, r.opts.MaxItems)
 		if err != nil {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if !r.reserveQueue(int64(len(body))) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+			r.stats.busy.Add(1)
+			r.reject(w, route, http.StatusServiceUnavailable, "too many notifications waiting to be processed; retry later")
 			return
 		}
 		e := &entry{
@@ -52,6 +58,7 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		// Not cancelled when the client hangs up: once written, the entry must
 		// also be queued here, or it would wait for the next start.
 		if err := r.accept(context.WithoutCancel(req.Context()), e); err != nil {
+			r.releaseQueue(int64(len(body)))
 			// 503 with Retry-After makes Graph back off and retry (for up to
 			// four hours), which is right when the disk failed us: nothing
 			// is acknowledged that is not synced. The cause goes to the
@@ -102,18 +109,36 @@ func (r *Receiver) Replay(ctx context.Context, route string, body []byte, conten
 	if int64(len(body)) > r.opts.MaxBodyBytes {
 		return "", fmt.Errorf("the body is larger than %s", formatBytes(r.opts.MaxBodyBytes))
 	}
-	collection, err := notification.Parse(body)
+	collection, err := notification.ParseLimited(body, r.opts.MaxItems)
 	if err != nil {
 		return "", err
 	}
 	if len(collection.Value) == 0 {
 		return "", errors.New("the body holds no notifications")
 	}
+	if !r.reserveQueue(int64(len(body))) {
+		return "", errors.New("too many notifications waiting to be processed; replay later")
+	}
 	e := &entry{route: route, receivedAt: r.opts.Now(), eventID: NewEventID(), contentType: contentType, body: body, collection: collection, resent: true}
 	if err := r.accept(ctx, e); err != nil {
+		r.releaseQueue(int64(len(body)))
 		return "", fmt.Errorf("could not record the replay durably: %w", err)
 	}
 	return e.eventID, nil
+}
+
+// EntryEventID is the event id inside data, an entry the receiver gave its
+// Store ("" when data is not one): a Store that watches Append and Complete
+// can tell which request an entry is.
+func EntryEventID(data []byte) string {
+	if len(data) < 11 || data[0] != entryVersion {
+		return ""
+	}
+	n := int(binary.LittleEndian.Uint16(data[9:11]))
+	if len(data) < 11+n {
+		return ""
+	}
+	return string(data[11 : 11+n])
 }
 
 // ValidationToken finds the validationToken parameter in a raw query string
