@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,7 +237,7 @@ func (f Filter) Match(rec *history.Record, summary Summary) bool {
 	switch {
 	case f.Kind != "" && rec.Kind != f.Kind:
 		return false
-	case f.Subscription != "" && !contains(rec.Subscriptions, f.Subscription):
+	case f.Subscription != "" && !slices.Contains(rec.Subscriptions, f.Subscription):
 		return false
 	case !f.Since.IsZero() && rec.Time.Before(f.Since):
 		return false
@@ -245,15 +246,6 @@ func (f Filter) Match(rec *history.Record, summary Summary) bool {
 		return strings.Contains(haystack, strings.ToLower(f.Text))
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Select applies f to records (any order) and returns their summaries,
