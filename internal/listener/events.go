@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -64,6 +65,15 @@ type Notification struct {
 	// not be read. Both are empty when nothing was fetched.
 	Message    *graph.Message
 	FetchError string
+	// Content is a rich notification's resource, decrypted; DecryptError
+	// says in one line why it could not be (never both).
+	Content      json.RawMessage
+	DecryptError string
+	// TokensValid says whether the collection's validationTokens passed
+	// (nil: it carried none, or they were not checked); TokenError names the
+	// failed check.
+	TokensValid *bool
+	TokenError  string
 }
 
 // Warning is a status line for a person (stderr).
