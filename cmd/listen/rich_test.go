@@ -88,3 +88,37 @@ func TestListenRichFlagChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestListenFetchAnyResource: --fetch reads an event (not a message) at the
+// notification's resource, with the event's $select, into "content"; the
+// pretty line shows its subject.
+func TestListenFetchAnyResource(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	if login := c.Run("login", "--client-id", c.Em.PublicClientID, "--scopes", "Calendars.ReadWrite,offline_access"); login.Code != 0 {
+		t.Fatalf("login: %s", login.Stderr)
+	}
+	done := background(c, "listen", "--subscribe", "events", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--count", "1", "--timeout", "30s")
+	recorded(t, c, done)
+	if res := c.Run("trigger", "event", "--subject", "Sprint review"); res.Code != 0 {
+		t.Fatalf("trigger event: %s", res.Stderr)
+	}
+	res := wait(t, done)
+	var got *richLine
+	for _, text := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var l richLine
+		if json.Unmarshal([]byte(text), &l) == nil && l.Type == "notification" {
+			got = &l
+		}
+	}
+	if res.Code != 0 || got == nil {
+		t.Fatalf("exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	var event map[string]any
+	if err := json.Unmarshal(got.Content, &event); err != nil || event["subject"] != "Sprint review" || event["start"] == nil || event["body"] != nil {
+		t.Errorf("content %s (%v): want the event with its $select (subject, start, end, organizer)", got.Content, err)
+	}
+	if got.TokensValid != nil {
+		t.Error("a plain notification carries tokensValid")
+	}
+}

@@ -65,8 +65,10 @@ type Notification struct {
 	// not be read. Both are empty when nothing was fetched.
 	Message    *graph.Message
 	FetchError string
-	// Content is a rich notification's resource, decrypted; DecryptError
-	// says in one line why it could not be (never both).
+	// Content is the changed resource: a rich notification's, decrypted, or
+	// for --fetch one that is not a message (an event, a chat message, a
+	// user, ...), read with its kind's $select. DecryptError says in one
+	// line why a rich item could not be decrypted (never both).
 	Content      json.RawMessage
 	DecryptError string
 	// TokensValid says whether the collection's validationTokens passed

@@ -180,13 +180,15 @@ func New(cfg Config) (*Listener, error) {
 	if cfg.RequireValidTokens && cfg.Tokens == nil {
 		return nil, errors.New("listener: RequireValidTokens needs Tokens")
 	}
+	var fetchClient *graph.Client
 	if cfg.Fetch {
-		fetchClient := *cfg.Graph
-		fetchClient.MaxRetryWait = fetchRetryWait
-		l.fetcher = fetcher.New(&fetchClient, fetcher.Options{})
+		copied := *cfg.Graph
+		copied.MaxRetryWait = fetchRetryWait
+		fetchClient = &copied
+		l.fetcher = fetcher.New(fetchClient, fetcher.Options{})
 	}
 	if l.fetcher != nil || cfg.Decryptor != nil || cfg.Tokens != nil {
-		l.pipeline.enrich = &enricher{fetcher: l.fetcher, decryptor: cfg.Decryptor, tokens: cfg.Tokens,
+		l.pipeline.enrich = &enricher{fetcher: l.fetcher, graph: fetchClient, decryptor: cfg.Decryptor, tokens: cfg.Tokens,
 			requireValidTokens: cfg.RequireValidTokens, ctx: l.ctx}
 	}
 	// Fan-out: the subscription manager hears notifications before anyone

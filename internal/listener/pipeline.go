@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/fetcher"
+	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
@@ -166,6 +167,23 @@ const (
 	fetchRetryWait = 30 * time.Second
 )
 
+// fetchResource reads a changed item that is not a message (an event, a
+// chat message, a user, ...) at its resource path, with the $select of its
+// kind, into Content, unless it was deleted or decrypted already. Graph's
+// paths are case-insensitive: the notification's resource is read as given.
+func (e *enricher) fetchResource(ctx context.Context, n *Notification) {
+	item := n.Notification
+	if item.IsLifecycle() || item.ChangeType == graph.ChangeDeleted || n.Content != nil || graph.LookupItem(item.Resource) == nil {
+		return
+	}
+	content, err := e.graph.GetResource(ctx, item.Resource)
+	if err != nil {
+		n.FetchError = fetcher.DescribeFetchError(err)
+		return
+	}
+	n.Content = content
+}
+
 // TokenValidator checks a rich collection's validationTokens
 // (notification.TokenValidator does).
 type TokenValidator interface {
@@ -178,6 +196,7 @@ type TokenValidator interface {
 // collection was accepted).
 type enricher struct {
 	fetcher            *fetcher.Fetcher        // nil: no --fetch
+	graph              *graph.Client           // reads what is not a message (--fetch)
 	decryptor          *notification.Decryptor // nil: rich items shown as they came
 	tokens             TokenValidator          // nil: tokens not checked
 	requireValidTokens bool                    // drop items whose tokens fail
@@ -210,11 +229,15 @@ func (e *enricher) enrich(n *Notification) (warnings []string, drop bool) {
 			n.Content = content
 		}
 	}
-	if e.fetcher == nil || !fetcher.Fetchable(n.Notification) {
+	if e.fetcher == nil {
 		return warnings, false
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, fetchWait)
 	defer cancel()
+	if !fetcher.Fetchable(n.Notification) {
+		e.fetchResource(ctx, n)
+		return warnings, false
+	}
 	msg, err := e.fetcher.Fetch(ctx, n.Notification.Resource)
 	if err != nil {
 		n.FetchError = fetcher.DescribeFetchError(err)
