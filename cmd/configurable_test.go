@@ -65,6 +65,7 @@ var commandLineOnly = map[string]string{
 	"emulator send-mail --subject":            "what this run sends",
 	"emulator send-mail --to":                 "what this run sends",
 	"listen --count":                          "ends the run: a top-level count: meant for trigger must not stop listen",
+	"listen --teams-reply-exec":               "runs a shell command: typed, never inherited from a setting",
 	"listen --keep":                           "leaves subscriptions behind in the tenant",
 	"listen --reveal":                         "reveals a secret (the clientState)",
 	"listen --include-resource-data":          "what this run subscribes to",
@@ -99,6 +100,7 @@ var commandLineOnly = map[string]string{
 	"trigger mail --count":                    "what this run sends",
 	"trigger mail --subject":                  "what this run sends",
 	"trigger mail --to":                       "where this run sends",
+	"whoami --all":                            "acts on every profile: asked for each time",
 	"verify teams --header":                   "the one request this run checks",
 	"verify teams --id":                       "the one request this run checks",
 }

@@ -43,7 +43,8 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 			  $ hookctl subscriptions renew 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
 			  $ hookctl subscriptions renew --all --expires 2d
 		`),
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.ID = args[0]
@@ -72,6 +73,9 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 	}
 	s, err := o.open()
 	if err != nil {
+		return err
+	}
+	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
 		return err
 	}
 	var targets []substore.Record
