@@ -97,7 +97,10 @@ func contentSummary(content json.RawMessage) string {
 	if len(parts) == 0 {
 		return "(decrypted)"
 	}
-	return oneLine(strings.Join(parts, "  "))
+	for i := range parts {
+		parts[i] = oneLine(parts[i])
+	}
+	return strings.Join(parts, "  ")
 }
 
 // stripMarkup drops HTML tags from a Teams message body.
