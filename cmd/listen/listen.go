@@ -64,6 +64,8 @@ type Options struct {
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
+	// RichOptions are rich notifications' decryption and checks (rich.go).
+	RichOptions
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
@@ -179,6 +181,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
+	addRichFlags(cmd, f, opts)
 	return cmd
 }
 
@@ -187,6 +190,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 func listenRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.config()
 	if err != nil {
+		return err
+	}
+	if err := opts.tokenConfig(ctx, &cfg); err != nil {
 		return err
 	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
@@ -247,6 +253,9 @@ func (opts *Options) config() (listener.Config, error) {
 		}
 	}
 	if err := opts.subscribeConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := opts.richConfig(&cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {
