@@ -34,7 +34,7 @@ func configurableFlags() map[string][]string {
 		"events list":           {"addr", "journal"},
 		"events replay":         {"addr", "journal"},
 		"events show":           {"addr", "journal"},
-		"listen":                {"addr", "change-type", "client-state", "expires", "fetch", "forward-to", "history", "inspect", "inspect-token", "journal", "ngrok-url", "public-url", "teams-reply", "teams-secret", "teams-secret-env", "timeout", "tunnel"},
+		"listen":                {"addr", "change-type", "client-state", "decryption-key", "expires", "fetch", "forward-to", "history", "inspect", "inspect-token", "journal", "ngrok-url", "public-url", "require-valid-tokens", "teams-reply", "teams-secret", "teams-secret-env", "timeout", "tunnel"},
 		"login":                 {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
 		"send notification":     {"client-state", "timeout"},
 		"send teams":            {"secret", "secret-env", "timeout"},

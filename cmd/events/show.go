@@ -107,6 +107,9 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string) {
 			if n.FetchError != "" {
 				fmt.Fprintf(b, "    fetch failed: %s\n", n.FetchError)
 			}
+			if n.DecryptError != "" {
+				fmt.Fprintf(b, "    not decrypted: %s\n", n.DecryptError)
+			}
 			if len(n.Content) > 0 {
 				b.WriteString(indent(indent(pretty(string(n.Content)))))
 			}

@@ -64,6 +64,8 @@ type Options struct {
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
+	// RichOptions are rich notifications' decryption and checks (rich.go).
+	RichOptions
 	// HistoryOptions are --history and the inspector (inspect.go).
 	HistoryOptions
 
@@ -181,6 +183,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
+	addRichFlags(cmd, f, opts)
 	addHistoryFlags(cmd, opts)
 	return cmd
 }
@@ -190,6 +193,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 func listenRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.config()
 	if err != nil {
+		return err
+	}
+	if err := opts.tokenConfig(ctx, &cfg); err != nil {
 		return err
 	}
 	site, err := opts.openInspector(&cfg)
@@ -264,6 +270,9 @@ func (opts *Options) config() (listener.Config, error) {
 		}
 	}
 	if err := opts.subscribeConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := opts.richConfig(&cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {

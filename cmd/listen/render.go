@@ -2,6 +2,7 @@ package listen
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,7 +150,22 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 				leading = append(leading, [2]string{"message", string(value)})
 			}
 		}
-		return append(n.AppendJSON(buf, leading...), '\n')
+		var omit []string
+		if e.Content != nil {
+			// The decrypted resource replaces what it was decrypted from.
+			var compact bytes.Buffer
+			if json.Compact(&compact, e.Content) == nil {
+				leading = append(leading, [2]string{"content", compact.String()})
+				omit = append(omit, "encryptedContent")
+			}
+		}
+		if e.DecryptError != "" {
+			leading = append(leading, [2]string{"decryptError", strconv.Quote(e.DecryptError)})
+		}
+		if e.TokensValid != nil {
+			leading = append(leading, [2]string{"tokensValid", strconv.FormatBool(*e.TokensValid)})
+		}
+		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}
 	cs := r.io.OutScheme()
 	clock := cs.Gray(e.ReceivedAt.Local().Format("15:04:05"))

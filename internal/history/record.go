@@ -112,9 +112,11 @@ type Verdict struct {
 	Decrypted *bool `json:"decrypted,omitempty"`
 	// Content is the decrypted rich content or the fetched resource.
 	Content json.RawMessage `json:"content,omitempty"`
-	// FetchError says why the resource could not be read.
-	FetchError string `json:"fetchError,omitempty"`
-	Replayed   bool   `json:"replayed,omitempty"`
+	// FetchError says why the resource could not be read, DecryptError why
+	// rich content could not be decrypted.
+	FetchError   string `json:"fetchError,omitempty"`
+	DecryptError string `json:"decryptError,omitempty"`
+	Replayed     bool   `json:"replayed,omitempty"`
 }
 
 // Attempt is one delivery to a --forward-to target.
@@ -187,6 +189,7 @@ func (r *Record) Redacted(secrets *logging.Secrets) View {
 			n.Content = json.RawMessage(RedactBody(n.Content, secrets))
 		}
 		n.FetchError = secrets.Scrub(n.FetchError)
+		n.DecryptError = secrets.Scrub(n.DecryptError)
 		v.Notifications[i] = n
 	}
 	v.Reason = secrets.Scrub(r.Reason)

@@ -144,8 +144,16 @@ func updateOf(e any) (id string, u history.Update, ok bool) {
 		n := e.Notification
 		v := &history.Verdict{SubscriptionID: n.SubscriptionID, ChangeType: n.ChangeType, Resource: n.Resource,
 			LifecycleEvent: n.LifecycleEvent, Outcome: history.OutcomeAccepted, FetchError: e.FetchError, Replayed: e.Replayed}
-		if e.Message != nil {
+		switch {
+		case e.Message != nil:
 			v.Content, _ = json.Marshal(e.Message)
+		case len(e.Content) > 0:
+			v.Content = e.Content
+		}
+		if bytes.Contains(n.Raw, []byte(`"encryptedContent"`)) {
+			// Rich: the content beside it was decrypted, or says why not.
+			decrypted := e.DecryptError == "" && len(e.Content) > 0
+			v.Decrypted, v.DecryptError = &decrypted, e.DecryptError
 		}
 		return e.EventID, history.Update{Verdict: v}, true
 	case receiver.DroppedEvent:

@@ -147,8 +147,10 @@ async function openDetail(id) {
   }
   parts.push(columns);
   if (notifications.length) {
-    parts.push(el("h2", {}, "Notifications"), table(["subscription", "change", "resource", "outcome", "fetch"],
-      notifications.map((n) => [n.subscriptionId, n.changeType || n.lifecycleEvent, n.resource, n.outcome + (n.replayed ? " (replayed)" : ""), n.fetchError])));
+    parts.push(el("h2", {}, "Notifications"), table(["subscription", "change", "resource", "outcome", "content"],
+      notifications.map((n) => [n.subscriptionId, n.changeType || n.lifecycleEvent, n.resource,
+        n.outcome + (n.count ? " ×" + n.count : "") + (n.replayed ? " (replayed)" : ""),
+        n.fetchError || n.decryptError || (n.decrypted ? "decrypted" : n.content ? "fetched" : "")])));
   }
   if ((rec.forwards || []).length) {
     parts.push(el("h2", {}, "Forward attempts"), table(["target", "attempt", "status", "latency", "error"],
