@@ -94,30 +94,64 @@ func (r *historyRecorder) offer(v any) {
 func (r *historyRecorder) run() {
 	defer close(r.done)
 	for v := range r.queue {
-		switch v := v.(type) {
-		case *history.Record:
-			if err := r.store.Add(context.Background(), v); err != nil {
-				r.warn(fmt.Sprintf("history: %v", err))
-				continue
-			}
-			for _, u := range r.early[v.ID] {
-				_ = r.store.Update(v.ID, u)
-			}
-			delete(r.early, v.ID)
-		case Event, finished:
-			id, u, ok := updateOf(v)
-			if !ok {
-				continue
-			}
-			if r.store.Get(id) == nil {
-				if len(r.early) > recorderQueue {
-					clear(r.early) // records that never came: a full queue left them out
+		batch := append(make([]any, 0, recorderBatch), v)
+	gather:
+		for len(batch) < recorderBatch {
+			select {
+			case v, open := <-r.queue:
+				if !open {
+					break gather
 				}
-				r.early[id] = append(r.early[id], u)
-				continue
+				batch = append(batch, v)
+			default:
+				break gather
 			}
-			_ = r.store.Update(id, u)
 		}
+		r.write(batch)
+	}
+}
+
+// recorderBatch bounds how many queued items are written together.
+const recorderBatch = 256
+
+// write keeps a batch: its records first, together (their fsyncs are
+// shared: one at a time the history keeps about 700 a second, together
+// several thousand; see docs/performance.md), then the updates in order.
+func (r *historyRecorder) write(batch []any) {
+	var wg sync.WaitGroup
+	var records []*history.Record
+	for _, v := range batch {
+		if rec, ok := v.(*history.Record); ok {
+			records = append(records, rec)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.store.Add(context.Background(), rec); err != nil {
+					r.warn(fmt.Sprintf("history: %v", err))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, rec := range records {
+		for _, u := range r.early[rec.ID] {
+			_ = r.store.Update(rec.ID, u)
+		}
+		delete(r.early, rec.ID)
+	}
+	for _, v := range batch {
+		id, u, ok := updateOf(v)
+		if !ok {
+			continue
+		}
+		if r.store.Get(id) == nil {
+			if len(r.early) > recorderQueue {
+				clear(r.early) // records that never came: a full queue left them out
+			}
+			r.early[id] = append(r.early[id], u)
+			continue
+		}
+		_ = r.store.Update(id, u)
 	}
 }
 
