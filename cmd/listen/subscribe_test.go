@@ -344,25 +344,6 @@ func TestListenSubscribeNeedsAReachableURL(t *testing.T) {
 	}
 }
 
-// waitDeliveries waits until n delivery attempts match.
-func waitDeliveries(t *testing.T, em *emulator.Emulator, match func(graphsim.Attempt) bool, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		count := 0
-		for _, a := range em.Graph.Deliveries() {
-			if match(a) {
-				count++
-			}
-		}
-		if count >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d matching deliveries: %+v", n, em.Graph.Deliveries())
-}
-
 func TestListenSubscribeSurvivesThrottling(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, graphsim.Config{Seed: 42})

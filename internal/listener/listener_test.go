@@ -278,7 +278,8 @@ func TestCountStopsTheRun(t *testing.T) {
 func TestCounter(t *testing.T) {
 	t.Parallel()
 	c := newCounter(2)
-	if !c.take() || !c.take() || c.take() {
+	first, second, third := c.take(), c.take(), c.take()
+	if !first || !second || third {
 		t.Fatal("a counter of 2 took a third")
 	}
 	select {

@@ -113,16 +113,6 @@ func (d *Definition) schema(ref *openapi2.SchemaRef, pointer string) (*openapi2.
 	return nil, extensions, pointer
 }
 
-// bodyParameter is the operation's first body parameter, or nil.
-func (d *Definition) bodyParameter(o operation) *param {
-	for _, p := range d.parameters(o) {
-		if p.In == "body" {
-			return &p
-		}
-	}
-	return nil
-}
-
 func isInternal(extensions map[string]any) bool {
 	visibility, _ := extensions["x-ms-visibility"].(string)
 	return visibility == "internal"
