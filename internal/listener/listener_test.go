@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
@@ -91,10 +93,11 @@ func find[T Event](events []Event) (T, bool) {
 
 // run is a Listener running in this process.
 type run struct {
-	rec    *recorder
-	base   string
-	cancel context.CancelFunc
-	done   chan error
+	listener *Listener
+	rec      *recorder
+	base     string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // start runs a listener on a free loopback port with cfg (Addr, JournalPath,
@@ -117,7 +120,7 @@ func start(t *testing.T, cfg Config) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &run{rec: rec, cancel: cancel, done: make(chan error, 1)}
+	r := &run{listener: l, rec: rec, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- l.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -298,5 +301,24 @@ func TestCounter(t *testing.T) {
 	c.giveBack()
 	if c.count() != 0 {
 		t.Errorf("count after giveBack: %d", c.count())
+	}
+}
+
+// The journal's warnings join the stream: damage as a Warning, a failed
+// compaction as CompactionFailed, counted in the Summary.
+func TestJournalWarningsAreEvents(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{})
+	l := r.listener
+	l.journalWarn(&journal.DamageError{})
+	l.journalWarn(errors.New("compacting journal x failed: disk full"))
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	events := r.rec.snapshot()
+	failed, _ := find[CompactionFailed](events)
+	summary, _ := find[Summary](events)
+	if count[Warning](events) != 1 || failed.Err == nil || !strings.Contains(failed.Err.Error(), "disk full") || summary.CompactionFailures != 1 {
+		t.Errorf("events:\n%s", describe(events))
 	}
 }
