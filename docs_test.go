@@ -185,7 +185,9 @@ func runScript(t *testing.T, bin, home, dir, script string) (int, string) {
 	t.Cleanup(func() {
 		stop := exec.Command(filepath.Join(bin, "hookctl"), "emulator", "stop")
 		stop.Env, stop.Dir = env, home
-		_ = stop.Run()
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("stopping what the block left running: %v\n%s", err, out)
+		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -20,9 +20,17 @@ type operation struct {
 // methods is the order operations are visited in, so findings come out stable.
 var methods = []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodOptions, http.MethodHead, http.MethodPatch}
 
-// operations lists every operation, by path then method.
+// operations lists every operation, by path then method. The list is made
+// once: rules that look for a DELETE per trigger walk it again and again.
 func (d *Definition) operations() []operation {
-	var ops []operation
+	if d.ops == nil {
+		d.ops = listOperations(d)
+	}
+	return d.ops
+}
+
+func listOperations(d *Definition) []operation {
+	ops := []operation{}
 	for _, path := range sortedKeys(d.Doc.Paths) {
 		item := d.Doc.Paths[path]
 		if item == nil {
