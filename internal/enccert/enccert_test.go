@@ -27,6 +27,8 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/hookctl/hookctl/pkg/notification"
+
+	_ "github.com/hookctl/hookctl/internal/golden" // every test binary accepts -update
 )
 
 func TestForProfileCreatesOnceWithPrivateFiles(t *testing.T) {

@@ -181,14 +181,12 @@ func ParseLimited(body []byte, maxItems int) (*Collection, error) {
 		}
 	}
 	var err error
-	if maxItems > 0 {
-		count := 0
-		eachElement(value, func(int, []byte) bool { count++; return count <= maxItems })
-		if count > maxItems {
-			return nil, &ParseError{Reason: fmt.Sprintf(`"value" holds more than %d notifications; Graph sends at most a few hundred at once`, maxItems)}
-		}
-	}
 	eachElement(value, func(i int, raw []byte) bool {
+		if maxItems > 0 && i >= maxItems {
+			// Stops before building more: at most maxItems are ever allocated.
+			err = &ParseError{Reason: fmt.Sprintf(`"value" holds more than %d notifications; Graph sends at most a few hundred at once`, maxItems)}
+			return false
+		}
 		var n *Notification
 		if n, err = parseItem(raw); err != nil {
 			err = &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
