@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -32,7 +33,9 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/pkg/graph"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
@@ -58,6 +61,9 @@ func Execute() int {
 // Run executes the command line args with factory f and returns the exit code;
 // tests call it in-process.
 func Run(ctx context.Context, f *factory.Factory, args []string) int {
+	if f.Throttled == nil {
+		f.Throttled = throttleNotice(f.IOStreams)
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetOut(f.IOStreams.Out)
@@ -407,4 +413,14 @@ func redactValue(err error, items []string) string {
 		}
 	}
 	return msg
+}
+
+// throttleNotice prints one status line on stderr for each long wait before
+// Graph is asked again, in every command: a pause of seconds must not look
+// like a hang.
+func throttleNotice(ios *iostreams.IOStreams) func(graph.Throttle) {
+	return func(t graph.Throttle) {
+		fmt.Fprintf(ios.ErrOut, "%s Graph throttled the request; retrying in %s (attempt %d of %d)\n",
+			ios.ErrScheme().WarningIcon(), t.Wait.Round(time.Second), t.Attempt, t.MaxAttempts)
+	}
 }

@@ -94,13 +94,19 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			Output is one line per event: coloured on a terminal, one JSON object per line
 			with -o json (the default when stdout is not a terminal), starting with a
-			"ready" object. Drops, rejected requests and the exit summary go to stderr.
+			"ready" object. Each delivery to a --forward-to target is a result too
+			("forwarded", "forward-failed"). Drops, rejected requests and the exit summary
+			go to stderr.
 
 			With --subscribe, hookctl makes the Graph subscriptions itself once the
 			listener answers: through an ngrok tunnel (--tunnel auto with NGROK_AUTHTOKEN
 			set, or --tunnel ngrok), your own tunnel (--public-url), or the loopback URL
-			(--tunnel none, for the emulator). Each notification is checked against its
-			subscription's own clientState; subscriptions are renewed before they expire,
+			(--tunnel none, for the emulator). They are made with --client-state if
+			given (so the app behind --forward-to can check it), else with a random one
+			that --reveal prints once on stderr. Every step is an event: "subscribed",
+			"renewed", "reauthorized", "resynced" and "unsubscribed" JSON lines on stdout
+			(a CI script waits for "subscribed"), lines on stderr in pretty mode.
+			Subscriptions are renewed before they expire,
 			lifecycle events are answered (reauthorizationRequired: reauthorize;
 			subscriptionRemoved: a new subscription, then a resync; missed: a resync, i.e.
 			a messages delta query whose finds are shown with "resynced": true), and the
@@ -121,6 +127,10 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# In CI: wait for one event, at most two minutes (exit 5 on timeout)
 			$ hookctl listen -o json --client-state s3cret --count 1 --timeout 2m
+
+			# In CI: wait for the subscription, fail at once if listen stops first
+			$ hookctl listen --subscribe inbox -o json --count 1 --timeout 2m > events.jsonl &
+			$ until grep -qs '"type":"subscribed"' events.jsonl; do kill -0 $! || exit 1; sleep 0.2; done
 
 			# Verify Teams outgoing webhooks and answer with a script
 			$ hookctl listen --teams-secret-env TEAMS_KEY --teams-reply-exec './reply.sh'
