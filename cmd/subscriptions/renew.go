@@ -29,10 +29,16 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 	opts := &RenewOptions{Deps: newDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "renew {ID | --all} [--expires DURATION|max]",
-		Short: "Move subscriptions' expiry forward",
+		Short: "Move subscriptions' expiry forward (PATCH expirationDateTime)",
 		Long: heredoc.Doc(`
-			Renew a subscription (PATCH its expirationDateTime), which also reauthorizes
-			it. --all renews every subscription hookctl made with the active profile.
+			Renew a subscription: PATCH its expirationDateTime. --all renews every
+			subscription hookctl made with the active profile; a subscription given by ID
+			may be one another program made.
+
+			A renewal does not stand in for reauthorization: a subscription that got a
+			reauthorizationRequired lifecycle event can refuse it (403) until
+			` + "`hookctl subscriptions reauthorize ID`" + ` has run (Microsoft documents that a
+			renewal also reauthorizes; the emulator does so only with --renew-reauthorizes).
 
 			--expires takes max (the default: the longest lifetime Graph allows for the
 			resource, less a minute), a duration such as 90m or 72h, or days such as 3d,
