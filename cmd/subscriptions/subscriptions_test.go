@@ -235,6 +235,13 @@ func TestRenewReauthorize(t *testing.T) {
 	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "Graph has no subscription no-such-id") {
 		t.Errorf("reauthorize unknown: exit %d %s", res.Code, res.Stderr)
 	}
+	// reauthorize --all: hookctl's own subscriptions only (not other's).
+	res = fx.Run("subscriptions", "reauthorize", "--all", "-o", "json")
+	if v := byID(decode(t, res)); res.Code != 0 || v[inbox.ID].Action != "reauthorized" || len(v) == 0 {
+		t.Errorf("reauthorize --all: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
+	} else if _, ok := v[other.ID]; ok {
+		t.Errorf("reauthorize --all touched a subscription hookctl did not make: %s", res.Stdout)
+	}
 
 	// --all: hookctl's own, max by default, one clamp notice per resource;
 	// a stale one fails without stopping the others.
@@ -262,7 +269,7 @@ func TestRenewReauthorize(t *testing.T) {
 	if serverExpiry(fx, other.ID).After(time.Now().Add(3 * time.Hour)) {
 		t.Error("renew --all renewed a subscription hookctl did not make")
 	}
-	for _, args := range [][]string{{"renew"}, {"renew", "x", "--all"}, {"renew", "x", "--expires", "soon"}, {"reauthorize"}} {
+	for _, args := range [][]string{{"renew"}, {"renew", "x", "--all"}, {"renew", "x", "--expires", "soon"}, {"reauthorize"}, {"reauthorize", "x", "--all"}} {
 		if res := fx.Run(append([]string{"subscriptions"}, args...)...); res.Code != exitcode.Usage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, res.Code, exitcode.Usage, res.Stderr)
 		}
