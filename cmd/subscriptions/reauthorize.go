@@ -82,12 +82,16 @@ func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 		return nil
 	}
 	failed := 0
-	for i := range recs {
-		if err := reauthorizeOne(ctx, o, s, recs[i].ID, &recs[i]); err != nil {
-			failed++
-			fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+	progress := o.IO.StartProgress("Reauthorizing", len(recs))
+	progress.Around(func() {
+		for i := range recs {
+			progress.Step(i + 1)
+			if err := reauthorizeOne(ctx, o, s, recs[i].ID, &recs[i]); err != nil {
+				failed++
+				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+			}
 		}
-	}
+	})
 	if failed > 0 {
 		return fmt.Errorf("%d of %d subscriptions could not be reauthorized", failed, len(recs))
 	}

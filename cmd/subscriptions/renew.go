@@ -113,14 +113,23 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 	}
 	notices := map[string]bool{}
 	failed := 0
-	for _, target := range targets {
-		if err := renewOne(ctx, o, s, target, want, notices); err != nil {
-			failed++
-			if !o.All {
-				return err
+	var stop error
+	progress := o.IO.StartProgress("Renewing", len(targets))
+	progress.Around(func() {
+		for i, target := range targets {
+			progress.Step(i + 1)
+			if err := renewOne(ctx, o, s, target, want, notices); err != nil {
+				failed++
+				if !o.All {
+					stop = err
+					return
+				}
+				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 			}
-			fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 		}
+	})
+	if stop != nil {
+		return stop
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d subscriptions could not be renewed", failed, len(targets))

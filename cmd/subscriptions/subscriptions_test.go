@@ -481,3 +481,23 @@ func TestIDPrefixes(t *testing.T) {
 		t.Errorf("profile completion: %q", res.Stdout)
 	}
 }
+
+// TestDeleteAllShowsProgressOnATerminal: with stderr on a terminal, a long
+// --all run counts on stderr and clears the counter; stdout stays clean.
+func TestDeleteAllShowsProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, emulator.Options{})
+	fx.subscribe(t, "inbox")
+	fx.subscribe(t, "me/messages")
+	res := fx.RunWith(func(f *factory.Factory) { f.IOStreams.SetTTY(false, false, true) }, "subscriptions", "delete", "--all", "-o", "json")
+	if res.Code != 0 || len(decode(t, res)) != 2 || strings.Contains(res.Stdout, "Deleting") {
+		t.Fatalf("exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	if !strings.Contains(res.Stderr, "\rDeleting 1/2…") || !strings.Contains(res.Stderr, "\rDeleting 2/2…") || !strings.HasSuffix(res.Stderr, "\r") {
+		t.Errorf("stderr %q", res.Stderr)
+	}
+	res = fx.Run("subscriptions", "delete", "--all")
+	if strings.Contains(res.Stderr, "Deleting") {
+		t.Errorf("progress without a terminal: %q", res.Stderr)
+	}
+}
