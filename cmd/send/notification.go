@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -239,12 +238,7 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 
 func printResult(opts *NotificationOptions, result postResult) error {
 	if opts.JSON {
-		line, err := json.Marshal(result)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(opts.IO.Out, "%s\n", line)
-		return err
+		return iostreams.WriteJSONLine(opts.IO.Out, "notification-sent", result)
 	}
 	cs := opts.IO.OutScheme()
 	icon, status := cs.SuccessIcon(), cs.Green(fmt.Sprintf("%d %s", result.Status, http.StatusText(result.Status)))
@@ -310,11 +304,9 @@ func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Cl
 	result.OK = result.Error == ""
 
 	if opts.JSON {
-		line, err := json.Marshal(result)
-		if err != nil {
+		if err := iostreams.WriteJSONLine(opts.IO.Out, "validation", result); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", line)
 	} else {
 		cs := opts.IO.OutScheme()
 		if result.OK {

@@ -190,7 +190,7 @@ func TestSendNotificationStatuses(t *testing.T) {
 					w.WriteHeader(http.StatusAccepted)
 				}
 			}(),
-			wantOut:   regexp.MustCompile(`^\{"request":1,"status":202,[^\n]*"ok":true[^\n]*\n\{"request":2,"status":400,[^\n]*"ok":false,[^\n]*"error":"400 Bad Request: \{\\"error\\":\\"not JSON\\"\}"\}\n\{"request":3,"status":202,`),
+			wantOut:   regexp.MustCompile(`^\{"type":"notification-sent","request":1,"status":202,[^\n]*"ok":true[^\n]*\n\{"type":"notification-sent","request":2,"status":400,[^\n]*"ok":false,[^\n]*"error":"400 Bad Request: \{\\"error\\":\\"not JSON\\"\}"\}\n\{"type":"notification-sent","request":3,"status":202,`),
 			wantError: "1 of 3 POSTs",
 		},
 	}

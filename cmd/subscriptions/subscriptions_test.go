@@ -2,6 +2,7 @@ package subscriptions_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,7 +203,7 @@ func TestRenewReauthorize(t *testing.T) {
 	if res.Code != 0 || len(v) != 1 || v[0].Action != "renewed" || v[0].ID != inbox.ID || !near(v[0].Expiry, time.Now().Add(3*time.Hour)) || res.Stderr != "" {
 		t.Fatalf("renew: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
 	}
-	if rec, _, _ := fx.store().Get(ctx, inbox.ID); !rec.Expiry.Equal(v[0].Expiry) {
+	if rec, _, _ := fx.store().Get(ctx, inbox.ID); !rec.Expiry.Truncate(time.Millisecond).Equal(v[0].Expiry) {
 		t.Errorf("store expiry %v, renewed to %v", rec.Expiry, v[0].Expiry)
 	}
 	if server := serverExpiry(fx, inbox.ID); server.Sub(v[0].Expiry).Abs() > time.Millisecond {
@@ -447,6 +448,10 @@ func TestIDPrefixes(t *testing.T) {
 	res := fx.Run("subscriptions", "show", inbox.ID[:8], "-o", "json")
 	if views := decode(t, res); res.Code != 0 || len(views) != 1 || views[0].ID != inbox.ID {
 		t.Fatalf("show %s: exit %d %s %s", inbox.ID[:8], res.Code, res.Stdout, res.Stderr)
+	}
+	// Every JSON line says what it is; times have at most millisecond precision.
+	if !regexp.MustCompile(`^\{"type":"subscription",.*"expirationDateTime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z"`).MatchString(res.Stdout) {
+		t.Errorf("JSON line: %s", res.Stdout)
 	}
 
 	// Two stale records sharing a prefix (the store is a source of ids too).

@@ -1,6 +1,9 @@
 package iostreams
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFitTable(t *testing.T) {
 	t.Parallel()
@@ -33,5 +36,25 @@ func TestTerminalWidth(t *testing.T) {
 	s.SetWidth(100)
 	if got := s.TerminalWidth(); got != 100 {
 		t.Errorf("SetWidth: %d", got)
+	}
+}
+
+func TestWriteJSONLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if err := WriteJSONLine(&b, "subscription", struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}{"a", "https://x/?a=1&b=2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSONLine(&b, "empty", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != `{"type":"subscription","id":"a","url":"https://x/?a=1&b=2"}`+"\n"+`{"type":"empty"}`+"\n" {
+		t.Errorf("got %s", got)
+	}
+	if err := WriteJSONLine(&b, "x", []int{1}); err == nil {
+		t.Error("an array was accepted")
 	}
 }

@@ -4,7 +4,6 @@
 package shared
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,8 +121,9 @@ func TimeLeft(expiry, now time.Time) string {
 }
 
 // WriteJSON writes v as one JSON line.
-func WriteJSON(w io.Writer, v any) error {
-	return json.NewEncoder(w).Encode(v)
+func WriteJSON(w io.Writer, v View) error {
+	v.Expiry = v.Expiry.Truncate(time.Millisecond) // RFC 3339, at most milliseconds
+	return iostreams.WriteJSONLine(w, "subscription", v)
 }
 
 // WriteBlock prints one subscription for people, headed by title.
