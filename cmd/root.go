@@ -69,8 +69,8 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	if exitcode.Code(err) == exitcode.Interrupted {
-		// Ctrl-C ended the command at a prompt: the user knows; nothing to print.
+	if exitcode.Code(err) == exitcode.Interrupted || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		// Ctrl-C ended the command: the user knows; no error to print.
 		return exitcode.Interrupted
 	}
 	if isUsageError(err) && exitcode.Code(err) == exitcode.Error {

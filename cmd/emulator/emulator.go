@@ -115,7 +115,8 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			return emulatorRun(cmd.Context(), opts)
 		},
 	}
-	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdStart(f, nil), NewCmdEnv(f, nil), NewCmdStop(f, nil))
+	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdStart(f, nil), NewCmdEnv(f, nil), NewCmdStop(f, nil),
+		NewCmdPostMessage(f, nil), NewCmdCreateEvent(f, nil))
 	addServeFlags(cmd.Flags(), opts)
 	cmd.Flags().BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
 	return cmd

@@ -107,7 +107,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 			if err != nil {
 				return fmt.Errorf("reading subscription %s: %w", o.ID, err)
 			}
-			rec = &substore.Record{ID: sub.ID, Resource: sub.Resource}
+			rec = &substore.Record{ID: sub.ID, Resource: sub.Resource, IncludeResourceData: sub.IncludeResourceData}
 		}
 		targets = []substore.Record{*rec}
 	}
@@ -138,7 +138,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 }
 
 func renewOne(ctx context.Context, o *RenewOptions, s *session, target substore.Record, want time.Duration, notices map[string]bool) error {
-	expiry, notice := shared.Expiry(target.Resource, want, o.Now())
+	expiry, notice := shared.Expiry(target.Resource, target.IncludeResourceData, want, o.Now())
 	if notice != "" {
 		// --all over many inbox subscriptions would repeat the same notice.
 		if !notices[target.Resource] {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
+
+	_ "github.com/hookctl/hookctl/internal/golden" // every test binary accepts -update
 )
 
 func TestFromBuildInfo(t *testing.T) {

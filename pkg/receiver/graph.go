@@ -30,13 +30,19 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		collection, err := notification.Parse(body)
+		collection, err := notification.ParseLimited(body, r.opts.MaxItems)
 		if err != nil {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if !r.reserveQueue(int64(len(body))) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+			r.stats.busy.Add(1)
+			r.reject(w, route, http.StatusServiceUnavailable, "too many notifications waiting to be processed; retry later")
 			return
 		}
 		e := &entry{
@@ -52,6 +58,7 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		// also be queued here, or it would wait for the next start.
 		seq, err := r.opts.Store.Append(context.WithoutCancel(req.Context()), e.data)
 		if err != nil {
+			r.releaseQueue(int64(len(body)))
 			// 503 with Retry-After makes Graph back off and retry (for up to
 			// four hours), which is right when the disk failed us: nothing
 			// is acknowledged that is not synced. The cause goes to the
