@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -72,7 +74,7 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if exitcode.Code(err) == exitcode.Interrupted || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		// Ctrl-C ended the command: the user knows; no error to print.
 		return exitcode.Interrupted
 	}
@@ -80,13 +82,46 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 		err = exitcode.New(exitcode.Usage, err)
 	}
 	if !errors.Is(err, exitcode.ErrSilent) {
-		msg := withProfile(f.Secrets.Scrub(err.Error()), f.Profile)
+		msg := withProfile(f.Secrets.Scrub(graphUnreachable(err, f.Env)), f.Profile)
 		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
 		if exitcode.Code(err) == exitcode.Usage && executed != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
 		}
 	}
 	return exitcode.Code(err)
+}
+
+// graphUnreachable is err's message, with a failure to connect to Graph
+// ("calling Graph (POST /v1.0/subscriptions): Post ...: dial tcp ...:
+// connection refused") said in one line that names the URL, where it came
+// from, and what to check, in every command.
+func graphUnreachable(err error, env config.Lookup) string {
+	msg := err.Error()
+	context, _, isGraphCall := strings.Cut(msg, "calling Graph (")
+	var urlErr *url.Error
+	if !isGraphCall || !errors.As(err, &urlErr) {
+		return msg
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var cause string
+	switch {
+	case errors.As(urlErr.Err, &dnsErr):
+		cause = "no such host"
+	case errors.Is(urlErr.Err, syscall.ECONNREFUSED):
+		cause = "connection refused"
+	case urlErr.Timeout():
+		cause = "no answer in time"
+	case errors.As(urlErr.Err, &opErr):
+		cause = opErr.Err.Error()
+	default:
+		return msg // reached, but TLS or HTTP failed: the full message says more
+	}
+	base, advice := graph.DefaultBaseURL, "check the network and any proxy (HTTPS_PROXY)"
+	if v, ok := env(factory.GraphURLEnv); ok && v != "" {
+		base, advice = v+" (from "+factory.GraphURLEnv+")", "check "+factory.GraphURLEnv+" (for the emulator: is it running? `hookctl emulator start`, then `eval \"$(hookctl emulator env)\"`)"
+	}
+	return fmt.Sprintf("%scannot reach Microsoft Graph at %s: %s; %s", context, base, cause, advice)
 }
 
 // withProfile makes every "run `hookctl login`" in msg sign in the profile

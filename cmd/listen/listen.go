@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,9 @@ type Options struct {
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
+	// loopbackNotice: the tunnel choice leaves the receiver on loopback only
+	// (said once every flag has been checked).
+	loopbackNotice bool
 }
 
 // NewCmdListen builds `hookctl listen`. runF replaces listenRun in tests.
@@ -225,6 +229,9 @@ func listenRun(ctx context.Context, opts *Options) error {
 func (opts *Options) config() (listener.Config, error) {
 	cfg := listener.Config{Addr: opts.Addr, Opener: opts.Opener, PublicURL: opts.PublicURL, ForwardTo: opts.ForwardTo,
 		Count: opts.Count, Timeout: opts.Timeout, Logger: opts.Logger, Secrets: opts.Secrets}
+	if err := checkAddr(opts.Addr); err != nil {
+		return cfg, err
+	}
 	if opts.Count < 0 {
 		return cfg, exitcode.Usagef("--count must not be negative")
 	}
@@ -271,11 +278,39 @@ func (opts *Options) config() (listener.Config, error) {
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {
 		return cfg, err
 	}
+	// Warnings only once every flag has passed: a usage error comes alone.
+	warn := opts.IO.ErrScheme().WarningIcon()
+	if !loopbackAddr(opts.Addr) {
+		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.\n", warn, opts.Addr)
+	} else if opts.loopbackNotice {
+		who := "Graph"
+		if len(cfg.TeamsKeys) > 0 && len(cfg.ClientStates) == 0 && cfg.Subscribe == nil {
+			who = "Teams" // a Teams-only listener
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%s loopback only, %s cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own\n", warn, who)
+	}
 	return cfg, nil
 }
 
-// journalPath is --journal, or listen-<addr>.journal in the state directory;
-// its directory is made private if it does not exist.
+// checkAddr accepts host:port with a port from 0 to 65535 (0: any free
+// port), before anything is named after it (the journal) or bound.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		return exitcode.Usagef("--addr %q is not host:port with a port from 0 to 65535, such as 127.0.0.1:8787", addr)
+	}
+	return nil
+}
+
+// journalPath is --journal, whose directory must exist, or
+// listen-<addr>.journal in the state directory (made private if new).
 func (opts *Options) journalPath() (string, error) {
 	path := opts.JournalPath
 	if path == "" {
@@ -284,10 +319,11 @@ func (opts *Options) journalPath() (string, error) {
 			return "", fmt.Errorf("preparing the state directory: %w", err)
 		}
 	} else if dir := filepath.Dir(path); dir != "" {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			if err := config.EnsurePrivateDir(dir); err != nil {
-				return "", err
-			}
+		// A typo in --journal must not leave a new directory tree behind.
+		if info, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return "", exitcode.Usagef("--journal %s: the directory %s does not exist; create it first (mkdir -m 700 %s)", path, dir, dir)
+		} else if err == nil && !info.IsDir() {
+			return "", exitcode.Usagef("--journal %s: %s is not a directory", path, dir)
 		}
 	}
 	return path, nil
