@@ -95,6 +95,7 @@ var commandLineOnly = map[string]string{
 	"subscribe --reveal":                      "reveals a secret (the clientState)",
 	"subscriptions delete --all":              "destructive: deletes every subscription",
 	"subscriptions delete --expired":          "destructive: deletes subscriptions",
+	"subscriptions reauthorize --all":         "acts on every subscription",
 	"subscriptions renew --all":               "acts on every subscription",
 	"subscriptions show --reveal":             "reveals a secret (the clientState)",
 	"trigger chat-message --text":             "what this run sends",

@@ -42,7 +42,7 @@ func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	historyPath := filepath.Join(dir, "listen.history")
 	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), History: &History{Path: historyPath, Retention: history.DefaultRetention}})
-	store := r.l.History()
+	store := r.listener.History()
 
 	if resp := postJSON(t, r.base+receiver.NotificationsPath, notificationBody(clientState, "n1")); resp.StatusCode != http.StatusAccepted {
 		t.Fatal(resp.Status)
@@ -67,7 +67,7 @@ func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
 	})
 	waitHistory(t, store, "validation", func(rec *history.Record) bool { return rec.Kind == history.KindValidation })
 
-	newID, err := r.l.Replay(context.Background(), strings.TrimPrefix(accepted.ID, "evt_")[:10], nil)
+	newID, err := r.listener.Replay(context.Background(), strings.TrimPrefix(accepted.ID, "evt_")[:10], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
