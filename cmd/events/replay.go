@@ -48,8 +48,9 @@ func NewCmdReplay(f *factory.Factory, runF func(*ReplayOptions) error) *cobra.Co
 			Send a request from the history again. By default it goes through the running
 			listener's own pipeline, as if it had just arrived: verified, fetched, printed
 			and forwarded again. Its events carry "replayed": true and it bypasses duplicate
-			detection. No tunnel and no Graph are needed. Graph notification and lifecycle
-			requests replay this way.
+			detection. No tunnel and no Graph are needed. Notification, lifecycle and Teams
+			requests replay this way; a Teams message is signed again with the listener's
+			own key (its original signature is never kept).
 
 			With --to, the original body and headers (less the redacted ones) are POSTed to
 			any URL instead, whether or not a listener runs: your application, say.

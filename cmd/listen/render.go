@@ -205,7 +205,8 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 			ConversationID string `json:"conversationId"`
 			Reply          string `json:"reply"`
 			ReplyError     string `json:"replyError,omitempty"`
-		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
+			Replayed       bool   `json:"replayed,omitempty"`
+		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError, e.Replayed})
 		return append(append(buf, line...), '\n')
 	}
 	cs := r.io.OutScheme()

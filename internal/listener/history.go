@@ -337,7 +337,30 @@ func (l *Listener) History() *history.Store {
 }
 
 // ErrNotReplayable is a history record the pipeline cannot take again.
-var ErrNotReplayable = errors.New("only Graph notification and lifecycle requests replay through the listener; send others with --to URL")
+var ErrNotReplayable = errors.New("only notification, lifecycle and Teams requests replay through the listener; send others with --to URL")
+
+// replayTeams sends a Teams message through the receiver again, signed with
+// the listener's own key, and keeps the exchange in the history.
+func (l *Listener) replayTeams(ctx context.Context, rec *history.Record, body []byte) (string, error) {
+	start := l.cfg.Now()
+	status, answer, err := l.receiver.ReplayTeams(ctx, body)
+	if err != nil {
+		return "", err
+	}
+	replay := &history.Record{ID: receiver.NewEventID(), Time: start, Kind: history.KindTeams, Method: http.MethodPost, Route: rec.Route,
+		Headers: rec.Headers, Body: string(body), Status: status, Latency: l.cfg.Now().Sub(start), Replayed: true}
+	var reply teams.Reply
+	if status != http.StatusOK {
+		replay.Kind, replay.Reason = history.KindRejected, truncate(strings.TrimSpace(string(answer)), keptReasonBytes)
+	} else if json.Unmarshal(answer, &reply) == nil {
+		replay.Reply = reply.Text
+	}
+	l.history.offer(replay)
+	if status != http.StatusOK {
+		return replay.ID, fmt.Errorf("the listener answered the replayed Teams message %d: %s", status, replay.Reason)
+	}
+	return replay.ID, nil
+}
 
 // Replay sends the request of history record id (a unique prefix will do)
 // through the pipeline again, with edited in place of its body when given
@@ -353,12 +376,15 @@ func (l *Listener) Replay(ctx context.Context, id string, edited []byte) (string
 	if err != nil {
 		return "", err
 	}
-	if rec.Kind != history.KindNotification && rec.Kind != history.KindLifecycle {
+	if rec.Kind != history.KindNotification && rec.Kind != history.KindLifecycle && rec.Kind != history.KindTeams {
 		return "", ErrNotReplayable
 	}
 	body := []byte(rec.Body)
 	if edited != nil {
 		body = history.Unredact(edited, rec.Body)
+	}
+	if rec.Kind == history.KindTeams {
+		return l.replayTeams(ctx, rec, body)
 	}
 	contentType := "application/json"
 	for _, h := range rec.Headers {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/pkg/receiver"
+	"github.com/hookctl/hookctl/pkg/teams"
 )
 
 // waitHistory waits until the history holds a record for which cond holds.
@@ -92,4 +93,45 @@ func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
 	if len(kept) != 5 {
 		t.Errorf("the history file holds %d records after the run, want 5", len(kept))
 	}
+}
+
+// A Teams message replays through the receiver, signed with the listener's
+// key (the original signature is never kept): answered again, reported as
+// replayed, and kept in the history with its reply.
+func TestHistoryReplaysTeams(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := teams.Key{Secret: []byte("0123456789abcdef0123456789abcdef")}
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), TeamsKeys: []teams.Key{key}, TeamsReplier: receiver.StaticReply("ack"),
+		History: &History{Path: filepath.Join(dir, "listen.history"), Retention: history.DefaultRetention}})
+	store := r.listener.History()
+	body := `{"type":"message","text":"<at>hookctl</at> hello","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`
+	req, _ := http.NewRequest(http.MethodPost, r.base+receiver.TeamsPath, strings.NewReader(body))
+	req.Header.Set("Authorization", teams.Sign(key.Secret, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatal(resp, err)
+	}
+	resp.Body.Close()
+	original := waitHistory(t, store, "of the Teams message", func(rec *history.Record) bool { return rec.Kind == history.KindTeams })
+	for _, h := range original.Headers {
+		if h.Name == "Authorization" && h.Value != history.Placeholder {
+			t.Errorf("the signature was kept: %s", h.Value)
+		}
+	}
+	newID, err := r.listener.Replay(context.Background(), original.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rec.waitFor(t, "the replayed Teams event", func(events []Event) bool {
+		for _, e := range events {
+			if te, ok := e.(receiver.TeamsEvent); ok && te.Replayed && te.Reply == "ack" {
+				return true
+			}
+		}
+		return false
+	})
+	waitHistory(t, store, "of the Teams replay", func(rec *history.Record) bool {
+		return rec.ID == newID && rec.Replayed && rec.Kind == history.KindTeams && rec.Reply == "ack"
+	})
 }

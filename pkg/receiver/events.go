@@ -69,6 +69,8 @@ type TeamsEvent struct {
 	Reply      string
 	// ReplyErr is why the reply is an error text (command failed or timed out).
 	ReplyErr error
+	// Replayed marks a message sent again on purpose (ReplayTeams).
+	Replayed bool
 }
 
 // DroppedEvent is notifications of one collection that will not be printed

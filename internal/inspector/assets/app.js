@@ -102,7 +102,7 @@ function table(headers, rows) {
 }
 
 function replayable(rec) {
-  return rec.type === "notification" || rec.type === "lifecycle";
+  return rec.type === "notification" || rec.type === "lifecycle" || rec.type === "teams";
 }
 
 async function openDetail(id) {
@@ -121,7 +121,7 @@ async function openDetail(id) {
   if (!replayable(rec)) {
     replay.disabled = true;
     edit.disabled = true;
-    replay.title = edit.title = "only Graph notifications replay through the listener; use hookctl events replay --to URL";
+    replay.title = edit.title = "validations and rejected requests do not replay through the listener; use hookctl events replay --to URL";
   }
   const meta = el("dl", { class: "meta" });
   const add = (k, v) => { if (v !== undefined && v !== null && v !== "") meta.append(el("dt", {}, k), el("dd", {}, String(v))); };
