@@ -26,7 +26,7 @@ func configurableFlags() map[string][]string {
 		"":                    {"debug", "no-color", "output", "profile"},
 		"connector test":      {"callback-addr", "ngrok-url", "public-url", "timeout", "tunnel"},
 		"demo":                {"mails", "timeout"},
-		"emulator":            {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
+		"emulator":            {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "event-hub-addr", "event-hub-partitions", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
 		"emulator lifecycle":  {"emulator-url"},
 		"emulator send-mail":  {"emulator-url"},
 		"listen":              {"addr", "change-type", "client-state", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-reply-exec", "teams-secret", "timeout", "tunnel"},

@@ -40,6 +40,8 @@ var commandLineOnly = map[string]string{
 	"emulator start --batch-window":           "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
 	"emulator start --drop-rate":              "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
 	"emulator start --duplicate-rate":         "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
+	"emulator start --event-hub-addr":         "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
+	"emulator start --event-hub-partitions":   "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
 	"emulator start --latency":                "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
 	"emulator start --renew-reauthorizes":     "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
 	"emulator start --retry-after":            "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",

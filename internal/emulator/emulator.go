@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/emulator/hubsim"
 	"github.com/hookctl/hookctl/internal/emulator/idp"
 	"github.com/hookctl/hookctl/internal/emulator/pki"
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
@@ -57,6 +58,9 @@ type Options struct {
 	DeviceCodeLifetime    time.Duration
 	DeviceCodeInterval    time.Duration
 	DeviceCodePollMinimum time.Duration
+
+	// EventHub shapes the Event Hubs stand-in.
+	EventHub EventHubOptions
 
 	// Graph holds the Graph service's knobs (batch window, retry base,
 	// faults, lifetimes...). Start sets its Tenant, Auth, DeliveryClient,
@@ -101,6 +105,8 @@ type Emulator struct {
 	Identity *idp.Server
 	// Graph is the Graph service: send mail, inject faults, inspect deliveries.
 	Graph *graphsim.Server
+	// Hub is the Event Hubs stand-in Graph delivers EventHub: subscriptions to.
+	Hub *hubsim.Hub
 
 	ca        *pki.CA
 	opts      Options
@@ -112,6 +118,7 @@ type Emulator struct {
 	stopSaving chan struct{}
 	saveMu     sync.Mutex
 	stateFile  string
+	hubKey     string // the Event Hubs stand-in's key, persisted
 	tempDir    bool
 	closeOnce  sync.Once
 	closeErr   error
@@ -185,6 +192,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	e.Identity.Restore(st.Identity)
+	if err := e.startHub(ctx, st, serverCert); err != nil {
+		return nil, err
+	}
 	if err := e.startGraph(st); err != nil {
 		return nil, err
 	}
@@ -295,6 +305,7 @@ func (e *Emulator) startGraph(st *persisted) error {
 	// Receivers may sit behind this emulator's CA (an HTTPS listener of
 	// hookctl's) or a public one (a tunnel): trust both.
 	cfg.DeliveryClient = &http.Client{Transport: e.transport()}
+	cfg.EventHub = e.Hub
 	e.Graph = graphsim.New(cfg)
 	if len(st.Graph) == 0 {
 		return nil
@@ -367,6 +378,9 @@ func (e *Emulator) Close() error {
 func (e *Emulator) cleanup() {
 	if e.Graph != nil {
 		e.Graph.Close()
+	}
+	if e.Hub != nil {
+		e.Hub.Close()
 	}
 	switch {
 	case e.server != nil:
