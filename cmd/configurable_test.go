@@ -58,6 +58,7 @@ var commandLineOnly = map[string]string{
 	"emulator send-mail --to":                 "what this run sends",
 	"listen --count":                          "ends the run: a top-level count: meant for trigger must not stop listen",
 	"listen --keep":                           "leaves subscriptions behind in the tenant",
+	"listen --reveal":                         "reveals a secret (the clientState)",
 	"listen --subscribe":                      "creates subscriptions in the tenant",
 	"login --client-secret-stdin":             "reads standard input; left in a config it would hang every login",
 	"logout --all":                            "destructive: signs every profile out",

@@ -38,9 +38,14 @@ import (
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
 var Version = "dev"
 
+// StopSignals ask a command to stop cleanly (hookctl listen drains and
+// prints its summary): Ctrl-C, a service manager's SIGTERM, and SIGHUP from a
+// closed terminal or a dropped SSH session.
+var StopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // Execute runs hookctl with the process's arguments and returns the exit code.
 func Execute() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), StopSignals...)
 	defer stop()
 	// The first signal asks for a clean stop; after it the default returns, so
 	// a second Ctrl-C ends a drain the user will not wait for (hookctl listen

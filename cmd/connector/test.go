@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ type TestOptions struct {
 	IO         *iostreams.IOStreams
 	JSON       func() bool
 	HTTPClient func() (*http.Client, error)
+	Logger     func() *slog.Logger
 	// Tunnel resolves the tunnel flags into how the API reaches the callback.
 	Tunnel func(tunnel.Settings) (*tunnel.Choice, error)
 	// AddSecret keeps a value (an API key in --header) out of logs and errors.
@@ -49,7 +51,7 @@ type TestOptions struct {
 
 // NewCmdTest builds `hookctl connector test`; runF replaces testRun in tests.
 func NewCmdTest(f *factory.Factory, runF func(*TestOptions) error) *cobra.Command {
-	opts := &TestOptions{IO: f.IOStreams, JSON: f.JSON, HTTPClient: f.HTTPClient, AddSecret: func(v string) { f.Secrets.Add(v) }, Env: os.Environ}
+	opts := &TestOptions{IO: f.IOStreams, JSON: f.JSON, HTTPClient: f.HTTPClient, Logger: f.Logger, AddSecret: func(v string) { f.Secrets.Add(v) }, Env: os.Environ}
 	opts.Tunnel = func(s tunnel.Settings) (*tunnel.Choice, error) {
 		if s.Mode != tunnel.ModeNone {
 			cfg, err := f.Config()
@@ -145,6 +147,9 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	if err != nil {
 		return exitcode.Usagef("--trigger: %v", err)
 	}
+	if trigger.CallbackField == "" {
+		return exitcode.New(exitcode.VerifyFailed, fmt.Errorf("%s has no body property marked x-ms-notification-url, so the callback URL cannot be sent: run hookctl connector lint %s", trigger.OperationID, o.File))
+	}
 	registration, err := o.registration()
 	if err != nil {
 		return err
@@ -160,6 +165,9 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	choice, err := o.Tunnel(tunnel.Settings{Mode: o.TunnelMode, PublicURL: o.PublicURL, NgrokURL: o.NgrokURL})
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
+	}
+	if choice.Notice != "" {
+		fmt.Fprintf(o.IO.ErrOut, "%s callback on %s\n", o.IO.ErrScheme().WarningIcon(), strings.Replace(choice.Notice, "Graph cannot", "a remote API cannot", 1))
 	}
 	client, err := o.HTTPClient()
 	if err != nil {
@@ -180,7 +188,7 @@ func testRun(ctx context.Context, o *TestOptions) error {
 	render := newTestRenderer(o.IO, o.JSON())
 	test := &connector.Test{
 		Trigger: trigger, Registration: registration, Callback: callback,
-		Count: o.Count, Timeout: o.Timeout, Keep: o.Keep, HTTP: client, Report: render.event,
+		Count: o.Count, Timeout: o.Timeout, Keep: o.Keep, HTTP: client, Report: render.event, Logger: o.Logger(),
 	}
 	if o.Exec != "" {
 		test.Exec = func(ctx context.Context, location string) error {
@@ -188,7 +196,7 @@ func testRun(ctx context.Context, o *TestOptions) error {
 		}
 	}
 	result, runErr := test.Run(ctx)
-	if err := render.summary(result); err != nil {
+	if err := render.summary(result, runErr != nil); err != nil {
 		return err
 	}
 	switch {
@@ -336,8 +344,10 @@ func writeNotificationPretty(w io.Writer, cs *iostreams.ColorScheme, n connector
 	return err
 }
 
-// summary ends the run with one line: the counts, and what the exit code means.
-func (r *testRenderer) summary(res connector.Result) error {
+// summary ends the run with one line: the counts, and what the exit code
+// means. A run cut short by an error (said on stderr) gets no verdict in
+// pretty mode.
+func (r *testRenderer) summary(res connector.Result, failed bool) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -356,7 +366,8 @@ func (r *testRenderer) summary(res connector.Result) error {
 	case res.Errors > 0 || res.Invalid > 0:
 		_, err = fmt.Fprintf(r.io.Out, "%s the API broke the contract: %s, %s invalid\n", cs.FailureIcon(), plural(res.Errors, "error"), plural(res.Invalid, "notification"))
 	case res.TimedOut:
-		_, err = fmt.Fprintf(r.io.Out, "%s %d of the notifications arrived in time\n", cs.FailureIcon(), res.Received)
+		_, err = fmt.Fprintf(r.io.Out, "%s the API did not notify in time\n", cs.FailureIcon())
+	case failed:
 	default:
 		_, err = fmt.Fprintf(r.io.Out, "%s every step held: %s received\n", cs.SuccessIcon(), plural(res.Received, "notification"))
 	}

@@ -20,6 +20,7 @@ import (
 type event struct {
 	Type         string          `json:"type"`
 	Rule         string          `json:"rule"`
+	Message      string          `json:"message"`
 	Severity     string          `json:"severity"`
 	Status       int             `json:"status"`
 	Location     string          `json:"location"`
@@ -62,7 +63,7 @@ func TestConnectorTestAgainstEachFault(t *testing.T) {
 			[]string{"callback", "registered", "waiting", "notification", "unregistered", "finding", "summary"}, 4},
 		{invalidNotification, "30s", nil,
 			[]string{"callback", "registered", "waiting", "notification", "unregistered", "summary"}, 4},
-		{mangledCallback, "2s", []string{"CallbackSignatureInvalid"},
+		{mangledCallback, "5s", []string{"CallbackSignatureInvalid"},
 			[]string{"callback", "registered", "waiting", "finding", "timeout", "unregistered", "summary"}, 4},
 		{noNotification, "1s", nil,
 			[]string{"callback", "registered", "waiting", "timeout", "unregistered", "summary"}, 5},
@@ -255,12 +256,12 @@ func TestConnectorTestInterrupted(t *testing.T) {
 		<-api.registered
 		cancel() // what signal.NotifyContext does on Ctrl-C
 	}()
-	code := cmd.Run(ctx, f, githubTest(api, "--timeout", "1m"))
+	code := cmd.Run(ctx, f, githubTest(api, "--timeout", "1m", "-o", "pretty"))
 	if code != 1 || !slices.Equal(api.deleted, []string{"/repos/octo/demo/hooks/1"}) || !strings.Contains(errOut.String(), "interrupted after") {
 		t.Errorf("exit %d, deleted %v\nstdout %s\nstderr %s", code, api.deleted, out, errOut)
 	}
-	if !strings.Contains(out.String(), `{"type":"unregistered","status":204`) {
-		t.Errorf("no unregistered event:\n%s", out)
+	if !strings.Contains(out.String(), "✓ unregistered: DELETE "+api.srv.URL+"/repos/octo/demo/hooks/1 answered 204 No Content") || strings.Contains(out.String(), "every step held") {
+		t.Errorf("stdout:\n%s", out)
 	}
 }
 
@@ -285,5 +286,43 @@ func TestConnectorTestUsage(t *testing.T) {
 	}
 	if len(api.bodies) != 0 {
 		t.Errorf("a usage error still registered: %v", api.bodies)
+	}
+	res := runCLI(t, "connector", "test", definition("broken-webhook.swagger.json"), "--trigger", "UrlInQuery", "--base-url", api.srv.URL)
+	if res.Code != 4 || !strings.Contains(res.Stderr, "UrlInQuery has no body property marked x-ms-notification-url") {
+		t.Errorf("a trigger without a callback field: exit %d, %s", res.Code, res.Stderr)
+	}
+}
+
+// TestConnectorTestRegistrationRefused: an API that refuses (here: no API
+// key) stops the run after the finding, which quotes its answer.
+func TestConnectorTestRegistrationRefused(t *testing.T) {
+	t.Parallel()
+	api := newWebhookAPI(t, healthy)
+	res := runCLI(t, "connector", "test", definition("github.swagger.json"), "--trigger", "WebhookTrigger",
+		"--base-url", api.srv.URL, "--param", "owner=octo", "--param", "repo=demo", "-o", "json")
+	var types []string
+	var message string
+	for _, e := range clitest.DecodeLines[event](t, res) {
+		types = append(types, e.Type)
+		if e.Type == "finding" {
+			message = e.Message
+		}
+	}
+	if res.Code != 4 || !slices.Equal(types, []string{"callback", "registered", "finding", "summary"}) ||
+		message != "the registration answered 401 Unauthorized: bad credentials; the platform expects 201 Created" {
+		t.Errorf("exit %d, events %v, message %q", res.Code, types, message)
+	}
+}
+
+func TestConnectorTestDebugLogsExchangesWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	api := newWebhookAPI(t, healthy)
+	res := runCLI(t, githubTest(api, "--debug")...)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "registering the webhook") || !strings.Contains(res.Stderr, "unregistering the webhook") {
+		t.Errorf("exit %d, stderr:\n%s", res.Code, res.Stderr)
+	}
+	callback := api.bodies[0]["config"].(map[string]any)["url"].(string)
+	if strings.Contains(res.Stderr+res.Stdout, "s3cret-api-key") || strings.Contains(res.Stderr+res.Stdout, callback[strings.Index(callback, "sig=")+4:]) {
+		t.Errorf("a secret was printed:\n%s", res.Stderr)
 	}
 }

@@ -83,6 +83,9 @@ func writeTriggersPretty(w io.Writer, cs *iostreams.ColorScheme, triggers []*con
 		fmt.Fprintf(w, "  callback field:       %s\n", callback)
 		fmt.Fprintf(w, "  notification schema:  %s\n", t.NotificationSchema)
 		fmt.Fprintf(w, "  unregistered by:      %s\n", deleteID)
+		if t.Hint != "" {
+			fmt.Fprintf(w, "  hint:                 %s\n", t.Hint)
+		}
 	}
 	return nil
 }

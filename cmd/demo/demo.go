@@ -15,18 +15,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/cmd/listen"
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/httpclient"
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
-	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 // Defaults of the demo.
@@ -211,32 +213,67 @@ func (r *run) signIn(ctx context.Context) error {
 	return nil
 }
 
-// listen starts `hookctl listen --subscribe inbox --fetch --tunnel none` in
-// this process and returns the channel its result arrives on.
+// listen runs the listener of `hookctl listen --subscribe inbox --fetch
+// --tunnel none` in this process, shown by listen's renderer, and returns
+// the channel its result arrives on.
 func (r *run) listen(ctx context.Context) (<-chan error, error) {
-	var opts *listen.Options
-	cmd := listen.NewCmdListen(r.factory, func(o *listen.Options) error { opts = o; return nil })
-	cmd.SetArgs([]string{"--subscribe", "inbox", "--fetch", "--tunnel", "none", "--addr", "127.0.0.1:0"})
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	if err := cmd.ExecuteContext(ctx); err != nil {
+	client, err := r.factory.GraphClient()
+	if err != nil {
+		return nil, err
+	}
+	store, err := r.factory.SubscriptionStore()
+	if err != nil {
+		return nil, err
+	}
+	profile, err := shared.ActiveProfile(r.factory)()
+	if err != nil {
+		return nil, err
+	}
+	inbox, err := shared.InboxResource(profile)
+	if err != nil {
+		return nil, err
+	}
+	clientState, err := notification.NewClientState()
+	if err != nil {
+		return nil, err
+	}
+	stateDir := r.env["HOOKCTL_STATE_DIR"]
+	if err := config.EnsurePrivateDir(stateDir); err != nil {
+		return nil, err
+	}
+	l, err := listener.New(listener.Config{
+		Addr:        "127.0.0.1:0",
+		JournalPath: filepath.Join(stateDir, "demo.journal"),
+		Store:       store,
+		Graph:       client,
+		Fetch:       true,
+		Subscribe: &listener.Subscriptions{Resources: []string{inbox}, ChangeTypes: []string{graph.ChangeCreated},
+			ClientState: clientState, Profile: "default"},
+		Consumers: []listener.Consumer{listen.NewRenderer(r.opts.IO, r.factory.JSON(), nil), listener.ConsumerFunc(r.observe)},
+		Secrets:   r.factory.Secrets,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("preparing the listener: %w", err)
 	}
 	r.say("Starting hookctl listen --subscribe inbox --fetch --tunnel none…")
-	opts.OnWatch = func(e submanager.Event) { offer(r.watched, e) }
-	opts.Observers = append(opts.Observers, receiver.ReporterFunc(func(e receiver.Event) error {
-		if n, ok := e.(receiver.NotificationEvent); ok {
-			if _, resynced := n.Notification.Fields()["resynced"]; resynced {
-				offer(r.resynced, n.Notification)
-			} else {
-				offer(r.mails, n.Notification)
-			}
-		}
-		return nil
-	}))
 	done := make(chan error, 1)
-	go func() { done <- listen.Run(ctx, opts) }()
+	go func() { done <- l.Run(ctx) }()
 	return done, nil
+}
+
+// observe follows the listener's events to narrate the demo.
+func (r *run) observe(e listener.Event) error {
+	switch e := e.(type) {
+	case listener.Notification:
+		if e.Resynced {
+			offer(r.resynced, e.Notification)
+		} else if !e.Lifecycle {
+			offer(r.mails, e.Notification)
+		}
+	case submanager.Event:
+		offer(r.watched, e)
+	}
+	return nil
 }
 
 // sendMails sends mail to the signed-in user through Graph's sendMail (what

@@ -6,13 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,9 +27,8 @@ import (
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
-	"github.com/hookctl/hookctl/internal/journal"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/logging"
-	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
@@ -34,25 +36,6 @@ import (
 // DefaultAddr is loopback only: exposing the receiver is the user's (or the
 // tunnel's) decision.
 const DefaultAddr = "127.0.0.1:8787"
-
-// ProcessDelayEnv is a test-only knob: a duration to wait before processing
-// each accepted collection, so tests can kill the process while acknowledged
-// work is still queued. It is not a user setting and is not documented as one.
-const ProcessDelayEnv = "HOOKCTL_TEST_PROCESS_DELAY"
-
-// shutdownGrace bounds how long a drain may take after SIGINT/SIGTERM,
-// --count or --timeout.
-const shutdownGrace = 10 * time.Second
-
-// drainNotice is how long a drain goes on before stderr says so.
-const drainNotice = time.Second
-
-// Opener opens the socket the receiver serves on and says which public URL
-// reaches it ("" for the socket's own address). The default listens on TCP;
-// the ngrok tunnel plugs in here.
-type Opener interface {
-	Open(ctx context.Context, addr string) (ln net.Listener, publicURL string, err error)
-}
 
 // Options are every input of `hookctl listen`.
 type Options struct {
@@ -62,36 +45,28 @@ type Options struct {
 	StateDir string
 	Env      config.Lookup
 
-	Addr           string
-	PublicURL      string
-	JournalPath    string
-	ClientStates   []string
-	TeamsSecrets   []string
+	Addr         string
+	PublicURL    string
+	JournalPath  string
+	ClientStates []string
+	TeamsSecrets []string
+	// TeamsSecretEnv names environment variables holding more keys; their
+	// values are in TeamsSecrets once RunE has read them.
+	TeamsSecretEnv []string
 	TeamsReply     string
 	TeamsReplyExec string
 	ForwardTo      []string
 	Count          int
 	Timeout        time.Duration
 
-	// Opener opens the listening socket (nil: TCP on Addr).
-	Opener Opener
-	// ClientStateSource, when set, is used instead of one built from
-	// ClientStates, so a caller can add per-subscription values at run time.
-	ClientStateSource *notification.ClientStates
-	// Enrich, when set, adds members to a notification's JSON line (for
-	// example the fetched message). It runs on the processing goroutine.
-	Enrich func(ctx context.Context, n *notification.Notification) map[string]any
-	// Observers see every event after it is rendered (for example to react
-	// to lifecycle events).
-	Observers []receiver.Reporter
+	// Opener opens the listening socket (nil: TCP on Addr, or the tunnel).
+	Opener listener.Opener
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
 
-	// Test knobs.
-	ProcessDelay      time.Duration
-	ForwardMinBackoff time.Duration
-	Now               func() time.Time
+	// consumers see every event after the renderer (in-package tests).
+	consumers []listener.Consumer
 }
 
 // NewCmdListen builds `hookctl listen`. runF replaces listenRun in tests.
@@ -146,7 +121,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			$ hookctl listen -o json --client-state s3cret --count 1 --timeout 2m
 
 			# Verify Teams outgoing webhooks and answer with a script
-			$ hookctl listen --teams-secret "$TEAMS_KEY" --teams-reply-exec './reply.sh'
+			$ hookctl listen --teams-secret-env TEAMS_KEY --teams-reply-exec './reply.sh'
 
 			# Pass accepted notifications on to your application
 			$ hookctl listen --client-state s3cret --forward-to http://localhost:3000/webhook
@@ -178,15 +153,11 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 					opts.Expires = "max"
 				}
 			}
-			if err := resolveSubscribeEnv(f, opts); err != nil {
+			if err := readTeamsSecretEnv(f, opts); err != nil {
 				return err
 			}
-			if raw, ok := f.Env(ProcessDelayEnv); ok {
-				delay, err := time.ParseDuration(raw)
-				if err != nil {
-					return exitcode.Usagef("%s=%q is not a duration", ProcessDelayEnv, raw)
-				}
-				opts.ProcessDelay = delay
+			if err := resolveSubscribeEnv(f, opts); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -200,6 +171,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVar(&opts.JournalPath, "journal", "", "journal file (default: listen-<addr>.journal in the state directory)")
 	fl.StringArrayVar(&opts.ClientStates, "client-state", nil, "clientState accepted for any subscription (repeatable)")
 	fl.StringArrayVar(&opts.TeamsSecrets, "teams-secret", nil, "Teams outgoing-webhook security token, BASE64 or NAME:BASE64 (repeatable)")
+	fl.StringArrayVar(&opts.TeamsSecretEnv, "teams-secret-env", nil, "read a Teams security token (BASE64 or NAME:BASE64) from this environment variable (repeatable)")
 	fl.StringVar(&opts.TeamsReply, "teams-reply", receiver.DefaultTeamsReply, "text to reply to Teams messages with")
 	fl.StringVar(&opts.TeamsReplyExec, "teams-reply-exec", "", "shell command whose stdout is the Teams reply; gets the message JSON on stdin, 4 s deadline")
 	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "URL to POST every accepted collection to, retried until delivered (repeatable)")
@@ -210,119 +182,110 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	return cmd
 }
 
-// listenRun is the command: prepare, open the socket, announce, serve until
-// told to stop, drain, summarise. Each step is a method so that later
-// features (a tunnel, subscriptions) can slot in between.
+// listenRun checks the options, builds the run's Config, and runs the
+// listener with the renderer the output mode asks for.
 func listenRun(ctx context.Context, opts *Options) error {
-	w, err := prepareWatch(opts)
+	cfg, err := opts.config()
 	if err != nil {
 		return err
 	}
-	defer w.close()
-	s, err := prepare(opts, w.accepted())
+	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
+	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
+	l, err := listener.New(cfg)
 	if err != nil {
 		return err
 	}
-	s.watch = w
-	defer s.closeJournal()
-	if err := s.open(ctx); err != nil {
-		return err
+	opts.warnAboutClientStates(cfg, l)
+	if opts.IO.IsStderrTTY() {
+		// The terminal echoes ^C: start the closing lines on a line of their own.
+		stop := context.AfterFunc(ctx, func() { render.note("") })
+		defer stop()
 	}
-	s.announce()
-	return s.serve(ctx)
+	return l.Run(ctx)
 }
 
-// session is one run of the receiver.
-type session struct {
-	opts     *Options
-	journal  *journal.Journal
-	replay   []journal.Entry
-	render   *renderer
-	receiver *receiver.Receiver
-	listener net.Listener
-	urls     readyURLs
-	closed   bool
-	watch    *watchRun // --subscribe and --fetch; nil without
-}
-
-// prepare checks the options, opens the journal and builds the receiver.
-func prepare(opts *Options, accepted func(*notification.Collection)) (*session, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+// config checks the plain listener's flags and adds the subscription and
+// tunnel settings (subscribe.go).
+func (opts *Options) config() (listener.Config, error) {
+	cfg := listener.Config{Addr: opts.Addr, Opener: opts.Opener, PublicURL: opts.PublicURL, ForwardTo: opts.ForwardTo,
+		Count: opts.Count, Timeout: opts.Timeout, Logger: opts.Logger, Secrets: opts.Secrets}
 	if opts.Count < 0 {
-		return nil, exitcode.Usagef("--count must not be negative")
+		return cfg, exitcode.Usagef("--count must not be negative")
 	}
 	if opts.Timeout < 0 {
-		return nil, exitcode.Usagef("--timeout must not be negative")
+		return cfg, exitcode.Usagef("--timeout must not be negative")
 	}
 	if opts.PublicURL != "" {
 		if u, err := url.Parse(opts.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, exitcode.Usagef("--public-url %q is not an http(s) URL", opts.PublicURL)
+			return cfg, exitcode.Usagef("--public-url %q is not an http(s) URL", opts.PublicURL)
 		}
 	}
 	keys, err := teams.ParseKeys(opts.TeamsSecrets)
 	if err != nil {
-		return nil, exitcode.Usagef("--teams-secret: %v", err)
+		return cfg, exitcode.Usagef("--teams-secret: %v", err)
 	}
-	states := opts.ClientStateSource
-	if states == nil {
-		for _, value := range opts.ClientStates {
-			if value == "" {
-				return nil, exitcode.Usagef("--client-state must not be empty")
-			}
+	cfg.TeamsKeys = keys
+	for _, value := range opts.ClientStates {
+		if value == "" {
+			return cfg, exitcode.Usagef("--client-state must not be empty")
 		}
-		states = notification.NewClientStates(opts.ClientStates...)
 	}
-	// A Teams-only listener needs no clientState: the warning would be noise
-	// there, and each dropped notification still says why on stderr.
-	if len(opts.ClientStates) == 0 && opts.ClientStateSource == nil && len(keys) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "%s no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with\n", opts.IO.ErrScheme().WarningIcon())
+	cfg.ClientStates = opts.ClientStates
+	cfg.TeamsReplier = receiver.StaticReply(opts.TeamsReply)
+	if opts.TeamsReplyExec != "" {
+		if err := checkReplyCommand(opts.TeamsReplyExec); err != nil {
+			return cfg, err
+		}
+		warn := opts.IO.ErrScheme().WarningIcon()
+		cfg.TeamsReplier = receiver.CommandReply{
+			Command: opts.TeamsReplyExec,
+			Stderr:  &prefixWriter{w: opts.IO.ErrOut, prefix: "teams-reply-exec: "},
+			Env:     replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
+			Truncated: func() {
+				fmt.Fprintf(opts.IO.ErrOut, "%s the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply\n", warn, receiver.MaxReplyOutput>>10)
+			},
+		}
 	}
+	if err := opts.subscribeConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if cfg.JournalPath, err = opts.journalPath(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
 
-	s := &session{opts: opts}
+// journalPath is --journal, or listen-<addr>.journal in the state directory;
+// its directory is made private if it does not exist.
+func (opts *Options) journalPath() (string, error) {
 	path := opts.JournalPath
 	if path == "" {
 		path = filepath.Join(opts.StateDir, "listen-"+addrFileName(opts.Addr)+".journal")
 		if err := config.EnsurePrivateDir(opts.StateDir); err != nil {
-			return nil, fmt.Errorf("preparing the state directory: %w", err)
+			return "", fmt.Errorf("preparing the state directory: %w", err)
 		}
 	} else if dir := filepath.Dir(path); dir != "" {
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			if err := config.EnsurePrivateDir(dir); err != nil {
-				return nil, err
+				return "", err
 			}
 		}
 	}
-	warn := func(err error) { fmt.Fprintf(opts.IO.ErrOut, "%s %v\n", opts.IO.ErrScheme().WarningIcon(), err) }
-	s.journal, s.replay, err = journal.Open(path, journal.Options{Warn: warn})
-	if err != nil {
-		return nil, err
-	}
-	opts.Logger.Debug("journal opened", "path", path, "pending", len(s.replay))
+	return path, nil
+}
 
-	s.render = newRenderer(opts)
-	var replier receiver.Replier = receiver.StaticReply(opts.TeamsReply)
-	if opts.TeamsReplyExec != "" {
-		replier = receiver.CommandReply{Command: opts.TeamsReplyExec, Stderr: opts.IO.ErrOut, Env: replyEnv(os.Environ())}
+// warnAboutClientStates says when Graph notifications will be dropped for
+// want of a clientState. A Teams-only listener needs none: the warning would
+// be noise there, and each dropped notification still says why on stderr.
+func (opts *Options) warnAboutClientStates(cfg listener.Config, l *listener.Listener) {
+	if len(cfg.ClientStates) > 0 || cfg.Subscribe != nil || len(cfg.TeamsKeys) > 0 || l.StoredClientStates() > 0 {
+		return
 	}
-	s.receiver, err = receiver.New(receiver.Options{
-		ClientStates:      states,
-		Store:             s.journal,
-		Reporter:          s.render,
-		ForwardTo:         opts.ForwardTo,
-		ForwardMinBackoff: opts.ForwardMinBackoff,
-		TeamsKeys:         keys,
-		TeamsReplier:      replier,
-		ProcessDelay:      opts.ProcessDelay,
-		Accepted:          accepted,
-		Now:               opts.Now,
-	})
-	if err != nil {
-		s.closeJournal()
-		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("--forward-to: %w", err))
+	text := "no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with"
+	if cfg.Store != nil {
+		text = "no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others"
 	}
-	return s, nil
+	fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), text)
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
@@ -342,152 +305,30 @@ func loopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-type tcpOpener struct{}
-
-func (tcpOpener) Open(ctx context.Context, addr string) (net.Listener, string, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	return ln, "", err
-}
-
-// open opens the socket and works out the URLs to print.
-func (s *session) open(ctx context.Context) error {
-	opener := s.opts.Opener
-	if opener == nil {
-		opener = tcpOpener{}
-	}
-	ln, publicURL, err := opener.Open(ctx, s.opts.Addr)
-	if err != nil {
-		s.shutdownReceiver()
-		if tunnelFailed := (*tunnelError)(nil); errors.As(err, &tunnelFailed) {
-			return err // the socket was fine: --addr is not the problem
-		}
-		return fmt.Errorf("cannot listen on %s: %w; pick another address with --addr", s.opts.Addr, err)
-	}
-	s.listener = ln
-	if s.opts.PublicURL != "" {
-		publicURL = s.opts.PublicURL
-	}
-	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
-	}
-	base := strings.TrimRight(publicURL, "/")
-	s.urls = readyURLs{
-		Addr:            ln.Addr().String(),
-		NotificationURL: base + receiver.NotificationsPath,
-		LifecycleURL:    base + receiver.LifecyclePath,
-		TeamsURL:        base + receiver.TeamsPath,
-	}
-	return nil
-}
-
-// announce prints the ready line (the socket already accepts connections),
-// then lets the receiver process what an earlier run left in the journal.
-func (s *session) announce() {
-	s.render.ready(s.urls, len(s.replay))
-	pending := make([]receiver.Pending, len(s.replay))
-	for i, e := range s.replay {
-		pending[i] = receiver.Pending{Seq: e.Seq, Data: e.Data, Marks: e.Marks}
-	}
-	s.receiver.Resume(pending)
-}
-
-// serve runs the HTTP server until a signal, --count or --timeout, then drains.
-func (s *session) serve(ctx context.Context) error {
-	conns := &newConns{}
-	server := &http.Server{
-		ConnState:         conns.track,
-		Handler:           s.watch.handler(s.receiver),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelDebug),
-	}
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(s.listener) }()
-
-	// Subscriptions are made once the listener answers Graph's validation.
-	result := s.watch.start(ctx, s)
-	var timeout <-chan time.Time
-	if s.opts.Timeout > 0 {
-		timer := time.NewTimer(s.opts.Timeout)
-		defer timer.Stop()
-		timeout = timer.C
-	}
-	if result == nil { // else the subscriptions could not be made: drain and stop
-		select {
-		case <-ctx.Done(): // SIGINT or SIGTERM: a normal way to stop
-			if s.opts.IO.IsStderrTTY() {
-				// The terminal echoed ^C: start the closing lines on a line of their own.
-				fmt.Fprintln(s.opts.IO.ErrOut)
-			}
-		case <-s.render.done:
-		case <-timeout:
-			if s.opts.Count > 0 {
-				result = exitcode.TimedOut(fmt.Errorf("timed out after %s with %d of %d events", s.opts.Timeout, s.render.emittedCount(), s.opts.Count))
-			} else {
-				result = exitcode.TimedOut(fmt.Errorf("--timeout %s elapsed", s.opts.Timeout))
-			}
-		case err := <-served:
-			result = fmt.Errorf("the receiver stopped: %w", err)
-		}
-	}
-	s.watch.stopSubscriptions()
-
-	drainCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	// A drain is usually instant; a slow one (a stuck --forward-to target, a
-	// reply command) says what it waits for and how not to wait.
-	slowDrain := time.AfterFunc(drainNotice, func() {
-		s.render.note(fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left",
-			s.opts.IO.ErrScheme().WarningIcon(), shutdownGrace))
-	})
-	// Shutdown counts a connection that never sent a request as busy for five
-	// seconds (Graph keeps such connections open); nothing is in flight on them,
-	// so stop accepting and close them first.
-	_ = s.listener.Close()
-	conns.closeAll()
-	if err := server.Shutdown(drainCtx); err != nil {
-		s.opts.Logger.Debug("server shutdown", "error", err)
-	}
-	if err := s.receiver.Close(drainCtx); err != nil {
-		fmt.Fprintf(s.opts.IO.ErrOut, "%s %v\n", s.opts.IO.ErrScheme().WarningIcon(), err)
-	}
-	slowDrain.Stop()
-	s.watch.close()
-	s.closed = true
-	stats := s.receiver.Stats()
-	s.closeJournal()
-	s.render.summary(stats, s.journal.Pending())
-	return result
-}
-
-func (s *session) shutdownReceiver() {
-	if s.closed || s.receiver == nil {
-		return
-	}
-	s.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	_ = s.receiver.Close(ctx)
-}
-
-func (s *session) closeJournal() {
-	s.shutdownReceiver()
-	if err := s.journal.Close(); err != nil && !errors.Is(err, journal.ErrClosed) {
-		fmt.Fprintf(s.opts.IO.ErrOut, "%s closing the journal: %v\n", s.opts.IO.ErrScheme().WarningIcon(), err)
-	}
-}
-
 // replyEnv is the environment for --teams-reply-exec: this process's, less
 // the secrets hookctl itself reads (HMAC keys, clientState values, the ngrok
-// authtoken, client secrets), which a reply script has no use for.
-func replyEnv(environ []string) []string {
+// authtoken, client secrets), which a reply script has no use for: the
+// variables --teams-secret-env names, and any variable holding a Teams key
+// whatever its name (export TEAMS_KEY=... then --teams-secret "$TEAMS_KEY").
+func replyEnv(environ, secretVars, teamsSecrets []string) []string {
+	var keys []string
+	for _, secret := range teamsSecrets {
+		_, key, named := strings.Cut(secret, ":")
+		if !named {
+			key = secret
+		}
+		if key = strings.TrimSpace(key); key != "" {
+			keys = append(keys, key)
+		}
+	}
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
+		name, value, _ := strings.Cut(kv, "=")
 		upper := strings.ToUpper(name)
-		secret := upper == "NGROK_AUTHTOKEN" || strings.HasPrefix(upper, "HOOKCTL_") && logging.SecretName(name)
+		secret := upper == "NGROK_AUTHTOKEN" || strings.HasPrefix(upper, "HOOKCTL_") && logging.SecretName(name) || slices.Contains(secretVars, name)
+		for _, key := range keys {
+			secret = secret || strings.Contains(value, key)
+		}
 		if !secret {
 			out = append(out, kv)
 		}
@@ -495,29 +336,80 @@ func replyEnv(environ []string) []string {
 	return out
 }
 
-// newConns tracks the server's connections that have not yet sent a request.
-type newConns struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-func (c *newConns) track(conn net.Conn, state http.ConnState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if state == http.StateNew {
-		if c.conns == nil {
-			c.conns = map[net.Conn]struct{}{}
+// readTeamsSecretEnv adds the keys held by the variables --teams-secret-env
+// names to TeamsSecrets, registered as secrets. Errors never hold a key.
+func readTeamsSecretEnv(f *factory.Factory, opts *Options) error {
+	for _, name := range opts.TeamsSecretEnv {
+		value, ok := f.Env(name)
+		if !ok || strings.TrimSpace(value) == "" {
+			return exitcode.Usagef("the environment variable %s named by --teams-secret-env is not set or empty", name)
 		}
-		c.conns[conn] = struct{}{}
-		return
+		value = strings.TrimSpace(value)
+		f.Secrets.Add(value, strings.TrimSpace(value[strings.IndexByte(value, ':')+1:]))
+		opts.TeamsSecrets = append(opts.TeamsSecrets, value)
 	}
-	delete(c.conns, conn)
+	return nil
 }
 
-func (c *newConns) closeAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for conn := range c.conns {
-		conn.Close()
+// checkReplyCommand makes sure --teams-reply-exec can run before the
+// listener starts: the program it names (its first word after any NAME=value
+// assignments) is a shell builtin, on PATH, or an executable file.
+func checkReplyCommand(command string) error {
+	if runtime.GOOS == "windows" {
+		return nil // cmd /C resolves differently; a failure shows on the reply
 	}
+	var program string
+	for _, word := range strings.Fields(command) {
+		if !strings.Contains(word, "=") || strings.HasPrefix(word, "=") {
+			program = word
+			break
+		}
+	}
+	if program == "" {
+		return exitcode.Usagef("--teams-reply-exec %q names no command", command)
+	}
+	if strings.Contains(program, "/") {
+		info, err := os.Stat(program)
+		switch {
+		case err != nil:
+			return exitcode.Usagef("--teams-reply-exec: %s not found", program)
+		case info.IsDir() || info.Mode().Perm()&0o111 == 0:
+			return exitcode.Usagef("--teams-reply-exec: %s is not executable (chmod +x %s)", program, program)
+		}
+		return nil
+	}
+	// command -v knows builtins, functions of sh's own and PATH alike.
+	if err := exec.Command("/bin/sh", "-c", `command -v -- "$1" >/dev/null`, "sh", program).Run(); err != nil {
+		return exitcode.Usagef("--teams-reply-exec: %s is not a command: not a shell builtin and not on PATH", program)
+	}
+	return nil
+}
+
+// prefixWriter starts every line written with prefix: a reply command's
+// standard error, told apart from hookctl's own lines.
+type prefixWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for _, c := range b {
+		if !p.midLine {
+			out = append(out, p.prefix...)
+			p.midLine = true
+		}
+		out = append(out, c)
+		if c == '\n' {
+			p.midLine = false
+		}
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,139 +14,139 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hookctl/hookctl/pkg/notification"
+	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
-// renderer turns receiver events into output: results on stdout (pretty or
-// JSON lines), everything else on stderr. It also counts events for --count.
+// renderer is the listener's Consumer that formats each event for a person
+// or as a JSON line: results on stdout, everything else on stderr. It only
+// formats: it never fetches, counts or decides who else hears an event, and
+// it holds its locks only while writing.
 type renderer struct {
-	opts *Options
-	// out buffers result lines; the receiver flushes it (Flush) before it
-	// records them as printed, and other writers flush at once.
+	io     *iostreams.IOStreams
+	json   bool
+	logger *slog.Logger
+
+	outMu sync.Mutex
+	// out buffers result lines; the listener flushes it (Flush) before the
+	// journal records them as printed.
 	out *bufio.Writer
-	err io.Writer
+	buf []byte
 
-	mu      sync.Mutex
-	emitted int
-	done    chan struct{} // closed when --count events were emitted
-	buf     []byte
+	errMu sync.Mutex
+	err   io.Writer
 }
 
-type readyURLs struct {
-	Addr            string `json:"addr"`
-	NotificationURL string `json:"notificationUrl"`
-	LifecycleURL    string `json:"lifecycleUrl"`
-	TeamsURL        string `json:"teamsUrl"`
+func newRenderer(ios *iostreams.IOStreams, jsonOut bool, logger *slog.Logger) *renderer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &renderer{io: ios, json: jsonOut, logger: logger, out: bufio.NewWriterSize(ios.Out, 64<<10), err: ios.ErrOut}
 }
 
-func newRenderer(opts *Options) *renderer {
-	return &renderer{opts: opts, out: bufio.NewWriterSize(opts.IO.Out, 64<<10), err: opts.IO.ErrOut, done: make(chan struct{})}
-}
-
-// Flush implements receiver.Flusher.
+// Flush implements listener.Flusher.
 func (r *renderer) Flush() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	return r.out.Flush()
 }
 
-func (r *renderer) emittedCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.emitted
-}
-
-func (r *renderer) ready(urls readyURLs, replaying int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.opts.JSON {
-		line, _ := json.Marshal(struct {
-			Type string `json:"type"`
-			readyURLs
-		}{"ready", urls})
-		r.out.Write(append(line, '\n'))
-	} else {
-		cs := r.opts.IO.OutScheme()
-		fmt.Fprintf(r.out, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+urls.Addr))
-		fmt.Fprintf(r.out, "  notificationUrl    %s\n", cs.Cyan(urls.NotificationURL))
-		fmt.Fprintf(r.out, "  lifecycleUrl       %s\n", cs.Cyan(urls.LifecycleURL))
-		fmt.Fprintf(r.out, "  Teams callback URL %s\n", cs.Cyan(urls.TeamsURL))
-	}
-	r.out.Flush()
-	if replaying > 0 {
-		fmt.Fprintf(r.err, "%s processing %d collection(s) left in the journal by an earlier run\n", r.opts.IO.ErrScheme().WarningIcon(), replaying)
-	}
-}
-
-// Report implements receiver.Reporter.
-func (r *renderer) Report(e receiver.Event) error {
-	var err error
+// Consume implements listener.Consumer.
+func (r *renderer) Consume(e listener.Event) error {
 	switch e := e.(type) {
-	case receiver.NotificationEvent:
-		err = r.result(func(buf []byte) []byte { return r.notification(buf, "notification", e.ReceivedAt, e.Notification) })
-	case receiver.LifecycleEvent:
-		err = r.result(func(buf []byte) []byte { return r.notification(buf, "lifecycle", e.ReceivedAt, e.Notification) })
+	case listener.Ready:
+		r.ready(e)
+	case listener.Notification:
+		return r.result(func(buf []byte) []byte { return r.notification(buf, e) }, false)
 	case receiver.TeamsEvent:
-		// Teams messages come from request goroutines, outside the
-		// receiver's flushing; show them at once.
-		if err = r.result(func(buf []byte) []byte { return r.teams(buf, e) }); err == nil {
-			err = r.Flush()
-		}
+		return r.result(func(buf []byte) []byte { return r.teams(buf, e) }, false)
+	case receiver.ForwardedEvent, receiver.ForwardFailedEvent:
+		r.forward(e)
+	case submanager.Event:
+		r.subscription(e)
+	case listener.Summary:
+		r.summary(e)
 	default:
-		r.status(e)
-	}
-	if err == nil {
-		for _, observer := range r.opts.Observers {
-			_ = observer.Report(e)
+		if line := r.statusLine(e); line != "" {
+			r.note(line)
 		}
 	}
-	return err
+	return nil
 }
 
-// result prints one event line unless --count is already reached.
-func (r *renderer) result(format func([]byte) []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.opts.Count > 0 && r.emitted >= r.opts.Count {
-		return receiver.ErrStop
-	}
+// result writes one line to stdout (flushed at once with now).
+func (r *renderer) result(format func([]byte) []byte, now bool) error {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	r.buf = format(r.buf[:0])
 	if _, err := r.out.Write(r.buf); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
-	r.emitted++
-	if r.opts.Count > 0 && r.emitted == r.opts.Count {
-		close(r.done)
+	if now {
+		return r.out.Flush()
 	}
 	return nil
+}
+
+// note prints one status line on stderr.
+func (r *renderer) note(line string) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	fmt.Fprintln(r.err, line)
+}
+
+// jsonLine is an event as one JSON object on stdout, "type" first.
+func (r *renderer) jsonLine(kind string, fields any) {
+	body, _ := json.Marshal(fields)
+	_ = r.result(func(buf []byte) []byte {
+		buf = append(buf, `{"type":`...)
+		buf = strconv.AppendQuote(buf, kind)
+		if len(body) > 2 {
+			buf = append(append(buf, ','), body[1:]...)
+		} else {
+			buf = append(buf, '}')
+		}
+		return append(buf, '\n')
+	}, true)
+}
+
+func (r *renderer) ready(e listener.Ready) {
+	if r.json {
+		r.jsonLine(e.Kind(), e)
+	} else {
+		cs := r.io.OutScheme()
+		_ = r.result(func(buf []byte) []byte {
+			buf = fmt.Appendf(buf, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+e.Addr))
+			buf = fmt.Appendf(buf, "  notificationUrl    %s\n", cs.Cyan(e.NotificationURL))
+			buf = fmt.Appendf(buf, "  lifecycleUrl       %s\n", cs.Cyan(e.LifecycleURL))
+			return fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+		}, true)
+	}
 }
 
 func timestamp(t time.Time) string {
 	return strconv.Quote(t.UTC().Format(time.RFC3339Nano))
 }
 
-func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n *notification.Notification) []byte {
-	extra := r.enrichment(kind, n)
-	if r.opts.JSON {
-		leading := [][2]string{{"type", strconv.Quote(kind)}, {"receivedAt", timestamp(receivedAt)}}
-		if extra != nil {
-			names := make([]string, 0, len(extra))
-			for name := range extra {
-				names = append(names, name)
-			}
-			sort.Strings(names)
-			for _, name := range names {
-				if value, err := json.Marshal(extra[name]); err == nil {
-					leading = append(leading, [2]string{name, string(value)})
-				}
+func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
+	n := e.Notification
+	if r.json {
+		leading := [][2]string{{"type", strconv.Quote(e.Kind())}, {"receivedAt", timestamp(e.ReceivedAt)}}
+		if e.FetchError != "" {
+			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
+		}
+		if e.Message != nil {
+			if value, err := json.Marshal(e.Message); err == nil {
+				leading = append(leading, [2]string{"message", string(value)})
 			}
 		}
 		return append(n.AppendJSON(buf, leading...), '\n')
 	}
-	cs := r.opts.IO.OutScheme()
-	clock := cs.Gray(receivedAt.Local().Format("15:04:05"))
-	if kind == "lifecycle" {
+	cs := r.io.OutScheme()
+	clock := cs.Gray(e.ReceivedAt.Local().Format("15:04:05"))
+	if e.Lifecycle {
 		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(printable(n.LifecycleEvent))), cs.Cyan(printable(short(n.SubscriptionID))))
 		if n.SubscriptionExpirationDateTime != "" {
 			line += cs.Gray("  expires " + printable(n.SubscriptionExpirationDateTime))
@@ -153,7 +154,7 @@ func (r *renderer) notification(buf []byte, kind string, receivedAt time.Time, n
 		return append(append(buf, line...), '\n')
 	}
 	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
-	line += prettyExtra(cs, n, extra)
+	line += prettyExtra(cs, e)
 	return append(append(buf, line...), '\n')
 }
 
@@ -165,7 +166,11 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 	if from == "" {
 		from = e.Activity.From.ID
 	}
-	if r.opts.JSON {
+	if r.json {
+		var replyError string
+		if e.ReplyErr != nil {
+			replyError = e.ReplyErr.Error()
+		}
 		line, _ := json.Marshal(struct {
 			Type           string `json:"type"`
 			ReceivedAt     string `json:"receivedAt"`
@@ -173,10 +178,11 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 			Text           string `json:"text"`
 			ConversationID string `json:"conversationId"`
 			Reply          string `json:"reply"`
-		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply})
+			ReplyError     string `json:"replyError,omitempty"`
+		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
 		return append(append(buf, line...), '\n')
 	}
-	cs := r.opts.IO.OutScheme()
+	cs := r.io.OutScheme()
 	// One line per message: long texts and replies are cut (-o json has them whole).
 	reply := cs.Gray("↩ " + truncate(printable(e.Reply), teamsTextLimit))
 	if e.ReplyErr != nil {
@@ -186,11 +192,63 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 	return append(append(buf, line...), '\n')
 }
 
-// status prints everything that is not a result: on stderr, except forward
-// failures, which pretty output shows among the results.
-func (r *renderer) status(e receiver.Event) {
-	es := r.opts.IO.ErrScheme()
-	var line string
+// forward shows one delivery attempt to a --forward-to target: a JSON line,
+// or "[202] POST http://localhost:3000/hook (12 ms)" as stripe listen does.
+func (r *renderer) forward(e listener.Event) {
+	type attempt struct {
+		EventID   string `json:"eventId"`
+		Target    string `json:"target"`
+		Status    int    `json:"status"`
+		Ms        int64  `json:"ms"`
+		Attempt   int    `json:"attempt"`
+		Error     string `json:"error,omitempty"`
+		RetryInMs *int64 `json:"retryInMs,omitempty"`
+	}
+	var a attempt
+	var retryIn time.Duration
+	failed := false
+	switch e := e.(type) {
+	case receiver.ForwardedEvent:
+		a = attempt{EventID: e.EventID, Target: e.Target, Status: e.Status, Ms: e.Duration.Milliseconds(), Attempt: e.Attempt}
+	case receiver.ForwardFailedEvent:
+		failed, retryIn = true, e.RetryIn
+		a = attempt{EventID: e.EventID, Target: e.Target, Status: e.Status, Ms: e.Duration.Milliseconds(), Attempt: e.Attempt, Error: e.Err.Error()}
+		if e.RetryIn > 0 {
+			ms := e.RetryIn.Milliseconds()
+			a.RetryInMs = &ms
+		}
+	}
+	if r.json {
+		r.jsonLine(e.Kind(), a)
+		return
+	}
+	cs := r.io.OutScheme()
+	status := "[" + strconv.Itoa(a.Status) + "]"
+	if a.Status == 0 {
+		status = "[---]"
+	}
+	line := fmt.Sprintf("%s  %s POST %s (%d ms)", cs.Gray(time.Now().Format("15:04:05")), status, a.Target, a.Ms)
+	if failed {
+		next := "retrying in " + retryText(retryIn)
+		if retryIn == 0 {
+			next = "will retry on the next start"
+		}
+		line = fmt.Sprintf("%s  %s %s  attempt %d: %s; %s", cs.Gray(time.Now().Format("15:04:05")), cs.Red(status+" forward failed"), a.Target, a.Attempt, a.Error, next)
+	} else {
+		line = strings.Replace(line, status, cs.Green(status), 1)
+	}
+	_ = r.result(func(buf []byte) []byte { return append(append(buf, line...), '\n') }, true)
+}
+
+// retryText is a retry delay as docs/listen.md states them: whole seconds
+// under a minute, then minutes.
+func retryText(d time.Duration) string {
+	return d.Round(time.Second).String()
+}
+
+// statusLine is the stderr line of an event that is not a result.
+func (r *renderer) statusLine(e listener.Event) string {
+	es := r.io.ErrScheme()
 	switch e := e.(type) {
 	case receiver.DroppedEvent:
 		subscription := e.SubscriptionID
@@ -198,48 +256,35 @@ func (r *renderer) status(e receiver.Event) {
 			subscription = "(none)"
 		}
 		// Anyone who can reach the URL can send this id: never let it drive the terminal.
-		line = fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), printable(subscription), e.Reason)
+		return fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), printable(subscription), e.Reason)
 	case receiver.RejectedEvent:
-		line = fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, printable(e.Reason))
+		return fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, printable(e.Reason))
 	case receiver.HandshakeEvent:
-		line = fmt.Sprintf("%s answered Graph's validation request on %s", es.SuccessIcon(), e.Route)
+		return fmt.Sprintf("%s answered Graph's validation request on %s", es.SuccessIcon(), e.Route)
 	case receiver.PanicEvent:
-		r.opts.Logger.Debug("recovered panic", "route", e.Route, "value", e.Value)
-		line = fmt.Sprintf("%s internal error while handling %s (answered 500); run with --debug for detail", es.FailureIcon(), e.Route)
-	case receiver.ForwardedEvent:
-		r.opts.Logger.Debug("forwarded", "event", e.EventID, "target", e.Target, "status", e.Status, "attempt", e.Attempt)
-		return
-	case receiver.ForwardFailedEvent:
-		next := "retrying in " + e.RetryIn.Round(time.Millisecond).String()
-		if e.RetryIn == 0 {
-			next = "will retry on the next start"
+		r.logger.Debug("recovered panic", "route", e.Route, "value", e.Value)
+		return fmt.Sprintf("%s internal error while handling %s (answered 500); run with --debug for detail", es.FailureIcon(), e.Route)
+	case listener.Warning:
+		if e.Text == "" {
+			return ""
 		}
-		if !r.opts.JSON {
-			cs := r.opts.IO.OutScheme()
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			fmt.Fprintf(r.out, "%s  %s  %s  attempt %d: %v; %s\n", cs.Gray(time.Now().Format("15:04:05")), cs.Red("forward failed"), e.Target, e.Attempt, e.Err, next)
-			r.out.Flush()
-			return
+		return fmt.Sprintf("%s %s", es.WarningIcon(), e.Text)
+	case listener.CompactionFailed:
+		return fmt.Sprintf("%s %v; the journal stays correct and is compacted again later", es.WarningIcon(), e.Err)
+	case listener.Draining:
+		line := fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left", es.WarningIcon(), e.Grace)
+		if e.ForwardsPending > 0 {
+			line += fmt.Sprintf("\n%s %d forward(s) still pending: the next hookctl listen with the same journal delivers them", es.WarningIcon(), e.ForwardsPending)
 		}
-		line = fmt.Sprintf("%s forwarding %s to %s failed (attempt %d): %v; %s", es.WarningIcon(), e.EventID, e.Target, e.Attempt, e.Err, next)
-	default:
-		return
+		return line
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fmt.Fprintln(r.err, line)
+	return ""
 }
 
-// note prints one status line on stderr.
-func (r *renderer) note(line string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fmt.Fprintln(r.err, line)
-}
-
-// summary is the exit line on stderr.
-func (r *renderer) summary(stats receiver.Stats, pending int) {
+// summary is the exit line on stderr, after what is left in the journal.
+func (r *renderer) summary(e listener.Summary) {
+	_ = r.Flush()
+	stats := e.Stats
 	var dropped int64
 	reasons := make([]string, 0, len(stats.Dropped))
 	for reason, n := range stats.Dropped {
@@ -251,15 +296,19 @@ func (r *renderer) summary(stats receiver.Stats, pending int) {
 	if len(reasons) > 0 {
 		droppedText += " (" + strings.Join(reasons, ", ") + ")"
 	}
+	if e.Pending > 0 && stats.ForwardPending+stats.ForwardFailures > 0 {
+		r.note(fmt.Sprintf("%s %d collection(s) not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
+			r.io.ErrScheme().WarningIcon(), e.Pending))
+	}
 	line := fmt.Sprintf("hookctl listen: received %d, emitted %d, dropped %s, forwarded %d, forward failures %d, pending %d",
-		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, pending)
+		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, e.Pending)
 	if stats.Replayed > 0 {
 		line += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.out.Flush()
-	fmt.Fprintln(r.err, line)
+	if e.CompactionFailures > 0 {
+		line += fmt.Sprintf(", journal compaction failures %d", e.CompactionFailures)
+	}
+	r.note(line)
 }
 
 // printable makes text from the wire safe for one terminal line: line breaks
@@ -352,4 +401,10 @@ func isWord(s string) bool {
 		}
 	}
 	return true
+}
+
+// NewRenderer is listen's renderer for another command that runs a listener
+// (hookctl demo): JSON lines or lines for a person on ios.
+func NewRenderer(ios *iostreams.IOStreams, jsonOut bool, logger *slog.Logger) listener.Consumer {
+	return newRenderer(ios, jsonOut, logger)
 }

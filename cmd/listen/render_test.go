@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
@@ -15,8 +16,7 @@ import (
 
 func testRenderer(jsonOut bool) (*renderer, *lines, *lines) {
 	out, errOut := newLines(), newLines()
-	opts := &Options{IO: &iostreams.IOStreams{Out: out, ErrOut: errOut}, JSON: jsonOut, Logger: slog.New(slog.DiscardHandler)}
-	return newRenderer(opts), out, errOut
+	return newRenderer(&iostreams.IOStreams{Out: out, ErrOut: errOut}, jsonOut, slog.New(slog.DiscardHandler)), out, errOut
 }
 
 func TestTeamsLines(t *testing.T) {
@@ -28,8 +28,9 @@ func TestTeamsLines(t *testing.T) {
 	at := time.Date(2026, 11, 23, 10, 43, 2, 0, time.UTC)
 
 	pretty, out, _ := testRenderer(false)
-	pretty.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
-	pretty.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "hookctl could not build a reply: the reply command failed", ReplyErr: errors.New("failed")})
+	pretty.Consume(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
+	pretty.Consume(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "hookctl could not build a reply: the reply command failed", ReplyErr: errors.New("failed")})
+	pretty.Flush()
 	got := out.String()
 	for _, want := range []string{"teams  Megan Bowen: ship it  ↩ on it\n", "↩ hookctl could not build a reply"} {
 		if !strings.Contains(got, want) {
@@ -38,8 +39,12 @@ func TestTeamsLines(t *testing.T) {
 	}
 
 	jsonRenderer, jsonOut, _ := testRenderer(true)
-	jsonRenderer.Report(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
-	want := `{"type":"teams","receivedAt":"2026-11-23T10:43:02Z","from":"Megan Bowen","text":"ship it","conversationId":"19:abc@thread.skype","reply":"on it"}` + "\n"
+	jsonRenderer.Consume(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "on it"})
+	jsonRenderer.Consume(receiver.TeamsEvent{ReceivedAt: at, Activity: activity, Reply: "hookctl could not build a reply: the reply command failed (exit status 3)",
+		ReplyErr: errors.New("the reply command failed (exit status 3)")})
+	jsonRenderer.Flush()
+	want := `{"type":"teams","receivedAt":"2026-11-23T10:43:02Z","from":"Megan Bowen","text":"ship it","conversationId":"19:abc@thread.skype","reply":"on it"}` + "\n" +
+		`{"type":"teams","receivedAt":"2026-11-23T10:43:02Z","from":"Megan Bowen","text":"ship it","conversationId":"19:abc@thread.skype","reply":"hookctl could not build a reply: the reply command failed (exit status 3)","replyError":"the reply command failed (exit status 3)"}` + "\n"
 	if jsonOut.String() != want {
 		t.Errorf("JSON line\n got %s\nwant %s", jsonOut, want)
 	}
@@ -49,13 +54,14 @@ func TestStatusLinesGoToStderr(t *testing.T) {
 	t.Parallel()
 	for _, jsonOut := range []bool{true, false} {
 		r, out, errOut := testRenderer(jsonOut)
-		r.Report(receiver.DroppedEvent{SubscriptionID: "sub-1", Reason: receiver.DropMismatch})
-		r.Report(receiver.DroppedEvent{Reason: receiver.DropNoSubscription})
-		r.Report(receiver.RejectedEvent{Route: "/teams", Status: 401, Reason: "signature mismatch"})
-		r.Report(receiver.HandshakeEvent{Route: "/lifecycle"})
-		r.Report(receiver.PanicEvent{Route: "/teams", Value: "secret detail"})
-		r.Report(receiver.ForwardedEvent{EventID: "evt_1", Target: "http://x"})
-		r.Report(receiver.ForwardFailedEvent{EventID: "evt_1", Target: "http://x/hook?…", Attempt: 2, Status: 500, Err: errors.New("target answered 500"), RetryIn: 2 * time.Second})
+		r.Consume(receiver.DroppedEvent{SubscriptionID: "sub-1", Reason: receiver.DropMismatch})
+		r.Consume(receiver.DroppedEvent{Reason: receiver.DropNoSubscription})
+		r.Consume(receiver.RejectedEvent{Route: "/teams", Status: 401, Reason: "signature mismatch"})
+		r.Consume(receiver.HandshakeEvent{Route: "/lifecycle"})
+		r.Consume(receiver.PanicEvent{Route: "/teams", Value: "secret detail"})
+		r.Consume(receiver.ForwardedEvent{EventID: "evt_1", Target: "http://x", Status: 202, Attempt: 1, Duration: 12 * time.Millisecond})
+		r.Consume(receiver.ForwardFailedEvent{EventID: "evt_1", Target: "http://x/hook?…", Attempt: 2, Status: 500, Err: errors.New("target answered 500"),
+			Duration: 3 * time.Millisecond, RetryIn: 2 * time.Second})
 		r.Flush()
 		stderr := errOut.String()
 		for _, want := range []string{
@@ -72,16 +78,22 @@ func TestStatusLinesGoToStderr(t *testing.T) {
 		if strings.Contains(stderr, "secret detail") {
 			t.Error("a panic value reached stderr without --debug")
 		}
-		failure := "http://x/hook?…  attempt 2: target answered 500; retrying in 2s"
+		// Forwarding results are results: on stdout in both modes.
 		if jsonOut {
-			if out.String() != "" {
-				t.Errorf("JSON stdout carries status lines:\n%s", out)
+			want := `{"type":"forwarded","eventId":"evt_1","target":"http://x","status":202,"ms":12,"attempt":1}` + "\n" +
+				`{"type":"forward-failed","eventId":"evt_1","target":"http://x/hook?…","status":500,"ms":3,"attempt":2,"error":"target answered 500","retryInMs":2000}` + "\n"
+			if out.String() != want {
+				t.Errorf("JSON stdout\n got %s\nwant %s", out, want)
 			}
-			if !strings.Contains(stderr, "forwarding evt_1 to http://x/hook?… failed (attempt 2): target answered 500; retrying in 2s") {
-				t.Errorf("JSON mode: forward failure missing from stderr:\n%s", stderr)
+		} else {
+			for _, want := range []string{"[202] POST http://x (12 ms)\n", "[500] forward failed http://x/hook?…  attempt 2: target answered 500; retrying in 2s\n"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("pretty stdout lacks %q:\n%s", want, out)
+				}
 			}
-		} else if !strings.Contains(out.String(), "forward failed  "+failure) {
-			t.Errorf("pretty mode: forward failure missing from stdout:\n%s", out)
+		}
+		if strings.Contains(stderr, "evt_1") {
+			t.Errorf("a forwarding result on stderr:\n%s", stderr)
 		}
 	}
 }
@@ -89,9 +101,10 @@ func TestStatusLinesGoToStderr(t *testing.T) {
 func TestSummaryLine(t *testing.T) {
 	t.Parallel()
 	r, _, errOut := testRenderer(true)
-	r.summary(receiver.Stats{Received: 7, Emitted: 4, Replayed: 2, Forwarded: 3, ForwardFailures: 1,
-		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 1, receiver.DropMismatch: 2}}, 1)
-	want := "hookctl listen: received 7, emitted 4, dropped 3 (clientState mismatch 2, duplicate 1), forwarded 3, forward failures 1, pending 1 (2 replayed from the journal)\n"
+	r.Consume(listener.Summary{Stats: receiver.Stats{Received: 7, Emitted: 4, Replayed: 2, Forwarded: 3, ForwardFailures: 1,
+		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 1, receiver.DropMismatch: 2}}, Pending: 1, CompactionFailures: 2})
+	want := "! 1 collection(s) not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them\n" +
+		"hookctl listen: received 7, emitted 4, dropped 3 (clientState mismatch 2, duplicate 1), forwarded 3, forward failures 1, pending 1 (2 replayed from the journal), journal compaction failures 2\n"
 	if errOut.String() != want {
 		t.Errorf("summary\n got %q\nwant %q", errOut, want)
 	}
@@ -128,8 +141,8 @@ func TestPrettyLinesAreSanitised(t *testing.T) {
 		t.Fatal(err)
 	}
 	pretty, out, errOut := testRenderer(false)
-	pretty.Report(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: activity, Reply: "ok\u009b31m"})
-	pretty.Report(receiver.DroppedEvent{SubscriptionID: "sub\u001b[31mred", Reason: receiver.DropMismatch})
+	pretty.Consume(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: activity, Reply: "ok\u009b31m"})
+	pretty.Consume(receiver.DroppedEvent{SubscriptionID: "sub\u001b[31mred", Reason: receiver.DropMismatch})
 	pretty.Flush()
 	for name, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
 		if strings.ContainsAny(text, "\u001b\u0007\u009b") {
@@ -143,7 +156,7 @@ func TestPrettyLinesAreSanitised(t *testing.T) {
 		t.Errorf("stdout: %q", out)
 	}
 	long, _ := teams.ParseActivity([]byte(`{"type":"message","text":"` + strings.Repeat("word ", 100) + `","from":{"name":"Megan"},"conversation":{"id":"19:abc"}}`))
-	pretty.Report(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: long, Reply: strings.Repeat("r", 500)})
+	pretty.Consume(receiver.TeamsEvent{ReceivedAt: time.Now(), Activity: long, Reply: strings.Repeat("r", 500)})
 	pretty.Flush()
 	last := out.lines()[len(out.lines())-1]
 	if n := len([]rune(last)); n > 2*teamsTextLimit+40 || !strings.Contains(last, "word…") || !strings.Contains(last, "r…") {
@@ -161,7 +174,7 @@ func TestFetchedMessageIsSanitised(t *testing.T) {
 	n := parseOne(t, `{"subscriptionId":"s","changeType":"created","resource":"Users/u/Messages/m"}`)
 	msg := &graph.Message{Subject: "Invoice\u001b]0;pwned\u0007", BodyPreview: "\u001b[2Jcleared",
 		From: &graph.Recipient{EmailAddress: graph.EmailAddress{Name: "Eve\u001b[31m"}}}
-	got := prettyExtra(cs, n, map[string]any{"message": msg})
+	got := prettyExtra(cs, listener.Notification{Notification: n, Message: msg})
 	if strings.ContainsAny(got, "\u001b\u0007") {
 		t.Errorf("escapes reach the terminal: %q", got)
 	}

@@ -1,39 +1,29 @@
 package listen
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
-	"github.com/hookctl/hookctl/pkg/graph"
-	"github.com/hookctl/hookctl/pkg/notification"
 )
 
 // previewLimit caps the body preview shown in pretty mode.
 const previewLimit = 100
 
-// enrichment is what --fetch (and a resync) adds to a notification line.
-func (r *renderer) enrichment(kind string, n *notification.Notification) map[string]any {
-	if kind != "notification" || r.opts.Enrich == nil {
-		return nil
-	}
-	return r.opts.Enrich(context.Background(), n)
-}
-
 // prettyExtra is what pretty mode appends to a notification line: a
 // "resynced" tag, and the fetched message as sender and subject, then the
 // preview on a second line (or why the message could not be read).
-func prettyExtra(cs *iostreams.ColorScheme, n *notification.Notification, extra map[string]any) string {
+func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification) string {
 	var b strings.Builder
-	if isResynced(n) {
+	if e.Resynced {
 		b.WriteString("  " + cs.Yellow("resynced"))
 	}
 	const indent = "\n          "
-	if msg, ok := extra["message"].(*graph.Message); ok && msg != nil {
+	if msg := e.Message; msg != nil {
 		from := "(unknown sender)"
 		if msg.From != nil {
 			from = msg.From.EmailAddress.Name
@@ -50,15 +40,10 @@ func prettyExtra(cs *iostreams.ColorScheme, n *notification.Notification, extra 
 			b.WriteString(indent + cs.Gray(truncate(preview, previewLimit)))
 		}
 	}
-	if fetchErr, ok := extra["fetchError"].(string); ok {
-		b.WriteString(indent + cs.Red("could not read the message: "+fetchErr))
+	if e.FetchError != "" {
+		b.WriteString(indent + cs.Red("could not read the message: "+e.FetchError))
 	}
 	return b.String()
-}
-
-func isResynced(n *notification.Notification) bool {
-	raw, ok := n.Fields()["resynced"]
-	return ok && string(raw) == "true"
 }
 
 func oneLine(s string) string { return printable(strings.Join(strings.Fields(s), " ")) }
@@ -71,9 +56,48 @@ func truncate(s string, limit int) string {
 	return string(runes[:limit-1]) + "…"
 }
 
-// watchEvent prints what the subscription manager did, on stderr.
-func (r *renderer) watchEvent(e submanager.Event) {
-	es := r.opts.IO.ErrScheme()
+// subscription shows what the subscription manager did: a JSON line on
+// stdout (a script waits for "subscribed"), or a line on stderr.
+func (r *renderer) subscription(e submanager.Event) {
+	if failed, ok := e.(submanager.Failed); ok {
+		r.note(r.subscriptionLine(failed))
+		return
+	}
+	if r.json {
+		r.jsonLine(e.Kind(), subscriptionFields(e))
+		return
+	}
+	r.note(r.subscriptionLine(e))
+}
+
+// subscriptionFields are the members of a subscription event's JSON line.
+func subscriptionFields(e submanager.Event) any {
+	type fields struct {
+		SubscriptionID     string `json:"subscriptionId"`
+		Resource           string `json:"resource,omitempty"`
+		ChangeType         string `json:"changeType,omitempty"`
+		ExpirationDateTime string `json:"expirationDateTime,omitempty"`
+		NotificationURL    string `json:"notificationUrl,omitempty"`
+		Replaces           string `json:"replaces,omitempty"`
+		Recovered          *int   `json:"recovered,omitempty"`
+	}
+	f := fields{SubscriptionID: e.Subscription()}
+	switch e := e.(type) {
+	case submanager.Subscribed:
+		f.Resource, f.ChangeType, f.ExpirationDateTime, f.NotificationURL, f.Replaces = e.Resource, e.ChangeType, untilText(e.Expiry), e.NotificationURL, e.Replaces
+	case submanager.Renewed:
+		f.ExpirationDateTime = untilText(e.Expiry)
+	case submanager.Kept:
+		f.ExpirationDateTime = untilText(e.Expiry)
+	case submanager.Resynced:
+		f.Recovered = &e.Emitted
+	}
+	return f
+}
+
+// subscriptionLine is a subscription event for a person.
+func (r *renderer) subscriptionLine(e submanager.Event) string {
+	es := r.io.ErrScheme()
 	ok, warn := es.SuccessIcon(), es.WarningIcon()
 	var line string
 	switch e := e.(type) {
@@ -109,12 +133,8 @@ func (r *renderer) watchEvent(e submanager.Event) {
 		if e.RetryIn > 0 {
 			line += fmt.Sprintf("; retrying in %s", e.RetryIn.Round(time.Millisecond))
 		}
-	default:
-		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fmt.Fprintln(r.err, line)
+	return line
 }
 
 func untilText(t time.Time) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
@@ -30,19 +31,18 @@ func TestPrettyExtra(t *testing.T) {
 	msg := &graph.Message{Subject: "Quarterly\nnumbers", BodyPreview: "line one\r\nline two",
 		From: &graph.Recipient{EmailAddress: graph.EmailAddress{Name: "Megan Bowen", Address: "megan@contoso.example"}}}
 	for _, tc := range []struct {
-		name  string
-		n     *notification.Notification
-		extra map[string]any
-		want  string
+		name string
+		e    listener.Notification
+		want string
 	}{
-		{"nothing", plain, nil, ""},
-		{"message", plain, map[string]any{"message": msg}, "\n          Megan Bowen  Quarterly numbers\n          line one line two"},
-		{"address only, no subject, no preview", plain, map[string]any{"message": &graph.Message{From: &graph.Recipient{EmailAddress: graph.EmailAddress{Address: "x@y"}}}}, "\n          x@y  (no subject)"},
-		{"long preview", plain, map[string]any{"message": &graph.Message{Subject: "s", BodyPreview: long}}, "\n          (unknown sender)  s\n          " + strings.TrimSpace(long)[:99] + "…"},
-		{"fetch error", plain, map[string]any{"fetchError": "message not found (deleted or moved before it was read): Graph: 404"}, "\n          could not read the message: message not found (deleted or moved before it was read): Graph: 404"},
-		{"resynced", resynced, map[string]any{"message": msg}, "  resynced\n          Megan Bowen  Quarterly numbers\n          line one line two"},
+		{"nothing", listener.Notification{Notification: plain}, ""},
+		{"message", listener.Notification{Notification: plain, Message: msg}, "\n          Megan Bowen  Quarterly numbers\n          line one line two"},
+		{"address only, no subject, no preview", listener.Notification{Notification: plain, Message: &graph.Message{From: &graph.Recipient{EmailAddress: graph.EmailAddress{Address: "x@y"}}}}, "\n          x@y  (no subject)"},
+		{"long preview", listener.Notification{Notification: plain, Message: &graph.Message{Subject: "s", BodyPreview: long}}, "\n          (unknown sender)  s\n          " + strings.TrimSpace(long)[:99] + "…"},
+		{"fetch error", listener.Notification{Notification: plain, FetchError: "message not found (deleted or moved before it was read): Graph: 404"}, "\n          could not read the message: message not found (deleted or moved before it was read): Graph: 404"},
+		{"resynced", listener.Notification{Notification: resynced, Message: msg, Resynced: true}, "  resynced\n          Megan Bowen  Quarterly numbers\n          line one line two"},
 	} {
-		if got := prettyExtra(cs, tc.n, tc.extra); got != tc.want {
+		if got := prettyExtra(cs, tc.e); got != tc.want {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
@@ -51,7 +51,7 @@ func TestPrettyExtra(t *testing.T) {
 func TestWatchEventLines(t *testing.T) {
 	t.Parallel()
 	out, errOut := newLines(), newLines()
-	r := newRenderer(&Options{IO: &iostreams.IOStreams{Out: out, ErrOut: errOut}})
+	r := newRenderer(&iostreams.IOStreams{Out: out, ErrOut: errOut}, false, nil)
 	expiry := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	for _, e := range []submanager.Event{
 		submanager.Subscribed{ID: "a", Resource: "me/mailFolders('Inbox')/messages", Expiry: expiry, Clamped: true},
@@ -64,7 +64,7 @@ func TestWatchEventLines(t *testing.T) {
 		submanager.Kept{ID: "b", Expiry: expiry},
 		submanager.Deleted{ID: "b"},
 	} {
-		r.watchEvent(e)
+		r.Consume(e)
 	}
 	want := []string{
 		"✓ subscribed to me/mailFolders('Inbox')/messages: subscription a, expires 2026-11-30T03:00:00Z",
@@ -83,5 +83,32 @@ func TestWatchEventLines(t *testing.T) {
 	}
 	if out.String() != "" {
 		t.Errorf("stdout: %q", out.String())
+	}
+
+	// -o json: the subscription's steps are JSON lines on stdout, failures stay on stderr.
+	out, errOut = newLines(), newLines()
+	r = newRenderer(&iostreams.IOStreams{Out: out, ErrOut: errOut}, true, nil)
+	for _, e := range []submanager.Event{
+		submanager.Subscribed{ID: "a", Resource: "me/mailFolders('Inbox')/messages", ChangeType: "created", NotificationURL: "https://x/notifications", Expiry: expiry},
+		submanager.Renewed{ID: "a", Expiry: expiry},
+		submanager.Reauthorized{ID: "a"},
+		submanager.Resynced{ID: "a", Emitted: 0, Changes: 1},
+		submanager.Failed{ID: "a", Action: "renew", Err: errors.New("Graph: 503")},
+		submanager.Deleted{ID: "a"},
+	} {
+		r.Consume(e)
+	}
+	wantJSON := []string{
+		`{"type":"subscribed","subscriptionId":"a","resource":"me/mailFolders('Inbox')/messages","changeType":"created","expirationDateTime":"2026-11-30T03:00:00Z","notificationUrl":"https://x/notifications"}`,
+		`{"type":"renewed","subscriptionId":"a","expirationDateTime":"2026-11-30T03:00:00Z"}`,
+		`{"type":"reauthorized","subscriptionId":"a"}`,
+		`{"type":"resynced","subscriptionId":"a","recovered":0}`,
+		`{"type":"unsubscribed","subscriptionId":"a"}`,
+	}
+	if got := out.lines(); strings.Join(got, "\n") != strings.Join(wantJSON, "\n") {
+		t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantJSON, "\n"))
+	}
+	if got := errOut.String(); got != "! renew of subscription a failed: Graph: 503\n" {
+		t.Errorf("stderr: %q", got)
 	}
 }

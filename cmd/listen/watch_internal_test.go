@@ -12,6 +12,7 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
@@ -42,11 +43,12 @@ func startWatching(tb testing.TB, em *emulator.Emulator, out, errOut io.Writer) 
 		},
 	}
 	ready := make(chan struct{})
-	opts.OnWatch = func(e submanager.Event) {
+	opts.consumers = []listener.Consumer{listener.ConsumerFunc(func(e listener.Event) error {
 		if _, ok := e.(submanager.Subscribed); ok {
 			close(ready)
 		}
-	}
+		return nil
+	})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- listenRun(ctx, opts) }()
@@ -82,9 +84,56 @@ func TestResyncedLinesAreWrittenAtOnce(t *testing.T) {
 	if _, err := em.Graph.SendMail("", em.Users[0].UserPrincipalName, "found again", "x"); err != nil {
 		t.Fatal(err)
 	}
-	// ready, the missed lifecycle line, the resynced line: all while listening.
-	lines := out.waitLines(t, 3)
-	if !strings.Contains(lines[1], `"lifecycleEvent":"missed"`) || !strings.Contains(lines[2], `"resynced":true`) || !strings.Contains(lines[2], `"subject":"found again"`) {
+	// ready, subscribed, the missed lifecycle line, the resynced line: all while listening.
+	lines := out.waitLines(t, 4)
+	if !strings.Contains(lines[2], `"lifecycleEvent":"missed"`) || !strings.Contains(lines[3], `"resynced":true`) || !strings.Contains(lines[3], `"subject":"found again"`) {
 		t.Errorf("stdout:\n%s", strings.Join(lines, "\n"))
 	}
+}
+
+// A status line never waits behind a fetch: while Graph is slow to answer
+// the read of a new message, a refused request is still named on stderr at
+// once, before the notification's line (which waits for its message).
+func TestStatusLineIsNotDelayedBySlowFetch(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.Start(context.Background(), emulator.Options{Graph: graphsim.Config{BatchWindow: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	out, errOut := newLines(), newLines()
+	stop := startWatching(t, em, out, errOut)
+	defer stop()
+	ready := out.lines()[0]
+	base := "http://" + ready[strings.Index(ready, `"addr":"`)+len(`"addr":"`):strings.Index(ready, `","notificationUrl"`)]
+
+	em.Graph.SetFaults(graphsim.Faults{Latency: graphsim.Duration(2 * time.Second)})
+	if _, err := em.Graph.SendMail("", em.Users[0].UserPrincipalName, "slow to read", "x"); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, em)
+	if resp := postJSON(t, base+"/notifications", "not json"); resp.StatusCode != 400 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	errOut.waitFor(t, "answered 400 to POST /notifications")
+	if strings.Contains(out.String(), "slow to read") {
+		t.Fatal("the status line came only after the slow message read")
+	}
+	em.Graph.SetFaults(graphsim.Faults{}) // the read under way still takes its time
+	out.waitFor(t, `"subject":"slow to read"`)
+}
+
+// waitDelivered waits until the emulator has delivered a notification.
+func waitDelivered(t *testing.T, em *emulator.Emulator) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, a := range em.Graph.Deliveries() {
+			if a.Kind == "notification" && a.Status == 202 {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no notification delivered")
 }

@@ -3,17 +3,23 @@ package submanager
 import "time"
 
 // Event is something the Manager did or failed to do. The concrete types
-// below are all there is; the command renders them (on stderr).
+// below are all there is.
 type Event interface {
 	// Subscription is the id of the subscription concerned.
 	Subscription() string
+	// Kind is a short stable name: subscribed, renewed, reauthorized,
+	// resynced, unsubscribed, kept, subscription-failed.
+	Kind() string
 }
 
 // Subscribed is a subscription created at start or as a replacement.
 type Subscribed struct {
 	ID       string
 	Resource string
-	Expiry   time.Time
+	// ChangeType is the comma list the subscription was made with.
+	ChangeType      string
+	NotificationURL string
+	Expiry          time.Time
 	// Clamped is set when the lifetime asked for was past Graph's maximum.
 	Clamped bool
 	// Replaces is the id of the subscription this one replaces ("" at start).
@@ -44,7 +50,7 @@ type Resynced struct {
 	Emitted, Changes int
 }
 
-// Deleted is a subscription deleted on exit.
+// Deleted is a subscription deleted on exit ("unsubscribed").
 type Deleted struct{ ID string }
 
 // Kept is a subscription left in place on exit (--keep).
@@ -83,3 +89,24 @@ func (e Kept) Subscription() string { return e.ID }
 
 // Subscription implements Event.
 func (e Failed) Subscription() string { return e.ID }
+
+// Kind implements Event.
+func (Subscribed) Kind() string { return "subscribed" }
+
+// Kind implements Event.
+func (Renewed) Kind() string { return "renewed" }
+
+// Kind implements Event.
+func (Reauthorized) Kind() string { return "reauthorized" }
+
+// Kind implements Event.
+func (Resynced) Kind() string { return "resynced" }
+
+// Kind implements Event.
+func (Deleted) Kind() string { return "unsubscribed" }
+
+// Kind implements Event.
+func (Kept) Kind() string { return "kept" }
+
+// Kind implements Event.
+func (Failed) Kind() string { return "subscription-failed" }

@@ -75,7 +75,10 @@ type Options struct {
 	// Primer, when set, is handed the messages a resync returns, so
 	// rendering a resynced notification needs no second round trip.
 	Primer Primer
-	// Secrets receives every clientState created (nil: not registered).
+	// ClientState is the clientState of every subscription made ("": a new
+	// random one each time, notification.NewClientState).
+	ClientState string
+	// Secrets receives every clientState used (nil: not registered).
 	Secrets *logging.Secrets
 	// RetryMin and RetryMax bound retries (DefaultRetryMin, DefaultRetryMax when 0).
 	RetryMin, RetryMax time.Duration
@@ -277,9 +280,12 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 			deltaLink = result.DeltaLink
 		}
 	}
-	clientState, err := notification.NewClientState()
-	if err != nil {
-		return substore.Record{}, err
+	clientState := m.opts.ClientState
+	if clientState == "" {
+		var err error
+		if clientState, err = notification.NewClientState(); err != nil {
+			return substore.Record{}, err
+		}
 	}
 	if m.opts.Secrets != nil {
 		m.opts.Secrets.Add(clientState)
@@ -310,7 +316,8 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		m.opts.ClientStates.Remove(sub.ID)
 		return substore.Record{}, fmt.Errorf("recording subscription %s: %w", sub.ID, err)
 	}
-	m.report(Subscribed{ID: rec.ID, Resource: resource, Expiry: rec.Expiry, Clamped: clamped, Replaces: replaces})
+	m.report(Subscribed{ID: rec.ID, Resource: resource, ChangeType: rec.ChangeType, NotificationURL: rec.NotificationURL,
+		Expiry: rec.Expiry, Clamped: clamped, Replaces: replaces})
 	return rec, nil
 }
 

@@ -109,33 +109,42 @@ func rawQuery(query string) map[string]string {
 // path, 405 for other methods, 401 for a missing or wrong sig, 400 for a
 // body that is not JSON, 202 for a notification.
 func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.EscapedPath() != c.path {
-		http.Error(w, "no such trigger", http.StatusNotFound)
+	status, message := c.answer(w, r)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	if message == "" {
+		w.WriteHeader(status)
 		return
+	}
+	http.Error(w, message, status)
+}
+
+// answer decides a call's status (and, for a refusal, why), delivering
+// accepted notifications and reporting refused ones before they are answered:
+// reported first, a refusal is ahead of anything the caller sends next.
+func (c *Callback) answer(w http.ResponseWriter, r *http.Request) (status int, message string) {
+	if r.URL.EscapedPath() != c.path {
+		return http.StatusNotFound, "no such trigger"
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "a trigger is called with POST", http.StatusMethodNotAllowed)
-		return
+		return http.StatusMethodNotAllowed, "a trigger is called with POST"
 	}
 	if problem := c.checkSignature(r.URL.RawQuery); problem != "" {
-		c.refuse(w, http.StatusUnauthorized, RuleCallbackSignatureInvalid, problem)
-		return
+		return c.refuse(http.StatusUnauthorized, RuleCallbackSignatureInvalid, problem)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxNotificationBytes))
 	if err != nil {
-		c.refuse(w, http.StatusBadRequest, RuleNotificationNotJSON, "reading the notification: "+err.Error())
-		return
+		return c.refuse(http.StatusBadRequest, RuleNotificationNotJSON, "reading the notification: "+err.Error())
 	}
 	if !json.Valid(body) {
-		c.refuse(w, http.StatusBadRequest, RuleNotificationNotJSON, "the notification body is not JSON: the platform answers 400")
-		return
+		return c.refuse(http.StatusBadRequest, RuleNotificationNotJSON, "the notification body is not JSON: the platform answers 400")
 	}
 	select {
 	case c.deliveries <- Delivery{Body: body}:
-		w.WriteHeader(http.StatusAccepted)
+		return http.StatusAccepted, ""
 	default:
-		http.Error(w, "too many notifications at once", http.StatusTooManyRequests)
+		return http.StatusTooManyRequests, "too many notifications at once"
 	}
 }
 
@@ -156,12 +165,12 @@ func (c *Callback) checkSignature(query string) string {
 	return "the callback's sig does not match: the platform answers 401; keep the callback URL byte for byte"
 }
 
-// refuse answers a call and reports it.
-func (c *Callback) refuse(w http.ResponseWriter, status int, rule Rule, message string) {
-	http.Error(w, message, status)
+// refuse reports a refused call and returns its answer.
+func (c *Callback) refuse(status int, rule Rule, message string) (int, string) {
 	finding := Finding{Rule: rule, Severity: SeverityError, Pointer: "", Message: message}
 	select {
 	case c.deliveries <- Delivery{Refused: &finding}:
 	default:
 	}
+	return status, message
 }

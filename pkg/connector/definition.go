@@ -19,6 +19,7 @@ type Definition struct {
 	// raw is the same document decoded generically, for JSON Schema validation
 	// of notifications (the schemas' $refs point into it).
 	raw any
+	ops []operation
 }
 
 // LoadError is a definition that cannot be checked at all: not JSON, or not
@@ -68,10 +69,12 @@ func describeJSONError(data []byte, err error) string {
 // OpenAPI 3, its references resolved and the result validated.
 func (d *Definition) validateStructure(ctx context.Context) []Finding {
 	invalid := func(err error) []Finding {
+		// kin-openapi names a broken reference as it is after conversion to
+		// OpenAPI 3 ("#/components/..."); say where it is in this file.
+		if pointer, ref := d.unresolvedRef(); pointer != "" {
+			return []Finding{{Rule: RuleSwaggerInvalid, Severity: SeverityError, Pointer: pointer, Message: fmt.Sprintf("$ref %q does not resolve", ref)}}
+		}
 		return []Finding{{Rule: RuleSwaggerInvalid, Severity: SeverityError, Pointer: "", Message: err.Error()}}
-	}
-	if msg := d.unresolvedRef(); msg != "" {
-		return []Finding{{Rule: RuleSwaggerInvalid, Severity: SeverityError, Pointer: msg, Message: "$ref does not resolve"}}
 	}
 	// The host has a rule of its own (HostNameNotValid) with a precise
 	// pointer; the conversion would otherwise stop at it first.
@@ -97,34 +100,35 @@ func isPathParameterError(err error) bool {
 	return strings.Contains(msg, "path parameter") || strings.Contains(msg, "must define exactly all path parameters")
 }
 
-// unresolvedRef returns the pointer of the first local $ref that points
-// nowhere ("" when every one resolves); kin-openapi's own message for it does
-// not say where the reference is.
-func (d *Definition) unresolvedRef() string {
-	var walk func(v any, at []string) string
-	walk = func(v any, at []string) string {
+// unresolvedRef finds the first local $ref that points nowhere: where it is
+// and what it says ("" when every one resolves).
+func (d *Definition) unresolvedRef() (pointer, ref string) {
+	var walk func(v any, at []string) bool
+	walk = func(v any, at []string) bool {
 		switch v := v.(type) {
 		case map[string]any:
-			if ref, ok := v["$ref"].(string); ok {
-				if _, found := d.lookup(ref); !found {
-					return Pointer(append(at, "$ref")...)
+			if target, ok := v["$ref"].(string); ok {
+				if _, found := d.lookup(target); !found {
+					pointer, ref = Pointer(append(at, "$ref")...), target
+					return true
 				}
 			}
 			for _, key := range sortedKeys(v) {
-				if found := walk(v[key], append(at, key)); found != "" {
-					return found
+				if walk(v[key], append(at, key)) {
+					return true
 				}
 			}
 		case []any:
 			for i, item := range v {
-				if found := walk(item, append(at, fmt.Sprint(i))); found != "" {
-					return found
+				if walk(item, append(at, itoa(i))) {
+					return true
 				}
 			}
 		}
-		return ""
+		return false
 	}
-	return walk(d.raw, nil)
+	walk(d.raw, nil)
+	return pointer, ref
 }
 
 // lookup resolves a local reference ("#/definitions/Hook") in the raw document.

@@ -161,3 +161,21 @@ func TestDynamicSchemaIsNotCheckable(t *testing.T) {
 		t.Errorf("sample of a dynamic schema: %v", err)
 	}
 }
+
+func TestBatchSplit(t *testing.T) {
+	t.Parallel()
+	batch, _ := loadTestdata(t, "batch.swagger.json").Trigger("OnNewTasks")
+	single, _ := loadTestdata(t, "github.swagger.json").Trigger("WebhookTrigger")
+	var events []Event
+	report := func(e Event) { events = append(events, e) }
+	if items := (&Test{Trigger: batch}).split(json.RawMessage(`[{"id":1}, {"id":2}]`), report); len(items) != 2 || string(items[1]) != `{"id":2}` || len(events) != 0 {
+		t.Errorf("batch array: %q, %v", items, events)
+	}
+	if items := (&Test{Trigger: single}).split(json.RawMessage(`[1,2]`), report); len(items) != 1 || len(events) != 0 {
+		t.Errorf("single trigger: %q", items)
+	}
+	items := (&Test{Trigger: batch}).split(json.RawMessage(`{"id":1}`), report)
+	if len(items) != 1 || len(events) != 1 || events[0].(FindingEvent).Rule != RuleNotificationNotArray {
+		t.Errorf("batch object: %q, %+v", items, events)
+	}
+}

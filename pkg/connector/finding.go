@@ -51,6 +51,7 @@ const (
 	RuleSchemeNotValid            Rule = "SchemeNotValid"
 	RuleHostNameNotValid          Rule = "HostNameNotValid"
 	RuleSummaryMissing            Rule = "OperationSummaryMissing"
+	RuleSummaryNotCertifiable     Rule = "OperationSummaryNotCertifiable"
 	RuleDescriptionMissing        Rule = "OperationDescriptionMissing"
 	RuleDescriptionNotSentence    Rule = "OperationDescriptionNotSentence"
 	RuleMultipleBodyParameters    Rule = "OperationMultipleBodyParameters"
@@ -66,15 +67,15 @@ const (
 
 // Run-time rules: what `connector test` finds when the API breaks the contract.
 const (
-	RuleRegistrationNot201           Rule = "RegistrationNot201"
-	RuleRegistrationNoLocation       Rule = "RegistrationMissingLocation"
-	RuleRegistrationRelativeLocation Rule = "RegistrationLocationNotAbsolute"
-	RuleLocationMatchesNoDelete      Rule = "LocationMatchesNoDeleteOperation"
-	RuleUnregisterFailed             Rule = "UnregisterFailed"
-	RuleCallbackSignatureInvalid     Rule = "CallbackSignatureInvalid"
-	RuleNotificationNotJSON          Rule = "NotificationNotJson"
-	RuleNotificationNotArray         Rule = "BatchNotificationNotArray"
-	RuleNotificationSchemaDynamic    Rule = "NotificationSchemaNotCheckable"
+	RuleRegistrationNot201             Rule = "RegistrationNot201"
+	RuleRegistrationNoLocation         Rule = "RegistrationMissingLocation"
+	RuleRegistrationRelativeLocation   Rule = "RegistrationLocationNotAbsolute"
+	RuleLocationMatchesNoDelete        Rule = "LocationMatchesNoDeleteOperation"
+	RuleUnregisterFailed               Rule = "UnregisterFailed"
+	RuleCallbackSignatureInvalid       Rule = "CallbackSignatureInvalid"
+	RuleNotificationNotJSON            Rule = "NotificationNotJson"
+	RuleNotificationNotArray           Rule = "BatchNotificationNotArray"
+	RuleNotificationSchemaNotCheckable Rule = "NotificationSchemaNotCheckable"
 )
 
 // Finding is one broken rule, located by a JSON pointer into the definition

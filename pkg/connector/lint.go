@@ -11,8 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// MaxSummaryLength is the longest operation summary the portal accepts.
-const MaxSummaryLength = 120
+// MaxSummaryLength is the longest operation summary the portal accepts;
+// certification asks for MaxCertifiedSummaryLength.
+const (
+	MaxSummaryLength          = 120
+	MaxCertifiedSummaryLength = 80
+)
+
+var certifiableSummary = regexp.MustCompile(`^[\p{L}\p{N} ()]*$`)
 
 // Lint checks a definition as Microsoft's validator would: the Swagger
 // structure, the webhook-trigger rules and the general rules. Findings come
@@ -106,6 +112,9 @@ func (d *Definition) operationRules(o operation, seen map[string]string) []Findi
 		findings = append(findings, warningAt(RuleSummaryMissing, o.pointer, "no summary: the portal shows it as the operation's name"))
 	case n > MaxSummaryLength:
 		findings = append(findings, errorAt(RuleSummaryTooLong, o.pointer+"/summary", "summary is %d characters, more than %d", n, MaxSummaryLength))
+	case n > MaxCertifiedSummaryLength || !certifiableSummary.MatchString(summary):
+		findings = append(findings, warningAt(RuleSummaryNotCertifiable, o.pointer+"/summary",
+			"certification wants summaries of at most %d characters, in letters, digits, spaces and parentheses", MaxCertifiedSummaryLength))
 	}
 	description := strings.TrimSpace(o.op.Description)
 	switch {

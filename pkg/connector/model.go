@@ -20,9 +20,17 @@ type operation struct {
 // methods is the order operations are visited in, so findings come out stable.
 var methods = []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodOptions, http.MethodHead, http.MethodPatch}
 
-// operations lists every operation, by path then method.
+// operations lists every operation, by path then method. The list is made
+// once: rules that look for a DELETE per trigger walk it again and again.
 func (d *Definition) operations() []operation {
-	var ops []operation
+	if d.ops == nil {
+		d.ops = listOperations(d)
+	}
+	return d.ops
+}
+
+func listOperations(d *Definition) []operation {
+	ops := []operation{}
 	for _, path := range sortedKeys(d.Doc.Paths) {
 		item := d.Doc.Paths[path]
 		if item == nil {
@@ -111,16 +119,6 @@ func (d *Definition) schema(ref *openapi2.SchemaRef, pointer string) (*openapi2.
 		ref, pointer = d.Doc.Definitions[name], Pointer("definitions", name)
 	}
 	return nil, extensions, pointer
-}
-
-// bodyParameter is the operation's first body parameter, or nil.
-func (d *Definition) bodyParameter(o operation) *param {
-	for _, p := range d.parameters(o) {
-		if p.In == "body" {
-			return &p
-		}
-	}
-	return nil
 }
 
 func isInternal(extensions map[string]any) bool {

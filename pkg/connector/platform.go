@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,8 @@ type Test struct {
 	Exec func(ctx context.Context, location string) error
 	// Report receives each event, in order, from one goroutine.
 	Report func(Event)
+	// Logger gets the HTTP exchanges at debug level (nothing when nil).
+	Logger *slog.Logger
 }
 
 // Result sums a run up.
@@ -70,7 +73,7 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 	}
 	report(CallbackReady{URL: Redact(t.Registration.CallbackURL)})
 	if !validator.Checkable() {
-		report(FindingEvent{warningAt(RuleNotificationSchemaDynamic, Pointer("paths", t.Trigger.Path),
+		report(FindingEvent{warningAt(RuleNotificationSchemaNotCheckable, Pointer("paths", t.Trigger.Path),
 			"the trigger's notification schema is %s: notifications are not checked", t.Trigger.NotificationSchema)})
 	}
 
@@ -85,6 +88,9 @@ func (t *Test) Run(ctx context.Context) (result Result, runErr error) {
 	}
 	if t.Exec != nil {
 		if err := t.Exec(ctx, hook.location); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return result, fmt.Errorf("interrupted while running --exec: %w", cause)
+			}
 			return result, fmt.Errorf("--exec: %w", err)
 		}
 	}
@@ -154,18 +160,20 @@ func (t *Test) register(ctx context.Context, report func(Event)) (*hook, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.logger().Debug("registering the webhook", "operationId", t.Trigger.OperationID, "method", req.Method, "url", req.URL.String())
 	resp, err := t.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("registering %s: %w", t.Trigger.OperationID, err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	location := resp.Header.Get("Location")
+	t.logger().Debug("registration answered", "status", resp.StatusCode, "location", location, "bytes", len(answer))
 	report(Registered{Status: resp.StatusCode, Location: location})
 
 	if resp.StatusCode != http.StatusCreated {
-		report(FindingEvent{errorAt(RuleRegistrationNot201, "", "the registration answered %d %s; the platform expects 201 Created",
-			resp.StatusCode, http.StatusText(resp.StatusCode))})
+		report(FindingEvent{errorAt(RuleRegistrationNot201, "", "the registration answered %d %s%s; the platform expects 201 Created",
+			resp.StatusCode, http.StatusText(resp.StatusCode), excerpt(answer))})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, nil
@@ -222,6 +230,7 @@ func (t *Test) unregister(ctx context.Context, h *hook, report func(Event)) {
 	for name, values := range t.Registration.Header {
 		req.Header[http.CanonicalHeaderKey(name)] = values
 	}
+	t.logger().Debug("unregistering the webhook", "url", h.location)
 	resp, err := t.client().Do(req)
 	if err != nil {
 		report(FindingEvent{errorAt(RuleUnregisterFailed, "", "DELETE %s: %v; the hook may still be registered", h.location, err)})
@@ -234,6 +243,13 @@ func (t *Test) unregister(ctx context.Context, h *hook, report func(Event)) {
 		report(FindingEvent{errorAt(RuleUnregisterFailed, "", "DELETE %s answered %d %s: the hook may still be registered",
 			h.location, resp.StatusCode, http.StatusText(resp.StatusCode))})
 	}
+}
+
+func (t *Test) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (t *Test) client() *http.Client {
@@ -273,4 +289,17 @@ func Fire(ctx context.Context, client *http.Client, callbackURL string, body []b
 // redactError keeps the callback URL's sig out of an error message.
 func redactError(err error, callbackURL string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), callbackURL, Redact(callbackURL)))
+}
+
+// excerpt shows the start of an error answer on one line (": ..."), so a
+// refused registration says why.
+func excerpt(body []byte) string {
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if text == "" {
+		return ""
+	}
+	if runes := []rune(text); len(runes) > 200 {
+		text = string(runes[:200]) + "…"
+	}
+	return ": " + text
 }

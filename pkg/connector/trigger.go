@@ -31,6 +31,8 @@ type Trigger struct {
 	NotificationSchema SchemaKind `json:"notificationSchema"`
 	// DeleteOperationID is the likeliest DELETE operation to unregister it, or nil.
 	DeleteOperationID *string `json:"deleteOperationId"`
+	// Hint is x-ms-trigger-hint: how a maker makes the trigger fire.
+	Hint string `json:"-"`
 
 	def    *Definition
 	op     operation
@@ -50,6 +52,7 @@ func (d *Definition) Triggers() []*Trigger {
 		}
 		t := &Trigger{OperationID: o.op.OperationID, Method: o.method, Path: o.path, Kind: fmt.Sprint(kind),
 			NotificationSchema: d.notificationSchemaKind(o), def: d, op: o, delete: d.likeliestDelete(o)}
+		t.Hint, _ = o.op.Extensions["x-ms-trigger-hint"].(string)
 		for _, field := range d.notificationURLFields(o) {
 			if field.inBody && !field.inArray {
 				t.CallbackField = Pointer(field.bodyPath...)

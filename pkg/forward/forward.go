@@ -15,12 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/jpillora/backoff"
 )
 
 // EventIDHeader carries the event id, stable across retries and restarts, so a
@@ -48,6 +47,10 @@ type Result struct {
 	Attempt int    // 1 for the first try
 	Status  int    // HTTP status, 0 when the target was unreachable
 	Err     error  // nil on 2xx
+	// Duration is how long the attempt took, from sending to the answer.
+	Duration time.Duration
+	// RetryIn is the wait before the next attempt (RetryDelay); 0 when the
+	// Forwarder is closing and the attempt is left to the caller's journal.
 	RetryIn time.Duration
 }
 
@@ -58,7 +61,7 @@ type Options struct {
 	// Client sends the requests (default: a client with a 10 s timeout).
 	Client *http.Client
 	// MinBackoff and MaxBackoff bound the delay between attempts (defaults
-	// 1 s and 1 min); the delay doubles each attempt, with jitter.
+	// 1 s and 1 min); see RetryDelay.
 	MinBackoff, MaxBackoff time.Duration
 	// Workers is the number of concurrent deliveries per target (default 4).
 	Workers int
@@ -242,8 +245,9 @@ func (f *Forwarder) work(t *target) {
 }
 
 func (f *Forwarder) deliver(t *target, a attempt) {
+	started := time.Now()
 	status, err := f.post(t.url, a.job)
-	result := Result{EventID: a.job.EventID, Target: t.display, Attempt: a.number, Status: status, Err: err}
+	result := Result{EventID: a.job.EventID, Target: t.display, Attempt: a.number, Status: status, Err: err, Duration: time.Since(started)}
 	if err == nil {
 		if f.opts.Observe != nil {
 			f.opts.Observe(result)
@@ -262,8 +266,7 @@ func (f *Forwarder) deliver(t *target, a attempt) {
 		return
 	default:
 	}
-	bo := backoff.Backoff{Min: f.opts.MinBackoff, Max: f.opts.MaxBackoff, Factor: 2, Jitter: true}
-	result.RetryIn = bo.ForAttempt(float64(a.number - 1))
+	result.RetryIn = RetryDelay(a.number, f.opts.MinBackoff, f.opts.MaxBackoff, rand.Float64())
 	if f.opts.Observe != nil {
 		f.opts.Observe(result)
 	}
@@ -321,4 +324,16 @@ func unreachable(err error) error {
 		err = urlErr.Err
 	}
 	return fmt.Errorf("target unreachable: %w", err)
+}
+
+// RetryDelay is the wait after failed attempt number attempt (1 for the
+// first): minWait doubled each time (1 s, 2 s, 4 s, ... with the defaults),
+// at most maxWait, plus up to a tenth more from jitter (a number in [0, 1)), so
+// that deliveries failed together do not retry in lock step.
+func RetryDelay(attempt int, minWait, maxWait time.Duration, jitter float64) time.Duration {
+	base := maxWait
+	if shift := attempt - 1; shift >= 0 && shift < 32 && minWait<<shift < maxWait && minWait<<shift > 0 {
+		base = minWait << shift
+	}
+	return base + time.Duration(float64(base)*jitter/10)
 }

@@ -119,22 +119,24 @@ type HandshakeEvent struct {
 
 // ForwardedEvent is a collection delivered to a --forward-to target.
 type ForwardedEvent struct {
-	EventID string
-	Target  string // query string and password redacted
-	Status  int
-	Attempt int
+	EventID  string
+	Target   string // query string and password redacted
+	Status   int
+	Attempt  int
+	Duration time.Duration
 }
 
 // ForwardFailedEvent is a failed delivery attempt; it is retried after RetryIn
 // unless the receiver is shutting down (RetryIn is then 0 and the delivery
 // resumes from the journal on the next start).
 type ForwardFailedEvent struct {
-	EventID string
-	Target  string
-	Attempt int
-	Status  int // 0 when unreachable
-	Err     error
-	RetryIn time.Duration
+	EventID  string
+	Target   string
+	Attempt  int
+	Status   int // 0 when unreachable
+	Err      error
+	Duration time.Duration
+	RetryIn  time.Duration
 }
 
 // PanicEvent is a handler panic that was recovered (answered 500).

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/hookctl/hookctl/pkg/forward"
 	"github.com/hookctl/hookctl/pkg/notification"
@@ -113,13 +112,6 @@ func (r *Receiver) handleSafely(e *entry) (ok bool) {
 // handle processes one entry; false means the Reporter refused an event and
 // processing must stop.
 func (r *Receiver) handle(e *entry) bool {
-	if r.opts.ProcessDelay > 0 {
-		select {
-		case <-time.After(r.opts.ProcessDelay):
-		case <-r.stop:
-			return false
-		}
-	}
 	if e.collection == nil {
 		decoded, err := decodeEntry(e.seq, e.data, e.marks)
 		if err != nil {
@@ -249,9 +241,10 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 func (r *Receiver) observeForward(result forward.Result) {
 	if result.Err == nil {
 		r.stats.forwarded.Add(1)
-		r.report(ForwardedEvent{EventID: result.EventID, Target: result.Target, Status: result.Status, Attempt: result.Attempt})
+		r.report(ForwardedEvent{EventID: result.EventID, Target: result.Target, Status: result.Status, Attempt: result.Attempt, Duration: result.Duration})
 		return
 	}
 	r.stats.forwardFailures.Add(1)
-	r.report(ForwardFailedEvent{EventID: result.EventID, Target: result.Target, Attempt: result.Attempt, Status: result.Status, Err: result.Err, RetryIn: result.RetryIn})
+	r.report(ForwardFailedEvent{EventID: result.EventID, Target: result.Target, Attempt: result.Attempt, Status: result.Status, Err: result.Err,
+		Duration: result.Duration, RetryIn: result.RetryIn})
 }

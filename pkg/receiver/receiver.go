@@ -105,9 +105,6 @@ type Options struct {
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// ProcessDelay pauses before processing each entry. It exists only so
-	// tests can kill the process while work is still queued.
-	ProcessDelay time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -39,6 +39,9 @@ func (s StaticReply) Reply(context.Context, *teams.Activity, []byte) (string, er
 
 // CommandReply runs a shell command with the message JSON on its standard
 // input and replies with its standard output (trailing newlines removed).
+// At its deadline the command's whole process group is killed (a child it
+// started in the background too), and at most MaxReplyOutput bytes of what
+// it prints are kept.
 type CommandReply struct {
 	// Command is run by /bin/sh -c (cmd /C on Windows).
 	Command string
@@ -47,10 +50,14 @@ type CommandReply struct {
 	// Env is the command's environment (nil: this process's). Callers pass one
 	// without their own secrets, since the command only needs the message.
 	Env []string
+	// Truncated, when set, hears that the command printed more than
+	// MaxReplyOutput: the rest was read and dropped.
+	Truncated func()
 }
 
-// maxReplyOutput bounds what a reply command may print; Teams shows a short message anyway.
-const maxReplyOutput = 64 << 10
+// MaxReplyOutput bounds what is kept of a reply command's output; Teams
+// shows a short message anyway.
+const MaxReplyOutput = 64 << 10
 
 // Reply implements Replier.
 func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte) (string, error) {
@@ -60,10 +67,10 @@ func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte)
 	} else {
 		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", c.Command)
 	}
-	var stdout limitedBuffer
-	stdout.limit = maxReplyOutput
+	killGroupOnCancel(cmd)
+	stdout := &cappedWriter{limit: MaxReplyOutput}
 	cmd.Stdin = bytes.NewReader(body)
-	cmd.Stdout = &stdout
+	cmd.Stdout = stdout
 	cmd.Stderr = c.Stderr
 	cmd.Env = c.Env
 	// A child that keeps the pipes open must not keep us waiting after the kill.
@@ -79,20 +86,30 @@ func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte)
 		}
 		return "", fmt.Errorf("the reply command could not run: %w", err)
 	}
-	return strings.TrimRight(stdout.String(), "\r\n"), nil
+	if stdout.dropped && c.Truncated != nil {
+		c.Truncated()
+	}
+	return strings.TrimRight(stdout.buf.String(), "\r\n"), nil
 }
 
-type limitedBuffer struct {
-	bytes.Buffer
-	limit int
+// cappedWriter keeps the first limit bytes written and drops the rest. It
+// is deliberately not an io.ReaderFrom (as an embedded bytes.Buffer would
+// be): os/exec copies through ReadFrom when it can, which would read past
+// the cap.
+type cappedWriter struct {
+	buf     bytes.Buffer
+	limit   int
+	dropped bool
 }
 
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room < len(p) {
-		b.Buffer.Write(p[:max(room, 0)])
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	room := w.limit - w.buf.Len()
+	if room < len(p) {
+		w.dropped = true
+		w.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return w.buf.Write(p)
 }
 
 // teams handles POST /teams.
