@@ -29,7 +29,7 @@ func configurableFlags() map[string][]string {
 		"emulator":            {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "event-hub-addr", "event-hub-partitions", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
 		"emulator lifecycle":  {"emulator-url"},
 		"emulator send-mail":  {"emulator-url"},
-		"listen":              {"addr", "change-type", "client-state", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-reply-exec", "teams-secret", "teams-secret-env", "timeout", "tunnel"},
+		"listen":              {"addr", "change-type", "client-state", "consumer-group", "event-hub", "event-hub-env", "event-hub-vault", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-reply-exec", "teams-secret", "teams-secret-env", "tenant-domain", "timeout", "tunnel"},
 		"login":               {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
 		"send notification":   {"client-state", "timeout"},
 		"send teams":          {"secret", "secret-env", "timeout"},

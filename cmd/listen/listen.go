@@ -64,6 +64,8 @@ type Options struct {
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
+	// EventHubOptions are the Event Hubs intake and --event-hub (eventhub.go).
+	EventHubOptions
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
@@ -159,6 +161,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			if err := resolveSubscribeEnv(f, opts); err != nil {
 				return err
 			}
+			if err := readEventHubEnv(f, cmd, opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -179,6 +184,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
+	addEventHubFlags(cmd, opts)
 	return cmd
 }
 
@@ -191,7 +197,15 @@ func listenRun(ctx context.Context, opts *Options) error {
 	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
 	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
-	l, err := listener.New(cfg)
+	var l *listener.Listener
+	if opts.eventHubMode() {
+		l, err = opts.eventHubJournal(func(path string) (*listener.Listener, error) {
+			cfg.JournalPath = path
+			return listener.New(cfg)
+		})
+	} else {
+		l, err = listener.New(cfg)
+	}
 	if err != nil {
 		return err
 	}
@@ -247,6 +261,9 @@ func (opts *Options) config() (listener.Config, error) {
 		}
 	}
 	if err := opts.subscribeConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := opts.eventHubConfig(&cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {

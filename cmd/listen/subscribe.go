@@ -94,7 +94,7 @@ func (opts *Options) subscribeConfig(cfg *listener.Config) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
-	if len(s.Subscribe) > 0 {
+	if len(s.Subscribe) > 0 && !opts.hubDelivery() { // Graph delivers to the hub, not here
 		if err := choice.CheckSubscribe(); err != nil {
 			return exitcode.New(exitcode.Usage, err)
 		}
@@ -103,7 +103,7 @@ func (opts *Options) subscribeConfig(cfg *listener.Config) error {
 	} else if s.Reveal {
 		return exitcode.Usagef("--reveal only applies with --subscribe")
 	}
-	if choice.Notice != "" && loopbackAddr(opts.Addr) { // the notice says "loopback only"
+	if choice.Notice != "" && loopbackAddr(opts.Addr) && !opts.hubDelivery() && opts.connection == nil { // the notice says "loopback only"
 		fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), choice.Notice)
 	}
 	if choice.Kind == tunnel.KindNgrok && cfg.Opener == nil {

@@ -39,19 +39,9 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
-		e := &entry{
-			route:       route,
-			receivedAt:  r.opts.Now(),
-			eventID:     newEventID(),
-			contentType: req.Header.Get("Content-Type"),
-			body:        body,
-			collection:  collection,
-		}
-		e.data = e.encode()
 		// Not cancelled when the client hangs up: once written, the entry must
 		// also be queued here, or it would wait for the next start.
-		seq, err := r.opts.Store.Append(context.WithoutCancel(req.Context()), e.data)
-		if err != nil {
+		if err := r.accept(context.WithoutCancel(req.Context()), route, req.Header.Get("Content-Type"), body, collection); err != nil {
 			// 503 with Retry-After makes Graph back off and retry (for up to
 			// four hours), which is right when the disk failed us: nothing
 			// is acknowledged that is not synced. The cause goes to the
@@ -61,12 +51,6 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			plainError(w, http.StatusServiceUnavailable, "could not record the notification durably; retry later")
 			r.report(RejectedEvent{Route: route, Status: http.StatusServiceUnavailable, Reason: "could not record the notification durably: " + err.Error()})
 			return
-		}
-		e.seq = seq
-		r.stats.received.Add(int64(len(collection.Value)))
-		r.enqueue(e)
-		if r.opts.Accepted != nil {
-			r.opts.Accepted(collection)
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}
