@@ -163,10 +163,11 @@ func runBlock(t *testing.T, b docBlock, bin, repo string) {
 	}
 	// Whatever the block leaves running in the background is the sandbox's.
 	t.Cleanup(func() {
-		stop := exec.Command("hookctl", "emulator", "stop")
-		stop.Path = filepath.Join(bin, "hookctl")
+		stop := exec.Command(filepath.Join(bin, "hookctl"), "emulator", "stop")
 		stop.Env, stop.Dir = env, home
-		_ = stop.Run()
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("stopping what the block left running: %v\n%s", err, out)
+		}
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

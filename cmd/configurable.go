@@ -23,20 +23,22 @@ import (
 // of the command-line-only flags, so a new flag must be placed on one side.
 func configurableFlags() map[string][]string {
 	return map[string][]string{
-		"":                    {"debug", "no-color", "output", "profile"},
-		"connector test":      {"callback-addr", "ngrok-url", "public-url", "timeout", "tunnel"},
-		"demo":                {"mails", "timeout"},
-		"emulator":            {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "event-hub-addr", "event-hub-partitions", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
-		"emulator lifecycle":  {"emulator-url"},
-		"emulator send-mail":  {"emulator-url"},
-		"listen":              {"addr", "change-type", "client-state", "consumer-group", "event-hub", "event-hub-env", "event-hub-vault", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-reply-exec", "teams-secret", "teams-secret-env", "tenant-domain", "timeout", "tunnel"},
-		"login":               {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
-		"send notification":   {"client-state", "timeout"},
-		"send teams":          {"secret", "secret-env", "timeout"},
-		"subscribe":           {"change-type", "client-state", "expires", "lifecycle-url", "notification-url"},
-		"subscriptions renew": {"expires"},
-		"token":               {"scopes"},
-		"verify teams":        {"secret", "secret-env"},
+		"":                      {"debug", "no-color", "output", "profile"},
+		"connector test":        {"callback-addr", "ngrok-url", "public-url", "timeout", "tunnel"},
+		"demo":                  {"mails", "timeout"},
+		"emulator":              {"addr", "auto-approve", "batch-window", "drop-rate", "duplicate-rate", "event-hub-addr", "event-hub-partitions", "latency", "renew-reauthorizes", "retry-after", "retry-base", "seed", "state", "throttle-rate", "throttle-status"},
+		"emulator create-event": {"emulator-url"},
+		"emulator lifecycle":    {"emulator-url"},
+		"emulator post-message": {"emulator-url"},
+		"emulator send-mail":    {"emulator-url"},
+		"listen":                {"addr", "change-type", "client-state", "consumer-group", "event-hub", "event-hub-env", "event-hub-vault", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-secret", "teams-secret-env", "tenant-domain", "timeout", "tunnel"},
+		"login":                 {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
+		"send notification":     {"client-state", "timeout"},
+		"send teams":            {"secret", "secret-env", "timeout"},
+		"subscribe":             {"change-type", "client-state", "encryption-cert", "encryption-cert-password-env", "expires", "lifecycle-url", "notification-url", "notification-url-app-id", "tls"},
+		"subscriptions renew":   {"expires"},
+		"token":                 {"scopes"},
+		"verify teams":          {"secret", "secret-env"},
 	}
 }
 

@@ -51,7 +51,7 @@ func Execute() int {
 	// a second Ctrl-C ends a drain the user will not wait for (hookctl listen
 	// keeps unfinished work in its journal).
 	context.AfterFunc(ctx, stop)
-	f := factory.New(Version)
+	f := factory.New(version.Current(Version).Version)
 	return Run(ctx, f, os.Args[1:])
 }
 
@@ -66,17 +66,45 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C ended the command: the user knows; no error to print.
+		return exitcode.Interrupted
+	}
 	if isUsageError(err) && exitcode.Code(err) == exitcode.Error {
 		err = exitcode.New(exitcode.Usage, err)
 	}
 	if !errors.Is(err, exitcode.ErrSilent) {
-		msg := f.Secrets.Scrub(err.Error())
+		msg := withProfile(f.Secrets.Scrub(err.Error()), f.Profile)
 		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
 		if exitcode.Code(err) == exitcode.Usage && executed != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
 		}
 	}
 	return exitcode.Code(err)
+}
+
+// withProfile makes every "run `hookctl login`" in msg sign in the profile
+// that needs it: `hookctl login --profile ci` when the profile is not the
+// default, wherever in hookctl the advice was written.
+func withProfile(msg, profile string) string {
+	if profile == "" || profile == "default" {
+		return msg
+	}
+	flag := "--profile " + profile // profile names need no quoting (auth.ValidProfileName)
+	const login = "`hookctl login"
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, login)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i+len(login)])
+		msg = msg[i+len(login):]
+		if (strings.HasPrefix(msg, "`") || strings.HasPrefix(msg, " ")) && !strings.Contains(msg[:strings.IndexByte(msg+"`", '`')], "--profile") {
+			b.WriteString(" " + flag)
+		}
+	}
 }
 
 // isUsageError recognises the errors cobra itself returns for a bad command line.
@@ -126,6 +154,10 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 		return []string{"pretty", "json"}, cobra.ShellCompDirectiveNoFileComp
 	})
 
+	_ = root.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return profileNames(f), cobra.ShellCompDirectiveNoFileComp
+	})
+
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		// `hookctl send teamz --to x` stops at --to, a flag `send` lacks; the
 		// mistake the user made is the subcommand, so name that.
@@ -152,7 +184,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
 	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
 	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))
-	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(version.NewCmdVersion(f, nil))
 
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)
@@ -191,6 +223,23 @@ func unknownSubcommand(cmd *cobra.Command, name string) error {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(suggestions, "\n\t")
 	}
 	return exitcode.New(exitcode.Usage, errors.New(msg))
+}
+
+// profileNames lists the saved profiles, for completing --profile.
+func profileNames(f *factory.Factory) []string {
+	m, err := f.Auth()
+	if err != nil {
+		return nil
+	}
+	profiles, err := m.Store().List()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(profiles))
+	for _, p := range profiles {
+		names = append(names, p.Name)
+	}
+	return names
 }
 
 // markUsageErrors makes positional-argument errors exit 2 throughout the tree.
@@ -258,6 +307,9 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 		}
 	case "pretty", "json":
 	default:
+		if source := config.Source(cmd.Flags().Lookup("output")); !strings.HasPrefix(source, "--") {
+			return exitcode.Usagef("%s: invalid output format %q: use pretty or json", source, f.Output)
+		}
 		return exitcode.Usagef("invalid output format %q: use pretty or json", f.Output)
 	}
 	if noColor, _ := cmd.Flags().GetBool("no-color"); noColor {

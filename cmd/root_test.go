@@ -40,6 +40,23 @@ func testFactory(t *testing.T, env map[string]string) (*factory.Factory, *bytes.
 	return f, out, errOut
 }
 
+// withConfigFile returns env plus HOOKCTL_CONFIG_DIR, a new directory holding
+// config.yaml with yaml in it (no file when yaml is empty).
+func withConfigFile(t *testing.T, yaml string, env map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{"HOOKCTL_CONFIG_DIR": dir}
+	for k, v := range env {
+		out[k] = v
+	}
+	if yaml != "" {
+		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // TestCLIReference keeps docs/cli in step with the command tree.
 func TestCLIReference(t *testing.T) {
 	f, _, _ := testFactory(t, nil)
@@ -145,17 +162,7 @@ func TestPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			env := map[string]string{"HOOKCTL_CONFIG_DIR": dir}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			if tt.file != "" {
-				if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(tt.file), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			f, _, errOut := testFactory(t, env)
+			f, _, errOut := testFactory(t, withConfigFile(t, tt.file, tt.env))
 			root := NewCmdRoot(f)
 			var greeting string
 			var values []string
@@ -271,5 +278,48 @@ func TestMalformedConfigIsAUsageError(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "config.yaml") {
 		t.Errorf("error does not name the file: %s", errOut)
+	}
+}
+
+// TestLoginAdviceNamesTheProfile: every "run `hookctl login`" printed for a
+// profile other than the default signs that profile in, once.
+func TestLoginAdviceNamesTheProfile(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ profile, msg, want string }{
+		{"ci", "the saved sign-in expired\n  run `hookctl login` (see docs/authentication.md)", "the saved sign-in expired\n  run `hookctl login --profile ci` (see docs/authentication.md)"},
+		{"ci", "Run `hookctl login` again; or `hookctl login --tenant x`", "Run `hookctl login --profile ci` again; or `hookctl login --profile ci --tenant x`"},
+		{"ci", "run `hookctl login --profile ci`", "run `hookctl login --profile ci`"},
+		{"default", "run `hookctl login`", "run `hookctl login`"},
+		{"ci", "hookctl logins `hookctl loginx`", "hookctl logins `hookctl loginx`"},
+	} {
+		if got := withProfile(tt.msg, tt.profile); got != tt.want {
+			t.Errorf("withProfile(%q, %q) = %q, want %q", tt.msg, tt.profile, got, tt.want)
+		}
+	}
+}
+
+// TestBadValuesNameTheirSource: a wrong value from the environment or
+// config.yaml names the variable or key it came from.
+func TestBadValuesNameTheirSource(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{name: "output from env", env: map[string]string{"HOOKCTL_OUTPUT": "yaml"}, want: `HOOKCTL_OUTPUT: invalid output format "yaml"`},
+		{name: "output from file", file: "output: yaml\n", want: `output in `},
+		{name: "timeout from file", file: "login:\n  timeout: soon\n", want: "invalid value for --timeout from login.timeout in "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, _, errOut := testFactory(t, withConfigFile(t, tt.file, tt.env))
+			if got := Run(context.Background(), f, []string{"login", "--client-id", "x"}); got != exitcode.Usage {
+				t.Fatalf("exit %d; stderr %s", got, errOut)
+			}
+			if !strings.Contains(errOut.String(), tt.want) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.want)
+			}
+		})
 	}
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// Event Hubs stand-in.
 	EventHubAddr       string
 	EventHubPartitions int
+	// EventHubAnyPort: --event-hub-addr is the default, so a taken port
+	// is no reason to fail.
+	EventHubAnyPort bool
 
 	// Ready, when set, is called with the running emulator once the settings
 	// are printed (tests use it to drive the emulator and stop it).
@@ -115,6 +118,7 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			opts.Logger = f.Logger()
 			opts.Secrets = f.Secrets
 			opts.StateFile = stateFile(f, opts.StateFile)
+			opts.EventHubAnyPort = !cmd.Flags().Changed("event-hub-addr")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -124,7 +128,8 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			return emulatorRun(cmd.Context(), opts)
 		},
 	}
-	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdStart(f, nil), NewCmdEnv(f, nil), NewCmdStop(f, nil))
+	cmd.AddCommand(NewCmdSendMail(f, nil), NewCmdLifecycle(f, nil), NewCmdStart(f, nil), NewCmdEnv(f, nil), NewCmdStop(f, nil),
+		NewCmdPostMessage(f, nil), NewCmdCreateEvent(f, nil))
 	addServeFlags(cmd.Flags(), opts)
 	cmd.Flags().BoolVar(&opts.Env, "env", false, "print the settings as shell export lines (instead of pretty or JSON)")
 	return cmd
@@ -146,7 +151,7 @@ func addServeFlags(fl *pflag.FlagSet, opts *Options) {
 	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "fault: Retry-After of throttled answers (rounded up to whole seconds)")
 	fl.Float64Var(&opts.DropRate, "drop-rate", 0, "fault: share of notifications dropped, each followed by a missed lifecycle event (0 to 1)")
 	fl.Float64Var(&opts.DuplicateRate, "duplicate-rate", 0, "fault: share of notification POSTs delivered twice (0 to 1)")
-	fl.StringVar(&opts.EventHubAddr, "event-hub-addr", DefaultEventHubAddr, "address of the Event Hubs stand-in (a Kafka endpoint, like Event Hubs' port 9093)")
+	fl.StringVar(&opts.EventHubAddr, "event-hub-addr", DefaultEventHubAddr, "address of the Event Hubs stand-in, a Kafka endpoint like Event Hubs' port 9093 (default: a free port if 9093 is taken)")
 	fl.IntVar(&opts.EventHubPartitions, "event-hub-partitions", hubsim.DefaultPartitions, "partitions of the emulator's event hub")
 }
 
@@ -215,7 +220,7 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 		StateFile:   opts.StateFile,
 		AutoApprove: opts.AutoApprove,
 		Logger:      opts.Logger,
-		EventHub:    emulator.EventHubOptions{Addr: opts.EventHubAddr, Partitions: opts.EventHubPartitions},
+		EventHub:    emulator.EventHubOptions{Addr: opts.EventHubAddr, Partitions: opts.EventHubPartitions, AnyPortIfTaken: opts.EventHubAnyPort},
 		Graph: graphsim.Config{
 			RetryBase:         opts.RetryBase,
 			BatchWindow:       opts.BatchWindow,

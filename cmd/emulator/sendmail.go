@@ -21,6 +21,7 @@ import (
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/httpclient"
 	"github.com/hookctl/hookctl/internal/iostreams"
+	"github.com/hookctl/hookctl/pkg/graph"
 )
 
 // DefaultEmulatorURL is where `hookctl emulator` listens unless told otherwise.
@@ -135,13 +136,21 @@ func emulatorURL(f *factory.Factory, cmd *cobra.Command, flagValue string) strin
 	if graphURL, ok := f.Env(graphURLEnv); ok && strings.TrimSpace(graphURL) != "" {
 		return graphURL
 	}
+	// A fresh shell: the emulator the active profile signed in to.
+	if graphURL := f.ProfileEndpoint().GraphURL; graphURL != "" && graphURL != graph.DefaultBaseURL {
+		return graphURL
+	}
 	return flagValue
 }
 
-// controlHTTPClient builds, on first use, a client trusting HOOKCTL_CA_FILE.
+// controlHTTPClient builds, on first use, a client trusting HOOKCTL_CA_FILE,
+// or else the CA the active profile signed in with.
 func controlHTTPClient(f *factory.Factory) func() (*http.Client, error) {
 	return func() (*http.Client, error) {
 		caFile, _ := f.Env(httpclient.CAFileEnv)
+		if caFile == "" {
+			caFile = f.ProfileEndpoint().CAFile
+		}
 		client, err := httpclient.New(caFile)
 		if err != nil {
 			return nil, exitcode.Usagef("%v", err)

@@ -68,3 +68,31 @@ func TestControlCommandsAgainstRunningEmulator(t *testing.T) {
 		t.Errorf("bad event: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestFreshShellUsesTheProfilesCloud is item 15 of issue 9 end to end: after
+// `hookctl login` against the emulator, a shell without any of the emulator's
+// variables still reaches it (send-mail, and Graph commands with the token),
+// and a shell whose HOOKCTL_GRAPH_URL names another Graph is refused before
+// any token is sent.
+func TestFreshShellUsesTheProfilesCloud(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{})
+	if res := c.Run("login", "--client-id", c.Em.PublicClientID); res.Code != 0 {
+		t.Fatalf("login: exit %d: %s", res.Code, res.Stderr)
+	}
+	for _, name := range []string{"HOOKCTL_CA_FILE", "HOOKCTL_AUTHORITY", "HOOKCTL_GRAPH_URL"} {
+		delete(c.Env, name)
+	}
+	adele := c.Em.Users[0].UserPrincipalName
+	if res := c.Run("emulator", "send-mail", "--to", adele, "--subject", "fresh shell"); res.Code != 0 {
+		t.Errorf("send-mail in a fresh shell: exit %d: %s", res.Code, res.Stderr)
+	}
+	if res := c.Run("subscriptions", "list"); res.Code != 0 {
+		t.Errorf("subscriptions list in a fresh shell: exit %d: %s", res.Code, res.Stderr)
+	}
+	c.Env["HOOKCTL_GRAPH_URL"] = "https://graph.microsoft.com/v1.0"
+	res := c.Run("subscriptions", "list")
+	if res.Code == 0 || !strings.Contains(res.Stderr, c.Em.GraphURL) || !strings.Contains(res.Stderr, "https://graph.microsoft.com/v1.0") {
+		t.Errorf("another Graph: exit %d: %s", res.Code, res.Stderr)
+	}
+}

@@ -259,6 +259,9 @@ func (r *renderer) statusLine(e listener.Event) string {
 			subscription = "(none)"
 		}
 		// Anyone who can reach the URL can send this id: never let it drive the terminal.
+		if e.Count > 1 {
+			return fmt.Sprintf("%s dropped %d notifications from one collection (subscription %s): %s", es.WarningIcon(), e.Count, printable(subscription), e.Reason)
+		}
 		return fmt.Sprintf("%s dropped a notification for subscription %s: %s", es.WarningIcon(), printable(subscription), e.Reason)
 	case receiver.RejectedEvent:
 		return fmt.Sprintf("%s answered %d to POST %s: %s", es.WarningIcon(), e.Status, e.Route, printable(e.Reason))
@@ -310,6 +313,12 @@ func (r *renderer) summary(e listener.Summary) {
 	}
 	if e.CompactionFailures > 0 {
 		line += fmt.Sprintf(", journal compaction failures %d", e.CompactionFailures)
+	}
+	if stats.Busy > 0 {
+		line += fmt.Sprintf(", %d collections refused while the queue was full", stats.Busy)
+	}
+	if stats.DropsUnreported > 0 {
+		line += fmt.Sprintf(", %d drop lines held back by the rate limit", stats.DropsUnreported)
 	}
 	r.note(line)
 }

@@ -339,3 +339,62 @@ func TestCLILoginTimeoutExits5(t *testing.T) {
 		t.Errorf("whoami after a timed-out login: exit %d", code)
 	}
 }
+
+// TestLoginErrorsNameWhatWasGiven: a usage error names only the flags the
+// user gave, and names the variable or config key for a value that came
+// from there instead of the command line.
+func TestLoginErrorsNameWhatWasGiven(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name         string
+		env          map[string]string
+		file         string
+		args         []string
+		want, reject string
+		wantCode     int
+	}{
+		{name: "--user alone", args: []string{"--user", "u@contoso.example"},
+			want: "--user is for app-only sign-in", reject: "certificate-password-env", wantCode: exitcode.Usage},
+		{name: "both app-only flags", args: []string{"--user", "u", "--certificate-password-env", "P"},
+			want: "--user and --certificate-password-env are for app-only sign-in", wantCode: exitcode.Usage},
+		{name: "tenant against HOOKCTL_AUTHORITY", env: map[string]string{"HOOKCTL_AUTHORITY": "https://login.example/tenant-a"}, args: []string{"--tenant", "tenant-b"},
+			want: `HOOKCTL_AUTHORITY names tenant "tenant-a" but --tenant is "tenant-b"`, reject: "--authority", wantCode: exitcode.Usage},
+		{name: "authority from config.yaml", file: "login:\n  authority: http://insecure.example\n",
+			want: `invalid login.authority in `, wantCode: exitcode.Usage},
+		{name: "two credentials, one from the environment", env: map[string]string{"HOOKCTL_CLIENT_SECRET_ENV": "S"}, args: []string{"--certificate", "ci.pem"},
+			want: "give one app credential, not --certificate and HOOKCTL_CLIENT_SECRET_ENV", wantCode: exitcode.Usage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			env := map[string]string{"HOOKCTL_CONFIG_DIR": dir, "HOOKCTL_STATE_DIR": t.TempDir(), "HOOKCTL_CLIENT_ID": "c"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := clitest.Run(t, env, "", append([]string{"login"}, tt.args...)...)
+			if res.Code != tt.wantCode || !strings.Contains(res.Stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", res.Code, res.Stderr, tt.wantCode, tt.want)
+			}
+			if tt.reject != "" && strings.Contains(res.Stderr, tt.reject) {
+				t.Errorf("stderr %q names %s, which was not given", res.Stderr, tt.reject)
+			}
+		})
+	}
+}
+
+// TestAppOnlySettingsDoNotBlockAPersonsSignIn: HOOKCTL_USER kept for CI does
+// not make a person's `hookctl login` a usage error.
+func TestAppOnlySettingsDoNotBlockAPersonsSignIn(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{})
+	c.Env["HOOKCTL_USER"] = "adele@contoso.example"
+	c.Env["HOOKCTL_CLIENT_ID"] = c.Em.PublicClientID
+	if res := c.Run("login"); res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+}

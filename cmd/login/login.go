@@ -4,8 +4,10 @@ package login
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
@@ -27,6 +30,11 @@ type Options struct {
 	Env     func(string) (string, bool)
 	Profile func() string
 	JSON    func() bool
+	// Source names where a flag's value came from ("--tenant", or
+	// "HOOKCTL_AUTHORITY"), so a usage error points at what to change; and
+	// Typed reports the flags given on the command line itself.
+	Source func(flag string) string
+	Typed  func(flag string) bool
 
 	Authority string
 	Tenant    string
@@ -92,6 +100,8 @@ func NewCmdLogin(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Source = func(name string) string { return config.Source(cmd.Flags().Lookup(name)) }
+			opts.Typed = func(name string) bool { return config.FromCommandLine(cmd.Flags().Lookup(name)) }
 			if runF != nil {
 				return runF(opts)
 			}
@@ -106,7 +116,7 @@ func NewCmdLogin(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Browser, "browser", false, "sign in through a browser on this machine instead of with a device code")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "give up (exit 5) when the sign-in has not finished in this time (default: until the code expires)")
 	fl.StringVar(&opts.ClientSecretEnv, "client-secret-env", "", "app-only: name of the environment variable that holds the client secret")
-	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "app-only: read the client secret from standard input (not kept: later runs use the cached token until it expires)")
+	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "app-only: read the client secret from standard input, or a prompt without echo on a terminal (not kept: later runs use the cached token until it expires)")
 	fl.StringVar(&opts.CertificateFile, "certificate", "", "app-only: PEM file with certificate and private key, or a .pfx/.p12 file")
 	fl.StringVar(&opts.CertificatePasswordEnv, "certificate-password-env", "", "app-only: name of the environment variable that holds the certificate's password")
 	fl.StringVar(&opts.FederatedTokenFile, "federated-token-file", "", "app-only: file holding a federated (OIDC) token, e.g. from GitHub Actions")
@@ -119,25 +129,78 @@ func (o *Options) appOnly() bool {
 }
 
 func (o *Options) validate() error {
-	credentials := 0
-	for _, set := range []bool{o.ClientSecretEnv != "", o.ClientSecretStdin, o.CertificateFile != "", o.FederatedTokenFile != ""} {
+	var credentials []string
+	for name, set := range map[string]bool{"client-secret-env": o.ClientSecretEnv != "", "client-secret-stdin": o.ClientSecretStdin, "certificate": o.CertificateFile != "", "federated-token-file": o.FederatedTokenFile != ""} {
 		if set {
-			credentials++
+			credentials = append(credentials, o.source(name))
+		}
+	}
+	sort.Strings(credentials)
+	// --user and --certificate-password-env only mean something with an app
+	// credential; set in HOOKCTL_* or config.yaml for CI, they do not stand
+	// in the way of a person signing in, so only typed ones are an error.
+	var appOnlyTyped []string
+	for _, name := range []string{"user", "certificate-password-env"} {
+		if o.typed(name) {
+			appOnlyTyped = append(appOnlyTyped, "--"+name)
 		}
 	}
 	switch {
-	case credentials > 1:
-		return exitcode.Usagef("give one app credential: --client-secret-env, --client-secret-stdin, --certificate or --federated-token-file")
+	case len(credentials) > 1:
+		return exitcode.Usagef("give one app credential, not %s", strings.Join(credentials, " and "))
 	case o.ClientID == "":
 		return exitcode.Usagef("no client id: pass --client-id, set HOOKCTL_CLIENT_ID, or put client-id in config.yaml (docs/register-app.md shows how to register an app)")
 	case o.appOnly() && o.Browser:
-		return exitcode.Usagef("--browser signs a person in; it cannot be combined with an app credential")
-	case !o.appOnly() && (o.User != "" || o.CertificatePasswordEnv != ""):
-		return exitcode.Usagef("--user and --certificate-password-env are for app-only sign-in: add --client-secret-env, --client-secret-stdin, --certificate or --federated-token-file")
+		return exitcode.Usagef("%s signs a person in; it cannot be combined with an app credential (%s)", o.source("browser"), credentials[0])
+	case !o.appOnly() && len(appOnlyTyped) > 0:
+		verb := "is"
+		if len(appOnlyTyped) > 1 {
+			verb = "are"
+		}
+		return exitcode.Usagef("%s %s for app-only sign-in: add --client-secret-env, --client-secret-stdin, --certificate or --federated-token-file", strings.Join(appOnlyTyped, " and "), verb)
 	case o.Timeout < 0:
-		return exitcode.Usagef("--timeout must not be negative")
+		return exitcode.Usagef("%s must not be negative", o.source("timeout"))
 	}
 	return nil
+}
+
+// source is where flag's value came from; "--flag" when unknown (tests).
+func (o *Options) source(flag string) string {
+	if o.Source == nil {
+		return "--" + flag
+	}
+	return o.Source(flag)
+}
+
+// typed reports whether flag was given on the command line (tests without
+// Typed treat every set value as typed).
+func (o *Options) typed(flag string) bool {
+	if o.Typed == nil {
+		switch flag {
+		case "user":
+			return o.User != ""
+		case "certificate-password-env":
+			return o.CertificatePasswordEnv != ""
+		}
+		return false
+	}
+	return o.Typed(flag)
+}
+
+// namingSources rewrites an error about --authority or --tenant to name where
+// each value came from (HOOKCTL_AUTHORITY, a config key), keeping its exit code.
+func (o *Options) namingSources(err error) error {
+	msg := err.Error()
+	renamed := msg
+	for _, name := range []string{"authority", "tenant"} {
+		if source := o.source(name); source != "--"+name {
+			renamed = strings.ReplaceAll(renamed, "--"+name, source)
+		}
+	}
+	if renamed == msg {
+		return err
+	}
+	return exitcode.New(exitcode.Code(err), errors.New(renamed))
 }
 
 func loginRun(ctx context.Context, o *Options) error {
@@ -146,7 +209,7 @@ func loginRun(ctx context.Context, o *Options) error {
 	}
 	authority, err := auth.ResolveAuthority(o.Authority, o.Tenant)
 	if err != nil {
-		return err
+		return o.namingSources(err)
 	}
 	m, err := o.Auth()
 	if err != nil {
@@ -163,7 +226,7 @@ func loginRun(ctx context.Context, o *Options) error {
 			ClientSecretEnv: o.ClientSecretEnv, CertificateFile: o.CertificateFile,
 			CertificatePasswordEnv: o.CertificatePasswordEnv, FederatedTokenFile: o.FederatedTokenFile, User: o.User}
 		if o.ClientSecretStdin {
-			if req.ClientSecret, err = readSecret(o.IO.In); err != nil {
+			if req.ClientSecret, err = o.clientSecret(ctx); err != nil {
 				return err
 			}
 			o.Secrets.Add(req.ClientSecret)
@@ -193,6 +256,22 @@ func loginRun(ctx context.Context, o *Options) error {
 		return json.NewEncoder(o.IO.Out).Encode(auth.StatusOf(tok))
 	}
 	return nil
+}
+
+// clientSecret reads --client-secret-stdin's secret: typed at a prompt with
+// no echo when stdin is a terminal, else from the pipe.
+func (o *Options) clientSecret(ctx context.Context) (string, error) {
+	if !o.IO.IsStdinTTY() {
+		return readSecret(o.IO.In)
+	}
+	secret, err := o.IO.ReadSecret(ctx, "Client secret (typing is hidden): ")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(secret) == "" {
+		return "", exitcode.Usagef("--client-secret-stdin: no client secret was typed")
+	}
+	return secret, nil
 }
 
 // readSecret reads a client secret from r (a pipe), without its trailing newline.

@@ -214,6 +214,9 @@ func (opts *TeamsOptions) activityBody() (body []byte, activityID string, err er
 		return body, activity.ID, err
 	}
 	var in io.Reader = opts.IO.In
+	if opts.BodyFile == "-" && opts.IO.IsStdinTTY() {
+		return nil, "", exitcode.Usagef("--body -: standard input is a terminal; pipe the exact body in: hookctl send teams ... --body - < request.json")
+	}
 	if opts.BodyFile != "-" {
 		file, err := os.Open(opts.BodyFile)
 		if err != nil {

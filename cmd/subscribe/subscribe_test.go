@@ -64,7 +64,7 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no resource", []string{"--notification-url", url}, "accepts 1 arg"},
+		{"no resource", []string{"--notification-url", url}, "accepts between 1 and 2 arg(s)"},
 		{"empty resource", []string{" ", "--notification-url", url}, "resource is empty"},
 		{"resource URL", []string{"https://graph.microsoft.com/v1.0/me/messages", "--notification-url", url}, "relative to the Graph service root"},
 		{"no URL", []string{"inbox"}, "--notification-url is required"},
@@ -80,6 +80,17 @@ func TestFlags(t *testing.T) {
 		{"too short", []string{"inbox", "--notification-url", url, "--expires", "30s"}, "at least a minute"},
 		{"empty client state", []string{"inbox", "--notification-url", url, "--client-state", ""}, "--client-state is empty"},
 		{"long client state", []string{"inbox", "--notification-url", url, "--client-state", strings.Repeat("x", 129)}, "at most 128"},
+		// The resource table's rules, before anything reaches Graph.
+		{"drive created", []string{"drive", "--notification-url", url, "--change-type", "created"}, `driveItem subscriptions (me/drive/root) do not support change type "created": use updated`},
+		{"users created", []string{"users", "--notification-url", url, "--change-type", "created,updated"}, "use updated, deleted"},
+		{"teams lifecycle", []string{"channel", "t1/c1", "--notification-url", url, "--lifecycle-url", "none"}, "more than 1 hour from now need a lifecycle notification URL"},
+		{"channel without ids", []string{"channel", "t1", "--notification-url", url}, "TEAM-ID/CHANNEL-ID"},
+		{"extra argument", []string{"events", "x", "--notification-url", url}, "takes no argument"},
+		{"rich users", []string{"users", "--notification-url", url, "--include-resource-data"}, "cannot include resource data"},
+		{"rich path without $select", []string{"me/messages", "--notification-url", url, "--include-resource-data"}, "need $select in the resource, e.g. me/messages?$select="},
+		{"rich channel with $select", []string{"teams/t/channels/c/messages?$select=body", "--notification-url", url, "--include-resource-data"}, "do not support $select"},
+		{"cert without rich", []string{"inbox", "--notification-url", url, "--encryption-cert", "c.pem"}, "go with --include-resource-data"},
+		{"bad tls", []string{"inbox", "--notification-url", url, "--tls", "v2"}, `invalid --tls "v2": use v1_0, v1_1, v1_2, v1_3`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.args...)
@@ -93,6 +104,35 @@ func TestFlags(t *testing.T) {
 				t.Errorf("the clientState was echoed: %v", err)
 			}
 		})
+	}
+}
+
+func TestFlagsResources(t *testing.T) {
+	t.Parallel()
+	const url = "https://hooks.example.com/notifications"
+	tests := []struct {
+		args        []string
+		resource    string
+		changeTypes string
+		lifecycle   string
+	}{
+		{[]string{"drive"}, "drive", "updated", "https://hooks.example.com/lifecycle"},
+		{[]string{"users"}, "users", "updated", "https://hooks.example.com/lifecycle"},
+		{[]string{"channel", "t1/c1"}, "channel t1/c1", "created", "https://hooks.example.com/lifecycle"},
+		{[]string{"channel t1/c1", "--lifecycle-url", "none", "--expires", "1h"}, "channel t1/c1", "created", ""},
+		{[]string{"mail", "--include-resource-data", "--change-type", "updated"}, "mail", "updated", "https://hooks.example.com/lifecycle"},
+		{[]string{"Teams('t')/Channels('c')/Messages", "--include-resource-data", "--tls", "v1_3"}, "Teams('t')/Channels('c')/Messages", "created", "https://hooks.example.com/lifecycle"},
+		{[]string{"something/new", "--change-type", "deleted", "--include-resource-data"}, "something/new", "deleted", "https://hooks.example.com/lifecycle"},
+	}
+	for _, tt := range tests {
+		o, err := parse(t, append(tt.args, "--notification-url", url)...)
+		if err != nil {
+			t.Errorf("%v: %v", tt.args, err)
+			continue
+		}
+		if o.Resource != tt.resource || strings.Join(o.ChangeTypes, ",") != tt.changeTypes || o.LifecycleURL != tt.lifecycle {
+			t.Errorf("%v: resource %q, change types %v, lifecycle %q", tt.args, o.Resource, o.ChangeTypes, o.LifecycleURL)
+		}
 	}
 }
 

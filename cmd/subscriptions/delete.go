@@ -51,7 +51,8 @@ func NewCmdDelete(f *factory.Factory, runF func(*DeleteOptions) error) *cobra.Co
 			  $ hookctl subscriptions delete --expired
 			  $ hookctl subscriptions delete --all -o json
 		`),
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.ID = args[0]
@@ -79,6 +80,9 @@ func NewCmdDelete(f *factory.Factory, runF func(*DeleteOptions) error) *cobra.Co
 func deleteRun(ctx context.Context, o *DeleteOptions) error {
 	s, err := o.open()
 	if err != nil {
+		return err
+	}
+	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
 		return err
 	}
 	var targets []substore.Record

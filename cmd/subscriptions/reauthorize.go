@@ -33,7 +33,8 @@ func NewCmdReauthorize(f *factory.Factory, runF func(*ReauthorizeOptions) error)
 		Example: heredoc.Doc(`
 			  $ hookctl subscriptions reauthorize 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
 		`),
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
@@ -47,6 +48,9 @@ func NewCmdReauthorize(f *factory.Factory, runF func(*ReauthorizeOptions) error)
 func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 	s, err := o.open()
 	if err != nil {
+		return err
+	}
+	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
 		return err
 	}
 	rec, err := s.record(ctx, o.ID)

@@ -43,7 +43,8 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 			  $ hookctl subscriptions renew 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
 			  $ hookctl subscriptions renew --all --expires 2d
 		`),
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.ID = args[0]
@@ -74,6 +75,9 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
+		return err
+	}
 	var targets []substore.Record
 	if o.All {
 		if targets, err = s.records(ctx); err != nil {
@@ -97,7 +101,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 			if err != nil {
 				return fmt.Errorf("reading subscription %s: %w", o.ID, err)
 			}
-			rec = &substore.Record{ID: sub.ID, Resource: sub.Resource}
+			rec = &substore.Record{ID: sub.ID, Resource: sub.Resource, IncludeResourceData: sub.IncludeResourceData}
 		}
 		targets = []substore.Record{*rec}
 	}
@@ -119,7 +123,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 }
 
 func renewOne(ctx context.Context, o *RenewOptions, s *session, target substore.Record, want time.Duration, notices map[string]bool) error {
-	expiry, notice := shared.Expiry(target.Resource, want, o.Now())
+	expiry, notice := shared.Expiry(target.Resource, target.IncludeResourceData, want, o.Now())
 	if notice != "" {
 		// --all over many inbox subscriptions would repeat the same notice.
 		if !notices[target.Resource] {

@@ -41,7 +41,8 @@ func NewCmdShow(f *factory.Factory, runF func(*ShowOptions) error) *cobra.Comman
 			  $ hookctl subscriptions show 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
 			  $ hookctl subscriptions show 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 --reveal -o json
 		`),
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
@@ -57,6 +58,9 @@ func NewCmdShow(f *factory.Factory, runF func(*ShowOptions) error) *cobra.Comman
 func showRun(ctx context.Context, o *ShowOptions) error {
 	s, err := o.open()
 	if err != nil {
+		return err
+	}
+	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
 		return err
 	}
 	rec, err := s.record(ctx, o.ID)

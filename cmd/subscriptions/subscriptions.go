@@ -5,6 +5,8 @@ package subscriptions
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/substore"
@@ -80,6 +83,79 @@ func (s *session) record(ctx context.Context, id string) (*substore.Record, erro
 		return nil, err
 	}
 	return &rec, nil
+}
+
+// fullIDLength is the length of a subscription id (a GUID); anything shorter
+// is taken as a prefix.
+const fullIDLength = 36
+
+// resolveID turns a unique prefix of a subscription id (`show 00dddffc`) into
+// the id, from the ids Graph lists for the profile and those in hookctl's
+// store; an ambiguous prefix is a usage error listing the candidates. A full
+// id, none (--all), or text no id starts with is returned as given.
+func (s *session) resolveID(ctx context.Context, id string) (string, error) {
+	if id == "" || len(id) >= fullIDLength {
+		return id, nil
+	}
+	seen := map[string]bool{}
+	var matches []string
+	consider := func(candidate string) {
+		if !seen[candidate] && strings.HasPrefix(strings.ToLower(candidate), strings.ToLower(id)) {
+			matches = append(matches, candidate)
+		}
+		seen[candidate] = true
+	}
+	recs, err := s.records(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, rec := range recs {
+		consider(rec.ID)
+	}
+	subs, err := s.client.ListSubscriptions(ctx)
+	if err != nil {
+		return "", fmt.Errorf("listing subscriptions to find the id starting with %q: %w", id, err)
+	}
+	for _, sub := range subs {
+		consider(sub.ID)
+	}
+	sort.Strings(matches)
+	switch len(matches) {
+	case 0:
+		return id, nil // as given: Graph's "not found" names it
+	case 1:
+		return matches[0], nil
+	}
+	return "", exitcode.Usagef("%q is the start of %d subscription ids; give more of it:\n  %s", id, len(matches), strings.Join(matches, "\n  "))
+}
+
+// completeIDs offers the ids of the active profile's subscriptions in
+// hookctl's store for the ID argument (no network: completion must be quick).
+func completeIDs(d Deps) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		profile, err := d.Profile()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		store, err := d.Store()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		recs, err := store.List(context.Background())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var ids []string
+		for _, rec := range recs {
+			if rec.Profile == profile.Name && strings.HasPrefix(rec.ID, toComplete) {
+				ids = append(ids, rec.ID+"\t"+rec.Resource)
+			}
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // NewCmdSubscriptions builds `hookctl subscriptions` and its subcommands.

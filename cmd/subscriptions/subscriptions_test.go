@@ -427,3 +427,49 @@ func TestRefreshRejectedExits3(t *testing.T) {
 		}
 	}
 }
+
+// TestIDPrefixes: a unique prefix of an id works wherever an id does; an
+// ambiguous one is a usage error listing the candidates; completion offers
+// the store's ids.
+func TestIDPrefixes(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, emulator.Options{})
+	inbox := fx.subscribe(t, "inbox")
+
+	res := fx.Run("subscriptions", "show", inbox.ID[:8], "-o", "json")
+	if views := decode(t, res); res.Code != 0 || len(views) != 1 || views[0].ID != inbox.ID {
+		t.Fatalf("show %s: exit %d %s %s", inbox.ID[:8], res.Code, res.Stdout, res.Stderr)
+	}
+
+	// Two stale records sharing a prefix (the store is a source of ids too).
+	for _, id := range []string{"abcd0001-0000-4000-8000-000000000001", "abcd0002-0000-4000-8000-000000000002"} {
+		if err := fx.store().Put(context.Background(), substore.Record{ID: id, Resource: "me/messages", ChangeType: "created", Profile: "default", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = fx.Run("subscriptions", "show", "abcd000")
+	if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, `"abcd000" is the start of 2 subscription ids`) ||
+		!strings.Contains(res.Stderr, "abcd0001-0000-4000-8000-000000000001\n  abcd0002-0000-4000-8000-000000000002") {
+		t.Errorf("ambiguous: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	res = fx.Run("subscriptions", "delete", "abcd0002", "-o", "json")
+	if res.Code != 0 {
+		t.Errorf("delete by prefix: exit %d %s", res.Code, res.Stderr)
+	}
+	if _, ok, _ := fx.store().Get(context.Background(), "abcd0002-0000-4000-8000-000000000002"); ok {
+		t.Error("delete by prefix left the record")
+	}
+	res = fx.Run("subscriptions", "renew", "ffff")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "Graph has no subscription ffff") {
+		t.Errorf("no match: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+
+	res = fx.Run("__complete", "subscriptions", "show", "")
+	if !strings.Contains(res.Stdout, inbox.ID+"\t"+graph.InboxResource) || !strings.Contains(res.Stdout, "abcd0001-0000-4000-8000-000000000001") {
+		t.Errorf("completion: %q", res.Stdout)
+	}
+	res = fx.Run("__complete", "whoami", "--profile", "")
+	if !strings.Contains(res.Stdout, "default\n") {
+		t.Errorf("profile completion: %q", res.Stdout)
+	}
+}

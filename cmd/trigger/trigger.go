@@ -59,9 +59,11 @@ func NewCmdTrigger(f *factory.Factory) *cobra.Command {
 		`),
 		Example: heredoc.Doc(`
 			  $ hookctl trigger mail
+			  $ hookctl trigger event
+			  $ hookctl trigger chat-message TEAM-ID/CHANNEL-ID --text "Deploy finished"
 		`),
 	}
-	cmd.AddCommand(NewCmdMail(f, nil))
+	cmd.AddCommand(NewCmdMail(f, nil), NewCmdEvent(f, nil), NewCmdChatMessage(f, nil))
 	return cmd
 }
 

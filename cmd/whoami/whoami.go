@@ -4,6 +4,11 @@ package whoami
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -21,12 +26,15 @@ type Options struct {
 	Profile func() string
 	JSON    func() bool
 	Now     func() time.Time
+
+	// All lists every saved profile instead of the active one.
+	All bool
 }
 
 // NewCmdWhoami builds `hookctl whoami`; runF replaces whoamiRun in tests.
 func NewCmdWhoami(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Auth: f.Auth, Profile: func() string { return f.Profile }, JSON: f.JSON, Now: time.Now}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the active profile is signed in as",
 		Long: heredoc.Doc(`
@@ -35,19 +43,30 @@ func NewCmdWhoami(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			other command does (cache, then refresh), so it also proves the sign-in
 			still works: exit code 3 means signed out, or the refresh token was
 			rejected, and "hookctl login" is needed.
+
+			--all lists every saved profile instead: its account (or app), cloud
+			(Microsoft's, or the emulator on a loopback address), where its tokens are
+			kept, and when its access token expires, or that it needs a new sign-in. It
+			exits 0 either way.
 		`),
 		Example: heredoc.Doc(`
 			  $ hookctl whoami
 			  $ hookctl whoami --profile ci -o json
+			  $ hookctl whoami --all
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
 			}
+			if opts.All {
+				return allRun(cmd.Context(), opts)
+			}
 			return whoamiRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "list every saved profile: account, cloud, token store, expiry")
+	return cmd
 }
 
 func whoamiRun(ctx context.Context, o *Options) error {
@@ -64,4 +83,115 @@ func whoamiRun(ctx context.Context, o *Options) error {
 		return json.NewEncoder(o.IO.Out).Encode(status)
 	}
 	return status.WritePretty(o.IO.Out, o.Now())
+}
+
+// ProfileLine is one profile in `whoami --all -o json`.
+type ProfileLine struct {
+	Type string `json:"type"` // "profile"
+	auth.Status
+	Cloud  string `json:"cloud"`
+	Active bool   `json:"active"`
+	// Error says why the profile has no usable sign-in (run `hookctl login`).
+	Error string `json:"error,omitempty"`
+}
+
+// profileWait bounds each profile's token refresh, so one unreachable
+// identity platform (a stopped emulator) does not hold up the list.
+const profileWait = 15 * time.Second
+
+func allRun(ctx context.Context, o *Options) error {
+	m, err := o.Auth()
+	if err != nil {
+		return err
+	}
+	profiles, err := m.Store().List()
+	if err != nil {
+		return err
+	}
+	if len(profiles) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "No profiles: run `hookctl login`.")
+		return nil
+	}
+	lines := make([]ProfileLine, 0, len(profiles))
+	for _, p := range profiles {
+		line := ProfileLine{Type: "profile", Cloud: cloudOf(p.Authority), Active: p.Name == o.Profile()}
+		pctx, cancel := context.WithTimeout(ctx, profileWait)
+		tok, err := m.Acquire(pctx, p.Name, nil)
+		cancel()
+		if err != nil {
+			tok = auth.Token{Profile: p}
+			line.Error = firstLine(err.Error())
+		}
+		line.Status = auth.StatusOf(tok)
+		lines = append(lines, line)
+	}
+	if o.JSON() {
+		enc := json.NewEncoder(o.IO.Out)
+		for _, line := range lines {
+			if err := enc.Encode(line); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return writeProfiles(o.IO, lines, o.Now())
+}
+
+// writeProfiles prints the table of `whoami --all`; * marks the active profile.
+func writeProfiles(io *iostreams.IOStreams, lines []ProfileLine, now time.Time) error {
+	cs := io.OutScheme()
+	tw := tabwriter.NewWriter(io.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PROFILE\tACCOUNT\tCLOUD\tTOKENS\tEXPIRES")
+	for _, l := range lines {
+		mark := " "
+		if l.Active {
+			mark = "*"
+		}
+		who := l.Account
+		if l.Kind == auth.KindApp {
+			who = "app " + l.App
+			if l.Mailbox != "" {
+				who += " for " + strings.TrimPrefix(l.Mailbox, "users/")
+			}
+		}
+		store := "file"
+		if l.TokenStore == auth.StoreKeyring {
+			store = "keyring"
+		}
+		expires := "in " + l.ExpiresOn.Sub(now).Round(time.Minute).String()
+		if l.Error != "" {
+			expires = cs.Red("sign-in needed")
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\n", mark, l.Profile, who, l.Cloud, store, expires)
+	}
+	return tw.Flush()
+}
+
+// cloudOf names the cloud of an authority: Microsoft's (global or a national
+// cloud), the emulator on a loopback address, or the host.
+func cloudOf(authority string) string {
+	u, err := url.Parse(authority)
+	if err != nil || u.Host == "" {
+		return "unknown"
+	}
+	host := u.Hostname()
+	switch host {
+	case "login.microsoftonline.com":
+		return "Microsoft"
+	case "login.microsoftonline.us":
+		return "Microsoft (US Government)"
+	case "login.chinacloudapi.cn", "login.partner.microsoftonline.cn":
+		return "Microsoft (China)"
+	case "localhost":
+		return "emulator"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "emulator"
+	}
+	return host
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

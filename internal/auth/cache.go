@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -87,6 +89,11 @@ type TokenCache struct {
 	opMu   sync.Mutex
 	heldMu sync.Mutex
 	held   bool
+
+	// base is the stored cache as this process last read or wrote it: what
+	// MSAL's in-memory cache started from. baseMu guards it.
+	baseMu sync.Mutex
+	base   []byte
 }
 
 var _ cache.ExportReplace = (*TokenCache)(nil)
@@ -154,6 +161,7 @@ func (c *TokenCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.R
 	}
 	if err == nil {
 		err = u.Unmarshal(data)
+		c.setBase(data)
 	} else if !errors.Is(err, errCorrupt) {
 		return c.storeFailed(err)
 	}
@@ -179,7 +187,13 @@ func (c *TokenCache) DiscardIfUnreadable(ctx context.Context) error {
 	})
 }
 
-// Export stores MSAL's in-memory cache.
+// Export stores MSAL's in-memory cache. MSAL reads the store (Replace),
+// changes its copy and writes it back (Export) without holding anything in
+// between, and a sign-in waits minutes between the two; so Export is a
+// read-modify-write under the exclusive lock: if another process stored a
+// change since this one read, the two are merged item by item (what this
+// process changed wins, the rest of the other's is kept) instead of the other
+// process's update being overwritten.
 func (c *TokenCache) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHints) error {
 	release, err := c.lock(ctx, true)
 	if err != nil {
@@ -190,10 +204,92 @@ func (c *TokenCache) Export(ctx context.Context, m cache.Marshaler, _ cache.Expo
 	if err != nil {
 		return fmt.Errorf("encoding token cache: %w", err)
 	}
+	stored, err := c.Store.Load(c.Profile)
+	if err != nil && !errors.Is(err, errCorrupt) {
+		return c.storeFailed(err)
+	}
+	c.baseMu.Lock()
+	base := c.base
+	c.baseMu.Unlock()
+	if err == nil && stored != nil && base != nil && !bytes.Equal(stored, base) {
+		if merged, mergeErr := mergeCaches(base, data, stored); mergeErr == nil {
+			data = merged
+		}
+	}
 	if err := c.Store.Save(c.Profile, data); err != nil {
 		return c.storeFailed(err)
 	}
+	c.setBase(data)
 	return nil
+}
+
+func (c *TokenCache) setBase(data []byte) {
+	c.baseMu.Lock()
+	c.base = bytes.Clone(data)
+	c.baseMu.Unlock()
+}
+
+// mergeCaches is a three-way merge of MSAL cache documents (objects of
+// sections such as "AccessToken" and "RefreshToken", each an object of items):
+// for every item, ours wins where it differs from base (added, changed or
+// removed here), theirs is kept everywhere else.
+func mergeCaches(base, ours, theirs []byte) ([]byte, error) {
+	var b, o, t map[string]json.RawMessage
+	for _, doc := range []struct {
+		data []byte
+		into *map[string]json.RawMessage
+	}{{base, &b}, {ours, &o}, {theirs, &t}} {
+		if err := json.Unmarshal(doc.data, doc.into); err != nil {
+			return nil, err
+		}
+	}
+	merged := mergeMembers(b, o, t, func(base, ours, theirs json.RawMessage) json.RawMessage {
+		var bs, os, ts map[string]json.RawMessage
+		if json.Unmarshal(base, &bs) != nil || json.Unmarshal(ours, &os) != nil || json.Unmarshal(theirs, &ts) != nil || os == nil || ts == nil {
+			return ours // not a section of items: ours, as it changed
+		}
+		section, _ := json.Marshal(mergeMembers(bs, os, ts, func(_, ours, _ json.RawMessage) json.RawMessage { return ours }))
+		return section
+	})
+	return json.Marshal(merged)
+}
+
+// mergeMembers merges objects member by member; both is called for members
+// changed on both sides.
+func mergeMembers(base, ours, theirs map[string]json.RawMessage, both func(base, ours, theirs json.RawMessage) json.RawMessage) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	keys := map[string]bool{}
+	for _, m := range []map[string]json.RawMessage{base, ours, theirs} {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	for k := range keys {
+		b, inBase := base[k]
+		o, inOurs := ours[k]
+		t, inTheirs := theirs[k]
+		oursChanged := inOurs != inBase || (inOurs && !sameJSON(o, b))
+		theirsChanged := inTheirs != inBase || (inTheirs && !sameJSON(t, b))
+		switch {
+		case oursChanged && theirsChanged && inOurs && inTheirs:
+			out[k] = both(b, o, t)
+		case oursChanged:
+			if inOurs {
+				out[k] = o
+			}
+		case inTheirs:
+			out[k] = t
+		}
+	}
+	return out
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // storeFailed explains a store that cannot be read or written, so that it is

@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,5 +231,108 @@ func TestFileCacheReadersNeverSeeHalfAFile(t *testing.T) {
 			t.Fatalf("read %d saw a partial file (%d bytes)", reads, len(raw))
 		}
 		reads++
+	}
+}
+
+// TestNoCacheUpdateLostBetweenProcesses is item 13 of issue 9: MSAL reads
+// the cache, changes its copy and writes it back without holding the lock in
+// between (a sign-in waits minutes there), while another process refreshes
+// the same profile. Two real processes here each do that read-change-write
+// on their own item of one profile's cache; no update of either may be lost.
+func TestNoCacheUpdateLostBetweenProcesses(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cache", "default.json")
+	const rounds = 40
+	var children []*exec.Cmd
+	var outputs []*bytes.Buffer
+	for _, item := range []string{"login", "refresh"} {
+		child := exec.Command(os.Args[0], "-test.run=^TestCacheWriterProcess$", "-test.count=1")
+		child.Env = append(os.Environ(), "HOOKCTL_TEST_CACHE_WRITER="+path+"|"+item+"|"+strconv.Itoa(rounds))
+		out := &bytes.Buffer{}
+		child.Stdout, child.Stderr = out, out
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		children = append(children, child)
+		outputs = append(outputs, out)
+	}
+	for i, child := range children {
+		if err := child.Wait(); err != nil {
+			t.Fatalf("writer process %d: %v\n%s", i, err, outputs[i])
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]map[string]map[string]int
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("cache %s: %v", data, err)
+	}
+	for _, item := range []string{"login", "refresh"} {
+		if got := doc["RefreshToken"][item]["n"]; got != rounds {
+			t.Errorf("item %s was updated %d times, the cache keeps %d: updates were lost", item, rounds, got)
+		}
+	}
+}
+
+// TestCacheWriterProcess is the child of TestNoCacheUpdateLostBetweenProcesses.
+func TestCacheWriterProcess(t *testing.T) {
+	spec, ok := os.LookupEnv("HOOKCTL_TEST_CACHE_WRITER")
+	if !ok {
+		t.Skip("run by TestNoCacheUpdateLostBetweenProcesses")
+	}
+	parts := strings.Split(spec, "|")
+	rounds, _ := strconv.Atoi(parts[2])
+	fc := NewFileCache(parts[0])
+	ctx := context.Background()
+	for range rounds {
+		mem := &sectionCache{}
+		if err := fc.Replace(ctx, mem, cacheHints()); err != nil {
+			t.Fatal(err)
+		}
+		mem.bump(parts[1])
+		time.Sleep(time.Millisecond) // MSAL's network round trip, widening the window
+		if err := fc.Export(ctx, mem, exportHints()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sectionCache stands in for MSAL's in-memory cache with its shape: sections
+// of items.
+type sectionCache struct {
+	doc map[string]map[string]map[string]int
+}
+
+func (c *sectionCache) Unmarshal(b []byte) error {
+	c.doc = map[string]map[string]map[string]int{}
+	return json.Unmarshal(b, &c.doc)
+}
+
+func (c *sectionCache) Marshal() ([]byte, error) { return json.Marshal(c.doc) }
+
+func (c *sectionCache) bump(item string) {
+	if c.doc["RefreshToken"] == nil {
+		c.doc["RefreshToken"] = map[string]map[string]int{}
+	}
+	if c.doc["RefreshToken"][item] == nil {
+		c.doc["RefreshToken"][item] = map[string]int{}
+	}
+	c.doc["RefreshToken"][item]["n"]++
+}
+
+func TestMergeCachesKeepsBothSidesChanges(t *testing.T) {
+	t.Parallel()
+	base := `{"AccessToken":{"a":{"v":1},"gone":{"v":1}},"RefreshToken":{"r":{"v":1}},"Account":{}}`
+	ours := `{"AccessToken":{"a":{"v":2}},"RefreshToken":{"r":{"v":1}},"Account":{"me":{"v":1}}}`
+	theirs := `{"AccessToken":{"a":{"v":1},"gone":{"v":1},"b":{"v":1}},"RefreshToken":{"r":{"v":3}},"Account":{}}`
+	merged, err := mergeCaches([]byte(base), []byte(ours), []byte(theirs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"AccessToken":{"a":{"v":2},"b":{"v":1}},"Account":{"me":{"v":1}},"RefreshToken":{"r":{"v":3}}}`
+	if string(merged) != want {
+		t.Errorf("merged\n%s\nwant\n%s", merged, want)
 	}
 }

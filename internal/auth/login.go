@@ -55,6 +55,7 @@ func (m *Manager) LoginUser(ctx context.Context, req UserLogin) (Token, error) {
 	}
 	p := Profile{Name: req.Profile, Kind: KindUser, Authority: req.Authority, Tenant: tenantOf(req.Authority),
 		ClientID: req.ClientID, Scopes: scopes}
+	p.bindEndpoint(m.loginEndpoint())
 	fc, store, err := m.loginCache(ctx, p.Name)
 	if err != nil {
 		return Token{}, err
@@ -172,6 +173,7 @@ func (m *Manager) LoginApp(ctx context.Context, req AppLogin) (Token, error) {
 		ClientSecretEnv: req.ClientSecretEnv, ClientSecretStdin: req.ClientSecret != "" && req.ClientSecretEnv == "",
 		CertificateFile: req.CertificateFile, CertificatePasswordEnv: req.CertificatePasswordEnv,
 		FederatedTokenFile: req.FederatedTokenFile}
+	p.bindEndpoint(m.loginEndpoint())
 	if p.ClientSecretEnv == "" && !p.ClientSecretStdin && p.CertificateFile == "" && p.FederatedTokenFile == "" {
 		return Token{}, exitcode.Usagef("app-only sign-in needs a credential: --client-secret-env, --client-secret-stdin, --certificate or --federated-token-file")
 	}

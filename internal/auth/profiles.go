@@ -52,6 +52,13 @@ type Profile struct {
 	// User is the mailbox (UPN or object id) an app-only profile acts on.
 	User string `json:"user,omitempty"`
 
+	// GraphURL and CAFile are the cloud the profile signed in to: the Graph
+	// root its tokens are for and the CA its certificate chains to ("" for
+	// the system roots). Its tokens are sent nowhere else (GraphEndpoint).
+	// Profiles saved before they were recorded have neither.
+	GraphURL string `json:"graphUrl,omitempty"`
+	CAFile   string `json:"caFile,omitempty"`
+
 	// TokenStore is where the token cache is: StoreFile ("" in profiles saved
 	// before the keyring was supported) or StoreKeyring.
 	TokenStore string `json:"tokenStore,omitempty"`

@@ -1,6 +1,9 @@
 package clitest
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,14 +26,32 @@ var binary struct {
 func Binary(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "hookctl-bin-")
+		// One directory per checkout, so test runs do not pile binaries up
+		// in /tmp; each process builds afresh and renames its build into
+		// place (a process running the previous one keeps its file).
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
 			binary.err = err
 			return
 		}
+		sum := sha256.Sum256(bytes.TrimSpace(gomod))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("hookctl-clitest-%d-%x", os.Getuid(), sum[:6]))
+		if binary.err = os.MkdirAll(dir, 0o700); binary.err != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "hookctl-*")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		tmp.Close()
+		build := exec.Command("go", "build", "-o", tmp.Name(), "github.com/hookctl/hookctl")
+		if binary.out, binary.err = build.CombinedOutput(); binary.err != nil {
+			os.Remove(tmp.Name())
+			return
+		}
 		binary.path = filepath.Join(dir, "hookctl")
-		build := exec.Command("go", "build", "-o", binary.path, "github.com/hookctl/hookctl")
-		binary.out, binary.err = build.CombinedOutput()
+		binary.err = os.Rename(tmp.Name(), binary.path)
 	})
 	if binary.err != nil {
 		t.Fatalf("building hookctl: %v\n%s", binary.err, binary.out)

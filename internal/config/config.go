@@ -53,6 +53,17 @@ func FromCommandLine(fl *pflag.Flag) bool {
 	return fl != nil && fl.Changed && len(fl.Annotations[SourceAnnotation]) == 0
 }
 
+// Source names where fl's value came from, for messages: "--name" when it
+// was typed (or is its default), else the environment variable
+// ("HOOKCTL_AUTHORITY") or the config.yaml key and file ("listen.addr in
+// /home/me/.config/hookctl/config.yaml").
+func Source(fl *pflag.Flag) string {
+	if source := fl.Annotations[SourceAnnotation]; len(source) > 0 {
+		return source[0]
+	}
+	return "--" + fl.Name
+}
+
 // Lookup reads the environment; tests substitute a map.
 type Lookup func(string) (string, bool)
 
@@ -194,11 +205,11 @@ func (c *Config) Lookup(scope, flag string) (value any, source string, ok bool) 
 	if scope != "" {
 		key := strings.ReplaceAll(scope, " ", ".") + "." + flag
 		if c.v.IsSet(key) {
-			return c.v.Get(key), c.File, true
+			return c.v.Get(key), key + " in " + c.File, true
 		}
 	}
 	if c.v.IsSet(flag) {
-		return c.v.Get(flag), c.File, true
+		return c.v.Get(flag), flag + " in " + c.File, true
 	}
 	return nil, "", false
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator/idp"
 	"github.com/hookctl/hookctl/internal/emulator/pki"
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
+	"github.com/hookctl/hookctl/internal/filelock"
 )
 
 // File names in the state directory besides pki's CA and server certificate.
@@ -120,8 +121,12 @@ type Emulator struct {
 	stateFile  string
 	hubKey     string // the Event Hubs stand-in's key, persisted
 	tempDir    bool
-	closeOnce  sync.Once
-	closeErr   error
+	// lock is held on StateDir/emulator.lock from Start to Close: two
+	// emulators on one state directory would overwrite each other's keys
+	// and state file.
+	lock      *filelock.Lock
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start generates or loads the key material, builds the tenant and starts
@@ -255,7 +260,7 @@ func (e *Emulator) prepareStateDir() error {
 		if e.stateFile == "" {
 			e.stateFile = filepath.Join(e.StateDir, DefaultStateFile)
 		}
-		return nil
+		return e.lockStateDir()
 	}
 	dir, err := os.MkdirTemp("", "hookctl-emulator-")
 	if err != nil {
@@ -263,6 +268,25 @@ func (e *Emulator) prepareStateDir() error {
 	}
 	e.StateDir, e.tempDir = dir, true
 	return seedEphemeral(dir)
+}
+
+// LockFile is the lock an emulator holds on its state directory while it runs.
+const LockFile = "emulator.lock"
+
+// lockStateDir takes the state directory's lock without waiting.
+func (e *Emulator) lockStateDir() error {
+	path := filepath.Join(e.StateDir, LockFile)
+	now, cancel := context.WithCancel(context.Background())
+	cancel() // one try: the holder runs until stopped
+	lock, err := filelock.Acquire(now, path, true)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("emulator: another hookctl emulator is running on the state directory %s; stop it (`hookctl emulator stop`, or Ctrl-C where it runs) or give this one its own --state file in another directory", e.StateDir)
+	}
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	e.lock = lock
+	return nil
 }
 
 // setURLs derives the public URLs from the listening address. A wildcard
@@ -392,5 +416,9 @@ func (e *Emulator) cleanup() {
 	}
 	if e.tempDir {
 		_ = os.RemoveAll(e.StateDir)
+	}
+	if e.lock != nil {
+		e.lock.Release()
+		e.lock = nil
 	}
 }

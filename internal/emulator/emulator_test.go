@@ -283,3 +283,31 @@ func TestStartErrors(t *testing.T) {
 		t.Fatal("a bad seed was accepted")
 	}
 }
+
+// TestOneEmulatorPerStateDirectory is item 12 of issue 9: a second emulator
+// on a state directory in use refuses with a message that says what to do,
+// and the directory is free again once the first stops.
+func TestOneEmulatorPerStateDirectory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	first, err := emulator.Start(context.Background(), emulator.Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, emulator.DefaultStateFile))
+	_, err = emulator.Start(context.Background(), emulator.Options{StateDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "another hookctl emulator is running on the state directory "+dir) || !strings.Contains(err.Error(), "hookctl emulator stop") {
+		t.Fatalf("second emulator on %s: %v", dir, err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, emulator.DefaultStateFile)); string(after) != string(before) {
+		t.Error("the refused emulator touched the state file")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := emulator.Start(context.Background(), emulator.Options{StateDir: dir})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	again.Close()
+}

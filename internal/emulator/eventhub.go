@@ -3,7 +3,9 @@ package emulator
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/hookctl/hookctl/internal/emulator/hubsim"
 )
@@ -14,6 +16,9 @@ type EventHubOptions struct {
 	Off bool
 	// Addr is the broker's address; "" means 127.0.0.1:0 (a free port).
 	Addr string
+	// AnyPortIfTaken falls back to a free port when Addr is taken (Addr is
+	// a default, not the user's choice).
+	AnyPortIfTaken bool
 	// Hub and Partitions name and size the hub ("" and 0: hubsim's defaults).
 	Hub        string
 	Partitions int
@@ -37,14 +42,20 @@ func (e *Emulator) startHub(ctx context.Context, st *persisted, cert tls.Certifi
 	if opts.Off {
 		return nil
 	}
-	hub, err := hubsim.Start(ctx, hubsim.Options{
+	hubOpts := hubsim.Options{
 		Addr:        opts.Addr,
 		Certificate: cert,
 		RootCAs:     e.CAPool,
 		Hub:         opts.Hub,
 		Partitions:  opts.Partitions,
 		Key:         st.EventHubKey,
-	})
+	}
+	hub, err := hubsim.Start(ctx, hubOpts)
+	if err != nil && opts.AnyPortIfTaken && errors.Is(err, syscall.EADDRINUSE) {
+		e.log.Info("event hub address taken; using a free port", "addr", opts.Addr)
+		hubOpts.Addr = "127.0.0.1:0"
+		hub, err = hubsim.Start(ctx, hubOpts)
+	}
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}

@@ -1,6 +1,8 @@
 package eventhub
 
 import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
 	"context"
 	"crypto/x509"
 	"fmt"

@@ -8,12 +8,13 @@ import (
 
 // The documented exit codes (README.md and docs/exit-codes.md list the same table).
 const (
-	OK           = 0 // success
-	Error        = 1 // any failure not listed below
-	Usage        = 2 // bad flags, arguments or configuration
-	SignIn       = 3 // no usable sign-in: run `hookctl login`
-	VerifyFailed = 4 // a signature, clientState or token did not verify
-	Timeout      = 5 // --timeout elapsed before the work finished
+	OK           = 0   // success
+	Error        = 1   // any failure not listed below
+	Usage        = 2   // bad flags, arguments or configuration
+	SignIn       = 3   // no usable sign-in: run `hookctl login`
+	VerifyFailed = 4   // a signature, clientState or token did not verify
+	Timeout      = 5   // --timeout elapsed before the work finished
+	Interrupted  = 130 // the first Ctrl-C (SIGINT) or SIGTERM ended the command, as shells report 128+2
 )
 
 // ExitError attaches an exit code to an error.

@@ -16,8 +16,9 @@ import (
 	"github.com/hookctl/hookctl/pkg/graph"
 )
 
-// GraphURLEnv overrides the Graph service root (the emulator's /v1.0, for example).
-const GraphURLEnv = "HOOKCTL_GRAPH_URL"
+// GraphURLEnv overrides the Graph service root (the emulator's /v1.0, for
+// example); a profile's tokens still go only to the root it signed in to.
+const GraphURLEnv = auth.GraphURLEnv
 
 // Factory is passed to every NewCmdX constructor.
 type Factory struct {
@@ -75,10 +76,15 @@ func (f *Factory) Logger() *slog.Logger {
 }
 
 // HTTPClient is the one client for the identity platform and Graph: system roots
-// plus the CA in HOOKCTL_CA_FILE, built on first use and shared so connections are reused.
+// plus the CA in HOOKCTL_CA_FILE, or else the CA the active profile signed in
+// with (so a profile made against the emulator works in a fresh shell), built
+// on first use and shared so connections are reused.
 func (f *Factory) HTTPClient() (*http.Client, error) {
 	if f.httpClient == nil {
 		caFile, _ := f.Env(httpclient.CAFileEnv)
+		if caFile == "" {
+			caFile = f.ProfileEndpoint().CAFile
+		}
 		client, err := httpclient.New(caFile)
 		if err != nil {
 			return nil, err
@@ -126,8 +132,9 @@ func (f *Factory) TokenSource() (auth.TokenSource, error) {
 }
 
 // GraphClient returns the Graph client of the active profile, built on first
-// use: base URL from HOOKCTL_GRAPH_URL (graph.DefaultBaseURL otherwise), the
-// CA in HOOKCTL_CA_FILE trusted, tokens from TokenSource. Building it touches
+// use: base URL the Graph root the profile signed in to (HOOKCTL_GRAPH_URL
+// naming another is an error: see auth.Manager.GraphEndpoint), the CA in
+// HOOKCTL_CA_FILE or the profile's trusted, tokens from TokenSource. Building it touches
 // no network; a missing sign-in surfaces on the first call (exit code 3).
 func (f *Factory) GraphClient() (*graph.Client, error) {
 	if f.graph != nil {
@@ -141,18 +148,39 @@ func (f *Factory) GraphClient() (*graph.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	baseURL := graph.DefaultBaseURL
-	if v, ok := f.Env(GraphURLEnv); ok && v != "" {
-		baseURL = v
+	m, err := f.Auth()
+	if err != nil {
+		return nil, err
+	}
+	// The profile's own Graph: its tokens go nowhere else.
+	endpoint, err := m.GraphEndpoint(f.Profile)
+	if err != nil {
+		return nil, err
 	}
 	f.graph = &graph.Client{
-		BaseURL:   baseURL,
+		BaseURL:   endpoint.GraphURL,
 		HTTP:      client,
 		Tokens:    tokens,
 		UserAgent: "hookctl/" + f.Version,
 		Logger:    f.Logger(),
 	}
 	return f.graph, nil
+}
+
+// ProfileEndpoint is the active profile's recorded cloud, read without the
+// network; the zero Endpoint when there is no such profile or it cannot be read
+// (GraphClient reports why).
+func (f *Factory) ProfileEndpoint() auth.Endpoint {
+	cfg, err := f.Config()
+	if err != nil {
+		return auth.Endpoint{}
+	}
+	m := &auth.Manager{StateDir: cfg.StateDir, Env: f.Env}
+	endpoint, err := m.GraphEndpoint(f.Profile)
+	if err != nil {
+		return auth.Endpoint{}
+	}
+	return endpoint
 }
 
 // SubscriptionStore returns the subscription store in the state directory

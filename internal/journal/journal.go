@@ -545,6 +545,27 @@ func (j *Journal) commitNotes() {
 // disk refuses writes; each append retries anyway.
 const noteRetry = time.Second
 
+// Read returns the data of entry seq, read from the file: callers that wait
+// long on an entry (forwarding to a target that is down) keep its sequence
+// number, not its data, in memory.
+func (j *Journal) Read(seq uint64) ([]byte, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p, ok := j.pending[seq]
+	if !ok {
+		return nil, fmt.Errorf("journal entry %d is not pending", seq)
+	}
+	record := make([]byte, p.length)
+	if _, err := j.file.ReadAt(record, p.offset); err != nil {
+		return nil, fmt.Errorf("reading journal entry %d: %w", seq, err)
+	}
+	rec, ok := readRecord(append([]byte(magic), record...), int64(len(magic)))
+	if !ok || rec.kind != kindEntry || rec.seq != seq {
+		return nil, fmt.Errorf("journal entry %d does not read back intact", seq)
+	}
+	return rec.body, nil
+}
+
 // Pending is the number of entries appended and not completed.
 func (j *Journal) Pending() int {
 	j.mu.Lock()
@@ -870,8 +891,9 @@ func (j *Journal) compact() error {
 		// which holds everything the new one does.
 		j.warn(fmt.Errorf("syncing the directory of journal %s after compaction: %w", j.path, err))
 	}
-	j.file.Close()
 	j.mu.Lock()
+	// Swapped under mu, so that Read never reads from a closed file.
+	j.file.Close()
 	j.file = tmp
 	j.size = offset
 	j.allocated = offset

@@ -48,6 +48,12 @@ type Record struct {
 	Profile   string    `json:"profile"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy"`
+	// IncludeResourceData subscriptions get rich notifications, encrypted
+	// with the certificate EncryptionCertificateID names: hookctl's own for the
+	// profile, or the file EncryptionCertificateFile (whose key decrypts them).
+	IncludeResourceData       bool   `json:"includeResourceData,omitempty"`
+	EncryptionCertificateID   string `json:"encryptionCertificateId,omitempty"`
+	EncryptionCertificateFile string `json:"encryptionCertificateFile,omitempty"`
 	// DeltaLink is where a resync of Resource resumes (a messages delta query).
 	DeltaLink string `json:"deltaLink,omitempty"`
 }

@@ -19,6 +19,13 @@ import (
 // ngrok service: the agent library itself retries forever.
 const DefaultNgrokConnectTimeout = 20 * time.Second
 
+// DefaultNgrokReachTimeout bounds the probe Open makes before connecting: a
+// TCP and TLS handshake with the ngrok service, which takes well under a
+// second on a working network. With the network down (no route, DNS failing,
+// a firewall dropping packets) Open says so after this, not after the whole
+// connect timeout.
+const DefaultNgrokReachTimeout = 4 * time.Second
+
 // Ngrok opens an ngrok endpoint that forwards to the local listener, through
 // an agent embedded in this process (no ngrok binary needed).
 type Ngrok struct {
@@ -30,6 +37,9 @@ type Ngrok struct {
 	ConnectURL string
 	// ConnectTimeout bounds the first connection: DefaultNgrokConnectTimeout when 0.
 	ConnectTimeout time.Duration
+	// ReachTimeout bounds the reachability probe before it:
+	// DefaultNgrokReachTimeout when 0 (never more than ConnectTimeout).
+	ReachTimeout time.Duration
 	// Logger receives the agent's own logs (nil discards them).
 	Logger *slog.Logger
 	// Version is reported to ngrok as the client version.
@@ -97,6 +107,10 @@ func (n *Ngrok) Open(ctx context.Context, localAddr string) (Tunnel, error) {
 		stop(nil)
 		return nil, fmt.Errorf("starting the ngrok agent: %w", n.scrub(err))
 	}
+	if err := n.probe(ctx, agent, timeout); err != nil {
+		stop(nil)
+		return nil, err
+	}
 	timer := time.AfterFunc(timeout, func() { stop(errConnectTimeout) })
 	unhook := context.AfterFunc(ctx, func() { stop(ctx.Err()) })
 	endpointOpts := []ngrok.EndpointOption{ngrok.WithDescription("hookctl listen")}
@@ -122,6 +136,40 @@ func (n *Ngrok) Open(ctx context.Context, localAddr string) (Tunnel, error) {
 		return nil, n.explain(err, cause, last, timeout)
 	}
 	return &ngrokTunnel{url: forwarder.URL().String(), forwarder: forwarder, agent: agent, stop: stop}, nil
+}
+
+// probe checks that the ngrok service answers at all (TCP, TLS and its
+// protocol, without the authtoken) within ReachTimeout, so that a machine
+// with the network down hears so in seconds: the agent would retry silently
+// for the whole connect timeout.
+func (n *Ngrok) probe(ctx context.Context, agent ngrok.Agent, connectTimeout time.Duration) error {
+	diagnoser, ok := agent.(ngrok.Diagnoser)
+	if !ok {
+		return nil
+	}
+	timeout := n.ReachTimeout
+	if timeout <= 0 {
+		timeout = DefaultNgrokReachTimeout
+	}
+	timeout = min(timeout, connectTimeout)
+	probeCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := diagnoser.Diagnose(probeCtx, "")
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("opening the ngrok tunnel: %w", ctx.Err())
+	}
+	addr := n.ConnectURL
+	if addr == "" {
+		addr = "connect.ngrok-agent.com:443"
+	}
+	reason := n.scrubText(oneLine(err.Error()))
+	if probeCtx.Err() != nil {
+		reason = "no answer within " + timeout.String()
+	}
+	return fmt.Errorf("could not reach the ngrok service at %s (%s); check the network connection, a proxy or firewall in the way (ngrok needs outbound TCP 443), or pass --public-url for a tunnel you run", addr, reason)
 }
 
 // explain turns a failed Open into one message that says what to do next.

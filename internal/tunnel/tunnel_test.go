@@ -270,6 +270,35 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// silentPort is a stand-in for a network that drops packets: it accepts
+// TCP connections and never answers.
+func silentPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []net.Conn)
+	go func() {
+		var held []net.Conn
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				done <- held
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for _, conn := range <-done {
+			conn.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
 // wantError reports whether err matches wantErr ("" wants none), failing the test when not.
 func wantError(t *testing.T, what string, err error, wantErr string) bool {
 	t.Helper()
@@ -294,7 +323,7 @@ func TestNgrokUnreachableFailsWithinTheTimeout(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("the error a user sees: %s", msg)
-	for _, want := range []string{"could not reach the ngrok service within 300ms", "connection refused", "--public-url"} {
+	for _, want := range []string{"could not reach the ngrok service at " + n.ConnectURL, "connection refused", "--public-url"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q: %s", want, msg)
 		}
@@ -307,11 +336,35 @@ func TestNgrokUnreachableFailsWithinTheTimeout(t *testing.T) {
 	}
 }
 
+// TestNgrokNetworkDownFailsFast is item 14 of issue 9: with the ngrok
+// service unreachable (here a stand-in that accepts TCP and never answers, as
+// a firewall dropping packets looks), Open fails after the short reach probe
+// with a helpful message, not after the whole connect timeout.
+func TestNgrokNetworkDownFailsFast(t *testing.T) {
+	t.Parallel()
+	silent := silentPort(t)
+	// The guard only keeps a regression from hanging the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := &Ngrok{Authtoken: "2abcDEFsecretAuthtoken_0123456789", ConnectURL: silent, ConnectTimeout: time.Hour}
+	tun, err := n.Open(ctx, serveLocal(t))
+	if err == nil {
+		tun.Close()
+		t.Fatal("opened a tunnel through a silent stand-in")
+	}
+	msg := err.Error()
+	t.Logf("the error a user sees: %s", msg)
+	want := fmt.Sprintf("could not reach the ngrok service at %s (no answer within %s); check the network connection", silent, DefaultNgrokReachTimeout)
+	if !strings.Contains(msg, want) || !strings.Contains(msg, "--public-url") {
+		t.Errorf("error = %s\nwant it to contain %q and --public-url", msg, want)
+	}
+}
+
 func TestNgrokOpenHonoursContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	n := &Ngrok{Authtoken: "tok", ConnectURL: closedPort(t), ConnectTimeout: time.Minute}
+	n := &Ngrok{Authtoken: "tok", ConnectURL: silentPort(t), ConnectTimeout: time.Minute}
 	_, err := n.Open(ctx, serveLocal(t))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "opening the ngrok tunnel") {
 		t.Errorf("err = %v", err)

@@ -63,24 +63,21 @@ func HasChangeType(changeType, want string) bool {
 }
 
 // InboxAlias is the short name commands accept for a mailbox's inbox
-// messages (InboxResource, or UserInboxResource for app-only access).
+// messages (InboxResource, or UserInboxResource for app-only access); the
+// other short names are in ShortNames.
 const InboxAlias = "inbox"
 
-// ResolveAlias turns a short resource name into its path for the mailbox of
-// user ("" for the signed-in user, me/...). ok is false when name is no alias:
-// it is then a resource path already.
+// ResolveAlias turns a short resource name (ShortNames: inbox, events,
+// "channel TEAM-ID/CHANNEL-ID", ...) into its path for the mailbox of user
+// ("" for the signed-in user, me/...). ok is false when name is no alias (it
+// is then a resource path already) or a malformed one; ExpandResource says why.
 func ResolveAlias(name, user string) (resource string, ok bool) {
-	if !strings.EqualFold(strings.TrimSpace(name), InboxAlias) {
+	if !IsAlias(name) {
 		return "", false
 	}
-	if user == "" {
-		return InboxResource, true
-	}
-	return UserInboxResource(user), true
+	resource, err := ExpandResource(name, func() (string, error) { return user, nil })
+	return resource, err == nil
 }
 
-// IsAlias reports whether name is a short resource name ResolveAlias knows.
-func IsAlias(name string) bool {
-	_, ok := ResolveAlias(name, "")
-	return ok
-}
+// IsAlias reports whether name starts with a short name of ShortNames.
+func IsAlias(name string) bool { return LookupShortName(name) != nil }

@@ -38,6 +38,10 @@ type Subscription struct {
 	EncryptionCertificate     string `json:"encryptionCertificate,omitempty"`
 	EncryptionCertificateID   string `json:"encryptionCertificateId,omitempty"`
 	LatestSupportedTLSVersion string `json:"latestSupportedTlsVersion,omitempty"`
+	// NotificationURLAppID is the app id Graph generates validation tokens for.
+	NotificationURLAppID string `json:"notificationUrlAppId,omitempty"`
+	// NotificationQueryOptions are OData options some resources (Universal Print) filter notifications with.
+	NotificationQueryOptions string `json:"notificationQueryOptions,omitempty"`
 
 	ApplicationID           string `json:"applicationId,omitempty"`
 	CreatorID               string `json:"creatorId,omitempty"`
@@ -46,9 +50,6 @@ type Subscription struct {
 
 // MaxClientStateLength is the longest clientState every Graph page agrees on.
 const MaxClientStateLength = 128
-
-// validChangeTypes are the change types Graph accepts for subscriptions.
-var validChangeTypes = map[string]bool{"created": true, "updated": true, "deleted": true}
 
 // validateNew checks what Graph would refuse, so the user hears it before a round trip.
 func (s *Subscription) validateNew() error {
@@ -61,10 +62,8 @@ func (s *Subscription) validateNew() error {
 	if s.ChangeType == "" {
 		problems = append(problems, "changeType is empty")
 	} else {
-		for _, ct := range strings.Split(s.ChangeType, ",") {
-			if !validChangeTypes[strings.TrimSpace(ct)] {
-				problems = append(problems, fmt.Sprintf("changeType %q is not created, updated or deleted", strings.TrimSpace(ct)))
-			}
+		if _, err := ParseChangeTypes(s.ChangeType); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	if s.NotificationURL == "" {

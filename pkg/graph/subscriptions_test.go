@@ -118,7 +118,7 @@ func TestCreateSubscriptionRefusesInvalid(t *testing.T) {
 		{"no resource", func(s *Subscription) { s.Resource = "" }, "resource is empty"},
 		{"absolute resource", func(s *Subscription) { s.Resource = "https://graph.microsoft.com/v1.0/me/messages" }, "resource must be relative"},
 		{"no change type", func(s *Subscription) { s.ChangeType = "" }, "changeType is empty"},
-		{"bad change type", func(s *Subscription) { s.ChangeType = "created,renamed" }, `changeType "renamed" is not created, updated or deleted`},
+		{"bad change type", func(s *Subscription) { s.ChangeType = "created,renamed" }, `unknown change type "renamed": use created, updated or deleted`},
 		{"no URL", func(s *Subscription) { s.NotificationURL = "" }, "notificationUrl is empty"},
 		{"relative URL", func(s *Subscription) { s.NotificationURL = "/graph" }, "notificationUrl must be an absolute https:// URL"},
 		{"ftp URL", func(s *Subscription) { s.NotificationURL = "ftp://h.example/n" }, "notificationUrl must be an absolute https:// URL"},

@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"unicode/utf8"
 )
 
 // Collection is a parsed changeNotificationCollection.
@@ -41,6 +43,9 @@ type Notification struct {
 
 	// Raw is the item exactly as received.
 	Raw json.RawMessage
+	// ValidationTokens are the collection's validationTokens (rich
+	// notifications), so an item alone can have them checked; nil without.
+	ValidationTokens []string
 }
 
 // IsLifecycle reports whether the item is a lifecycle notification.
@@ -60,6 +65,12 @@ func (n *Notification) Fields() map[string]json.RawMessage {
 // clientState, in Graph's order and with Graph's bytes. Leading names win over
 // Graph members of the same name. The result is one line.
 func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
+	return n.AppendJSONWithout(dst, nil, leading...)
+}
+
+// AppendJSONWithout is AppendJSON leaving out Graph's members named in omit
+// as well (encryptedContent, once decrypted into a leading "content").
+func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[2]string) []byte {
 	dst = append(dst, '{')
 	for i, pair := range leading {
 		if i > 0 {
@@ -70,7 +81,7 @@ func (n *Notification) AppendJSON(dst []byte, leading ...[2]string) []byte {
 	}
 	first := len(leading) == 0
 	_ = eachMember(n.Raw, func(name, member, value []byte) {
-		if string(name) == "clientState" {
+		if string(name) == "clientState" || slices.Contains(omit, string(name)) {
 			return
 		}
 		for _, pair := range leading {
@@ -120,14 +131,31 @@ func (e *ParseError) Error() string { return e.Reason }
 // Parse runs on every request before the 202, so after one validity check it
 // walks the bytes directly instead of decoding through reflection. Member
 // names match exactly, and of repeated names the last wins, as in a map.
-func Parse(body []byte) (*Collection, error) {
+func Parse(body []byte) (*Collection, error) { return ParseLimited(body, 0) }
+
+// MaxItems is how many notifications ParseLimited accepts in one collection
+// by default. Graph batches at most a few hundred; a collection of tens of
+// thousands comes from someone else, and parsing it costs memory before a
+// single clientState can be checked.
+const MaxItems = 1000
+
+// ParseLimited is Parse refusing collections of more than maxItems items
+// (0: no limit) before it builds them.
+func ParseLimited(body []byte, maxItems int) (*Collection, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, &ParseError{Reason: "body is empty: expected a JSON changeNotificationCollection"}
 	}
+	// json.Valid accepts invalid UTF-8 inside strings, and the items' raw
+	// bytes are printed as they are: one bad byte would break every JSON-lines
+	// consumer downstream.
+	if !utf8.Valid(trimmed) {
+		return nil, &ParseError{Reason: fmt.Sprintf("body is not valid UTF-8 (first bad byte at offset %d)", firstInvalidUTF8(body))}
+	}
 	if !json.Valid(trimmed) {
 		return nil, &ParseError{Reason: "body is not valid JSON"}
 	}
+	trimmed = escapeControls(trimmed)
 	if trimmed[0] != '{' {
 		return nil, &ParseError{Reason: "body is not a JSON object"}
 	}
@@ -154,11 +182,17 @@ func Parse(body []byte) (*Collection, error) {
 	}
 	var err error
 	eachElement(value, func(i int, raw []byte) bool {
+		if maxItems > 0 && i >= maxItems {
+			// Stops before building more: at most maxItems are ever allocated.
+			err = &ParseError{Reason: fmt.Sprintf(`"value" holds more than %d notifications; Graph sends at most a few hundred at once`, maxItems)}
+			return false
+		}
 		var n *Notification
 		if n, err = parseItem(raw); err != nil {
 			err = &ParseError{Reason: fmt.Sprintf("value[%d]: %s", i, err)}
 			return false
 		}
+		n.ValidationTokens = c.ValidationTokens
 		c.Value = append(c.Value, n)
 		return true
 	})
@@ -169,6 +203,57 @@ func Parse(body []byte) (*Collection, error) {
 		c.Value = []*Notification{}
 	}
 	return c, nil
+}
+
+// escapeControls rewrites DEL and the C1 controls (U+0080–U+009F), which JSON
+// allows raw inside strings, as \u escapes: items' raw bytes are printed, and
+// a terminal may obey U+009B as an escape sequence. In valid JSON they can
+// only be inside strings, so the result means the same. Text without them
+// (nearly all) is returned as it is.
+func escapeControls(text []byte) []byte {
+	isControl := func(i int) (size int) {
+		switch {
+		case text[i] == 0x7f:
+			return 1
+		case text[i] == 0xc2 && i+1 < len(text) && text[i+1] >= 0x80 && text[i+1] <= 0x9f:
+			return 2
+		}
+		return 0
+	}
+	first := -1
+	for i := range text {
+		if isControl(i) > 0 {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return text
+	}
+	out := append(make([]byte, 0, len(text)+32), text[:first]...)
+	for i := first; i < len(text); {
+		size := isControl(i)
+		if size == 0 {
+			out = append(out, text[i])
+			i++
+			continue
+		}
+		r, _ := utf8.DecodeRune(text[i : i+size])
+		out = fmt.Appendf(out, `\u%04x`, r)
+		i += size
+	}
+	return out
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
@@ -226,14 +311,13 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		return nil, err
 	}
 	if n.ResourceData != nil {
-		// Part of the de-duplication key (DedupKey).
-		var data struct {
-			ETag any `json:"@odata.etag"`
-		}
-		_ = json.Unmarshal(n.ResourceData, &data)
-		if etag, ok := data.ETag.(string); ok {
-			n.ETag = etag
-		}
+		// Part of the de-duplication key (DedupKey). Walked, not decoded:
+		// this runs before every 202.
+		_ = eachMember(n.ResourceData, func(name, _, value []byte) {
+			if string(name) == "@odata.etag" {
+				n.ETag, _ = jsonString(value) // "" when not a string
+			}
+		})
 	}
 	return n, nil
 }

@@ -68,10 +68,16 @@ type TeamsEvent struct {
 	ReplyErr error
 }
 
-// DroppedEvent is a notification that will not be printed or forwarded.
+// DroppedEvent is notifications of one collection that will not be printed
+// or forwarded, all for one reason. At most Options.DropReports of them are
+// sent a second; Stats counts every drop.
 type DroppedEvent struct {
-	ReceivedAt     time.Time
-	EventID        string
+	ReceivedAt time.Time
+	EventID    string
+	// Count is how many items of the collection were dropped for Reason.
+	Count int
+	// SubscriptionID is the dropped items' subscription: empty when they
+	// name none or several.
 	SubscriptionID string
 	// Reason is one of the DropReason values; it never holds the clientState.
 	Reason DropReason

@@ -30,13 +30,19 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		collection, err := notification.Parse(body)
+		collection, err := notification.ParseLimited(body, r.opts.MaxItems)
 		if err != nil {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if !r.reserveQueue(int64(len(body))) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+			r.stats.busy.Add(1)
+			r.reject(w, route, http.StatusServiceUnavailable, "too many notifications waiting to be processed; retry later")
 			return
 		}
 		// Not cancelled when the client hangs up: once written, the entry must

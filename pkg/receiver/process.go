@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hookctl/hookctl/pkg/forward"
 	"github.com/hookctl/hookctl/pkg/notification"
@@ -17,6 +18,25 @@ const (
 	stageEmitted = "emitted"
 	stageForward = "fwd:"
 )
+
+// reserveQueue counts size against MaxQueuedBytes before the entry is stored;
+// false means the queue is full. Replayed entries are not counted: they are
+// stored already and arrive only at start.
+func (r *Receiver) reserveQueue(size int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.queuedBytes > 0 && r.queuedBytes+size > r.opts.MaxQueuedBytes {
+		return false
+	}
+	r.queuedBytes += size
+	return true
+}
+
+func (r *Receiver) releaseQueue(size int64) {
+	r.mu.Lock()
+	r.queuedBytes -= size
+	r.mu.Unlock()
+}
 
 func (r *Receiver) enqueue(e *entry) {
 	r.mu.Lock()
@@ -51,6 +71,9 @@ func (r *Receiver) process() {
 		r.mu.Unlock()
 		for i, e := range batch {
 			ok := !r.stopped() && r.handleSafely(e)
+			if !e.replayed {
+				r.releaseQueue(int64(len(e.body)))
+			}
 			if ok && (i+1)%settleEvery == 0 {
 				ok = r.settle()
 			}
@@ -127,6 +150,8 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.replayed.Add(1)
 	}
 	emittedBefore, fullyEmitted, forwardedTo := readMarks(e.marks)
+	var drops dropTally
+	defer r.reportDrops(e, &drops)
 	items := e.collection.Value
 	accepted := make([]json.RawMessage, 0, len(items))
 	for i, n := range items {
@@ -134,7 +159,8 @@ func (r *Receiver) handle(e *entry) bool {
 		alreadyEmitted := fullyEmitted || i < emittedBefore
 		if verdict != notification.Accepted {
 			if !alreadyEmitted {
-				r.drop(e, n, dropReason(verdict))
+				drops.add(n, dropReason(verdict))
+				r.stats.drop(dropReason(verdict))
 			}
 			continue
 		}
@@ -146,7 +172,8 @@ func (r *Receiver) handle(e *entry) bool {
 		keyed = keyed && !n.IsLifecycle()
 		now := r.opts.Now()
 		if keyed && r.opts.Dedup.Seen(key, now) {
-			r.drop(e, n, DropDuplicate)
+			drops.add(n, DropDuplicate)
+			r.stats.drop(DropDuplicate)
 			continue
 		}
 		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
@@ -172,9 +199,51 @@ func (r *Receiver) handle(e *entry) bool {
 	return true
 }
 
-func (r *Receiver) drop(e *entry, n *notification.Notification, reason DropReason) {
-	r.stats.drop(reason)
-	r.report(DroppedEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, SubscriptionID: n.SubscriptionID, Reason: reason})
+// dropTally gathers one collection's drops by reason, so that a flood of
+// forged items becomes one line per reason, not one per item.
+type dropTally []DroppedEvent
+
+func (t *dropTally) add(n *notification.Notification, reason DropReason) {
+	for i := range *t {
+		if d := &(*t)[i]; d.Reason == reason {
+			d.Count++
+			if d.SubscriptionID != n.SubscriptionID {
+				d.SubscriptionID = ""
+			}
+			return
+		}
+	}
+	*t = append(*t, DroppedEvent{SubscriptionID: n.SubscriptionID, Reason: reason, Count: 1})
+}
+
+// reportDrops sends the tally's events, within the DropReports rate limit.
+func (r *Receiver) reportDrops(e *entry, drops *dropTally) {
+	for _, d := range *drops {
+		if !r.dropLimit.allow(r.opts.Now()) {
+			r.stats.dropsUnreported.Add(1)
+			continue
+		}
+		d.ReceivedAt, d.EventID = e.receivedAt, e.eventID
+		r.report(d)
+	}
+}
+
+// reportLimit is a token bucket: perSecond tokens a second, as many at most.
+type reportLimit struct {
+	perSecond, tokens float64
+	last              time.Time
+}
+
+func (l *reportLimit) allow(now time.Time) bool {
+	if !l.last.IsZero() {
+		l.tokens = min(l.perSecond, l.tokens+now.Sub(l.last).Seconds()*l.perSecond)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
 }
 
 func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedTo map[string]bool) {
@@ -214,28 +283,98 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 		// Deliveries may take long: a restart must not print these again.
 		r.later(func() { _ = r.opts.Store.Mark(seq, stageEmitted) })
 	}
-	body := e.body
+	job := &forwardJob{seq: seq, eventID: e.eventID, contentType: e.contentType, targets: targets}
 	if len(accepted) != len(e.collection.Value) {
 		// Dropped items are never forwarded; the others keep their exact bytes.
-		body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
+		job.body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
+	} else if _, ok := r.opts.Store.(BodyStore); !ok {
+		job.body = e.body // nowhere to read it back from
+	}
+	// Submitted after the emitted mark, so a delivery's completion cannot
+	// precede it in the Store.
+	r.later(func() { r.submit(job) })
+}
+
+// BodyStore is implemented by Stores that can read an entry back
+// (internal/journal.Journal does). With one, a collection waiting to be
+// forwarded keeps only its sequence number in memory while more than
+// MaxForwardJobs are in the forwarder, so a long outage of a target costs
+// disk, not memory.
+type BodyStore interface {
+	Read(seq uint64) ([]byte, error)
+}
+
+// forwardJob is a collection to forward, its body in memory or in the Store.
+type forwardJob struct {
+	seq                  uint64
+	eventID, contentType string
+	targets              []string
+	body                 []byte // nil: read from the BodyStore when submitted
+}
+
+// submit hands job to the forwarder, or parks it while MaxForwardJobs are
+// there already.
+func (r *Receiver) submit(job *forwardJob) {
+	r.fwdMu.Lock()
+	if r.fwdInFlight >= r.opts.MaxForwardJobs {
+		r.fwdParked = append(r.fwdParked, job)
+		r.fwdMu.Unlock()
+		return
+	}
+	r.fwdInFlight++
+	r.fwdMu.Unlock()
+	r.send(job)
+}
+
+// send loads the job's body if needed and submits it; when the last target
+// has it, the entry is complete and a parked job takes its place.
+func (r *Receiver) send(job *forwardJob) {
+	body := job.body
+	if body == nil {
+		data, err := r.opts.Store.(BodyStore).Read(job.seq)
+		var e *entry
+		if err == nil {
+			e, err = decodeEntry(job.seq, data, nil)
+		}
+		if err != nil {
+			// Left in the Store: the next start forwards it.
+			r.report(ForwardFailedEvent{EventID: job.eventID, Err: fmt.Errorf("reading the collection back from the journal: %w", err)})
+			r.forwardDone()
+			return
+		}
+		body = e.body
 	}
 	remaining := new(atomic.Int32)
-	remaining.Store(int32(len(targets)))
-	job := forward.Job{
-		EventID:     e.eventID,
+	remaining.Store(int32(len(job.targets)))
+	seq := job.seq
+	r.forwarder.Submit(forward.Job{
+		EventID:     job.eventID,
 		Body:        body,
-		ContentType: e.contentType,
-		Targets:     targets,
+		ContentType: job.contentType,
+		Targets:     job.targets,
 		Delivered: func(target string) {
 			_ = r.opts.Store.Mark(seq, stageForward+target)
 			if remaining.Add(-1) == 0 {
 				_ = r.opts.Store.Complete(seq)
+				r.forwardDone()
 			}
 		},
+	})
+}
+
+// forwardDone frees a place in the forwarder for the oldest parked job.
+func (r *Receiver) forwardDone() {
+	r.fwdMu.Lock()
+	if len(r.fwdParked) == 0 {
+		r.fwdInFlight--
+		r.fwdMu.Unlock()
+		return
 	}
-	// Submitted after the emitted mark, so a delivery's completion cannot
-	// precede it in the Store.
-	r.later(func() { r.forwarder.Submit(job) })
+	next := r.fwdParked[0]
+	r.fwdParked[0] = nil
+	r.fwdParked = r.fwdParked[1:]
+	r.fwdMu.Unlock()
+	r.send(next)
 }
 
 func (r *Receiver) observeForward(result forward.Result) {

@@ -34,6 +34,9 @@ const (
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	MaxValidationToken  = 64 << 10
+	// DefaultMaxQueuedBytes bounds what waits for processing: thousands of
+	// real collections, a fraction of what a flood would take.
+	DefaultMaxQueuedBytes = 16 << 20
 	// TeamsReplyTimeout bounds a reply command: Teams waits 5 s in total.
 	TeamsReplyTimeout = 4 * time.Second
 	// RetryAfter is what a 503 asks the sender to wait: long enough for a
@@ -105,6 +108,20 @@ type Options struct {
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// MaxItems bounds the notifications in one collection; more is answered
+	// 400 (default notification.MaxItems).
+	MaxItems int
+	// MaxQueuedBytes bounds the bodies accepted and not yet processed; past
+	// it a collection is answered 503 with Retry-After, so that a real Graph
+	// backs off while a flood drains (default 16 MiB).
+	MaxQueuedBytes int64
+	// MaxForwardJobs bounds the collections handed to the forwarder at once
+	// (default 256); more wait their turn, with their bodies left in a
+	// BodyStore when the Store is one.
+	MaxForwardJobs int
+	// DropReports bounds drop events: at most this many a second, in bursts of
+	// as many (default 5). Drops are counted in Stats whether reported or not.
+	DropReports int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -115,16 +132,25 @@ type Receiver struct {
 	mux       *http.ServeMux
 	forwarder *forward.Forwarder
 
-	queue     chan struct{} // signals work in pending
-	mu        sync.Mutex
-	pending   []*entry
-	busy      bool
-	halted    bool // the Reporter refused an event: nothing more is processed
-	idle      *sync.Cond
-	stop      chan struct{}
-	stopOnce  sync.Once
-	processed chan struct{} // closed when the processing goroutine ends
-	deferred  []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
+	queue   chan struct{} // signals work in pending
+	mu      sync.Mutex
+	pending []*entry
+	// queuedBytes is the size of the bodies accepted and not yet processed.
+	queuedBytes int64
+	busy        bool
+	halted      bool // the Reporter refused an event: nothing more is processed
+	idle        *sync.Cond
+	stop        chan struct{}
+	stopOnce    sync.Once
+	processed   chan struct{} // closed when the processing goroutine ends
+	deferred    []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
+	dropLimit   reportLimit   // processing goroutine only
+
+	// fwdMu guards the forwarding backlog: jobs in the forwarder, and those
+	// parked until one of them is delivered everywhere.
+	fwdMu       sync.Mutex
+	fwdInFlight int
+	fwdParked   []*forwardJob
 
 	stats stats
 }
@@ -154,6 +180,18 @@ func New(opts Options) (*Receiver, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxItems <= 0 {
+		opts.MaxItems = notification.MaxItems
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.MaxForwardJobs <= 0 {
+		opts.MaxForwardJobs = 256
+	}
+	if opts.DropReports <= 0 {
+		opts.DropReports = 5
+	}
 	if opts.TeamsReplier == nil {
 		opts.TeamsReplier = StaticReply(DefaultTeamsReply)
 	}
@@ -170,6 +208,7 @@ func New(opts Options) (*Receiver, error) {
 		processed: make(chan struct{}),
 	}
 	r.idle = sync.NewCond(&r.mu)
+	r.dropLimit = reportLimit{perSecond: float64(opts.DropReports), tokens: float64(opts.DropReports)}
 	r.stats.dropped = map[DropReason]int64{}
 	if len(opts.ForwardTo) > 0 {
 		forwarder, err := forward.New(forward.Options{
@@ -322,18 +361,25 @@ type Stats struct {
 	Emitted int64
 	// Dropped counts dropped notifications by reason.
 	Dropped map[DropReason]int64
-	// Rejected counts requests answered 4xx/5xx.
-	Rejected int64
+	// Rejected counts requests answered 4xx/5xx; Busy those of them
+	// answered 503 because the processing queue was full.
+	Rejected, Busy int64
+	// DropsUnreported counts DroppedEvents not sent because of the
+	// DropReports rate limit (the drops themselves are in Dropped).
+	DropsUnreported int64
 	// Forwarded counts successful deliveries; ForwardFailures failed attempts.
 	Forwarded, ForwardFailures int64
-	// ForwardPending counts deliveries queued or waiting to retry.
-	ForwardPending int64
+	// ForwardPending counts deliveries queued or waiting to retry, those
+	// of collections waiting for a place in the forwarder included
+	// (ForwardParked of them; their bodies stay in the journal).
+	ForwardPending, ForwardParked int64
 	// Queued counts entries accepted and not yet processed.
 	Queued int64
 }
 
 type stats struct {
 	received, replayed, emitted, rejected, forwarded, forwardFailures atomic.Int64
+	busy, dropsUnreported                                             atomic.Int64
 	mu                                                                sync.Mutex
 	dropped                                                           map[DropReason]int64
 }
@@ -351,6 +397,8 @@ func (r *Receiver) Stats() Stats {
 		Replayed:        r.stats.replayed.Load(),
 		Emitted:         r.stats.emitted.Load(),
 		Rejected:        r.stats.rejected.Load(),
+		Busy:            r.stats.busy.Load(),
+		DropsUnreported: r.stats.dropsUnreported.Load(),
 		Forwarded:       r.stats.forwarded.Load(),
 		ForwardFailures: r.stats.forwardFailures.Load(),
 		Queued:          int64(r.queued()),
@@ -362,7 +410,14 @@ func (r *Receiver) Stats() Stats {
 	}
 	r.stats.mu.Unlock()
 	if r.forwarder != nil {
-		s.ForwardPending = int64(r.forwarder.Pending())
+		r.fwdMu.Lock()
+		parked := 0
+		for _, job := range r.fwdParked {
+			parked += len(job.targets)
+		}
+		r.fwdMu.Unlock()
+		s.ForwardPending = int64(r.forwarder.Pending() + parked)
+		s.ForwardParked = int64(parked)
 	}
 	return s
 }

@@ -52,6 +52,12 @@ type View struct {
 	Profile       string `json:"profile,omitempty"`
 	ApplicationID string `json:"applicationId,omitempty"`
 	CreatorID     string `json:"creatorId,omitempty"`
+	// IncludeResourceData is true for rich notifications; EncryptionCertificateID
+	// names the certificate they are encrypted with, and EncryptionCertificate
+	// says whose it is (hookctl's own for a profile, or a file).
+	IncludeResourceData     bool   `json:"includeResourceData,omitempty"`
+	EncryptionCertificateID string `json:"encryptionCertificateId,omitempty"`
+	EncryptionCertificate   string `json:"encryptionCertificate,omitempty"`
 	// ClientState is only filled in when the user asked for it (--reveal).
 	ClientState string `json:"clientState,omitempty"`
 	// Note is a short human remark (why a subscription is stale, what was clamped).
@@ -65,13 +71,26 @@ func Merge(sub *graph.Subscription, rec *substore.Record, now time.Time) View {
 	var v View
 	if rec != nil {
 		v = View{ID: rec.ID, Resource: rec.Resource, ChangeType: rec.ChangeType, Expiry: rec.Expiry,
-			NotificationURL: rec.NotificationURL, LifecycleURL: rec.LifecycleURL, Hookctl: true, Profile: rec.Profile}
+			NotificationURL: rec.NotificationURL, LifecycleURL: rec.LifecycleURL, Hookctl: true, Profile: rec.Profile,
+			IncludeResourceData: rec.IncludeResourceData, EncryptionCertificateID: rec.EncryptionCertificateID}
+		if rec.EncryptionCertificateID != "" {
+			v.EncryptionCertificate = "hookctl's own (profile " + rec.Profile + ")"
+			if rec.EncryptionCertificateFile != "" {
+				v.EncryptionCertificate = rec.EncryptionCertificateFile
+			}
+		}
 	}
 	if sub != nil {
 		v.ID, v.Resource, v.ChangeType, v.Expiry = sub.ID, sub.Resource, sub.ChangeType, sub.ExpirationDateTime
 		v.NotificationURL, v.ApplicationID, v.CreatorID = sub.NotificationURL, sub.ApplicationID, sub.CreatorID
 		if sub.LifecycleNotificationURL != "" {
 			v.LifecycleURL = sub.LifecycleNotificationURL
+		}
+		if sub.IncludeResourceData {
+			v.IncludeResourceData = true
+		}
+		if sub.EncryptionCertificateID != "" {
+			v.EncryptionCertificateID = sub.EncryptionCertificateID
 		}
 	}
 	switch {
@@ -138,6 +157,16 @@ func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, no
 	row("ID", v.ID)
 	row("Resource", v.Resource)
 	row("Change types", v.ChangeType)
+	if v.IncludeResourceData {
+		row("Resource data", "included (rich notifications)")
+	}
+	if v.EncryptionCertificateID != "" {
+		cert := v.EncryptionCertificateID
+		if v.EncryptionCertificate != "" {
+			cert += " " + cs.Gray("("+v.EncryptionCertificate+")")
+		}
+		row("Encryption", cert)
+	}
 	if !v.Expiry.IsZero() {
 		left := cs.Gray("(in " + TimeLeft(v.Expiry, now) + ")")
 		if !v.Expiry.After(now) {
@@ -195,17 +224,17 @@ func ParseExpires(value string) (time.Duration, error) {
 }
 
 // Expiry turns a parsed --expires (0 for max) into an expiry for resource,
-// clamped to Graph's maximum. notice is non-empty when a wanted lifetime was
-// clamped, to be shown on stderr.
-func Expiry(resource string, want time.Duration, now time.Time) (expiry time.Time, notice string) {
+// clamped to Graph's maximum for it (shorter with resource data). notice is
+// non-empty when a wanted lifetime was clamped, to be shown on stderr.
+func Expiry(resource string, includeResourceData bool, want time.Duration, now time.Time) (expiry time.Time, notice string) {
 	if want == 0 {
-		return graph.MaxExpiry(resource, false, now), ""
+		return graph.MaxExpiry(resource, includeResourceData, now), ""
 	}
-	lifetime, clamped := graph.ClampLifetime(resource, false, want)
+	lifetime, clamped := graph.ClampLifetime(resource, includeResourceData, want)
 	expiry = now.Add(lifetime)
 	if clamped {
 		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (%s)",
-			FormatDuration(want), resource, FormatDuration(graph.MaxLifetime(resource, false)),
+			FormatDuration(want), resource, FormatDuration(graph.MaxLifetime(resource, includeResourceData)),
 			expiry.UTC().Format(time.RFC3339), TimeLeft(expiry, now))
 	}
 	return expiry, notice
@@ -266,15 +295,21 @@ func InboxResource(p auth.Profile) (string, error) {
 // short name (graph.ResolveAlias, e.g. inbox) for the profile's mailbox, any
 // other value as given.
 func ResolveResource(p auth.Profile, resource string) (string, error) {
-	if !graph.IsAlias(resource) {
-		return resource, nil
-	}
-	user, err := MailboxUser(p)
-	if err != nil {
+	return ExpandResource(resource, func() (string, error) { return MailboxUser(p) })
+}
+
+// ExpandResource is graph.ExpandResource with its mistakes as usage errors;
+// a nil user expands short names for me/... (the rules are the same).
+func ExpandResource(resource string, user func() (string, error)) (string, error) {
+	expanded, err := graph.ExpandResource(resource, user)
+	var exitErr *exitcode.ExitError
+	switch {
+	case err == nil:
+		return expanded, nil
+	case errors.As(err, &exitErr):
 		return "", err
 	}
-	resolved, _ := graph.ResolveAlias(resource, user)
-	return resolved, nil
+	return "", exitcode.Usagef("%v", err)
 }
 
 // ParseChangeTypes reads --change-type values (comma lists) with

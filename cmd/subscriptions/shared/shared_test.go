@@ -30,19 +30,26 @@ func TestExpiry(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	max := now.Add(graph.LifetimeOutlook - graph.ExpirySlack)
-	if got, notice := Expiry(graph.InboxResource, 0, now); !got.Equal(max) || notice != "" {
+	if got, notice := Expiry(graph.InboxResource, false, 0, now); !got.Equal(max) || notice != "" {
 		t.Errorf("max: %v %q", got, notice)
 	}
-	if got, notice := Expiry(graph.InboxResource, 2*time.Hour, now); !got.Equal(now.Add(2*time.Hour)) || notice != "" {
+	if got, notice := Expiry(graph.InboxResource, false, 2*time.Hour, now); !got.Equal(now.Add(2*time.Hour)) || notice != "" {
 		t.Errorf("2h: %v %q", got, notice)
 	}
-	got, notice := Expiry(graph.InboxResource, 30*24*time.Hour, now)
+	got, notice := Expiry(graph.InboxResource, false, 30*24*time.Hour, now)
 	want := "--expires 30d is past Graph's maximum for me/mailFolders('Inbox')/messages (7d): using 2026-01-09T03:03:05Z (6d 23h)"
 	if !got.Equal(max) || notice != want {
 		t.Errorf("30d: %v\n%q\nwant %q", got, notice, want)
 	}
-	if got, notice := Expiry("communications/presences/x", 2*time.Hour, now); !got.Equal(now.Add(59*time.Minute)) || !strings.HasSuffix(notice, "past Graph's maximum for communications/presences/x (1h): using 2026-01-02T04:03:05Z (59m)") {
+	if got, notice := Expiry("communications/presences/x", false, 2*time.Hour, now); !got.Equal(now.Add(59*time.Minute)) || !strings.HasSuffix(notice, "past Graph's maximum for communications/presences/x (1h): using 2026-01-02T04:03:05Z (59m)") {
 		t.Errorf("presence: %v %q", got, notice)
+	}
+	// Rich mail lives a day at most.
+	if got, notice := Expiry("me/messages?$select=subject", true, 3*24*time.Hour, now); !got.Equal(now.Add(1439*time.Minute)) || !strings.Contains(notice, "(1d)") {
+		t.Errorf("rich mail: %v %q", got, notice)
+	}
+	if got, _ := Expiry("me/messages?$select=subject", true, 0, now); !got.Equal(now.Add(1439 * time.Minute)) {
+		t.Errorf("rich mail max: %v", got)
 	}
 }
 

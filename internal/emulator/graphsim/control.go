@@ -64,6 +64,13 @@ func (s *Server) controlRoutes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"value": subs})
 	})
 	mux.HandleFunc("POST /_emulator/subscriptions/{id}/lifecycle", s.controlLifecycle)
+	mux.HandleFunc("GET /_emulator/teams", func(w http.ResponseWriter, r *http.Request) {
+		teams, chats := s.Teams()
+		writeJSON(w, http.StatusOK, map[string]any{"teams": teams, "chats": chats})
+	})
+	mux.HandleFunc("POST /_emulator/items", s.controlHandler(s.controlItem))
+	mux.HandleFunc("POST /_emulator/events", s.controlHandler(s.controlEvent))
+	mux.HandleFunc("POST /_emulator/messages", s.controlHandler(s.controlMessage))
 	mux.HandleFunc("GET /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.CurrentFaults())
 	})

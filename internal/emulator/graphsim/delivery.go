@@ -365,30 +365,12 @@ func (s *Server) notify(changes []change) {
 	s.mu.Lock()
 	for _, ch := range changes {
 		for _, sub := range s.subscriptions {
-			if sub.UserID != ch.userID || (sub.FolderID != "" && sub.FolderID != ch.folderID) ||
+			if sub.Scope != nil || sub.UserID != ch.userID || (sub.FolderID != "" && sub.FolderID != ch.folderID) ||
 				!sub.hasChangeType(ch.changeType) || !now.Before(sub.Expiration) {
 				continue
 			}
 			resource := "Users/" + ch.userID + "/Messages/" + ch.messageID
-			var clientState any
-			if sub.ClientState != "" {
-				clientState = sub.ClientState
-			}
-			body := object{
-				{"id", uuid.NewString()},
-				{"subscriptionId", sub.ID},
-				{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
-				{"changeType", ch.changeType},
-				{"resource", resource},
-				{"resourceData", object{
-					{"@odata.type", "#Microsoft.Graph.Message"},
-					{"@odata.id", resource},
-					{"@odata.etag", `W/"` + ch.changeKey + `"`},
-					{"id", ch.messageID},
-				}},
-				{"clientState", clientState},
-				{"tenantId", s.cfg.Tenant.ID},
-			}
+			body := s.changeNotification(sub, ch.changeType, resource, "#Microsoft.Graph.Message", ch.changeKey, ch.messageID)
 			item := pending{subscriptionID: sub.ID, body: body}
 			if sub.IncludeResourceData {
 				encrypted, err := s.encryptedContent(sub, ch)
@@ -405,6 +387,29 @@ func (s *Server) notify(changes []change) {
 	s.mu.Unlock()
 	for _, t := range targets {
 		s.delivery.enqueue(t.url, t.item)
+	}
+}
+
+// changeNotification is one item of a changeNotificationCollection (PROTOCOL.md §3).
+func (s *Server) changeNotification(sub *Subscription, changeType, resource, odataType, changeKey, id string) object {
+	var clientState any
+	if sub.ClientState != "" {
+		clientState = sub.ClientState
+	}
+	return object{
+		{"id", uuid.NewString()},
+		{"subscriptionId", sub.ID},
+		{"subscriptionExpirationDateTime", subscriptionTime(sub.Expiration)},
+		{"changeType", changeType},
+		{"resource", resource},
+		{"resourceData", object{
+			{"@odata.type", odataType},
+			{"@odata.id", resource},
+			{"@odata.etag", `W/"` + changeKey + `"`},
+			{"id", id},
+		}},
+		{"clientState", clientState},
+		{"tenantId", s.cfg.Tenant.ID},
 	}
 }
 
@@ -468,17 +473,23 @@ func (s *Server) sendLifecycle(subscriptionID, event string) {
 // encryptedContent encrypts the changed message for a rich subscription; the
 // caller holds s.mu. A deleted message is carried as its id alone.
 func (s *Server) encryptedContent(sub *Subscription, ch change) (object, error) {
-	certDER, err := base64.StdEncoding.DecodeString(sub.EncryptionCertificate)
-	if err != nil {
-		return nil, err
-	}
 	plaintext := []byte(`{"id":` + strconv.Quote(ch.messageID) + `}`)
 	if box := s.mailboxes[ch.userID]; box != nil {
 		if m := box.byID[ch.messageID]; m != nil {
+			var err error
 			if plaintext, err = richPlaintext(m, box, sub.Select); err != nil {
 				return nil, err
 			}
 		}
+	}
+	return encryptWithSubscription(sub, plaintext)
+}
+
+// encryptWithSubscription encrypts a resource with the subscription's certificate.
+func encryptWithSubscription(sub *Subscription, plaintext []byte) (object, error) {
+	certDER, err := base64.StdEncoding.DecodeString(sub.EncryptionCertificate)
+	if err != nil {
+		return nil, err
 	}
 	return encryptResource(plaintext, certDER, sub.EncryptionCertificateID)
 }

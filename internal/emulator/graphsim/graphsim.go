@@ -1,5 +1,6 @@
-// Package graphsim emulates the Microsoft Graph v1.0 mail and subscription API,
-// including change-notification delivery, for the hookctl emulator.
+// Package graphsim emulates the Microsoft Graph v1.0 API hookctl uses (mail,
+// events, contacts, drive roots, Teams messages, users and groups, and
+// subscriptions to them), including change-notification delivery.
 package graphsim
 
 import (
@@ -106,6 +107,10 @@ type Server struct {
 	random        *rand.Rand
 	mailboxes     map[string]*mailbox // by user id
 	subscriptions map[string]*Subscription
+	items         map[string]*Item // by collection/id
+	itemSeq       int64
+	teams         []Team
+	chats         []Chat
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
@@ -169,12 +174,14 @@ func New(cfg Config) *Server {
 		random:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		mailboxes:     map[string]*mailbox{},
 		subscriptions: map[string]*Subscription{},
+		items:         map[string]*Item{},
 		stopJanitor:   make(chan struct{}),
 		janitorDone:   make(chan struct{}),
 	}
 	for _, u := range cfg.Tenant.Users {
 		s.mailboxes[u.ID] = newMailbox(u)
 	}
+	s.seedItems()
 	s.delivery = newDeliverer(s)
 	s.graph = s.graphRoutes()
 	s.control = s.controlRoutes()

@@ -279,7 +279,7 @@ func TestFullEmulatorRichNotifications(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	if _, err := graphClient(e, token).CreateSubscription(ctx, graph.Subscription{
-		Resource: "me/mailFolders('Inbox')/messages", ChangeType: "created", NotificationURL: srv.URL,
+		Resource: "me/mailFolders('Inbox')/messages?$select=subject,body", ChangeType: "created", NotificationURL: srv.URL,
 		ExpirationDateTime: time.Now().Add(time.Hour), ClientState: "rich",
 		IncludeResourceData: true, EncryptionCertificate: base64.StdEncoding.EncodeToString(der), EncryptionCertificateID: "k1",
 	}); err != nil {

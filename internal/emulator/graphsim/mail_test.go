@@ -77,7 +77,7 @@ func TestMailEnforcement(t *testing.T) {
 		{"message not in folder", "GET", "/v1.0/me/mailFolders/sentitems/messages/" + msgID, adeleToken, nil, 404, "ErrorItemNotFound"},
 		{"unknown folder", "GET", "/v1.0/me/mailFolders/nope/messages", adeleToken, nil, 404, "ErrorItemNotFound"},
 		{"unknown segment", "GET", "/v1.0/me/calendars", adeleToken, nil, 400, "BadRequest"},
-		{"unknown root segment", "GET", "/v1.0/groups", adeleToken, nil, 400, "BadRequest"},
+		{"unknown root segment", "GET", "/v1.0/planner", adeleToken, nil, 400, "BadRequest"},
 		{"wrong method", "PUT", "/v1.0/me/messages", adeleToken, nil, 405, "Request_BadRequest"},
 		{"user without User.Read", "GET", "/v1.0/me", adeleReadOnly, nil, 403, "Authorization_RequestDenied"},
 		{"app lists users without User.Read.All", "GET", "/v1.0/users", appToken, nil, 403, "Authorization_RequestDenied"},

@@ -161,7 +161,8 @@ func TestRichSubscriptionEnforcement(t *testing.T) {
 	good, _ := rsa.GenerateKey(rand.Reader, 2048)
 	goodCert := selfSigned(t, good, &good.PublicKey)
 	rich := func(extra map[string]any) map[string]any {
-		body := map[string]any{"includeResourceData": true, "encryptionCertificate": goodCert, "encryptionCertificateId": "k"}
+		body := map[string]any{"includeResourceData": true, "encryptionCertificate": goodCert, "encryptionCertificateId": "k",
+			"resource": "me/mailFolders('Inbox')/messages?$select=subject"}
 		for k, v := range extra {
 			body[k] = v
 		}
@@ -181,6 +182,7 @@ func TestRichSubscriptionEnforcement(t *testing.T) {
 		{"EC key", rich(map[string]any{"encryptionCertificate": selfSigned(t, ec, &ec.PublicKey)}), "InvalidRequest", "RSA public key"},
 		{"RSA-1024", rich(map[string]any{"encryptionCertificate": selfSigned(t, small, &small.PublicKey)}), "InvalidRequest", "1024 bits"},
 		{"past 1440 minutes", rich(map[string]any{"expirationDateTime": time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)}), "ExtensionError", "1440 minutes"},
+		{"no $select", rich(map[string]any{"resource": "me/messages"}), "InvalidRequest", "need $select in the resource"},
 		{"bad $select in resource", subscriptionBody(rcv.URL, map[string]any{"resource": "me/messages?$select=nonsense"}), "BadRequest", "nonsense"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

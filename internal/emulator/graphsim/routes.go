@@ -73,6 +73,7 @@ func (s *Server) graphRoutes() http.Handler {
 				return
 			}
 			c.user(user, segments[1:])
+		case c.tenantItems(segments):
 		case strings.EqualFold(segments[0], "users"):
 			if len(segments) == 1 {
 				c.listUsers()
@@ -165,6 +166,9 @@ func (c *call) canActFor(user tenant.User) bool {
 func (c *call) user(user tenant.User, rest []string) {
 	if len(rest) == 0 {
 		c.getUser(user)
+		return
+	}
+	if c.userItems(user, rest) {
 		return
 	}
 	box := c.s.mailbox(user.ID)

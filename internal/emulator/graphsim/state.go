@@ -14,6 +14,9 @@ type State struct {
 	Version       int            `json:"version"`
 	Mailboxes     []MailboxState `json:"mailboxes"`
 	Subscriptions []Subscription `json:"subscriptions"`
+	// Items are events, contacts, drive items, Teams messages, users and groups.
+	Items   []Item `json:"items,omitempty"`
+	ItemSeq int64  `json:"itemSeq,omitempty"`
 }
 
 // MailboxState is one user's folders and messages.
@@ -45,6 +48,11 @@ func (s *Server) Snapshot() State {
 		state.Subscriptions = append(state.Subscriptions, *sub)
 	}
 	sort.Slice(state.Subscriptions, func(i, j int) bool { return state.Subscriptions[i].Created.Before(state.Subscriptions[j].Created) })
+	for _, item := range s.items {
+		state.Items = append(state.Items, *item)
+	}
+	sort.Slice(state.Items, func(i, j int) bool { return state.Items[i].Seq < state.Items[j].Seq })
+	state.ItemSeq = s.itemSeq
 	return state
 }
 
@@ -88,6 +96,14 @@ func (s *Server) Restore(state State) error {
 		box.removed = append([]Removal(nil), mb.Removed...)
 		box.seq = mb.Seq
 		s.mailboxes[user.ID] = box
+	}
+	if len(state.Items) > 0 {
+		s.items = map[string]*Item{}
+		for _, item := range state.Items {
+			copied := item
+			s.items[item.Collection+"/"+item.ID] = &copied
+		}
+		s.itemSeq = state.ItemSeq
 	}
 	s.subscriptions = map[string]*Subscription{}
 	for _, sub := range state.Subscriptions {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
+	"github.com/hookctl/hookctl/pkg/graph"
 )
 
 // Subscription is a change-notification subscription as the emulator stores it.
@@ -44,6 +45,9 @@ type Subscription struct {
 	// UserID and FolderID say which mailbox (and folder, "" for all) the resource names.
 	UserID   string `json:"userId"`
 	FolderID string `json:"folderId,omitempty"`
+	// Scope is what a subscription to a resource other than mail covers
+	// (nil for mail).
+	Scope *itemScope `json:"scope,omitempty"`
 	// ReauthorizationRequired is set by a reauthorizationRequired lifecycle event
 	// and cleared by POST /subscriptions/{id}/reauthorize.
 	ReauthorizationRequired bool      `json:"reauthorizationRequired,omitempty"`
@@ -153,7 +157,7 @@ func (c *call) subscriptions(rest []string) {
 		if sub == nil {
 			return
 		}
-		if !c.mayReadMailbox(sub.UserID) {
+		if !c.maySubscribe(sub.UserID, sub.Scope) {
 			c.fail(extensionError(http.StatusForbidden, "Reauthorize", "Forbidden", "Access denied"))
 			return
 		}
@@ -200,25 +204,84 @@ func (c *call) owns(sub *Subscription) bool {
 	return !c.principal.Delegated || strings.EqualFold(sub.CreatorID, c.principal.UserID)
 }
 
+// resourceKind is the resource table's kind of a subscription resource; the
+// emulator treats paths the table does not know as mail, whose resolver
+// refuses what it cannot serve.
+func resourceKind(resource string) *graph.ResourceKind {
+	if kind := graph.LookupResource(resource); kind != nil {
+		return kind
+	}
+	return graph.KindMessage
+}
+
+// checkRules applies the resource table's rules as Graph does, with its
+// status codes and error codes.
+func checkRules(kind *graph.ResourceKind, resource, changeTypes string, rich, hasLifecycleURL bool, lifetime time.Duration) *graphError {
+	err := graph.CheckSubscription(graph.SubscriptionRequest{
+		Resource: resource, ChangeTypes: strings.Split(changeTypes, ","), IncludeResourceData: rich,
+		HasEncryptionCert: rich, HasLifecycleURL: hasLifecycleURL, Lifetime: lifetime,
+	})
+	var rule *graph.RuleError
+	if !errors.As(err, &rule) {
+		return nil
+	}
+	switch rule.Rule {
+	case "lifecycleNotificationUrl":
+		return errorf(http.StatusBadRequest, "ValidationError", "lifecycleNotificationUrl is a required property for subscription creation on this resource when the expirationDateTime value is set to greater than 1 hour.")
+	case "changeType":
+		return extensionError(http.StatusBadRequest, "Create", "BadRequest", fmt.Sprintf("ChangeType '%s' is not supported for resource '%s'", changeTypes, resource))
+	case "includeResourceData":
+		return extensionError(http.StatusBadRequest, "Create", "BadRequest", fmt.Sprintf("includeResourceData is not supported for resource '%s'", resource))
+	}
+	return errInvalidRequest("%s", rule.Message)
+}
+
+// checkDuplicate refuses a second subscription of an app with the same
+// resource, change types and notification URL (409), as Graph does.
+func (s *Server) checkDuplicate(appID, resource, changeTypes, notificationURL string) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subscriptions {
+		if strings.EqualFold(sub.ApplicationID, appID) && strings.EqualFold(sub.Resource, resource) &&
+			sub.ChangeType == changeTypes && sub.NotificationURL == notificationURL {
+			return extensionError(http.StatusConflict, "Create", "Conflict", "A subscription with the same resource, changeType and notificationUrl already exists: "+sub.ID)
+		}
+	}
+	return nil
+}
+
+// maySubscribe checks the caller's permission for a subscription: Mail.Read
+// on the mailbox for mail, the collection's read permission otherwise.
+func (c *call) maySubscribe(userID string, scope *itemScope) bool {
+	if scope == nil {
+		return c.mayReadMailbox(userID)
+	}
+	kind, ok := kindOf(scope.Pattern)
+	if !ok || !c.principal.Has(kind.read...) {
+		return false
+	}
+	if userID != "" && c.principal.Delegated && !strings.EqualFold(userID, c.principal.UserID) {
+		return false
+	}
+	return true
+}
+
 func (c *call) mayReadMailbox(userID string) bool {
 	user, ok := c.s.cfg.Tenant.UserByIDOrUPN(userID)
 	return ok && c.canActFor(user) && c.principal.Has("Mail.Read", "Mail.ReadWrite")
 }
 
-// maxLifetime is the longest a message subscription may live: shorter with
-// resource data. Config.MaxLifetime overrides both.
-func (s *Server) maxLifetime(includeResourceData bool) time.Duration {
-	switch {
-	case s.cfg.MaxLifetime > 0:
+// maxLifetime is the longest a subscription to a kind of resource may live
+// (shorter with resource data for Outlook). Config.MaxLifetime overrides it.
+func (s *Server) maxLifetime(kind *graph.ResourceKind, includeResourceData bool) time.Duration {
+	if s.cfg.MaxLifetime > 0 {
 		return s.cfg.MaxLifetime
-	case includeResourceData:
-		return RichMessageMaxLifetime
 	}
-	return MessageMaxLifetime
+	return kind.Lifetime(includeResourceData)
 }
 
 // checkExpiration parses an expirationDateTime and holds it to the resource's maximum.
-func (s *Server) checkExpiration(value, operation string, includeResourceData bool) (time.Time, *graphError) {
+func (s *Server) checkExpiration(value, operation string, kind *graph.ResourceKind, includeResourceData bool) (time.Time, *graphError) {
 	expiry, err := time.Parse(time.RFC3339Nano, value)
 	if err != nil {
 		return time.Time{}, errBadRequest("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset': use UTC ISO-8601 such as 2026-01-02T15:04:05Z.", value)
@@ -227,7 +290,7 @@ func (s *Server) checkExpiration(value, operation string, includeResourceData bo
 	if !expiry.After(now) {
 		return time.Time{}, extensionError(http.StatusBadRequest, operation, "BadRequest", "Subscription expiration must be in the future.")
 	}
-	max := s.maxLifetime(includeResourceData)
+	max := s.maxLifetime(kind, includeResourceData)
 	if expiry.Sub(now) > max {
 		return time.Time{}, errorf(http.StatusBadRequest, "ExtensionError", "Subscription expiration can only be %d minutes in the future.", int(max/time.Minute))
 	}
@@ -378,17 +441,37 @@ func (c *call) createSubscription() {
 		c.fail(e)
 		return
 	}
-	expiry, e := c.s.checkExpiration(*req.ExpirationDateTime, "Create", rich)
+	kind := resourceKind(*req.Resource)
+	expiry, e := c.s.checkExpiration(*req.ExpirationDateTime, "Create", kind, rich)
 	if e != nil {
 		c.fail(e)
 		return
 	}
-	user, folderID, e := c.resolveResource(*req.Resource)
-	if e != nil {
+	if e := checkRules(kind, *req.Resource, changeTypes, rich, lifecycleURL != "", expiry.Sub(c.s.cfg.Now())); e != nil {
 		c.fail(e)
 		return
 	}
-	if !c.mayReadMailbox(user.ID) {
+	var user tenant.User
+	var folderID string
+	var scope *itemScope
+	if kind == graph.KindMessage {
+		if user, folderID, e = c.resolveResource(*req.Resource); e != nil {
+			c.fail(e)
+			return
+		}
+	} else {
+		found, userID, e := c.resolveItemScope(kind, *req.Resource)
+		if e != nil {
+			c.fail(e)
+			return
+		}
+		scope, user.ID = &found, userID
+		if e := c.s.checkDuplicate(c.principal.AppID, *req.Resource, changeTypes, *req.NotificationURL); e != nil {
+			c.fail(e)
+			return
+		}
+	}
+	if !c.maySubscribe(user.ID, scope) {
 		c.fail(extensionError(http.StatusForbidden, "Create", "Forbidden", "Access denied"))
 		return
 	}
@@ -415,7 +498,7 @@ func (c *call) createSubscription() {
 		LifecycleNotificationURL: lifecycleURL, ClientState: clientState, Expiration: expiry,
 		ApplicationID: c.principal.AppID, CreatorID: creator, LatestSupportedTLSVersion: tlsVersion,
 		IncludeResourceData: rich, EncryptionCertificate: certificate, EncryptionCertificateID: certificateID, Select: selectList,
-		UserID: user.ID, FolderID: folderID, Created: c.s.cfg.Now(),
+		UserID: user.ID, FolderID: folderID, Scope: scope, Created: c.s.cfg.Now(),
 	}
 	c.s.mu.Lock()
 	c.s.subscriptions[sub.ID] = sub
@@ -548,12 +631,12 @@ func (c *call) renewSubscription(sub *Subscription) {
 		c.fail(errInvalidRequest("expirationDateTime is required to renew a subscription."))
 		return
 	}
-	expiry, e := c.s.checkExpiration(expiryText, "Update", sub.IncludeResourceData)
+	expiry, e := c.s.checkExpiration(expiryText, "Update", resourceKind(sub.Resource), sub.IncludeResourceData)
 	if e != nil {
 		c.fail(e)
 		return
 	}
-	if !c.mayReadMailbox(sub.UserID) {
+	if !c.maySubscribe(sub.UserID, sub.Scope) {
 		c.fail(extensionError(http.StatusForbidden, "Update", "Forbidden", "Access denied"))
 		return
 	}

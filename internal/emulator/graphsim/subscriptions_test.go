@@ -41,7 +41,7 @@ func TestSubscriptionCreateEnforcement(t *testing.T) {
 		{name: "unknown property", extra: map[string]any{"color": "blue"}, status: 400, code: "BadRequest", msg: "'color' does not exist"},
 		{name: "wrong type", extra: map[string]any{"clientState": 42}, status: 400, code: "BadRequest"},
 		{name: "resource with base URL", extra: map[string]any{"resource": "https://graph.microsoft.com/v1.0/me/messages"}, status: 400, code: "InvalidRequest"},
-		{name: "unsupported resource", extra: map[string]any{"resource": "me/events"}, status: 400, code: "InvalidRequest"},
+		{name: "unsupported resource", extra: map[string]any{"resource": "me/todo/lists/l1/tasks"}, status: 400, code: "InvalidRequest"},
 		{name: "unknown folder", extra: map[string]any{"resource": "me/mailFolders('Nope')/messages"}, status: 404, code: "ErrorItemNotFound"},
 		{name: "unknown user", token: appToken, extra: map[string]any{"resource": "users/nobody/messages"}, status: 404, code: "ErrorInvalidUser"},
 		{name: "bad TLS version", extra: map[string]any{"latestSupportedTlsVersion": "v2_0"}, status: 400, code: "InvalidRequest"},

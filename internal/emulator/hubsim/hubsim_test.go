@@ -1,6 +1,8 @@
 package hubsim
 
 import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
 	"context"
 	"crypto/tls"
 	"errors"

@@ -167,7 +167,7 @@ func TestAuthorizeRedirectedErrors(t *testing.T) {
 		{"response type", "unsupported_response_type", "700054", func(q url.Values) { q.Set("response_type", "token") }},
 		{"no response type", "invalid_request", "900144", func(q url.Values) { q.Del("response_type") }},
 		{"no scope", "invalid_request", "900144", func(q url.Values) { q.Del("scope") }},
-		{"consent", "consent_required", "65001", func(q url.Values) { q.Set("scope", "Calendars.ReadWrite") }},
+		{"consent", "consent_required", "65001", func(q url.Values) { q.Set("scope", "Sites.FullControl.All") }},
 		{"unknown user", "invalid_request", "50034", func(q url.Values) { q.Set("login_hint", "nobody@contoso.example") }},
 		{"challenge method", "invalid_request", "501491", func(q url.Values) { q.Set("code_challenge_method", "S512") }},
 		{"challenge size", "invalid_request", "501491", func(q url.Values) { q.Set("code_challenge", "short") }},

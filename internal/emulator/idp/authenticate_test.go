@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/emulator/idp"
 	"github.com/hookctl/hookctl/internal/emulator/pki"
+	"github.com/hookctl/hookctl/internal/emulator/tenant"
 )
 
 // forge signs claims like an issued Graph token, with edits.
@@ -165,7 +166,7 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("minted user token: %s %v", mint.raw, err)
 	}
 	mint = f.postJSON("/_emulator/tokens", `{"clientId":"`+confidentialID+`"}`)
-	if p, err := f.idp.Authenticate(mint.str("access_token")); err != nil || p.Delegated || len(p.Roles) != 3 {
+	if p, err := f.idp.Authenticate(mint.str("access_token")); err != nil || p.Delegated || len(p.Roles) != len(tenant.Default().Apps[1].AppRoles) {
 		t.Fatalf("minted app token: %s %v", mint.raw, err)
 	}
 	for body, status := range map[string]int{

@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hookctl/hookctl/internal/emulator/pki"
+	"github.com/hookctl/hookctl/internal/emulator/tenant"
 )
 
 func secretForm(edit func(url.Values)) url.Values {
@@ -36,7 +37,7 @@ func TestClientCredentialsSecret(t *testing.T) {
 	}
 	at := claims(t, r.str("access_token"))
 	roles, _ := at["roles"].([]any)
-	if at["idtyp"] != "app" || at["appidacr"] != "1" || at["appid"] != confidentialID || len(roles) != 3 || at["scp"] != nil || at["upn"] != nil {
+	if at["idtyp"] != "app" || at["appidacr"] != "1" || at["appid"] != confidentialID || len(roles) != len(tenant.Default().Apps[1].AppRoles) || at["scp"] != nil || at["upn"] != nil {
 		t.Fatalf("app token claims: %v", at)
 	}
 	p, err := f.idp.Authenticate(r.str("access_token"))

@@ -60,9 +60,12 @@ func Default() *Tenant {
 		},
 		Apps: []App{
 			{ClientID: DefaultPublicClientID, DisplayName: "hookctl (emulated public client)", Public: true,
-				DelegatedConsent: []string{"openid", "profile", "offline_access", "User.Read", "Mail.Read", "Mail.ReadWrite", "Mail.Send"}},
+				DelegatedConsent: []string{"openid", "profile", "offline_access", "User.Read", "Mail.Read", "Mail.ReadWrite", "Mail.Send",
+					"Calendars.ReadWrite", "Contacts.ReadWrite", "Files.ReadWrite", "ChannelMessage.Read.All", "ChannelMessage.Send",
+					"Chat.ReadWrite", "ChatMessage.Send", "User.Read.All", "Group.Read.All"}},
 			{ClientID: DefaultConfidentialClientID, DisplayName: "hookctl CI (emulated confidential client)",
-				AppRoles: []string{"Mail.Read", "Mail.ReadWrite", "Mail.Send"}},
+				AppRoles: []string{"Mail.Read", "Mail.ReadWrite", "Mail.Send", "Calendars.ReadWrite", "Contacts.ReadWrite",
+					"Files.ReadWrite.All", "ChannelMessage.Read.All", "Chat.Read.All", "User.Read.All", "Group.Read.All"}},
 		},
 	}
 }
