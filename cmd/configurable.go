@@ -35,7 +35,7 @@ func configurableFlags() map[string][]string {
 		"login":                 {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
 		"send notification":     {"client-state", "timeout"},
 		"send teams":            {"secret", "secret-env", "timeout"},
-		"subscribe":             {"change-type", "client-state", "encryption-cert", "encryption-cert-password-env", "expires", "lifecycle-url", "notification-url", "notification-url-app-id", "tls"},
+		"subscribe":             {"change-type", "client-state", "encryption-cert", "encryption-cert-password-env", "event-hub", "event-hub-vault", "expires", "lifecycle-url", "notification-url", "notification-url-app-id", "tenant-domain", "tls"},
 		"subscriptions renew":   {"expires"},
 		"token":                 {"scopes"},
 		"verify teams":          {"secret", "secret-env"},

@@ -58,6 +58,8 @@ type Options struct {
 	EncryptionCertPasswordEnv string
 	TLSVersion                string
 	NotificationURLAppID      string
+	// EventHub, EventHubVault and TenantDomain deliver to a hub (eventhub.go).
+	EventHub, EventHubVault, TenantDomain string
 	QueryOptions              string
 }
 
@@ -174,6 +176,7 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 	fl.StringVar(&opts.EncryptionCertPasswordEnv, "encryption-cert-password-env", "", "environment variable holding the --encryption-cert .pfx password")
 	fl.StringVar(&opts.TLSVersion, "tls", "", "latest TLS version the endpoint supports: v1_0, v1_1, v1_2 or v1_3 (Graph's default: v1_2)")
 	fl.StringVar(&opts.NotificationURLAppID, "notification-url-app-id", "", "app id Graph issues validation tokens for (notificationUrlAppId)")
+	addEventHubFlags(cmd, opts)
 	fl.StringVar(&opts.QueryOptions, "query-options", "", "OData options Graph filters notifications with (notificationQueryOptions; Universal Print)")
 	return cmd
 }
@@ -202,10 +205,13 @@ func (o *Options) check(cmd *cobra.Command) error {
 	} else {
 		o.ChangeTypes = graph.DefaultChangeTypes(resource)
 	}
+	if err := o.eventHub(cmd); err != nil {
+		return err
+	}
 	if o.NotificationURL == "" {
 		return exitcode.Usagef("--notification-url is required: the HTTPS endpoint Graph will call\n  To run the endpoint, a tunnel and the subscription together, use `hookctl listen --subscribe %s`", o.Resource)
 	}
-	if err := shared.CheckURL("notification-url", o.NotificationURL); err != nil {
+	if err := checkNotificationURL(o.NotificationURL); err != nil {
 		return err
 	}
 	switch {
