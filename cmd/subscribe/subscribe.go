@@ -60,7 +60,7 @@ type Options struct {
 	NotificationURLAppID      string
 	// EventHub, EventHubVault and TenantDomain deliver to a hub (eventhub.go).
 	EventHub, EventHubVault, TenantDomain string
-	QueryOptions              string
+	QueryOptions                          string
 }
 
 // noLifecycleURL is the --lifecycle-url value that sends none.
