@@ -58,9 +58,10 @@ type Options struct {
 	EncryptionCertPasswordEnv string
 	TLSVersion                string
 	NotificationURLAppID      string
+	QueryOptions              string
+
 	// EventHub, EventHubVault and TenantDomain deliver to a hub (eventhub.go).
 	EventHub, EventHubVault, TenantDomain string
-	QueryOptions                          string
 }
 
 // noLifecycleURL is the --lifecycle-url value that sends none.
