@@ -134,6 +134,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# Against the emulator (see hookctl emulator), no tunnel needed
 			$ hookctl listen --subscribe inbox --fetch --tunnel none
+
+			# One of a group of listeners sharing an Azure Event Hubs hub (docs/scale.md)
+			$ hookctl listen --event-hub-env GRAPH_HUB --consumer-group graph-workers -o json
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -146,6 +146,9 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 			  # print the clientState too, for a receiver of your own
 			  $ hookctl subscribe inbox --notification-url https://hooks.example.com/graph --reveal -o json
 
+			  # Deliver to an Azure Event Hubs hub instead (read it with listen --event-hub-env; docs/scale.md)
+			  $ hookctl subscribe inbox --event-hub contoso-graph/notifications --tenant-domain contoso.onmicrosoft.com
+
 			  # a Teams channel's messages, with the message in each notification (encrypted)
 			  $ hookctl subscribe channel 8b081ef6-4792-4def-b2c9-c363a1bf41d5/19:general@thread.tacv2 \
 			      --include-resource-data --notification-url https://example.ngrok.app/notifications

@@ -108,7 +108,7 @@ func (s *sink) waitUntil(t *testing.T, ok func() bool) {
 	}
 }
 
-func startHub(t *testing.T) (*hubsim.Hub, *x509.CertPool) {
+func startHub(t testing.TB) (*hubsim.Hub, *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.LoadOrCreateCA(dir)
