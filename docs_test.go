@@ -132,6 +132,27 @@ hookctl login >/dev/null 2>&1
 
 func runBlock(t *testing.T, b docBlock, bin, repo string) {
 	home := t.TempDir()
+	script := b.code
+	if b.mode == "signed-in" {
+		script = signIn + script
+	}
+	dir := home
+	if b.mode == "in-clone" {
+		dir = repo
+	}
+	code, output := runScript(t, bin, home, dir, script)
+	switch code {
+	case 0:
+	case -1:
+		t.Fatalf("%s did not finish within two minutes when run as written:\n%s\n--- output:\n%s", b.name, b.code, output)
+	default:
+		t.Fatalf("%s failed (exit %d) when run as written:\n%s\n--- output:\n%s", b.name, code, b.code, output)
+	}
+}
+
+// sandboxEnv is the environment of a sandbox whose HOME is home.
+func sandboxEnv(t *testing.T, bin, home string) []string {
+	t.Helper()
 	goEnv, err := exec.Command("go", "env", "GOMODCACHE", "GOCACHE", "GOPATH").Output()
 	if err != nil {
 		t.Fatalf("go env: %v", err)
@@ -152,16 +173,15 @@ func runBlock(t *testing.T, b docBlock, bin, repo string) {
 			kept = append(kept, kv)
 		}
 	}
-	env = kept
-	script := b.code
-	if b.mode == "signed-in" {
-		script = signIn + script
-	}
-	dir := home
-	if b.mode == "in-clone" {
-		dir = repo
-	}
-	// Whatever the block leaves running in the background is the sandbox's.
+	return kept
+}
+
+// runScript runs script with bash -e in dir, in the sandbox of home, and
+// returns its exit code (-1: still running after two minutes) and output.
+func runScript(t *testing.T, bin, home, dir, script string) (int, string) {
+	t.Helper()
+	env := sandboxEnv(t, bin, home)
+	// Whatever the script leaves running in the background is the sandbox's.
 	t.Cleanup(func() {
 		stop := exec.Command(filepath.Join(bin, "hookctl"), "emulator", "stop")
 		stop.Env, stop.Dir = env, home
@@ -169,7 +189,6 @@ func runBlock(t *testing.T, b docBlock, bin, repo string) {
 			t.Errorf("stopping what the block left running: %v\n%s", err, out)
 		}
 	})
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-e", "-c", script)
@@ -177,7 +196,7 @@ func runBlock(t *testing.T, b docBlock, bin, repo string) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A file, not a pipe: a background job still holding a pipe would keep
-	// Run waiting after the block itself has finished.
+	// Run waiting after the script itself has finished.
 	out, err := os.Create(filepath.Join(t.TempDir(), "output"))
 	if err != nil {
 		t.Fatal(err)
@@ -185,14 +204,17 @@ func runBlock(t *testing.T, b docBlock, bin, repo string) {
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()
-	// Background jobs (a listen the block did not stop) end with the block.
+	// Background jobs (a listen the script did not stop) end with it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	if err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && ctx.Err() == nil {
-			err = fmt.Errorf("exit %d", exit.ExitCode())
-		}
-		printed, _ := os.ReadFile(out.Name())
-		t.Fatalf("%s failed (%v) when run as written:\n%s\n--- output:\n%s", b.name, err, b.code, printed)
+	printed, _ := os.ReadFile(out.Name())
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return -1, string(printed)
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(printed)
+	case err != nil:
+		t.Fatalf("running bash: %v", err)
 	}
+	return 0, string(printed)
 }

@@ -31,7 +31,7 @@ func configurableFlags() map[string][]string {
 		"emulator lifecycle":    {"emulator-url"},
 		"emulator post-message": {"emulator-url"},
 		"emulator send-mail":    {"emulator-url"},
-		"listen":                {"addr", "change-type", "client-state", "consumer-group", "event-hub", "event-hub-env", "event-hub-vault", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "teams-reply", "teams-secret", "teams-secret-env", "tenant-domain", "timeout", "tunnel"},
+		"listen":                {"addr", "change-type", "client-state", "consumer-group", "decryption-key", "event-hub", "event-hub-env", "event-hub-vault", "expires", "fetch", "forward-to", "journal", "ngrok-url", "public-url", "require-valid-tokens", "teams-reply", "teams-secret", "teams-secret-env", "tenant-domain", "timeout", "tunnel"},
 		"login":                 {"authority", "browser", "certificate", "certificate-password-env", "client-id", "client-secret-env", "federated-token-file", "scopes", "tenant", "timeout", "user"},
 		"send notification":     {"client-state", "timeout"},
 		"send teams":            {"secret", "secret-env", "timeout"},

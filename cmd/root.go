@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -32,7 +35,9 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
+	"github.com/hookctl/hookctl/pkg/graph"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hookctl/hookctl/cmd.Version=v1.2.3".
@@ -58,6 +63,9 @@ func Execute() int {
 // Run executes the command line args with factory f and returns the exit code;
 // tests call it in-process.
 func Run(ctx context.Context, f *factory.Factory, args []string) int {
+	if f.Throttled == nil {
+		f.Throttled = throttleNotice(f.IOStreams)
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetOut(f.IOStreams.Out)
@@ -66,7 +74,7 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if exitcode.Code(err) == exitcode.Interrupted || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		// Ctrl-C ended the command: the user knows; no error to print.
 		return exitcode.Interrupted
 	}
@@ -74,13 +82,46 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 		err = exitcode.New(exitcode.Usage, err)
 	}
 	if !errors.Is(err, exitcode.ErrSilent) {
-		msg := withProfile(f.Secrets.Scrub(err.Error()), f.Profile)
+		msg := withProfile(f.Secrets.Scrub(graphUnreachable(err, f.Env)), f.Profile)
 		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
 		if exitcode.Code(err) == exitcode.Usage && executed != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
 		}
 	}
 	return exitcode.Code(err)
+}
+
+// graphUnreachable is err's message, with a failure to connect to Graph
+// ("calling Graph (POST /v1.0/subscriptions): Post ...: dial tcp ...:
+// connection refused") said in one line that names the URL, where it came
+// from, and what to check, in every command.
+func graphUnreachable(err error, env config.Lookup) string {
+	msg := err.Error()
+	context, _, isGraphCall := strings.Cut(msg, "calling Graph (")
+	var urlErr *url.Error
+	if !isGraphCall || !errors.As(err, &urlErr) {
+		return msg
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var cause string
+	switch {
+	case errors.As(urlErr.Err, &dnsErr):
+		cause = "no such host"
+	case errors.Is(urlErr.Err, syscall.ECONNREFUSED):
+		cause = "connection refused"
+	case urlErr.Timeout():
+		cause = "no answer in time"
+	case errors.As(urlErr.Err, &opErr):
+		cause = opErr.Err.Error()
+	default:
+		return msg // reached, but TLS or HTTP failed: the full message says more
+	}
+	base, advice := graph.DefaultBaseURL, "check the network and any proxy (HTTPS_PROXY)"
+	if v, ok := env(factory.GraphURLEnv); ok && v != "" {
+		base, advice = v+" (from "+factory.GraphURLEnv+")", "check "+factory.GraphURLEnv+" (for the emulator: is it running? `hookctl emulator start`, then `eval \"$(hookctl emulator env)\"`)"
+	}
+	return fmt.Sprintf("%scannot reach Microsoft Graph at %s: %s; %s", context, base, cause, advice)
 }
 
 // withProfile makes every "run `hookctl login`" in msg sign in the profile
@@ -407,4 +448,14 @@ func redactValue(err error, items []string) string {
 		}
 	}
 	return msg
+}
+
+// throttleNotice prints one status line on stderr for each long wait before
+// Graph is asked again, in every command: a pause of seconds must not look
+// like a hang.
+func throttleNotice(ios *iostreams.IOStreams) func(graph.Throttle) {
+	return func(t graph.Throttle) {
+		fmt.Fprintf(ios.ErrOut, "%s Graph throttled the request; retrying in %s (attempt %d of %d)\n",
+			ios.ErrScheme().WarningIcon(), t.Wait.Round(time.Second), t.Attempt, t.MaxAttempts)
+	}
 }

@@ -3,10 +3,15 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -321,5 +326,28 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", errOut, tt.want)
 			}
 		})
+	}
+}
+
+// TestGraphUnreachableIsOneLine: a failed connection to Graph is said in one
+// line naming the URL, where it came from, the cause and what to check.
+func TestGraphUnreachableIsOneLine(t *testing.T) {
+	t.Parallel()
+	refused := &url.Error{Op: "Post", URL: "https://127.0.0.1:1/v1.0/subscriptions",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	err := fmt.Errorf("subscribing to inbox: %w", fmt.Errorf("calling Graph (POST /v1.0/subscriptions): %w", refused))
+	env := func(name string) (string, bool) { return "https://127.0.0.1:1/v1.0", name == factory.GraphURLEnv }
+	got := graphUnreachable(err, env)
+	want := "subscribing to inbox: cannot reach Microsoft Graph at https://127.0.0.1:1/v1.0 (from HOOKCTL_GRAPH_URL): connection refused; check HOOKCTL_GRAPH_URL"
+	if !strings.HasPrefix(got, want) || strings.Contains(got, "\n") {
+		t.Errorf("got %q\nwant prefix %q", got, want)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	if got := graphUnreachable(err, noEnv); !strings.Contains(got, "at https://graph.microsoft.com/v1.0: connection refused; check the network and any proxy") {
+		t.Errorf("default Graph: %q", got)
+	}
+	other := errors.New("calling Graph (GET /v1.0/me): 500 Internal Server Error")
+	if got := graphUnreachable(other, noEnv); got != other.Error() {
+		t.Errorf("a Graph answer was rewritten: %q", got)
 	}
 }

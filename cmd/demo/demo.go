@@ -156,6 +156,9 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 	if err := r.lifecycle(ctx, subscribed.ID); err != nil {
 		return r.stop(stopListening, listened, err)
 	}
+	if err := r.teams(ctx); err != nil {
+		return r.stop(stopListening, listened, err)
+	}
 
 	r.say("Cleaning up: stopping the listener, which deletes its subscription…")
 	if err := r.stop(stopListening, listened, nil); err != nil {
@@ -204,7 +207,7 @@ func (r *run) signIn(ctx context.Context) error {
 		return err
 	}
 	m.Notices = io.Discard // the demo's token cache is temporary: no notice about it
-	token, err := m.LoginUser(ctx, auth.UserLogin{Profile: "default", Authority: r.em.Authority, ClientID: r.em.PublicClientID})
+	token, err := m.LoginUser(ctx, auth.UserLogin{Profile: "default", Authority: r.em.Authority, ClientID: r.em.PublicClientID, Scopes: demoScopes})
 	if err != nil {
 		return fmt.Errorf("signing in to the emulator: %w", err)
 	}

@@ -58,6 +58,10 @@ func TestDemoJSON(t *testing.T) {
 				EmailAddress struct{ Address string } `json:"emailAddress"`
 			} `json:"from"`
 		} `json:"message"`
+		Content *struct {
+			Body struct{ Content string } `json:"body"`
+		} `json:"content"`
+		TokensValid *bool `json:"tokensValid"`
 	}
 	var lines []line
 	var steps []string // the subscription's own lines
@@ -73,9 +77,14 @@ func TestDemoJSON(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	// ready, three mails, reauthorizationRequired, missed, the resynced mail.
-	if len(lines) != 7 || lines[0].Type != "ready" {
+	// ready, three mails, reauthorizationRequired, missed, the resynced mail;
+	// then the Teams part's ready and its decrypted channel message.
+	if len(lines) != 9 || lines[0].Type != "ready" || lines[7].Type != "ready" {
 		t.Fatalf("stdout:\n%s", stdout)
+	}
+	if teams := lines[8]; teams.Type != "notification" || teams.Content == nil || teams.Content.Body.Content != "Deploy finished: version 2.4 is live." ||
+		teams.TokensValid == nil || !*teams.TokensValid {
+		t.Errorf("Teams line: %+v", teams)
 	}
 	for i, l := range lines[1:4] {
 		want := "Demo mail " + string(rune('1'+i)) + " of 3"
@@ -90,13 +99,13 @@ func TestDemoJSON(t *testing.T) {
 	if r := lines[6]; !r.Resynced || r.Message == nil || r.Message.Subject != "Demo mail whose notification Graph drops" || r.SubscriptionID != lines[1].SubscriptionID {
 		t.Errorf("resynced line: %+v", r)
 	}
-	id := lines[1].SubscriptionID
-	if got, want := strings.Join(steps, ","), "subscribed "+id+",reauthorized "+id+",resynced "+id+",unsubscribed "+id; got != want {
+	id, teamsID := lines[1].SubscriptionID, lines[8].SubscriptionID
+	if got, want := strings.Join(steps, ","), "subscribed "+id+",reauthorized "+id+",resynced "+id+",subscribed "+teamsID+",unsubscribed "+teamsID+",unsubscribed "+id; got != want {
 		t.Errorf("subscription steps\n got %s\nwant %s", got, want)
 	}
 	for _, want := range []string{
 		"Starting the emulator", "Signed in as adele@contoso.example.", "Subscribed to inbox", "Sending 3 mails",
-		"hookctl reauthorized the subscription", "Done in ",
+		"hookctl reauthorized the subscription", "hookctl checked its validation tokens and decrypted it", "Done in ",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -123,7 +132,7 @@ func TestDemoPretty(t *testing.T) {
 	for _, want := range []string{
 		"Listening on", "Adele Vance  Demo mail 1 of 2", "Adele Vance  Demo mail 2 of 2",
 		"Hi! This mail was sent through Microsoft Graph's sendMail", "reauthorizationRequired", "missed", "resynced",
-		"Adele Vance  Demo mail whose notification Graph drops",
+		"Adele Vance  Demo mail whose notification Graph drops", "Adele Vance  Deploy finished: version 2.4 is live.",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

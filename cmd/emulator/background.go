@@ -60,6 +60,9 @@ var errNotRunning = errors.New("no emulator is running")
 
 // running returns the record of the emulator running from dir, or errNotRunning.
 func (r runFiles) running(ctx context.Context) (runRecord, error) {
+	if _, err := os.Stat(r.lock()); errors.Is(err, os.ErrNotExist) {
+		return runRecord{}, errNotRunning // never started here: create nothing
+	}
 	probe, cancel := context.WithCancel(ctx)
 	cancel() // one try, no wait
 	// A shared lock: probes never exclude each other.

@@ -4,7 +4,6 @@ package emulator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -307,9 +306,7 @@ func loopbackOnly(addr string) bool {
 }
 
 func printJSON(w io.Writer, s emulator.Settings) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(s)
+	return iostreams.WriteJSONLine(w, "emulator", s)
 }
 
 // printEnv writes the export lines; HOOKCTL_EMULATOR_PID is how a shell that

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -102,7 +101,7 @@ func lifecycleRun(ctx context.Context, o *LifecycleOptions) error {
 		return err
 	}
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(result)
+		return iostreams.WriteJSONLine(o.IO.Out, "lifecycle-sent", result)
 	}
 	if !result.Sent {
 		fmt.Fprintf(o.IO.ErrOut, "%s Subscription %s has no lifecycleNotificationUrl: %s applied, nothing sent\n",

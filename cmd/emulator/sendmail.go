@@ -101,9 +101,8 @@ func sendMailRun(ctx context.Context, o *SendMailOptions) error {
 		return err
 	}
 	if o.JSON() {
-		enc := json.NewEncoder(o.IO.Out)
 		for _, m := range answer.Value {
-			if err := enc.Encode(m); err != nil {
+			if err := iostreams.WriteJSONLine(o.IO.Out, "mail-delivered", m); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,9 +67,14 @@ type Options struct {
 	SubscribeOptions
 	// EventHubOptions are the Event Hubs intake and --event-hub (eventhub.go).
 	EventHubOptions
+	// RichOptions are rich notifications' decryption and checks (rich.go).
+	RichOptions
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
+	// loopbackNotice: the tunnel choice leaves the receiver on loopback only
+	// (said once every flag has been checked).
+	loopbackNotice bool
 }
 
 // NewCmdListen builds `hookctl listen`. runF replaces listenRun in tests.
@@ -94,13 +100,19 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			Output is one line per event: coloured on a terminal, one JSON object per line
 			with -o json (the default when stdout is not a terminal), starting with a
-			"ready" object. Drops, rejected requests and the exit summary go to stderr.
+			"ready" object. Each delivery to a --forward-to target is a result too
+			("forwarded", "forward-failed"). Drops, rejected requests and the exit summary
+			go to stderr.
 
 			With --subscribe, hookctl makes the Graph subscriptions itself once the
 			listener answers: through an ngrok tunnel (--tunnel auto with NGROK_AUTHTOKEN
 			set, or --tunnel ngrok), your own tunnel (--public-url), or the loopback URL
-			(--tunnel none, for the emulator). Each notification is checked against its
-			subscription's own clientState; subscriptions are renewed before they expire,
+			(--tunnel none, for the emulator). They are made with --client-state if
+			given (so the app behind --forward-to can check it), else with a random one
+			that --reveal prints once on stderr. Every step is an event: "subscribed",
+			"renewed", "reauthorized", "resynced" and "unsubscribed" JSON lines on stdout
+			(a CI script waits for "subscribed"), lines on stderr in pretty mode.
+			Subscriptions are renewed before they expire,
 			lifecycle events are answered (reauthorizationRequired: reauthorize;
 			subscriptionRemoved: a new subscription, then a resync; missed: a resync, i.e.
 			a messages delta query whose finds are shown with "resynced": true), and the
@@ -121,6 +133,10 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# In CI: wait for one event, at most two minutes (exit 5 on timeout)
 			$ hookctl listen -o json --client-state s3cret --count 1 --timeout 2m
+
+			# In CI: wait for the subscription, fail at once if listen stops first
+			$ hookctl listen --subscribe inbox -o json --count 1 --timeout 2m > events.jsonl &
+			$ until grep -qs '"type":"subscribed"' events.jsonl; do kill -0 $! || exit 1; sleep 0.2; done
 
 			# Verify Teams outgoing webhooks and answer with a script
 			$ hookctl listen --teams-secret-env TEAMS_KEY --teams-reply-exec './reply.sh'
@@ -188,6 +204,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
 	addEventHubFlags(cmd, opts)
+	addRichFlags(cmd, f, opts)
 	return cmd
 }
 
@@ -196,6 +213,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 func listenRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.config()
 	if err != nil {
+		return err
+	}
+	if err := opts.tokenConfig(ctx, &cfg); err != nil {
 		return err
 	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
@@ -226,6 +246,9 @@ func listenRun(ctx context.Context, opts *Options) error {
 func (opts *Options) config() (listener.Config, error) {
 	cfg := listener.Config{Addr: opts.Addr, Opener: opts.Opener, PublicURL: opts.PublicURL, ForwardTo: opts.ForwardTo,
 		Count: opts.Count, Timeout: opts.Timeout, Logger: opts.Logger, Secrets: opts.Secrets}
+	if err := checkAddr(opts.Addr); err != nil {
+		return cfg, err
+	}
 	if opts.Count < 0 {
 		return cfg, exitcode.Usagef("--count must not be negative")
 	}
@@ -269,14 +292,45 @@ func (opts *Options) config() (listener.Config, error) {
 	if err := opts.eventHubConfig(&cfg); err != nil {
 		return cfg, err
 	}
+	if err := opts.richConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {
 		return cfg, err
+	}
+	// Warnings only once every flag has passed: a usage error comes alone.
+	warn := opts.IO.ErrScheme().WarningIcon()
+	if !loopbackAddr(opts.Addr) {
+		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.\n", warn, opts.Addr)
+	} else if opts.loopbackNotice && !opts.hubDelivery() && opts.connection == nil { // Graph writes to the hub, not here
+		who := "Graph"
+		if len(cfg.TeamsKeys) > 0 && len(cfg.ClientStates) == 0 && cfg.Subscribe == nil {
+			who = "Teams" // a Teams-only listener
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%s loopback only, %s cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own\n", warn, who)
 	}
 	return cfg, nil
 }
 
-// journalPath is --journal, or listen-<addr>.journal in the state directory;
-// its directory is made private if it does not exist.
+// checkAddr accepts host:port with a port from 0 to 65535 (0: any free
+// port), before anything is named after it (the journal) or bound.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		return exitcode.Usagef("--addr %q is not host:port with a port from 0 to 65535, such as 127.0.0.1:8787", addr)
+	}
+	return nil
+}
+
+// journalPath is --journal, whose directory must exist, or
+// listen-<addr>.journal in the state directory (made private if new).
 func (opts *Options) journalPath() (string, error) {
 	path := opts.JournalPath
 	if path == "" {
@@ -285,10 +339,11 @@ func (opts *Options) journalPath() (string, error) {
 			return "", fmt.Errorf("preparing the state directory: %w", err)
 		}
 	} else if dir := filepath.Dir(path); dir != "" {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			if err := config.EnsurePrivateDir(dir); err != nil {
-				return "", err
-			}
+		// A typo in --journal must not leave a new directory tree behind.
+		if info, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return "", exitcode.Usagef("--journal %s: the directory %s does not exist; create it first (mkdir -m 700 %s)", path, dir, dir)
+		} else if err == nil && !info.IsDir() {
+			return "", exitcode.Usagef("--journal %s: %s is not a directory", path, dir)
 		}
 	}
 	return path, nil

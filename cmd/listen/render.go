@@ -2,6 +2,7 @@ package listen
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,7 +146,22 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 				leading = append(leading, [2]string{"message", string(value)})
 			}
 		}
-		return append(n.AppendJSON(buf, leading...), '\n')
+		var omit []string
+		if e.Content != nil {
+			// The decrypted resource replaces what it was decrypted from.
+			var compact bytes.Buffer
+			if json.Compact(&compact, e.Content) == nil {
+				leading = append(leading, [2]string{"content", compact.String()})
+				omit = append(omit, "encryptedContent")
+			}
+		}
+		if e.DecryptError != "" {
+			leading = append(leading, [2]string{"decryptError", strconv.Quote(e.DecryptError)})
+		}
+		if e.TokensValid != nil {
+			leading = append(leading, [2]string{"tokensValid", strconv.FormatBool(*e.TokensValid)})
+		}
+		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}
 	cs := r.io.OutScheme()
 	clock := cs.Gray(e.ReceivedAt.Local().Format("15:04:05"))
@@ -226,25 +242,24 @@ func (r *renderer) forward(e listener.Event) {
 		return
 	}
 	cs := r.io.OutScheme()
+	clock := cs.Gray(time.Now().Format("15:04:05"))
 	status := "[" + strconv.Itoa(a.Status) + "]"
 	if a.Status == 0 {
-		status = "[---]"
+		status = "[---]" // unreachable: no answer
 	}
-	line := fmt.Sprintf("%s  %s POST %s (%d ms)", cs.Gray(time.Now().Format("15:04:05")), status, a.Target, a.Ms)
+	line := fmt.Sprintf("%s  %s POST %s (%d ms)", clock, cs.Green(status), a.Target, a.Ms)
 	if failed {
 		next := "retrying in " + retryText(retryIn)
 		if retryIn == 0 {
 			next = "will retry on the next start"
 		}
-		line = fmt.Sprintf("%s  %s %s  attempt %d: %s; %s", cs.Gray(time.Now().Format("15:04:05")), cs.Red(status+" forward failed"), a.Target, a.Attempt, a.Error, next)
-	} else {
-		line = strings.Replace(line, status, cs.Green(status), 1)
+		line = fmt.Sprintf("%s  %s %s  attempt %d: %s; %s", clock, cs.Red(status+" forward failed"), a.Target, a.Attempt, a.Error, next)
 	}
 	_ = r.result(func(buf []byte) []byte { return append(append(buf, line...), '\n') }, true)
 }
 
-// retryText is a retry delay as docs/listen.md states them: whole seconds
-// under a minute, then minutes.
+// retryText is a retry delay in whole seconds, as docs/listen.md states the
+// delays (the jitter is at most a tenth of each).
 func retryText(d time.Duration) string {
 	return d.Round(time.Second).String()
 }

@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -42,6 +43,79 @@ func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification) string {
 	}
 	if e.FetchError != "" {
 		b.WriteString(indent + cs.Red("could not read the message: "+e.FetchError))
+	}
+	if summary := contentSummary(e.Content); summary != "" {
+		b.WriteString(indent + summary)
+	}
+	if e.DecryptError != "" {
+		b.WriteString(indent + cs.Red("could not decrypt: "+oneLine(e.DecryptError)))
+	}
+	if e.TokensValid != nil && !*e.TokensValid {
+		b.WriteString(indent + cs.Red("validation tokens failed: "+oneLine(e.TokenError)))
+	}
+	return b.String()
+}
+
+// contentSummary is what a person needs of a decrypted resource: a chat
+// message's sender and text, an item's subject or display name.
+func contentSummary(content json.RawMessage) string {
+	if content == nil {
+		return ""
+	}
+	var resource struct {
+		Subject     string `json:"subject"`
+		DisplayName string `json:"displayName"`
+		From        *struct {
+			User *struct {
+				DisplayName string `json:"displayName"`
+			} `json:"user"`
+			EmailAddress *struct {
+				Name string `json:"name"`
+			} `json:"emailAddress"`
+		} `json:"from"`
+		Body *struct {
+			Content string `json:"content"`
+		} `json:"body"`
+	}
+	if json.Unmarshal(content, &resource) != nil {
+		return ""
+	}
+	var parts []string
+	if f := resource.From; f != nil && f.User != nil && f.User.DisplayName != "" {
+		parts = append(parts, f.User.DisplayName)
+	} else if f != nil && f.EmailAddress != nil && f.EmailAddress.Name != "" {
+		parts = append(parts, f.EmailAddress.Name)
+	}
+	switch {
+	case resource.Subject != "":
+		parts = append(parts, resource.Subject)
+	case resource.Body != nil && resource.Body.Content != "":
+		parts = append(parts, truncate(oneLine(stripMarkup(resource.Body.Content)), previewLimit))
+	case resource.DisplayName != "":
+		parts = append(parts, resource.DisplayName)
+	}
+	if len(parts) == 0 {
+		return "(decrypted)"
+	}
+	for i := range parts {
+		parts[i] = oneLine(parts[i])
+	}
+	return strings.Join(parts, "  ")
+}
+
+// stripMarkup drops HTML tags from a Teams message body.
+func stripMarkup(s string) string {
+	var b strings.Builder
+	inTag := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			inTag = true
+		case r == '>':
+			inTag = false
+		case !inTag:
+			b.WriteRune(r)
+		}
 	}
 	return b.String()
 }

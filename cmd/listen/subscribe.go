@@ -103,9 +103,7 @@ func (opts *Options) subscribeConfig(cfg *listener.Config) error {
 	} else if s.Reveal {
 		return exitcode.Usagef("--reveal only applies with --subscribe")
 	}
-	if choice.Notice != "" && loopbackAddr(opts.Addr) && !opts.hubDelivery() && opts.connection == nil { // the notice says "loopback only"
-		fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), choice.Notice)
-	}
+	opts.loopbackNotice = choice.LoopbackOnly // said by config once every flag has passed
 	if choice.Kind == tunnel.KindNgrok && cfg.Opener == nil {
 		cfg.Opener = &tunnelOpener{tunnel: choice.Opener}
 	}

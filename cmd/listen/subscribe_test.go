@@ -344,25 +344,6 @@ func TestListenSubscribeNeedsAReachableURL(t *testing.T) {
 	}
 }
 
-// waitDeliveries waits until n delivery attempts match.
-func waitDeliveries(t *testing.T, em *emulator.Emulator, match func(graphsim.Attempt) bool, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		count := 0
-		for _, a := range em.Graph.Deliveries() {
-			if match(a) {
-				count++
-			}
-		}
-		if count >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d matching deliveries: %+v", n, em.Graph.Deliveries())
-}
-
 func TestListenSubscribeSurvivesThrottling(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, graphsim.Config{Seed: 42})
@@ -497,4 +478,36 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// --client-state with --subscribe is the clientState Graph is given (so the
+// app behind --forward-to can check it); without it a random one is used,
+// which --reveal prints once, on stderr only.
+func TestListenSubscribeClientState(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, graphsim.Config{})
+	res := c.Run("listen", "--subscribe", "inbox", "--client-state", "the-apps-own-state", "--keep", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--timeout", "1s")
+	subs := c.Em.Graph.Subscriptions()
+	if res.Code != 5 || len(subs) != 1 || subs[0].ClientState != "the-apps-own-state" {
+		t.Fatalf("exit %d, subscriptions %+v\n%s", res.Code, subs, res.Stderr)
+	}
+
+	c = newCLI(t, graphsim.Config{})
+	res = c.Run("listen", "--subscribe", "inbox", "--reveal", "--keep", "--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--timeout", "1s")
+	subs = c.Em.Graph.Subscriptions()
+	if res.Code != 5 || len(subs) != 1 || len(subs[0].ClientState) != 43 {
+		t.Fatalf("exit %d, subscriptions %+v\n%s", res.Code, subs, res.Stderr)
+	}
+	if strings.Count(res.Stderr, subs[0].ClientState) != 1 || !strings.Contains(res.Stderr, "clientState of this run's subscriptions (a secret") || strings.Contains(res.Stdout, subs[0].ClientState) {
+		t.Errorf("--reveal: the clientState is not shown once on stderr alone\nstdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	}
+	for _, args := range [][]string{
+		{"--reveal"},
+		{"--subscribe", "inbox", "--tunnel", "none", "--reveal", "--client-state", "x"},
+		{"--subscribe", "inbox", "--tunnel", "none", "--client-state", "a", "--client-state", "b"},
+	} {
+		if res := c.Run(append([]string{"listen", "--addr", "127.0.0.1:0"}, args...)...); res.Code != 2 {
+			t.Errorf("listen %v: exit %d\n%s", args, res.Code, res.Stderr)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package login
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -253,7 +252,7 @@ func loginRun(ctx context.Context, o *Options) error {
 	// a code is told even when stdout (the JSON status) goes to a pipe.
 	fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().SuccessIcon(), auth.DescribeLogin(tok.Profile))
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(auth.StatusOf(tok))
+		return iostreams.WriteJSONLine(o.IO.Out, "signed-in", withMillis(auth.StatusOf(tok)))
 	}
 	return nil
 }
@@ -288,4 +287,11 @@ func readSecret(r io.Reader) (string, error) {
 		return "", exitcode.Usagef("--client-secret-stdin: expected one line, got several")
 	}
 	return secret, nil
+}
+
+// withMillis rounds the status's time down to milliseconds (RFC 3339 with
+// at most millisecond precision, as every JSON time hookctl prints).
+func withMillis(s auth.Status) auth.Status {
+	s.ExpiresOn = s.ExpiresOn.Truncate(time.Millisecond)
+	return s
 }

@@ -3,7 +3,6 @@ package logout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -88,7 +87,7 @@ func logoutRun(ctx context.Context, o *Options) error {
 	}
 	for _, p := range removed {
 		if o.JSON() {
-			if err := json.NewEncoder(o.IO.Out).Encode(map[string]any{"profile": p.Name, "identity": p.Identity(), "signedOut": true}); err != nil {
+			if err := iostreams.WriteJSONLine(o.IO.Out, "signed-out", map[string]any{"profile": p.Name, "identity": p.Identity(), "signedOut": true}); err != nil {
 				return err
 			}
 			continue

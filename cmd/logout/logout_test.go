@@ -55,7 +55,7 @@ func TestLogoutProfiles(t *testing.T) {
 		t.Errorf("second logout: %q", stderr)
 	}
 	stdout, _ := run("x", true, true)
-	if stdout != `{"identity":"app c1","profile":"ci","signedOut":true}`+"\n" {
+	if stdout != `{"type":"signed-out","identity":"app c1","profile":"ci","signedOut":true}`+"\n" {
 		t.Errorf("logout --all -o json: %q", stdout)
 	}
 	if list, _ := m.Store().List(); len(list) != 0 {

@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,9 +69,11 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 			?validationToken=...) and checks the echo as Graph does: 200, text/plain and
 			exactly the decoded token.
 
-			Graph waits 3 seconds for an answer, so that is the default --timeout.
-			Exit status: 0 when every POST got a 2xx (or the handshake passed), 1 when
-			one did not or the receiver cannot be reached, 5 on a timeout.
+			Graph waits 3 seconds for an answer to a notification and 10 seconds for the
+			validation echo, so those are the default --timeout. Exit status: 0 when
+			every POST got a 2xx (or the handshake passed), 1 when one did not, the
+			receiver cannot be reached, or the handshake got no answer in time (Graph
+			would refuse the subscription), 5 when a notification got none in time.
 		`, "`"+strings.Join(lifecycleEvents, "`, `")+"`"),
 		Example: heredoc.Doc(`
 			  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret
@@ -84,6 +85,9 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.JSON = f.JSON()
 			opts.Log = f.Logger()
+			if opts.Validate && !cmd.Flags().Changed("timeout") {
+				opts.Timeout = validationTimeout
+			}
 			if err := opts.check(); err != nil {
 				return err
 			}
@@ -104,7 +108,7 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 	fl.IntVar(&opts.Count, "count", 1, "number of POSTs")
 	fl.IntVar(&opts.Batch, "batch", 1, "notifications per POST")
 	fl.BoolVar(&opts.Validate, "validate", false, "send the validation handshake and check the echo instead")
-	fl.DurationVar(&opts.Timeout, "timeout", 3*time.Second, "how long to wait for each answer")
+	fl.DurationVar(&opts.Timeout, "timeout", 3*time.Second, "how long to wait for each answer (with --validate: 10s, as Graph)")
 	_ = cmd.RegisterFlagCompletionFunc("change-type", fixedCompletion(changeTypes))
 	_ = cmd.RegisterFlagCompletionFunc("lifecycle", fixedCompletion(lifecycleEvents))
 	return cmd
@@ -234,12 +238,7 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 
 func printResult(opts *NotificationOptions, result postResult) error {
 	if opts.JSON {
-		line, err := json.Marshal(result)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(opts.IO.Out, "%s\n", line)
-		return err
+		return iostreams.WriteJSONLine(opts.IO.Out, "notification-sent", result)
 	}
 	cs := opts.IO.OutScheme()
 	icon, status := cs.SuccessIcon(), cs.Green(fmt.Sprintf("%d %s", result.Status, http.StatusText(result.Status)))
@@ -276,6 +275,9 @@ type validationResult struct {
 	Error       string  `json:"error,omitempty"`
 }
 
+// validationTimeout is how long Graph waits for the validation echo (PROTOCOL.md §2).
+const validationTimeout = 10 * time.Second
+
 // validateRun plays Graph's side of the handshake (PROTOCOL.md §2).
 func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Client, target *url.URL) error {
 	token := graphValidationToken + uuid.NewString()
@@ -289,18 +291,22 @@ func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Cl
 	}
 	resp, err := post(ctx, client, opts.Log, withToken.String(), header, nil, opts.Timeout)
 	if err != nil {
-		return describeTransportError(err, target, opts.Timeout)
+		err = describeTransportError(err, target, opts.Timeout)
+		if exitcode.Code(err) == exitcode.Timeout {
+			// A handshake with no answer in time is a failed handshake: Graph
+			// would refuse the subscription (exit 1, as any other failure).
+			err = exitcode.New(exitcode.Error, fmt.Errorf("validation failed: %w", err))
+		}
+		return err
 	}
 	result := validationResult{Status: resp.status, DurationMs: milliseconds(resp.duration), ContentType: resp.contentType}
 	result.Error = checkEcho(resp, token)
 	result.OK = result.Error == ""
 
 	if opts.JSON {
-		line, err := json.Marshal(result)
-		if err != nil {
+		if err := iostreams.WriteJSONLine(opts.IO.Out, "validation", result); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", line)
 	} else {
 		cs := opts.IO.OutScheme()
 		if result.OK {

@@ -190,7 +190,7 @@ func TestSendNotificationStatuses(t *testing.T) {
 					w.WriteHeader(http.StatusAccepted)
 				}
 			}(),
-			wantOut:   regexp.MustCompile(`^\{"request":1,"status":202,[^\n]*"ok":true[^\n]*\n\{"request":2,"status":400,[^\n]*"ok":false,[^\n]*"error":"400 Bad Request: \{\\"error\\":\\"not JSON\\"\}"\}\n\{"request":3,"status":202,`),
+			wantOut:   regexp.MustCompile(`^\{"type":"notification-sent","request":1,"status":202,[^\n]*"ok":true[^\n]*\n\{"type":"notification-sent","request":2,"status":400,[^\n]*"ok":false,[^\n]*"error":"400 Bad Request: \{\\"error\\":\\"not JSON\\"\}"\}\n\{"type":"notification-sent","request":3,"status":202,`),
 			wantError: "1 of 3 POSTs",
 		},
 	}
@@ -311,6 +311,28 @@ func TestSendNotificationValidate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no answer in time", func(t *testing.T) {
+		t.Parallel()
+		release := make(chan struct{})
+		defer close(release)
+		rec := newRecordingServer(t, func(http.ResponseWriter, *http.Request, []byte) { <-release })
+		f, stdout, _ := testFactory("json", nil)
+		code, errText := execute(NewCmdNotification(f, nil), "--to", rec.URL, "--validate", "--timeout", "50ms")
+		if code != exitcode.Error || !strings.Contains(errText, "validation failed") || !strings.Contains(errText, "did not answer within 50ms") || stdout.Len() != 0 {
+			t.Fatalf("exit %d %q, stdout %q; want exit 1", code, errText, stdout)
+		}
+	})
+	t.Run("waits 10s by default, as Graph", func(t *testing.T) {
+		t.Parallel()
+		f, _, _ := testFactory("json", nil)
+		var got *NotificationOptions
+		if code, errText := execute(NewCmdNotification(f, func(o *NotificationOptions) error { got = o; return nil }), "--to", "http://h/", "--validate"); code != 0 {
+			t.Fatal(errText)
+		}
+		if got.Timeout != 10*time.Second {
+			t.Errorf("--validate timeout %s, want 10s", got.Timeout)
+		}
+	})
 	t.Run("pretty", func(t *testing.T) {
 		t.Parallel()
 		rec := newRecordingServer(t, echo("text/plain; charset=utf-8", func(token, _ string) string { return token }))

@@ -190,11 +190,9 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 	}
 
 	if opts.JSON {
-		line, err := json.Marshal(result)
-		if err != nil {
+		if err := iostreams.WriteJSONLine(opts.IO.Out, "teams-sent", result); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", line)
 	} else if failure == nil {
 		cs := opts.IO.ErrScheme()
 		fmt.Fprintf(opts.IO.ErrOut, "%s %d from %s in %s\n", cs.SuccessIcon(), resp.status, target.Host, cs.Gray(fmt.Sprintf("%.1fms", result.DurationMs)))

@@ -234,7 +234,7 @@ func TestSubscribeInbox(t *testing.T) {
 
 	recs := storeRecords(t, c)
 	if len(recs) != 1 || recs[0].ID != v.ID || recs[0].Resource != graph.InboxResource || recs[0].Profile != "default" ||
-		recs[0].LifecycleURL != base+"/lifecycle" || !recs[0].Expiry.Equal(v.Expiry) {
+		recs[0].LifecycleURL != base+"/lifecycle" || !recs[0].Expiry.Truncate(time.Millisecond).Equal(v.Expiry) {
 		t.Fatalf("store %+v", recs)
 	}
 	clientState := recs[0].ClientState

@@ -117,14 +117,23 @@ func deleteRun(ctx context.Context, o *DeleteOptions) error {
 		}
 	}
 	failed := 0
-	for _, target := range targets {
-		if err := deleteOne(ctx, o, s, target); err != nil {
-			failed++
-			if o.ID != "" {
-				return err
+	var stop error
+	progress := o.IO.StartProgress("Deleting", len(targets))
+	progress.Around(func() {
+		for i, target := range targets {
+			progress.Step(i + 1)
+			if err := deleteOne(ctx, o, s, target); err != nil {
+				failed++
+				if o.ID != "" {
+					stop = err
+					return
+				}
+				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 			}
-			fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 		}
+	})
+	if stop != nil {
+		return stop
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d subscriptions could not be deleted (they stay in hookctl's store)", failed, len(targets))

@@ -2,15 +2,15 @@ package subscriptions
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"text/tabwriter"
+	"io"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
@@ -102,20 +102,55 @@ func mergeLists(subs []graph.Subscription, recs []substore.Record, o *ListOption
 	return views
 }
 
+// writeTable prints the table fitted to the terminal width: ids by their
+// shortest unique prefix (at least 8 characters; every command takes one),
+// and the notification URL, then the resource, cut with "…" when it must.
 func writeTable(o *ListOptions, views []shared.View) error {
 	now := o.Now()
-	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRESOURCE\tCHANGES\tEXPIRES IN\tBY\tNOTIFICATION URL")
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ID
+	}
+	short := uniquePrefixLength(ids, 8)
+	rows := [][]string{{"ID", "RESOURCE", "CHANGES", "EXPIRES", "BY", "NOTIFICATION URL"}}
 	for _, v := range views {
-		left := shared.TimeLeft(v.Expiry, now)
-		if v.State == shared.StateStale {
-			left = "stale (gone from Graph)"
+		expires := "in " + shared.TimeLeft(v.Expiry, now)
+		switch {
+		case v.State == shared.StateStale:
+			expires = "stale (gone)"
+		case v.Expiry.IsZero():
+			expires = "unknown"
+		case !v.Expiry.After(now):
+			expires = "expired"
 		}
 		by := "other"
 		if v.Hookctl {
 			by = "hookctl"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Resource, v.ChangeType, left, by, v.NotificationURL)
+		rows = append(rows, []string{v.ID[:min(short, len(v.ID))], v.Resource, v.ChangeType, expires, by, v.NotificationURL})
 	}
-	return errors.Join(tw.Flush())
+	_, err := io.WriteString(o.IO.Out, iostreams.FitTable(rows, o.IO.TerminalWidth(), 5, 1))
+	return err
+}
+
+// uniquePrefixLength is the shortest length, at least least, at which every
+// id is told apart from the others.
+func uniquePrefixLength(ids []string, least int) int {
+	n := least
+	for {
+		seen := map[string]bool{}
+		unique, longest := true, 0
+		for _, id := range ids {
+			longest = max(longest, len(id))
+			prefix := id[:min(n, len(id))]
+			if seen[prefix] {
+				unique = false
+			}
+			seen[prefix] = true
+		}
+		if unique || n >= longest {
+			return n
+		}
+		n++
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
+	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
 
@@ -16,33 +18,44 @@ import (
 type ReauthorizeOptions struct {
 	Deps
 
-	ID string
+	ID  string
+	All bool
 }
 
 // NewCmdReauthorize builds `hookctl subscriptions reauthorize`; runF replaces reauthorizeRun in tests.
 func NewCmdReauthorize(f *factory.Factory, runF func(*ReauthorizeOptions) error) *cobra.Command {
 	opts := &ReauthorizeOptions{Deps: newDeps(f)}
-	return &cobra.Command{
-		Use:   "reauthorize ID",
+	cmd := &cobra.Command{
+		Use:   "reauthorize {ID | --all}",
 		Short: "Reauthorize a subscription after a reauthorizationRequired lifecycle event",
 		Long: heredoc.Doc(`
 			Answer a reauthorizationRequired lifecycle notification by hand
 			(POST /subscriptions/{id}/reauthorize). "hookctl listen --subscribe" does this
-			by itself for the subscriptions it made; renewing also reauthorizes.
+			by itself for the subscriptions it made. --all reauthorizes every
+			subscription hookctl made with the active profile; a failure is reported and
+			the others are still reauthorized (exit code 1 then).
 		`),
 		Example: heredoc.Doc(`
 			  $ hookctl subscriptions reauthorize 7f105c7d-2dc5-4530-97cd-4e7ae6534c07
+			  $ hookctl subscriptions reauthorize --all
 		`),
-		Args:              cobra.ExactArgs(1),
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeIDs(opts.Deps),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
+			if len(args) == 1 {
+				opts.ID = args[0]
+			}
+			if (opts.ID == "") == !opts.All {
+				return exitcode.Usagef("give exactly one of a subscription ID or --all")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return reauthorizeRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "reauthorize every subscription hookctl made with the active profile")
+	return cmd
 }
 
 func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
@@ -50,23 +63,53 @@ func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
-		return err
+	if !o.All {
+		if o.ID, err = s.resolveID(ctx, o.ID); err != nil {
+			return err
+		}
+		rec, err := s.record(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		return reauthorizeOne(ctx, o, s, o.ID, rec)
 	}
-	rec, err := s.record(ctx, o.ID)
+	recs, err := s.records(ctx)
 	if err != nil {
 		return err
 	}
-	err = s.client.ReauthorizeSubscription(ctx, o.ID)
+	if len(recs) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "No subscriptions made by hookctl for profile %q to reauthorize.\n", s.profile.Name)
+		return nil
+	}
+	failed := 0
+	progress := o.IO.StartProgress("Reauthorizing", len(recs))
+	progress.Around(func() {
+		for i := range recs {
+			progress.Step(i + 1)
+			if err := reauthorizeOne(ctx, o, s, recs[i].ID, &recs[i]); err != nil {
+				failed++
+				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+			}
+		}
+	})
+	if failed > 0 {
+		return fmt.Errorf("%d of %d subscriptions could not be reauthorized", failed, len(recs))
+	}
+	return nil
+}
+
+// reauthorizeOne reauthorizes id (rec is hookctl's record of it, or nil) and prints the result.
+func reauthorizeOne(ctx context.Context, o *ReauthorizeOptions, s *session, id string, rec *substore.Record) error {
+	err := s.client.ReauthorizeSubscription(ctx, id)
 	switch {
 	case graph.IsNotFound(err):
-		return fmt.Errorf("reauthorizing %s: %s", o.ID, notFoundHint(o.ID, rec != nil))
+		return fmt.Errorf("reauthorizing %s: %s", id, notFoundHint(id, rec != nil))
 	case graph.IsForbidden(err):
-		return fmt.Errorf("reauthorizing %s: %w\n  The profile no longer has the permission the subscription needs: grant it, sign in again with `hookctl login`, and retry", o.ID, err)
+		return fmt.Errorf("reauthorizing %s: %w\n  The profile no longer has the permission the subscription needs: grant it, sign in again with `hookctl login`, and retry", id, err)
 	case err != nil:
-		return fmt.Errorf("reauthorizing %s: %w", o.ID, err)
+		return fmt.Errorf("reauthorizing %s: %w", id, err)
 	}
-	view := shared.View{Action: "reauthorized", ID: o.ID}
+	view := shared.View{Action: "reauthorized", ID: id}
 	if rec != nil {
 		view = shared.Merge(nil, rec, o.Now())
 		view.Action, view.State, view.Note = "reauthorized", "", ""
@@ -79,6 +122,6 @@ func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 	if view.Resource != "" {
 		resource = " (" + view.Resource + ")"
 	}
-	_, err = fmt.Fprintf(o.IO.Out, "%s Reauthorized %s%s\n", cs.SuccessIcon(), o.ID, resource)
+	_, err = fmt.Fprintf(o.IO.Out, "%s Reauthorized %s%s\n", cs.SuccessIcon(), id, resource)
 	return err
 }

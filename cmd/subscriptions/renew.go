@@ -29,10 +29,16 @@ func NewCmdRenew(f *factory.Factory, runF func(*RenewOptions) error) *cobra.Comm
 	opts := &RenewOptions{Deps: newDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "renew {ID | --all} [--expires DURATION|max]",
-		Short: "Move subscriptions' expiry forward",
+		Short: "Move subscriptions' expiry forward (PATCH expirationDateTime)",
 		Long: heredoc.Doc(`
-			Renew a subscription (PATCH its expirationDateTime), which also reauthorizes
-			it. --all renews every subscription hookctl made with the active profile.
+			Renew a subscription: PATCH its expirationDateTime. --all renews every
+			subscription hookctl made with the active profile; a subscription given by ID
+			may be one another program made.
+
+			A renewal does not stand in for reauthorization: a subscription that got a
+			reauthorizationRequired lifecycle event can refuse it (403) until
+			` + "`hookctl subscriptions reauthorize ID`" + ` has run (Microsoft documents that a
+			renewal also reauthorizes; the emulator does so only with --renew-reauthorizes).
 
 			--expires takes max (the default: the longest lifetime Graph allows for the
 			resource, less a minute), a duration such as 90m or 72h, or days such as 3d,
@@ -107,14 +113,23 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 	}
 	notices := map[string]bool{}
 	failed := 0
-	for _, target := range targets {
-		if err := renewOne(ctx, o, s, target, want, notices); err != nil {
-			failed++
-			if !o.All {
-				return err
+	var stop error
+	progress := o.IO.StartProgress("Renewing", len(targets))
+	progress.Around(func() {
+		for i, target := range targets {
+			progress.Step(i + 1)
+			if err := renewOne(ctx, o, s, target, want, notices); err != nil {
+				failed++
+				if !o.All {
+					stop = err
+					return
+				}
+				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 			}
-			fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
 		}
+	})
+	if stop != nil {
+		return stop
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d subscriptions could not be renewed", failed, len(targets))

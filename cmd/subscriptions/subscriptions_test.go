@@ -2,6 +2,7 @@ package subscriptions_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
@@ -126,12 +128,12 @@ func TestListShowMerge(t *testing.T) {
 		}
 	}
 
-	res = fx.Run("subscriptions", "ls", "-o", "pretty")
+	res = fx.RunWith(func(f *factory.Factory) { f.IOStreams.SetWidth(200) }, "subscriptions", "ls", "-o", "pretty")
 	out := squeeze(res.Stdout)
-	for _, want := range []string{"ID RESOURCE CHANGES EXPIRES IN BY NOTIFICATION URL",
-		inbox.ID + " " + graph.InboxResource + " created 6d 23h hookctl " + fx.url,
-		gone.ID + " me/messages created,updated stale (gone from Graph) hookctl",
-		other.ID + " me/messages deleted 59m", "other " + fx.url} {
+	for _, want := range []string{"ID RESOURCE CHANGES EXPIRES BY NOTIFICATION URL",
+		inbox.ID[:8] + " " + graph.InboxResource + " created in 6d 23h hookctl " + fx.url,
+		gone.ID[:8] + " me/messages created,updated stale (gone) hookctl",
+		other.ID[:8] + " me/messages deleted in 59m", "other " + fx.url} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pretty list lacks %q:\n%s", want, res.Stdout)
 		}
@@ -201,7 +203,7 @@ func TestRenewReauthorize(t *testing.T) {
 	if res.Code != 0 || len(v) != 1 || v[0].Action != "renewed" || v[0].ID != inbox.ID || !near(v[0].Expiry, time.Now().Add(3*time.Hour)) || res.Stderr != "" {
 		t.Fatalf("renew: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
 	}
-	if rec, _, _ := fx.store().Get(ctx, inbox.ID); !rec.Expiry.Equal(v[0].Expiry) {
+	if rec, _, _ := fx.store().Get(ctx, inbox.ID); !rec.Expiry.Truncate(time.Millisecond).Equal(v[0].Expiry) {
 		t.Errorf("store expiry %v, renewed to %v", rec.Expiry, v[0].Expiry)
 	}
 	if server := serverExpiry(fx, inbox.ID); server.Sub(v[0].Expiry).Abs() > time.Millisecond {
@@ -234,6 +236,13 @@ func TestRenewReauthorize(t *testing.T) {
 	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "Graph has no subscription no-such-id") {
 		t.Errorf("reauthorize unknown: exit %d %s", res.Code, res.Stderr)
 	}
+	// reauthorize --all: hookctl's own subscriptions only (not other's).
+	res = fx.Run("subscriptions", "reauthorize", "--all", "-o", "json")
+	if v := byID(decode(t, res)); res.Code != 0 || v[inbox.ID].Action != "reauthorized" || len(v) == 0 {
+		t.Errorf("reauthorize --all: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
+	} else if _, ok := v[other.ID]; ok {
+		t.Errorf("reauthorize --all touched a subscription hookctl did not make: %s", res.Stdout)
+	}
 
 	// --all: hookctl's own, max by default, one clamp notice per resource;
 	// a stale one fails without stopping the others.
@@ -261,7 +270,7 @@ func TestRenewReauthorize(t *testing.T) {
 	if serverExpiry(fx, other.ID).After(time.Now().Add(3 * time.Hour)) {
 		t.Error("renew --all renewed a subscription hookctl did not make")
 	}
-	for _, args := range [][]string{{"renew"}, {"renew", "x", "--all"}, {"renew", "x", "--expires", "soon"}, {"reauthorize"}} {
+	for _, args := range [][]string{{"renew"}, {"renew", "x", "--all"}, {"renew", "x", "--expires", "soon"}, {"reauthorize"}, {"reauthorize", "x", "--all"}} {
 		if res := fx.Run(append([]string{"subscriptions"}, args...)...); res.Code != exitcode.Usage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, res.Code, exitcode.Usage, res.Stderr)
 		}
@@ -440,6 +449,10 @@ func TestIDPrefixes(t *testing.T) {
 	if views := decode(t, res); res.Code != 0 || len(views) != 1 || views[0].ID != inbox.ID {
 		t.Fatalf("show %s: exit %d %s %s", inbox.ID[:8], res.Code, res.Stdout, res.Stderr)
 	}
+	// Every JSON line says what it is; times have at most millisecond precision.
+	if !regexp.MustCompile(`^\{"type":"subscription",.*"expirationDateTime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z"`).MatchString(res.Stdout) {
+		t.Errorf("JSON line: %s", res.Stdout)
+	}
 
 	// Two stale records sharing a prefix (the store is a source of ids too).
 	for _, id := range []string{"abcd0001-0000-4000-8000-000000000001", "abcd0002-0000-4000-8000-000000000002"} {
@@ -471,5 +484,25 @@ func TestIDPrefixes(t *testing.T) {
 	res = fx.Run("__complete", "whoami", "--profile", "")
 	if !strings.Contains(res.Stdout, "default\n") {
 		t.Errorf("profile completion: %q", res.Stdout)
+	}
+}
+
+// TestDeleteAllShowsProgressOnATerminal: with stderr on a terminal, a long
+// --all run counts on stderr and clears the counter; stdout stays clean.
+func TestDeleteAllShowsProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, emulator.Options{})
+	fx.subscribe(t, "inbox")
+	fx.subscribe(t, "me/messages")
+	res := fx.RunWith(func(f *factory.Factory) { f.IOStreams.SetTTY(false, false, true) }, "subscriptions", "delete", "--all", "-o", "json")
+	if res.Code != 0 || len(decode(t, res)) != 2 || strings.Contains(res.Stdout, "Deleting") {
+		t.Fatalf("exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	if !strings.Contains(res.Stderr, "\rDeleting 1/2…") || !strings.Contains(res.Stderr, "\rDeleting 2/2…") || !strings.HasSuffix(res.Stderr, "\r") {
+		t.Errorf("stderr %q", res.Stderr)
+	}
+	res = fx.Run("subscriptions", "delete", "--all")
+	if strings.Contains(res.Stderr, "Deleting") {
+		t.Errorf("progress without a terminal: %q", res.Stderr)
 	}
 }

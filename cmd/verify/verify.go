@@ -3,7 +3,6 @@ package verify
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -141,11 +140,9 @@ func teamsRun(opts *TeamsOptions) error {
 	verifyErr := teams.Verify(opts.Header, body, opts.Keys, opts.KeyName)
 	out := result{Valid: verifyErr == nil, Reason: teams.ReasonOf(verifyErr), Bytes: len(body)}
 	if opts.JSON {
-		line, err := json.Marshal(out)
-		if err != nil {
+		if err := iostreams.WriteJSONLine(opts.IO.Out, "teams-verification", out); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", line)
 	} else if out.Valid {
 		fmt.Fprintf(opts.IO.Out, "%s valid HMAC signature over %d bytes\n", opts.IO.OutScheme().SuccessIcon(), len(body))
 	}

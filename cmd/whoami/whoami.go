@@ -80,7 +80,8 @@ func whoamiRun(ctx context.Context, o *Options) error {
 	}
 	status := auth.StatusOf(tok)
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(status)
+		status.ExpiresOn = status.ExpiresOn.Truncate(time.Millisecond)
+		return iostreams.WriteJSONLine(o.IO.Out, "profile", status)
 	}
 	return status.WritePretty(o.IO.Out, o.Now())
 }
@@ -123,6 +124,7 @@ func allRun(ctx context.Context, o *Options) error {
 			line.Error = firstLine(err.Error())
 		}
 		line.Status = auth.StatusOf(tok)
+		line.ExpiresOn = line.ExpiresOn.Truncate(time.Millisecond)
 		lines = append(lines, line)
 	}
 	if o.JSON() {

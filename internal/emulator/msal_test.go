@@ -123,7 +123,7 @@ func TestMSALDeviceCodeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dc.Result.ExpiresOn.Sub(time.Now()) > 2*time.Second {
+	if time.Until(dc.Result.ExpiresOn) > 2*time.Second {
 		t.Fatalf("expires_in was not the configured 1 s: %v", dc.Result.ExpiresOn)
 	}
 	_, err = dc.AuthenticationResult(ctx)

@@ -36,6 +36,10 @@ type Factory struct {
 
 	// Secrets collects every secret value the run handles so the debug log can scrub it.
 	Secrets *logging.Secrets
+	// Throttled hears about long waits before Graph retries (the root
+	// command prints them); read at each wait, so a client built earlier
+	// follows it too.
+	Throttled func(graph.Throttle)
 
 	cfg        *config.Config
 	cfgErr     error
@@ -163,6 +167,11 @@ func (f *Factory) GraphClient() (*graph.Client, error) {
 		Tokens:    tokens,
 		UserAgent: "hookctl/" + f.Version,
 		Logger:    f.Logger(),
+		Throttled: func(t graph.Throttle) {
+			if f.Throttled != nil {
+				f.Throttled(t)
+			}
+		},
 	}
 	return f.graph, nil
 }

@@ -22,6 +22,9 @@ type IOStreams struct {
 	stderrTTY bool
 	colorOut  bool
 	colorErr  bool
+
+	stdout *os.File // the process's stdout, for its terminal width
+	width  int      // fixed by SetWidth; 0: ask the terminal
 }
 
 // Env looks an environment variable up; tests pass a map's lookup.
@@ -36,6 +39,7 @@ func System() *IOStreams {
 		ErrOut:    color.Error,
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
+		stdout:    os.Stdout,
 		stderrTTY: isTerminal(os.Stderr),
 	}
 	s.colorOut = ColorWanted(s.stdoutTTY, os.LookupEnv)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/hookctl/hookctl/internal/exitcode"
 )
 
 // ErrNotTerminal is returned by ReadSecret when stdin is not a terminal.
@@ -15,8 +17,9 @@ var ErrNotTerminal = errors.New("standard input is not a terminal")
 // without echoing it. Echo is off before the prompt appears (a fast typist
 // never sees the secret), and every change to the terminal is made here, not
 // in the reading goroutine, so when ctx ends first (the first Ctrl-C) the echo
-// is back on before ReadSecret returns ctx's error: an interrupted prompt
-// never leaves the user's shell typing blind.
+// is back on before ReadSecret returns ctx's error (exit code 130,
+// exitcode.Interrupted): an interrupted prompt never leaves the user's shell
+// typing blind.
 func (s *IOStreams) ReadSecret(ctx context.Context, prompt string) (string, error) {
 	f, ok := s.In.(*os.File)
 	if !ok || !s.stdinTTY {
@@ -46,7 +49,7 @@ func (s *IOStreams) ReadSecret(ctx context.Context, prompt string) (string, erro
 		return strings.TrimRight(a.line, "\r\n"), nil
 	case <-ctx.Done():
 		fmt.Fprintln(s.ErrOut)
-		return "", ctx.Err()
+		return "", exitcode.New(exitcode.Interrupted, ctx.Err())
 	}
 }
 

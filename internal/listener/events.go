@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -64,6 +65,17 @@ type Notification struct {
 	// not be read. Both are empty when nothing was fetched.
 	Message    *graph.Message
 	FetchError string
+	// Content is the changed resource: a rich notification's, decrypted, or
+	// for --fetch one that is not a message (an event, a chat message, a
+	// user, ...), read with its kind's $select. DecryptError says in one
+	// line why a rich item could not be decrypted (never both).
+	Content      json.RawMessage
+	DecryptError string
+	// TokensValid says whether the collection's validationTokens passed
+	// (nil: it carried none, or they were not checked); TokenError names the
+	// failed check.
+	TokensValid *bool
+	TokenError  string
 }
 
 // Warning is a status line for a person (stderr).

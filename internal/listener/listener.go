@@ -82,6 +82,13 @@ type Config struct {
 	Graph *graph.Client
 	// Fetch reads each changed message and adds it to its notification.
 	Fetch bool
+	// Decryptor decrypts rich notifications' encryptedContent into Content
+	// (nil: they are shown as they came).
+	Decryptor *notification.Decryptor
+	// Tokens checks rich collections' validationTokens into TokensValid
+	// (nil: not checked); RequireValidTokens drops items that fail.
+	Tokens             TokenValidator
+	RequireValidTokens bool
 	// Subscribe, when set, makes subscriptions once the socket answers.
 	Subscribe *Subscriptions
 
@@ -117,6 +124,11 @@ type Subscriptions struct {
 	// NotificationURL, when set, is both URLs of every subscription (an
 	// EventHub: URL, whose hub an Intake reads) instead of the socket's.
 	NotificationURL string
+	// IncludeResourceData makes rich subscriptions, encrypted with
+	// EncryptionCertificate (base64 DER) under EncryptionCertificateID.
+	IncludeResourceData     bool
+	EncryptionCertificate   string
+	EncryptionCertificateID string
 }
 
 // seams are test-only settings, set by this package's tests.
@@ -171,11 +183,19 @@ func New(cfg Config) (*Listener, error) {
 		}
 	}
 	l.pipeline = &pipeline{count: newCounter(cfg.Count), delay: cfg.seams.processDelay, done: l.ctx.Done()}
+	if cfg.RequireValidTokens && cfg.Tokens == nil {
+		return nil, errors.New("listener: RequireValidTokens needs Tokens")
+	}
+	var fetchClient *graph.Client
 	if cfg.Fetch {
-		fetchClient := *cfg.Graph
-		fetchClient.MaxRetryWait = fetchRetryWait
-		l.fetcher = fetcher.New(&fetchClient, fetcher.Options{})
-		l.pipeline.enrich = &enricher{fetcher: l.fetcher, ctx: l.ctx}
+		copied := *cfg.Graph
+		copied.MaxRetryWait = fetchRetryWait
+		fetchClient = &copied
+		l.fetcher = fetcher.New(fetchClient, fetcher.Options{})
+	}
+	if l.fetcher != nil || cfg.Decryptor != nil || cfg.Tokens != nil {
+		l.pipeline.enrich = &enricher{fetcher: l.fetcher, graph: fetchClient, decryptor: cfg.Decryptor, tokens: cfg.Tokens,
+			requireValidTokens: cfg.RequireValidTokens, ctx: l.ctx}
 	}
 	// Fan-out: the subscription manager hears notifications before anyone
 	// renders them, so a resync never shows one twice.

@@ -2,17 +2,21 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookctl/hookctl/internal/exitcode"
 	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
@@ -91,10 +95,11 @@ func find[T Event](events []Event) (T, bool) {
 
 // run is a Listener running in this process.
 type run struct {
-	rec    *recorder
-	base   string
-	cancel context.CancelFunc
-	done   chan error
+	listener *Listener
+	rec      *recorder
+	base     string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // start runs a listener on a free loopback port with cfg (Addr, JournalPath,
@@ -117,7 +122,7 @@ func start(t *testing.T, cfg Config) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &run{rec: rec, cancel: cancel, done: make(chan error, 1)}
+	r := &run{listener: l, rec: rec, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- l.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -132,10 +137,9 @@ func start(t *testing.T, cfg Config) *run {
 	return r
 }
 
-// stop cancels the run and returns its result.
-func (r *run) stop(t *testing.T) error {
+// wait returns the run's result once it ends by itself.
+func (r *run) wait(t *testing.T) error {
 	t.Helper()
-	r.cancel()
 	select {
 	case err := <-r.done:
 		r.done <- err // for Cleanup
@@ -144,6 +148,13 @@ func (r *run) stop(t *testing.T) error {
 		t.Fatal("the listener did not stop")
 		return nil
 	}
+}
+
+// stop cancels the run and returns its result.
+func (r *run) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	return r.wait(t)
 }
 
 func postJSON(t *testing.T, target, body string) *http.Response {
@@ -259,14 +270,8 @@ func TestCountStopsTheRun(t *testing.T) {
 	t.Parallel()
 	r := start(t, Config{Count: 3})
 	postJSON(t, r.base+receiver.NotificationsPath, notificationBody(clientState, "a", "b", "c", "d", "e"))
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("--count did not stop the run")
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
 	}
 	events := r.rec.snapshot()
 	summary, _ := find[Summary](events)
@@ -278,7 +283,8 @@ func TestCountStopsTheRun(t *testing.T) {
 func TestCounter(t *testing.T) {
 	t.Parallel()
 	c := newCounter(2)
-	if !c.take() || !c.take() || c.take() {
+	first, second, third := c.take(), c.take(), c.take()
+	if !first || !second || third {
 		t.Fatal("a counter of 2 took a third")
 	}
 	select {
@@ -297,5 +303,75 @@ func TestCounter(t *testing.T) {
 	c.giveBack()
 	if c.count() != 0 {
 		t.Errorf("count after giveBack: %d", c.count())
+	}
+}
+
+// The journal's warnings join the stream: damage as a Warning, a failed
+// compaction as CompactionFailed, counted in the Summary.
+func TestJournalWarningsAreEvents(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{})
+	l := r.listener
+	l.journalWarn(&journal.DamageError{})
+	l.journalWarn(errors.New("compacting journal x failed: disk full"))
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	events := r.rec.snapshot()
+	failed, _ := find[CompactionFailed](events)
+	summary, _ := find[Summary](events)
+	if count[Warning](events) != 1 || failed.Err == nil || !strings.Contains(failed.Err.Error(), "disk full") || summary.CompactionFailures != 1 {
+		t.Errorf("events:\n%s", describe(events))
+	}
+}
+
+func TestTimeoutIsExitFive(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{Count: 1, Timeout: 200 * time.Millisecond})
+	err := r.wait(t)
+	if exitcode.Code(err) != exitcode.Timeout || !strings.Contains(err.Error(), "0 of 1 events") {
+		t.Fatalf("err = %v (code %d), want a timeout", err, exitcode.Code(err))
+	}
+	if n := count[Notification](r.rec.snapshot()); n != 0 {
+		t.Errorf("%d notifications", n)
+	}
+	r2 := start(t, Config{Timeout: 100 * time.Millisecond})
+	if err := r2.wait(t); exitcode.Code(err) != exitcode.Timeout {
+		t.Errorf("without Count: %v", err)
+	}
+}
+
+// Graph keeps connections open between deliveries; http.Server.Shutdown
+// would wait five seconds for one that never sent a request. The run closes
+// them, so the drain is immediate: no Draining event.
+func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(20 * time.Millisecond) // let the server see the connection
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := count[Draining](r.rec.snapshot()); n != 0 {
+		t.Errorf("the drain waited for an idle connection:\n%s", describe(r.rec.snapshot()))
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the idle connection was not closed: %v", err)
+	}
+}
+
+// Two runs cannot share a journal: the second is refused before it listens.
+func TestJournalInUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "shared.journal")
+	start(t, Config{JournalPath: path})
+	_, err := New(Config{Addr: "127.0.0.1:0", JournalPath: path, ClientStates: []string{"x"}})
+	if err == nil || !strings.Contains(err.Error(), "in use by another hookctl process") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -3,10 +3,13 @@ package listener
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hookctl/hookctl/internal/fetcher"
+	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
@@ -64,7 +67,13 @@ func (p *pipeline) notification(n Notification) error {
 		}
 	}
 	if p.enrich != nil && !n.Lifecycle {
-		p.enrich.enrich(&n)
+		warnings, drop := p.enrich.enrich(&n)
+		for _, text := range warnings {
+			_ = p.emit(Warning{Text: text})
+		}
+		if drop {
+			return nil
+		}
 	}
 	if !p.count.take() {
 		return receiver.ErrStop
@@ -158,25 +167,82 @@ const (
 	fetchRetryWait = 30 * time.Second
 )
 
-// enricher is the enrichment stage: it adds what changed to a notification.
-// Today that is the message --fetch reads (prefetched when the collection was
-// accepted); decrypting rich notifications and reading other resources
-// belong here too, each a step of enrich.
-type enricher struct {
-	fetcher *fetcher.Fetcher
-	ctx     context.Context // ends with the run: bounds every wait
-}
-
-func (e *enricher) enrich(n *Notification) {
-	if e.fetcher == nil || !fetcher.Fetchable(n.Notification) {
+// fetchResource reads a changed item that is not a message (an event, a
+// chat message, a user, ...) at its resource path, with the $select of its
+// kind, into Content, unless it was deleted or decrypted already. Graph's
+// paths are case-insensitive: the notification's resource is read as given.
+func (e *enricher) fetchResource(ctx context.Context, n *Notification) {
+	item := n.Notification
+	if item.IsLifecycle() || item.ChangeType == graph.ChangeDeleted || n.Content != nil || graph.LookupItem(item.Resource) == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, fetchWait)
-	defer cancel()
-	msg, err := e.fetcher.Fetch(ctx, n.Notification.Resource)
+	content, err := e.graph.GetResource(ctx, item.Resource)
 	if err != nil {
 		n.FetchError = fetcher.DescribeFetchError(err)
 		return
 	}
+	n.Content = content
+}
+
+// TokenValidator checks a rich collection's validationTokens
+// (notification.TokenValidator does).
+type TokenValidator interface {
+	Validate(ctx context.Context, tokens, tenantIDs []string) error
+}
+
+// enricher is the enrichment stage: it adds what changed to a notification,
+// step by step: the validation tokens' verdict, the decrypted resource of a
+// rich notification, and the message --fetch reads (prefetched when the
+// collection was accepted).
+type enricher struct {
+	fetcher            *fetcher.Fetcher        // nil: no --fetch
+	graph              *graph.Client           // reads what is not a message (--fetch)
+	decryptor          *notification.Decryptor // nil: rich items shown as they came
+	tokens             TokenValidator          // nil: tokens not checked
+	requireValidTokens bool                    // drop items whose tokens fail
+	ctx                context.Context         // ends with the run: bounds every wait
+}
+
+// enrich adds what it can to n. It returns lines for a person (why an item
+// could not be decrypted, which token check failed; never a key or a
+// token) and whether n is dropped (--require-valid-tokens).
+func (e *enricher) enrich(n *Notification) (warnings []string, drop bool) {
+	if e.tokens != nil && len(n.Notification.ValidationTokens) > 0 {
+		err := e.tokens.Validate(e.ctx, n.Notification.ValidationTokens, []string{n.Notification.TenantID})
+		valid := err == nil
+		n.TokensValid = &valid
+		if err != nil {
+			n.TokenError = err.Error()
+			if e.requireValidTokens {
+				return []string{fmt.Sprintf("dropped a notification of subscription %s: %v", n.Notification.SubscriptionID, err)}, true
+			}
+			warnings = append(warnings, fmt.Sprintf("subscription %s: %v", n.Notification.SubscriptionID, err))
+		}
+	}
+	if e.decryptor != nil {
+		content, err := e.decryptor.DecryptItem(n.Notification)
+		switch {
+		case err != nil:
+			n.DecryptError = err.Error()
+			warnings = append(warnings, fmt.Sprintf("cannot decrypt a notification of subscription %s: %v", n.Notification.SubscriptionID, err))
+		case content != nil:
+			n.Content = content
+		}
+	}
+	if e.fetcher == nil {
+		return warnings, false
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, fetchWait)
+	defer cancel()
+	if !fetcher.Fetchable(n.Notification) {
+		e.fetchResource(ctx, n)
+		return warnings, false
+	}
+	msg, err := e.fetcher.Fetch(ctx, n.Notification.Resource)
+	if err != nil {
+		n.FetchError = fetcher.DescribeFetchError(err)
+		return warnings, false
+	}
 	n.Message = msg
+	return warnings, false
 }

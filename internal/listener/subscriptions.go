@@ -38,11 +38,15 @@ func (l *Listener) subscribe(ctx context.Context, ready Ready) error {
 		ClientState:     sub.ClientState,
 		Profile:         sub.Profile,
 		Keep:            sub.Keep,
-		Report:          func(e submanager.Event) { _ = l.pipeline.emit(e) },
-		Emit:            l.emitResynced,
-		Primer:          l.primer(),
-		Secrets:         l.cfg.Secrets,
-		RetryMin:        l.cfg.seams.retryMin,
+
+		IncludeResourceData:     sub.IncludeResourceData,
+		EncryptionCertificate:   sub.EncryptionCertificate,
+		EncryptionCertificateID: sub.EncryptionCertificateID,
+		Report:                  func(e submanager.Event) { _ = l.pipeline.emit(e) },
+		Emit:                    l.emitResynced,
+		Primer:                  l.primer(),
+		Secrets:                 l.cfg.Secrets,
+		RetryMin:                l.cfg.seams.retryMin,
 	})
 	l.manager.Store(manager)
 	if err := manager.Start(ctx, sub.Resources); err != nil {

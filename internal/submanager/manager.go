@@ -65,6 +65,12 @@ type Options struct {
 	Lifetime time.Duration
 	// Profile is recorded with each subscription in the store.
 	Profile string
+	// IncludeResourceData makes rich subscriptions, encrypted with
+	// EncryptionCertificate (base64 DER) under EncryptionCertificateID; their
+	// lifetime is the resource's maximum with resource data.
+	IncludeResourceData     bool
+	EncryptionCertificate   string
+	EncryptionCertificateID string
 	// Keep leaves the subscriptions in place on Close.
 	Keep bool
 	// Report receives what happens (nil discards).
@@ -261,9 +267,9 @@ func (m *Manager) deleteAll(ctx context.Context) error {
 func (m *Manager) expiry(resource string) (time.Time, bool) {
 	now := m.opts.Now()
 	if m.opts.Lifetime <= 0 {
-		return graph.MaxExpiry(resource, false, now), false
+		return graph.MaxExpiry(resource, m.opts.IncludeResourceData, now), false
 	}
-	return graph.ClampExpiry(resource, false, now, now.Add(m.opts.Lifetime))
+	return graph.ClampExpiry(resource, m.opts.IncludeResourceData, now, now.Add(m.opts.Lifetime))
 }
 
 // subscribe creates a subscription to resource, registers its clientState and
@@ -298,6 +304,9 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		LifecycleNotificationURL: m.opts.LifecycleURL,
 		ExpirationDateTime:       expiry,
 		ClientState:              clientState,
+		IncludeResourceData:      m.opts.IncludeResourceData,
+		EncryptionCertificate:    m.opts.EncryptionCertificate,
+		EncryptionCertificateID:  m.opts.EncryptionCertificateID,
 	})
 	if err != nil {
 		return substore.Record{}, fmt.Errorf("subscribing to %s: %w", resource, err)
@@ -310,6 +319,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		ID: sub.ID, Resource: resource, ChangeType: strings.Join(m.opts.ChangeTypes, ","), ClientState: clientState,
 		Expiry: expiry.UTC(), NotificationURL: m.opts.NotificationURL, LifecycleURL: m.opts.LifecycleURL,
 		Profile: m.opts.Profile, CreatedAt: m.opts.Now().UTC(), DeltaLink: deltaLink,
+		IncludeResourceData: m.opts.IncludeResourceData, EncryptionCertificateID: m.opts.EncryptionCertificateID,
 	}
 	if err := m.opts.Store.Put(ctx, rec); err != nil {
 		_ = m.opts.Graph.DeleteSubscription(ctx, sub.ID)

@@ -74,6 +74,26 @@ type Client struct {
 	// Sleep waits between retries; nil sleeps for real, honouring ctx. Tests
 	// substitute one that records the waits and returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Throttled, when set, hears about every wait longer than ThrottleNotice
+	// before a throttled call is retried, so that a command can say why it
+	// pauses (the client never prints). It must not block.
+	Throttled func(Throttle)
+}
+
+// ThrottleNotice is the shortest wait before a retry that Client.Throttled
+// hears about: shorter pauses go unnoticed, longer ones look like a hang.
+const ThrottleNotice = time.Second
+
+// Throttle is one wait before a throttled call (429, 503, 504) is retried.
+type Throttle struct {
+	Method string
+	// Path is the request's path, without its query.
+	Path   string
+	Status int
+	Wait   time.Duration
+	// Attempt is the attempt about to be made (2 for the first retry), of
+	// at most MaxAttempts.
+	Attempt, MaxAttempts int
 }
 
 // response is a successful answer, fully read.
@@ -225,6 +245,9 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 			return nil, gerr
 		}
 		c.logger().Debug("graph throttled, retrying", "method", cl.method, "path", u.Path, "status", resp.status, "wait", wait, "retry", budget.retries)
+		if wait > ThrottleNotice && c.Throttled != nil {
+			c.Throttled(Throttle{Method: cl.method, Path: u.Path, Status: resp.status, Wait: wait, Attempt: budget.retries + 1, MaxAttempts: budget.max + 1})
+		}
 		if err := c.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("waiting to retry %s %s after %d: %w", cl.method, u.Path, resp.status, err)
 		}

@@ -140,9 +140,16 @@ func TimeLeft(expiry, now time.Time) string {
 	return fmt.Sprintf("%ds", seconds)
 }
 
-// WriteJSON writes v as one JSON line.
+// WriteJSON writes v as one JSON line; a View as a line of type "subscription"
+// with its expiry to the millisecond.
 func WriteJSON(w io.Writer, v any) error {
-	return json.NewEncoder(w).Encode(v)
+	if view, ok := v.(View); ok {
+		view.Expiry = view.Expiry.Truncate(time.Millisecond) // RFC 3339, at most milliseconds
+		return iostreams.WriteJSONLine(w, "subscription", view)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // WriteBlock prints one subscription for people, headed by title.

@@ -260,10 +260,9 @@ func (s *Server) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthErr
 
 // grant is a signed-in user's authorization to redeem.
 type grant struct {
-	user     tenant.User
-	scopes   string // the scope parameter to use when the request has none
-	nonce    string
-	rotateRT bool
+	user   tenant.User
+	scopes string // the scope parameter to use when the request has none
+	nonce  string
 }
 
 // userTokens issues a user flow's answer: access token, id token (openid),

@@ -1,5 +1,7 @@
 package idp
 
+//lint:file-ignore ST1005 the error texts are Graph's own, word for word
+
 import (
 	"crypto/rand"
 	"crypto/sha256"
@@ -278,7 +280,8 @@ func randomToken(prefix string, n int) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Errors Authenticate returns; their texts are Graph's own, safe to show.
+// Errors Authenticate returns; their texts are Graph's own, safe to show,
+// so they keep Graph's capitals and full stops (hence the lint:file-ignore).
 var (
 	ErrTokenMalformed = errors.New("IDX14100: JWT is not well formed, there are no dots (.).")
 	ErrTokenSignature = errors.New("Access token validation failure. Invalid signature.")

@@ -1,0 +1,60 @@
+package subscriptions
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
+	"github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/iostreams"
+)
+
+// TestListTableFitsTheWidth: the pretty table of `subscriptions list` at 80
+// and 120 columns (golden files): no line wider than the terminal, short
+// unique ids, times as "in 6d 23h".
+func TestListTableFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 11, 13, 35, 0, time.UTC)
+	views := []shared.View{
+		{ID: "3e9376a6-0fa8-455f-80d9-f3a53b0c66bd", Resource: "me/mailFolders('Inbox')/messages", ChangeType: "created", State: shared.StateActive,
+			Expiry: now.Add(6*24*time.Hour + 23*time.Hour + 59*time.Minute), Hookctl: true, NotificationURL: "https://hooks.example.com/notifications"},
+		{ID: "a1c0de55-7f3e-4a39-9f54-6c1b2d1e0f42", Resource: "me/messages", ChangeType: "deleted", State: shared.StateActive,
+			Expiry: now.Add(59*time.Minute + 12*time.Second), NotificationURL: "https://ops.example.com/graph"},
+		{ID: "a1c0de55-0000-4e8a-b1a2-9c8d7e6f5a4b", Resource: "me/messages", ChangeType: "created,updated", State: shared.StateStale,
+			Expiry: now.Add(time.Hour), Hookctl: true, NotificationURL: "https://3f2a-203-0-113-7.ngrok-free.app/notifications"},
+		{ID: "5b7e2f10-3d4c-4e8a-b1a2-9c8d7e6f5a4b", Resource: "users/87d349ed-44d7-43e1-9a83-5f2406dee5bd/mailFolders('Inbox')/messages", ChangeType: "created",
+			State: shared.StateExpired, Expiry: now.Add(-time.Minute), Hookctl: true, NotificationURL: "https://hooks.example.com/notifications"},
+	}
+	for _, width := range []int{80, 120} {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetWidth(width)
+		o := &ListOptions{Deps: Deps{IO: ios, Now: func() time.Time { return now }}}
+		if err := writeTable(o, views); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range splitLines(out.String()) {
+			if n := len([]rune(line)); n > width {
+				t.Errorf("%d columns: a line of %d: %q", width, n, line)
+			}
+		}
+		golden.Assert(t, filepath.Join("testdata", fmt.Sprintf("list-%d.txt", width)), out.Bytes())
+	}
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		lines = append(lines, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+	}
+	return lines
+}

@@ -1,0 +1,102 @@
+package iostreams
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// DefaultWidth is the width assumed when neither the terminal nor COLUMNS says.
+const DefaultWidth = 80
+
+// TerminalWidth is how many columns pretty output may use: the terminal's
+// width when stdout is one, else COLUMNS, else DefaultWidth.
+func (s *IOStreams) TerminalWidth() int {
+	if s.width > 0 {
+		return s.width
+	}
+	if f, ok := s.stdoutFile(); ok && s.stdoutTTY {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return DefaultWidth
+}
+
+// SetWidth fixes the width pretty output fits (tests, golden files).
+func (s *IOStreams) SetWidth(columns int) { s.width = columns }
+
+func (s *IOStreams) stdoutFile() (*os.File, bool) {
+	if s.stdout != nil {
+		return s.stdout, true
+	}
+	f, ok := s.Out.(*os.File)
+	return f, ok
+}
+
+// Truncate shortens text to at most width runes, ending in "…" when cut.
+func Truncate(text string, width int) string {
+	if utf8.RuneCountInString(text) <= width {
+		return text
+	}
+	if width <= 1 {
+		return string([]rune(text)[:max(width, 0)])
+	}
+	return string([]rune(text)[:width-1]) + "…"
+}
+
+// FitTable lays rows (the first is the header) out in columns two spaces
+// apart within width: when they do not fit, the columns named in shrink
+// (indexes) are cut down with "…", the widest first, never below their
+// header's width. The last column is not padded.
+func FitTable(rows [][]string, width int, shrink ...int) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	cols := len(rows[0])
+	widths := make([]int, cols)
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	total := func() int {
+		sum := 2 * (cols - 1)
+		for _, w := range widths {
+			sum += w
+		}
+		return sum
+	}
+	// Take a column at a time from the widest of the shrinkable ones, so
+	// they give way evenly; none goes below its header.
+	for total() > width {
+		widest := -1
+		for _, i := range shrink {
+			if widths[i] > utf8.RuneCountInString(rows[0][i]) && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break // as narrow as it goes: the terminal wraps
+		}
+		widths[widest]--
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			cell = Truncate(cell, widths[i])
+			b.WriteString(cell)
+			if i < cols-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

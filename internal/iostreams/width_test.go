@@ -1,0 +1,60 @@
+package iostreams
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFitTable(t *testing.T) {
+	t.Parallel()
+	rows := [][]string{{"ID", "RESOURCE", "URL"}, {"abc", "me/mailFolders('Inbox')/messages", "https://hooks.example.com/notifications"}}
+	for _, tt := range []struct {
+		width int
+		want  string
+	}{
+		{120, "ID   RESOURCE                          URL\nabc  me/mailFolders('Inbox')/messages  https://hooks.example.com/notifications\n"},
+		{60, "ID   RESOURCE                    URL\nabc  me/mailFolders('Inbox')/m…  https://hooks.example.com/…\n"},
+		{30, "ID   RESOURCE     URL\nabc  me/mailFol…  https://hoo…\n"},
+		{10, "ID   RESOURCE  URL\nabc  me/mail…  ht…\n"}, // as narrow as the headers,
+	} {
+		if got := FitTable(rows, tt.width, 1, 2); got != tt.want {
+			t.Errorf("width %d:\n%q\nwant\n%q", tt.width, got, tt.want)
+		}
+	}
+}
+
+func TestTerminalWidth(t *testing.T) {
+	s, _, _, _ := Test()
+	t.Setenv("COLUMNS", "132")
+	if got := s.TerminalWidth(); got != 132 {
+		t.Errorf("COLUMNS: %d", got)
+	}
+	t.Setenv("COLUMNS", "")
+	if got := s.TerminalWidth(); got != DefaultWidth {
+		t.Errorf("unknown: %d", got)
+	}
+	s.SetWidth(100)
+	if got := s.TerminalWidth(); got != 100 {
+		t.Errorf("SetWidth: %d", got)
+	}
+}
+
+func TestWriteJSONLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if err := WriteJSONLine(&b, "subscription", struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}{"a", "https://x/?a=1&b=2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSONLine(&b, "empty", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != `{"type":"subscription","id":"a","url":"https://x/?a=1&b=2"}`+"\n"+`{"type":"empty"}`+"\n" {
+		t.Errorf("got %s", got)
+	}
+	if err := WriteJSONLine(&b, "x", []int{1}); err == nil {
+		t.Error("an array was accepted")
+	}
+}
