@@ -33,6 +33,7 @@ var commandLineOnly = map[string]string{
 	"connector test --keep":                   "leaves a hook registered with the API",
 	"connector test --param":                  "what this run registers",
 	"connector test --trigger":                "what this run registers",
+	"demo --event-hub":                        "what this run shows",
 	"emulator --env":                          "changes what stdout carries; HOOKCTL_ENV=production is a common unrelated name",
 	"emulator env --state":                    "resolved as `hookctl emulator --state` is, so env and the emulator agree",
 	"emulator start --addr":                   "passed on as typed; the background `hookctl emulator` reads HOOKCTL_* and config.yaml itself",
