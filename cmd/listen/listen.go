@@ -27,6 +27,8 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/inspector"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/logging"
@@ -231,6 +233,16 @@ func listenRun(ctx context.Context, opts *Options) error {
 	if opts.eventHubMode() {
 		l, err = opts.eventHubJournal(func(path string) (*listener.Listener, error) {
 			cfg.JournalPath = path
+			if cfg.History != nil {
+				// The history (and the inspector's control file) sit beside
+				// the journal this listener takes, not the first it tried.
+				h := *cfg.History
+				h.Path = history.PathFor(path)
+				cfg.History = &h
+				if site != nil {
+					site.controlPath = inspector.ControlPath(h.Path)
+				}
+			}
 			return listener.New(cfg)
 		})
 	} else {
