@@ -204,6 +204,7 @@ func (c *Consumer) take(ctx context.Context, client *kgo.Client, fetches kgo.Fet
 		collection, err := notification.Parse(r.Value)
 		switch {
 		case err != nil:
+			sink.Keep(fmt.Sprintf("eventhub %s partition %d offset %d", r.Topic, r.Partition, r.Offset), r.Value, err.Error())
 			sink.Report(Skipped{Partition: r.Partition, Offset: r.Offset, Reason: err.Error()})
 			return
 		case isTestMessage(collection):

@@ -62,6 +62,7 @@ func TestParseConnectionString(t *testing.T) {
 type sink struct {
 	mu       sync.Mutex
 	accepted [][]byte
+	kept     []string
 	events   []listener.Event
 	changed  chan struct{}
 }
@@ -74,6 +75,12 @@ func (s *sink) Accept(_ context.Context, source string, body []byte, c *notifica
 	s.mu.Unlock()
 	s.poke()
 	return nil
+}
+
+func (s *sink) Keep(source string, body []byte, reason string) {
+	s.mu.Lock()
+	s.kept = append(s.kept, source+": "+string(body))
+	s.mu.Unlock()
 }
 
 func (s *sink) Report(e listener.Event) {
@@ -183,6 +190,10 @@ func TestConsumerJournalsCollectionsAndSkipsTheRest(t *testing.T) {
 	}
 	if tests != 1 || skipped != 1 || assigned != hubsim.DefaultPartitions {
 		t.Errorf("%d test messages, %d skipped, %d partitions assigned; events %+v", tests, skipped, assigned, first.events)
+	}
+	// What is not a collection is kept for the history, with where it was.
+	if len(first.kept) != 1 || !strings.HasPrefix(first.kept[0], "eventhub "+cs.Hub+" partition ") || !strings.HasSuffix(first.kept[0], " offset 2: not json") {
+		t.Errorf("kept %q, want the message that is not a collection", first.kept)
 	}
 	if !strings.Contains(string(first.accepted[0]), "Messages/1") || !strings.Contains(string(first.accepted[1]), "Messages/2") {
 		t.Errorf("accepted out of order: %s", first.accepted)

@@ -135,3 +135,27 @@ func TestHistoryReplaysTeams(t *testing.T) {
 		return rec.ID == newID && rec.Replayed && rec.Kind == history.KindTeams && rec.Reply == "ack"
 	})
 }
+
+// keepingIntake hands the listener one message it cannot accept.
+type keepingIntake struct{}
+
+func (keepingIntake) Run(ctx context.Context, sink Sink) error {
+	sink.Keep("eventhub hub partition 1 offset 7", []byte("not a collection"), "not JSON")
+	<-ctx.Done()
+	return nil
+}
+
+// A message an intake could not accept (an Event Hubs message that is not a
+// notification collection) is kept in the history as rejected, with its reason.
+func TestHistoryKeepsWhatAnIntakeRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), Intakes: []Intake{keepingIntake{}},
+		History: &History{Path: filepath.Join(dir, "listen.history"), Retention: history.DefaultRetention}})
+	rec := waitHistory(t, r.listener.History(), "for the refused hub message", func(rec *history.Record) bool {
+		return rec.Route == "eventhub hub partition 1 offset 7"
+	})
+	if rec.Kind != history.KindRejected || rec.Body != "not a collection" || rec.Reason != "not JSON" || rec.Pending() {
+		t.Errorf("record %+v", rec)
+	}
+}

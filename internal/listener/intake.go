@@ -4,7 +4,9 @@ import (
 	"context"
 	"sync"
 
+	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/pkg/notification"
+	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 // Intake is a source of notification collections besides the HTTP socket:
@@ -24,6 +26,10 @@ type Sink interface {
 	// Report emits an event of the intake's (which partitions it holds,
 	// what it skipped) to every consumer.
 	Report(Event)
+	// Keep records a message the intake could not accept (not a
+	// notification collection) in the history as rejected, with the
+	// reason, so that it can still be looked at (hookctl events show).
+	Keep(source string, body []byte, reason string)
 }
 
 // intakeSink is the run's Sink: the receiver's queue and the pipeline.
@@ -34,6 +40,14 @@ func (s intakeSink) Accept(ctx context.Context, source string, body []byte, coll
 		s.l.follow.refresh() // a subscription made meanwhile: learn its clientState
 	}
 	return s.l.receiver.Accept(ctx, source, body, collection)
+}
+
+func (s intakeSink) Keep(source string, body []byte, reason string) {
+	if s.l.history == nil {
+		return
+	}
+	s.l.history.offer(&history.Record{ID: receiver.NewEventID(), Time: s.l.cfg.Now(), Kind: history.KindRejected,
+		Route: source, Body: string(body), Reason: truncate(reason, keptReasonBytes)})
 }
 
 func (s intakeSink) Report(e Event) {
