@@ -127,6 +127,9 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string) {
 				b.WriteString(": " + f.Error)
 			}
 			b.WriteString("\n")
+			if f.Response != "" {
+				b.WriteString(indent(indent(pretty(f.Response))))
+			}
 		}
 	}
 }

@@ -126,6 +126,8 @@ type Attempt struct {
 	Status  int           `json:"status,omitempty"`
 	Latency time.Duration `json:"latencyNs,omitempty"`
 	Error   string        `json:"error,omitempty"`
+	// Response is the start of the target's answer (forward.MaxResponseBytes).
+	Response string `json:"response,omitempty"`
 }
 
 // Update is one thing that happened to a recorded request.

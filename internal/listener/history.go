@@ -197,9 +197,9 @@ func updateOf(e any) (id string, u history.Update, ok bool) {
 		}
 		return e.EventID, history.Update{Verdict: &history.Verdict{SubscriptionID: e.SubscriptionID, Outcome: string(e.Reason), Count: count}}, e.EventID != ""
 	case receiver.ForwardedEvent:
-		return e.EventID, history.Update{Forward: &history.Attempt{Target: e.Target, Attempt: e.Attempt, Status: e.Status, Latency: e.Duration}}, true
+		return e.EventID, history.Update{Forward: &history.Attempt{Target: e.Target, Attempt: e.Attempt, Status: e.Status, Latency: e.Duration, Response: e.Response}}, true
 	case receiver.ForwardFailedEvent:
-		return e.EventID, history.Update{Forward: &history.Attempt{Target: e.Target, Attempt: e.Attempt, Status: e.Status, Latency: e.Duration, Error: e.Err.Error()}}, true
+		return e.EventID, history.Update{Forward: &history.Attempt{Target: e.Target, Attempt: e.Attempt, Status: e.Status, Latency: e.Duration, Error: e.Err.Error(), Response: e.Response}}, true
 	}
 	return "", history.Update{}, false
 }

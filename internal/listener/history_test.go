@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,5 +158,25 @@ func TestHistoryKeepsWhatAnIntakeRefused(t *testing.T) {
 	})
 	if rec.Kind != history.KindRejected || rec.Body != "not a collection" || rec.Reason != "not JSON" || rec.Pending() {
 		t.Errorf("record %+v", rec)
+	}
+}
+
+// Each forward attempt is kept with the start of the target's answer.
+func TestHistoryKeepsForwardAnswers(t *testing.T) {
+	t.Parallel()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = w.Write([]byte(`{"error":"unknown subscription"}`))
+	}))
+	defer target.Close()
+	dir := t.TempDir()
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), ForwardTo: []string{target.URL},
+		History: &History{Path: filepath.Join(dir, "listen.history"), Retention: history.DefaultRetention}})
+	if resp := postJSON(t, r.base+receiver.NotificationsPath, notificationBody(clientState, "n1")); resp.StatusCode != http.StatusAccepted {
+		t.Fatal(resp.Status)
+	}
+	rec := waitHistory(t, r.listener.History(), "with a forward attempt", func(rec *history.Record) bool { return len(rec.Forwards) > 0 })
+	if f := rec.Forwards[0]; f.Status != http.StatusUnprocessableEntity || f.Response != `{"error":"unknown subscription"}` {
+		t.Errorf("forward attempt %+v", f)
 	}
 }

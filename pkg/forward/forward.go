@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -49,6 +50,9 @@ type Result struct {
 	Err     error  // nil on 2xx
 	// Duration is how long the attempt took, from sending to the answer.
 	Duration time.Duration
+	// Response is the start of the target's answer (at most
+	// MaxResponseBytes), so that a person can see why it refused.
+	Response string
 	// RetryIn is the wait before the next attempt (RetryDelay); 0 when the
 	// Forwarder is closing and the attempt is left to the caller's journal.
 	RetryIn time.Duration
@@ -246,8 +250,8 @@ func (f *Forwarder) work(t *target) {
 
 func (f *Forwarder) deliver(t *target, a attempt) {
 	started := time.Now()
-	status, err := f.post(t.url, a.job)
-	result := Result{EventID: a.job.EventID, Target: t.display, Attempt: a.number, Status: status, Err: err, Duration: time.Since(started)}
+	status, response, err := f.post(t.url, a.job)
+	result := Result{EventID: a.job.EventID, Target: t.display, Attempt: a.number, Status: status, Err: err, Duration: time.Since(started), Response: response}
 	if err == nil {
 		if f.opts.Observe != nil {
 			f.opts.Observe(result)
@@ -286,11 +290,15 @@ func (f *Forwarder) deliver(t *target, a attempt) {
 	})
 }
 
-// post sends one attempt and returns the status and, unless it was 2xx, an error.
-func (f *Forwarder) post(targetURL string, job *Job) (int, error) {
+// MaxResponseBytes bounds the part of a target's answer kept in a Result.
+const MaxResponseBytes = 4 << 10
+
+// post sends one attempt and returns the status, the start of the answer's
+// body and, unless it was 2xx, an error.
+func (f *Forwarder) post(targetURL string, job *Job) (int, string, error) {
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, targetURL, bytes.NewReader(job.Body))
 	if err != nil {
-		return 0, fmt.Errorf("building request: %w", err)
+		return 0, "", fmt.Errorf("building request: %w", err)
 	}
 	contentType := job.ContentType
 	if contentType == "" {
@@ -301,20 +309,22 @@ func (f *Forwarder) post(targetURL string, job *Job) (int, error) {
 	req.Header.Set("User-Agent", f.opts.UserAgent)
 	resp, err := f.opts.Client.Do(req)
 	if err != nil {
-		return 0, unreachable(err)
+		return 0, "", unreachable(err)
 	}
-	// Drain a little so the connection can be reused.
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	// Drain a little more so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	response := strings.ToValidUTF8(string(answer), "\uFFFD")
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if location := resp.Header.Get("Location"); location != "" {
-			return resp.StatusCode, fmt.Errorf("target answered %s to %s; use that URL in --forward-to", resp.Status, Redact(location))
+			return resp.StatusCode, response, fmt.Errorf("target answered %s to %s; use that URL in --forward-to", resp.Status, Redact(location))
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("target answered %s", resp.Status)
+		return resp.StatusCode, response, fmt.Errorf("target answered %s", resp.Status)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, response, nil
 }
 
 // unreachable strips the URL (which may carry a token) from a transport error.

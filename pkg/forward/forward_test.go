@@ -181,3 +181,39 @@ func TestRedirectIsNotDelivery(t *testing.T) {
 		t.Error("the redirect was followed")
 	}
 }
+
+// TestResultCarriesTheStartOfTheAnswer: what a target answered is kept (up to
+// MaxResponseBytes) so a person can see why it refused.
+func TestResultCarriesTheStartOfTheAnswer(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 3*forward.MaxResponseBytes)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/long" {
+			_, _ = io.WriteString(w, long)
+			return
+		}
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = io.WriteString(w, `{"error":"unknown subscription"}`)
+	}))
+	defer target.Close()
+	results := make(chan forward.Result, 10)
+	targets := []string{target.URL + "/refuse", target.URL + "/long"}
+	f, err := forward.New(forward.Options{Targets: targets, MinBackoff: time.Hour, Observe: func(r forward.Result) { results <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	f.Submit(forward.Job{EventID: "evt_1", Body: []byte(`{"value":[]}`), Targets: targets})
+	got := map[int]string{}
+	for range 2 {
+		select {
+		case r := <-results:
+			got[r.Status] = r.Response
+		case <-time.After(5 * time.Second):
+			t.Fatal("no result")
+		}
+	}
+	if got[http.StatusUnprocessableEntity] != `{"error":"unknown subscription"}` || got[http.StatusOK] != long[:forward.MaxResponseBytes] {
+		t.Errorf("responses: 422 %q, 200 %d bytes", got[http.StatusUnprocessableEntity], len(got[http.StatusOK]))
+	}
+}

@@ -135,6 +135,7 @@ type ForwardedEvent struct {
 	Status   int
 	Attempt  int
 	Duration time.Duration
+	Response string // the start of the target's answer (forward.MaxResponseBytes)
 }
 
 // ForwardFailedEvent is a failed delivery attempt; it is retried after RetryIn
@@ -148,6 +149,7 @@ type ForwardFailedEvent struct {
 	Err      error
 	Duration time.Duration
 	RetryIn  time.Duration
+	Response string // the start of the target's answer, if it answered
 }
 
 // PanicEvent is a handler panic that was recovered (answered 500).

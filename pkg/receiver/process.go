@@ -385,10 +385,10 @@ func (r *Receiver) forwardDone() {
 func (r *Receiver) observeForward(result forward.Result) {
 	if result.Err == nil {
 		r.stats.forwarded.Add(1)
-		r.report(ForwardedEvent{EventID: result.EventID, Target: result.Target, Status: result.Status, Attempt: result.Attempt, Duration: result.Duration})
+		r.report(ForwardedEvent{EventID: result.EventID, Target: result.Target, Status: result.Status, Attempt: result.Attempt, Duration: result.Duration, Response: result.Response})
 		return
 	}
 	r.stats.forwardFailures.Add(1)
 	r.report(ForwardFailedEvent{EventID: result.EventID, Target: result.Target, Attempt: result.Attempt, Status: result.Status, Err: result.Err,
-		Duration: result.Duration, RetryIn: result.RetryIn})
+		Duration: result.Duration, RetryIn: result.RetryIn, Response: result.Response})
 }

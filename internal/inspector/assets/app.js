@@ -153,8 +153,8 @@ async function openDetail(id) {
         n.fetchError || n.decryptError || (n.decrypted ? "decrypted" : n.content ? "fetched" : "")])));
   }
   if ((rec.forwards || []).length) {
-    parts.push(el("h2", {}, "Forward attempts"), table(["target", "attempt", "status", "latency", "error"],
-      rec.forwards.map((f) => [f.target, f.attempt, f.status || "", f.latencyNs ? (f.latencyNs / 1e6).toFixed(1) + " ms" : "", f.error])));
+    parts.push(el("h2", {}, "Forward attempts"), table(["target", "attempt", "status", "latency", "error", "answer"],
+      rec.forwards.map((f) => [f.target, f.attempt, f.status || "", f.latencyNs ? (f.latencyNs / 1e6).toFixed(1) + " ms" : "", f.error, f.response || ""])));
   }
   if ((rec.headers || []).length) {
     parts.push(el("h2", {}, "Headers"), table(["name", "value"], rec.headers.map((h) => [h.name, h.value])));
