@@ -48,14 +48,16 @@ func addSourceFlags(cmd *cobra.Command, s *Source) {
 	cmd.Flags().StringVar(&s.JournalPath, "journal", "", "journal of the listener whose history to read (default: listen-<addr>.journal in the state directory)")
 }
 
-// historyPath is the history beside the listener's journal.
-func (s *Source) historyPath() string {
-	journal := s.JournalPath
-	if journal == "" {
-		journal = listen.DefaultJournalPath(s.StateDir(), s.Addr)
+// journalPath is the listener's journal: --journal, or the default for --addr.
+func (s *Source) journalPath() string {
+	if s.JournalPath != "" {
+		return s.JournalPath
 	}
-	return history.PathFor(journal)
+	return listen.DefaultJournalPath(s.StateDir(), s.Addr)
 }
+
+// historyPath is the history beside the listener's journal.
+func (s *Source) historyPath() string { return history.PathFor(s.journalPath()) }
 
 // load reads the history, whether or not a listener runs on it.
 func (s *Source) load() ([]*history.Record, error) {

@@ -24,6 +24,8 @@ import (
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/internal/inspector"
+	"github.com/hookctl/hookctl/internal/journal"
+	"github.com/hookctl/hookctl/pkg/receiver"
 )
 
 // ReplayOptions are every input of `hookctl events replay`.
@@ -50,7 +52,9 @@ func NewCmdReplay(f *factory.Factory, runF func(*ReplayOptions) error) *cobra.Co
 			and forwarded again. Its events carry "replayed": true and it bypasses duplicate
 			detection. No tunnel and no Graph are needed. Notification, lifecycle and Teams
 			requests replay this way; a Teams message is signed again with the listener's
-			own key (its original signature is never kept).
+			own key (its original signature is never kept). When no listener runs on that
+			journal, a notification or lifecycle request is queued in the journal instead:
+			the next hookctl listen with the same --addr or --journal processes it first.
 
 			With --to, the original body and headers (less the redacted ones) are POSTed to
 			any URL instead, whether or not a listener runs: your application, say.
@@ -88,6 +92,7 @@ type replayResult struct {
 	Type      string  `json:"type"`
 	ID        string  `json:"id"`
 	ReplayID  string  `json:"replayId,omitempty"`
+	Journal   string  `json:"journal,omitempty"`
 	To        string  `json:"to,omitempty"`
 	Status    int     `json:"status,omitempty"`
 	LatencyMS float64 `json:"latencyMs,omitempty"`
@@ -122,7 +127,7 @@ func (o *ReplayOptions) errNoListener() error {
 func (o *ReplayOptions) replayThroughListener(ctx context.Context, client *http.Client, rec *history.Record, edited []byte) error {
 	control, err := inspector.ReadControl(inspector.ControlPath(o.historyPath()))
 	if errors.Is(err, os.ErrNotExist) {
-		return o.errNoListener()
+		return o.queueReplay(ctx, rec, edited)
 	}
 	if err != nil {
 		return err
@@ -145,7 +150,7 @@ func (o *ReplayOptions) replayThroughListener(ctx context.Context, client *http.
 	}
 	resp, err := client.Do(req)
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		return o.errNoListener() // the control file of a listener that died
+		return o.queueReplay(ctx, rec, edited) // the control file of a listener that died
 	}
 	if err != nil {
 		return fmt.Errorf("reaching the listener: %w", err)
@@ -167,6 +172,47 @@ func (o *ReplayOptions) replayThroughListener(ctx context.Context, client *http.
 	}
 	cs := o.IO.OutScheme()
 	fmt.Fprintf(o.IO.Out, "%s Replayed %s as %s through the listener; its output shows what became of it\n", cs.SuccessIcon(), rec.ID, cs.Bold(answer.ID))
+	return nil
+}
+
+// queueReplay writes the replay into the journal of a listener that is not
+// running, for its next start to process (a Teams message cannot wait: it
+// is signed again by the running listener).
+func (o *ReplayOptions) queueReplay(ctx context.Context, rec *history.Record, edited []byte) error {
+	if rec.Kind != history.KindNotification && rec.Kind != history.KindLifecycle {
+		return o.errNoListener()
+	}
+	body := []byte(rec.Body)
+	if edited != nil {
+		body = history.Unredact(edited, rec.Body)
+	}
+	contentType := "application/json"
+	for _, h := range rec.Headers {
+		if strings.EqualFold(h.Name, "Content-Type") {
+			contentType = h.Value
+		}
+	}
+	path := o.journalPath()
+	j, _, err := journal.Open(path, journal.Options{})
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return o.errNoListener() // held by a listener that keeps no control file
+	}
+	if err != nil {
+		return err
+	}
+	replayID, err := receiver.QueueReplay(ctx, j, rec.Route, contentType, body)
+	if closeErr := j.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return err
+	}
+	if o.JSON() {
+		return writeJSONLine(o.IO.Out, replayResult{Type: "replay-queued", ID: rec.ID, ReplayID: replayID, Journal: path})
+	}
+	cs := o.IO.OutScheme()
+	fmt.Fprintf(o.IO.Out, "%s No listener runs on %s: queued %s as %s; the next hookctl listen with this journal processes it first\n",
+		cs.SuccessIcon(), path, rec.ID, cs.Bold(replayID))
 	return nil
 }
 

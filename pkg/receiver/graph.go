@@ -103,28 +103,62 @@ func (r *Receiver) accept(ctx context.Context, e *entry) error {
 // marked Replayed and it bypasses duplicate detection, since sending it again
 // is the point. It returns the new request's event id.
 func (r *Receiver) Replay(ctx context.Context, route string, body []byte, contentType string) (string, error) {
-	if route != NotificationsPath && route != LifecyclePath {
-		return "", fmt.Errorf("only %s and %s requests can be replayed through the receiver", NotificationsPath, LifecyclePath)
-	}
-	if int64(len(body)) > r.opts.MaxBodyBytes {
-		return "", fmt.Errorf("the body is larger than %s", formatBytes(r.opts.MaxBodyBytes))
-	}
-	collection, err := notification.ParseLimited(body, r.opts.MaxItems)
+	e, err := replayEntry(route, contentType, body, r.opts.MaxBodyBytes, r.opts.MaxItems, r.opts.Now())
 	if err != nil {
 		return "", err
-	}
-	if len(collection.Value) == 0 {
-		return "", errors.New("the body holds no notifications")
 	}
 	if !r.reserveQueue(int64(len(body))) {
 		return "", errors.New("too many notifications waiting to be processed; replay later")
 	}
-	e := &entry{route: route, receivedAt: r.opts.Now(), eventID: NewEventID(), contentType: contentType, body: body, collection: collection, resent: true}
 	if err := r.accept(ctx, e); err != nil {
 		r.releaseQueue(int64(len(body)))
 		return "", fmt.Errorf("could not record the replay durably: %w", err)
 	}
 	return e.eventID, nil
+}
+
+// QueueReplay writes a replay of a Graph request body into store, the
+// journal of a listener that is not running, as Replay would: the next
+// receiver to open that journal processes it, marked Replayed and past
+// duplicate detection. It returns the new request's event id.
+func QueueReplay(ctx context.Context, store Store, route, contentType string, body []byte) (string, error) {
+	e, err := replayEntry(route, contentType, body, 0, 0, time.Now())
+	if err != nil {
+		return "", err
+	}
+	seq, err := store.Append(ctx, e.encode())
+	if err != nil {
+		return "", fmt.Errorf("could not record the replay durably: %w", err)
+	}
+	if err := store.Mark(seq, stageReplay); err != nil {
+		return "", fmt.Errorf("could not mark the replay: %w", err)
+	}
+	return e.eventID, nil
+}
+
+// replayEntry checks a body to replay on route and makes its entry; 0 limits
+// take the defaults.
+func replayEntry(route, contentType string, body []byte, maxBody int64, maxItems int, now time.Time) (*entry, error) {
+	if route != NotificationsPath && route != LifecyclePath {
+		return nil, fmt.Errorf("only %s and %s requests can be replayed through the receiver", NotificationsPath, LifecyclePath)
+	}
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	if maxItems <= 0 {
+		maxItems = notification.MaxItems
+	}
+	if int64(len(body)) > maxBody {
+		return nil, fmt.Errorf("the body is larger than %s", formatBytes(maxBody))
+	}
+	collection, err := notification.ParseLimited(body, maxItems)
+	if err != nil {
+		return nil, err
+	}
+	if len(collection.Value) == 0 {
+		return nil, errors.New("the body holds no notifications")
+	}
+	return &entry{route: route, receivedAt: now, eventID: NewEventID(), contentType: contentType, body: body, collection: collection, resent: true}, nil
 }
 
 // EntryEventID is the event id inside data, an entry the receiver gave its
