@@ -58,7 +58,8 @@ type Options struct {
 	NotificationURL string
 	LifecycleURL    string
 	// ChangeTypes are the change types to subscribe to, each once (see
-	// graph.ParseChangeTypes); created when empty.
+	// graph.ParseChangeTypes); when empty, each resource's default
+	// (graph.DefaultChangeTypes: created, or what the resource supports).
 	ChangeTypes []string
 	// Lifetime is how long each subscription (and each renewal) lasts:
 	// 0 for the resource's maximum; longer values are clamped to it.
@@ -118,9 +119,6 @@ type Manager struct {
 
 // New returns a Manager; nothing is sent to Graph until Start.
 func New(opts Options) *Manager {
-	if len(opts.ChangeTypes) == 0 {
-		opts.ChangeTypes = []string{graph.ChangeCreated}
-	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = DefaultRetryMin
 	}
@@ -272,6 +270,15 @@ func (m *Manager) expiry(resource string) (time.Time, bool) {
 	return graph.ClampExpiry(resource, m.opts.IncludeResourceData, now, now.Add(m.opts.Lifetime))
 }
 
+// changeTypes are the change types a subscription to resource is made with:
+// Options.ChangeTypes, else the resource's default.
+func (m *Manager) changeTypes(resource string) []string {
+	if len(m.opts.ChangeTypes) > 0 {
+		return m.opts.ChangeTypes
+	}
+	return graph.DefaultChangeTypes(resource)
+}
+
 // subscribe creates a subscription to resource, registers its clientState and
 // stores it. A resource that supports a messages delta gets its starting
 // deltaLink first (unless one is carried over), so that a later resync
@@ -297,9 +304,10 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		m.opts.Secrets.Add(clientState)
 	}
 	expiry, clamped := m.expiry(resource)
+	changeType := strings.Join(m.changeTypes(resource), ",")
 	sub, err := m.opts.Graph.CreateSubscription(ctx, graph.Subscription{
 		Resource:                 resource,
-		ChangeType:               strings.Join(m.opts.ChangeTypes, ","),
+		ChangeType:               changeType,
 		NotificationURL:          m.opts.NotificationURL,
 		LifecycleNotificationURL: m.opts.LifecycleURL,
 		ExpirationDateTime:       expiry,
@@ -316,7 +324,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		expiry = sub.ExpirationDateTime
 	}
 	rec := substore.Record{
-		ID: sub.ID, Resource: resource, ChangeType: strings.Join(m.opts.ChangeTypes, ","), ClientState: clientState,
+		ID: sub.ID, Resource: resource, ChangeType: changeType, ClientState: clientState,
 		Expiry: expiry.UTC(), NotificationURL: m.opts.NotificationURL, LifecycleURL: m.opts.LifecycleURL,
 		Profile: m.opts.Profile, CreatedAt: m.opts.Now().UTC(), DeltaLink: deltaLink,
 		IncludeResourceData: m.opts.IncludeResourceData, EncryptionCertificateID: m.opts.EncryptionCertificateID,
