@@ -197,11 +197,7 @@ func (m *Manager) Subscriptions() []substore.Record {
 // Notification remembers a message already shown, so a resync does not show
 // it twice. It never blocks on Graph.
 func (m *Manager) Notification(n *notification.Notification) {
-	if id := messageID(n); id != "" {
-		m.mu.Lock()
-		m.seen.add(id)
-		m.mu.Unlock()
-	}
+	m.markDelivered(n)
 }
 
 // Lifecycle queues the reaction to a lifecycle event of one of the
@@ -280,12 +276,12 @@ func (m *Manager) changeTypes(resource string) []string {
 }
 
 // subscribe creates a subscription to resource, registers its clientState and
-// stores it. A resource that supports a messages delta gets its starting
-// deltaLink first (unless one is carried over), so that a later resync
-// returns only what changed after the subscription began.
+// stores it. A resource with a delta query (graph.DeltaFor) gets its
+// starting deltaLink first (unless one is carried over), so that a later
+// resync returns only what changed after the subscription began.
 func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink string) (substore.Record, error) {
-	if deltaLink == "" && deltaCapable(resource) {
-		result, err := m.opts.Graph.MessagesDelta(ctx, graph.DeltaQuery{Collection: resource, Select: graph.MessageFields, MaxPageSize: deltaPageSize})
+	if start, noDelta := graph.DeltaFor(resource, m.opts.Now()); deltaLink == "" && noDelta == nil {
+		result, err := m.opts.Graph.Delta(ctx, start, "", true, deltaPageSize)
 		if err != nil {
 			// Not fatal: a resync then starts from scratch and filters by date.
 			m.report(Failed{ID: replaces, Action: "resync", Err: fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)})
@@ -606,13 +602,4 @@ func (w *watched) replace(ctx context.Context, resync bool) {
 	if resync {
 		w.resync(ctx, EventSubscriptionRemoved)
 	}
-}
-
-// deltaCapable reports whether resource is a mail folder's messages, the
-// only message collection Graph offers a delta query for.
-func deltaCapable(resource string) bool {
-	segments := strings.Split(strings.Trim(strings.ToLower(resource), "/"), "/")
-	n := len(segments)
-	return n >= 3 && segments[n-1] == "messages" && strings.HasPrefix(segments[n-2], "mailfolders") ||
-		n >= 4 && segments[n-1] == "messages" && segments[n-3] == "mailfolders"
 }
