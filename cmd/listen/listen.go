@@ -67,6 +67,8 @@ type Options struct {
 	SubscribeOptions
 	// RichOptions are rich notifications' decryption and checks (rich.go).
 	RichOptions
+	// HistoryOptions are --history and the inspector (inspect.go).
+	HistoryOptions
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
@@ -197,6 +199,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
 	addRichFlags(cmd, f, opts)
+	addHistoryFlags(cmd, opts)
 	return cmd
 }
 
@@ -210,11 +213,25 @@ func listenRun(ctx context.Context, opts *Options) error {
 	if err := opts.tokenConfig(ctx, &cfg); err != nil {
 		return err
 	}
+	site, err := opts.openInspector(&cfg)
+	if err != nil {
+		return err
+	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
 	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
 	l, err := listener.New(cfg)
 	if err != nil {
+		if site != nil {
+			site.ln.Close()
+		}
 		return err
+	}
+	if site != nil {
+		stop, err := site.serve(l, opts)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	opts.warnAboutClientStates(cfg, l)
 	if opts.IO.IsStderrTTY() {
@@ -279,6 +296,9 @@ func (opts *Options) config() (listener.Config, error) {
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {
 		return cfg, err
 	}
+	if err := opts.historyConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	// Warnings only once every flag has passed: a usage error comes alone.
 	warn := opts.IO.ErrScheme().WarningIcon()
 	if !loopbackAddr(opts.Addr) {
@@ -315,7 +335,7 @@ func checkAddr(addr string) error {
 func (opts *Options) journalPath() (string, error) {
 	path := opts.JournalPath
 	if path == "" {
-		path = filepath.Join(opts.StateDir, "listen-"+addrFileName(opts.Addr)+".journal")
+		path = DefaultJournalPath(opts.StateDir, opts.Addr)
 		if err := config.EnsurePrivateDir(opts.StateDir); err != nil {
 			return "", fmt.Errorf("preparing the state directory: %w", err)
 		}
@@ -342,6 +362,13 @@ func (opts *Options) warnAboutClientStates(cfg listener.Config, l *listener.List
 		text = "no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others"
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), text)
+}
+
+// DefaultJournalPath is the journal of a listener on addr without
+// --journal: listen-<addr>.journal in the state directory. hookctl events
+// finds a listener's history by it.
+func DefaultJournalPath(stateDir, addr string) string {
+	return filepath.Join(stateDir, "listen-"+addrFileName(addr)+".journal")
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)

@@ -122,7 +122,11 @@ func (r *renderer) ready(e listener.Ready) {
 			buf = fmt.Appendf(buf, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+e.Addr))
 			buf = fmt.Appendf(buf, "  notificationUrl    %s\n", cs.Cyan(e.NotificationURL))
 			buf = fmt.Appendf(buf, "  lifecycleUrl       %s\n", cs.Cyan(e.LifecycleURL))
-			return fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			buf = fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			if e.InspectURL != "" {
+				buf = fmt.Appendf(buf, "  inspector          %s\n", cs.Cyan(e.InspectURL))
+			}
+			return buf
 		}, true)
 	}
 }
@@ -135,6 +139,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	n := e.Notification
 	if r.json {
 		leading := [][2]string{{"type", strconv.Quote(e.Kind())}, {"receivedAt", timestamp(e.ReceivedAt)}}
+		if e.Replayed {
+			leading = append(leading, [2]string{"replayed", "true"})
+		}
 		if e.FetchError != "" {
 			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
 		}
@@ -171,6 +178,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	}
 	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
 	line += prettyExtra(cs, e)
+	if e.Replayed {
+		line += cs.Gray("  (replayed)")
+	}
 	return append(append(buf, line...), '\n')
 }
 
@@ -195,7 +205,8 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 			ConversationID string `json:"conversationId"`
 			Reply          string `json:"reply"`
 			ReplyError     string `json:"replyError,omitempty"`
-		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
+			Replayed       bool   `json:"replayed,omitempty"`
+		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError, e.Replayed})
 		return append(append(buf, line...), '\n')
 	}
 	cs := r.io.OutScheme()

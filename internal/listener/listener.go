@@ -23,6 +23,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/fetcher"
+	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -59,8 +60,12 @@ type Config struct {
 	Opener Opener
 	// PublicURL, when set, is the base URL printed and subscribed with.
 	PublicURL string
+	// InspectURL, when set, is announced in Ready (the inspector page).
+	InspectURL string
 	// JournalPath is the journal file; its directory must exist.
 	JournalPath string
+	// History, when set, keeps every request received (internal/history).
+	History *History
 
 	// ClientStates are accepted for any subscription.
 	ClientStates []string
@@ -144,6 +149,7 @@ type Listener struct {
 	follow   *storeFollower // nil without a Store
 	fetcher  *fetcher.Fetcher
 	manager  atomic.Pointer[submanager.Manager] // set once subscribing starts
+	history  *historyRecorder                   // nil without Config.History
 
 	compactionFailures int
 	compactionMu       sync.Mutex
@@ -203,13 +209,24 @@ func New(cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	cfg.Logger.Debug("journal opened", "path", cfg.JournalPath, "pending", len(l.replay))
+	if cfg.History != nil {
+		store, err := history.Open(cfg.History.Path, history.Options{Retention: cfg.History.Retention, Now: cfg.Now, Warn: func(err error) { l.warn(err.Error()) }})
+		if err != nil {
+			_ = l.journal.Close()
+			l.closeFetcher()
+			return nil, err
+		}
+		// Last in the fan-out, and it only queues: it delays no one.
+		l.history = newHistoryRecorder(store, len(cfg.ForwardTo), l.warn)
+		l.pipeline.consumers = append(l.pipeline.consumers, l.history)
+	}
 	var accepted func(*notification.Collection)
 	if l.fetcher != nil {
 		accepted = func(c *notification.Collection) { l.fetcher.PrefetchCollection(c, l.states) }
 	}
 	l.receiver, err = receiver.New(receiver.Options{
 		ClientStates:      l.states,
-		Store:             l.journal,
+		Store:             l.store(),
 		Reporter:          l.pipeline,
 		ForwardTo:         cfg.ForwardTo,
 		ForwardMinBackoff: cfg.seams.forwardMinBackoff,
@@ -220,6 +237,7 @@ func New(cfg Config) (*Listener, error) {
 	})
 	if err != nil {
 		_ = l.journal.Close()
+		l.closeHistory()
 		l.closeFetcher()
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("--forward-to: %w", err))
 	}
@@ -236,6 +254,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	if err != nil {
 		l.closeReceiver()
 		l.closeJournal()
+		l.closeHistory()
 		return err
 	}
 	_ = l.pipeline.emit(ready)
@@ -318,6 +337,7 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 		NotificationURL: base + receiver.NotificationsPath,
 		LifecycleURL:    base + receiver.LifecyclePath,
 		TeamsURL:        base + receiver.TeamsPath,
+		InspectURL:      l.cfg.InspectURL,
 		Replaying:       len(l.replay),
 	}, nil
 }
@@ -325,15 +345,19 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 // handler is the receiver, behind a look at the subscription store for
 // clientStates of subscriptions made while the run goes on.
 func (l *Listener) handler() http.Handler {
-	if l.follow == nil {
-		return l.receiver
+	var h http.Handler = l.receiver
+	if l.follow != nil {
+		h = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
+				l.follow.refresh()
+			}
+			l.receiver.ServeHTTP(rw, req)
+		})
 	}
-	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
-			l.follow.refresh()
-		}
-		l.receiver.ServeHTTP(rw, req)
-	})
+	if l.history != nil {
+		h = l.recordRequests(h)
+	}
+	return h
 }
 
 // drain stops intake, finishes in-flight work within ShutdownGrace and
@@ -366,6 +390,17 @@ func (l *Listener) drain(server *http.Server, ln net.Listener, conns *newConns) 
 	l.compactionMu.Unlock()
 	_ = l.pipeline.emit(Summary{Stats: stats, Pending: l.journal.Pending(), CompactionFailures: failures})
 	_ = l.pipeline.Flush()
+	l.closeHistory()
+}
+
+// closeHistory writes what the history has queued and closes it.
+func (l *Listener) closeHistory() {
+	if l.history == nil {
+		return
+	}
+	if err := l.history.close(); err != nil && !errors.Is(err, journal.ErrClosed) {
+		l.warn(fmt.Sprintf("closing the history: %v", err))
+	}
 }
 
 // warn emits a status line.
