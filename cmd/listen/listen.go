@@ -65,6 +65,8 @@ type Options struct {
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
+	// EventHubOptions are the Event Hubs intake and --event-hub (eventhub.go).
+	EventHubOptions
 	// RichOptions are rich notifications' decryption and checks (rich.go).
 	RichOptions
 	// HistoryOptions are --history and the inspector (inspect.go).
@@ -151,6 +153,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# Against the emulator (see hookctl emulator), no tunnel needed
 			$ hookctl listen --subscribe inbox --fetch --tunnel none
+
+			# One of a group of listeners sharing an Azure Event Hubs hub (docs/scale.md)
+			$ hookctl listen --event-hub-env GRAPH_HUB --consumer-group graph-workers -o json
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -178,6 +183,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			if err := resolveSubscribeEnv(f, opts); err != nil {
 				return err
 			}
+			if err := readEventHubEnv(f, cmd, opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -198,6 +206,7 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
+	addEventHubFlags(cmd, opts)
 	addRichFlags(cmd, f, opts)
 	addHistoryFlags(cmd, opts)
 	return cmd
@@ -219,7 +228,15 @@ func listenRun(ctx context.Context, opts *Options) error {
 	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
 	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
-	l, err := listener.New(cfg)
+	var l *listener.Listener
+	if opts.eventHubMode() {
+		l, err = opts.eventHubJournal(func(path string) (*listener.Listener, error) {
+			cfg.JournalPath = path
+			return listener.New(cfg)
+		})
+	} else {
+		l, err = listener.New(cfg)
+	}
 	if err != nil {
 		if site != nil {
 			site.ln.Close()
@@ -290,6 +307,9 @@ func (opts *Options) config() (listener.Config, error) {
 	if err := opts.subscribeConfig(&cfg); err != nil {
 		return cfg, err
 	}
+	if err := opts.eventHubConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	if err := opts.richConfig(&cfg); err != nil {
 		return cfg, err
 	}
@@ -303,7 +323,7 @@ func (opts *Options) config() (listener.Config, error) {
 	warn := opts.IO.ErrScheme().WarningIcon()
 	if !loopbackAddr(opts.Addr) {
 		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.\n", warn, opts.Addr)
-	} else if opts.loopbackNotice {
+	} else if opts.loopbackNotice && !opts.hubDelivery() && opts.connection == nil { // Graph writes to the hub, not here
 		who := "Graph"
 		if len(cfg.TeamsKeys) > 0 && len(cfg.ClientStates) == 0 && cfg.Subscribe == nil {
 			who = "Teams" // a Teams-only listener

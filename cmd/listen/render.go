@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -69,6 +70,8 @@ func (r *renderer) Consume(e listener.Event) error {
 		r.subscription(e)
 	case listener.Summary:
 		r.summary(e)
+	case eventhub.Event:
+		r.hub(e)
 	default:
 		if line := r.statusLine(e); line != "" {
 			r.note(line)

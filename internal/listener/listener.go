@@ -97,6 +97,9 @@ type Config struct {
 	// Subscribe, when set, makes subscriptions once the socket answers.
 	Subscribe *Subscriptions
 
+	// Intakes are sources of collections besides the socket (Event Hubs).
+	Intakes []Intake
+
 	// Consumers receive every event, in this order.
 	Consumers []Consumer
 	// Secrets receives every clientState in use (nil: none registered).
@@ -124,6 +127,9 @@ type Subscriptions struct {
 	Keep bool
 	// Profile is recorded with each subscription in Store.
 	Profile string
+	// NotificationURL, when set, is both URLs of every subscription (an
+	// EventHub: URL, whose hub an Intake reads) instead of the socket's.
+	NotificationURL string
 	// IncludeResourceData makes rich subscriptions, encrypted with
 	// EncryptionCertificate (base64 DER) under EncryptionCertificateID.
 	IncludeResourceData     bool
@@ -280,17 +286,19 @@ func (l *Listener) Run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 
+	intakes := l.startIntakes(ctx)
 	result := l.subscribe(ctx, ready)
 	if result == nil {
-		result = l.wait(ctx, served)
+		result = l.wait(ctx, served, intakes.failed)
 	}
 	l.unsubscribe()
+	intakes.stop()
 	l.drain(server, ln, conns)
 	return result
 }
 
 // wait blocks until the run must stop and says why (nil: a normal stop).
-func (l *Listener) wait(ctx context.Context, served <-chan error) error {
+func (l *Listener) wait(ctx context.Context, served, intakeFailed <-chan error) error {
 	var timeout <-chan time.Time
 	if l.cfg.Timeout > 0 {
 		timer := time.NewTimer(l.cfg.Timeout)
@@ -309,6 +317,8 @@ func (l *Listener) wait(ctx context.Context, served <-chan error) error {
 		return exitcode.TimedOut(fmt.Errorf("--timeout %s elapsed", l.cfg.Timeout))
 	case err := <-served:
 		return fmt.Errorf("the receiver stopped: %w", err)
+	case err := <-intakeFailed:
+		return err
 	}
 }
 
