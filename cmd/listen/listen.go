@@ -119,7 +119,8 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			Subscriptions are renewed before they expire,
 			lifecycle events are answered (reauthorizationRequired: reauthorize;
 			subscriptionRemoved: a new subscription, then a resync; missed: a resync, i.e.
-			a messages delta query whose finds are shown with "resynced": true), and the
+			the resource's delta query, where Graph has one, whose finds are shown with
+			"resynced": true; see docs/subscriptions.md), and the
 			subscriptions are deleted on exit unless --keep. Notifications for
 			subscriptions kept earlier, or made with hookctl subscribe, are verified
 			against the clientState in the subscription store.

@@ -79,7 +79,7 @@ func TestListenRichFlagChecks(t *testing.T) {
 	}{
 		{[]string{"listen", "--include-resource-data", "--tunnel", "none"}, "only applies with --subscribe"},
 		{[]string{"listen", "--subscribe", "users", "--change-type", "updated", "--include-resource-data", "--tunnel", "none"}, "cannot include resource data"},
-		{[]string{"listen", "--subscribe", "drive", "--tunnel", "none"}, `do not support change type "created": use updated`},
+		{[]string{"listen", "--subscribe", "drive", "--change-type", "created", "--tunnel", "none"}, `do not support change type "created": use updated`},
 		{[]string{"listen", "--decryption-key", "/nonexistent.pem", "--tunnel", "none"}, "--decryption-key"},
 	} {
 		res := c.Run(tc.args...)

@@ -57,7 +57,7 @@ func addSubscribeFlags(cmd *cobra.Command, f *factory.Factory, opts *Options) {
 	s.Version = f.Version
 	fl := cmd.Flags()
 	fl.StringArrayVar(&s.Subscribe, "subscribe", nil, "subscribe to a Graph resource while listening: inbox, or a path such as me/mailFolders('Inbox')/messages (repeatable); deleted on exit")
-	fl.StringSliceVar(&s.ChangeType, "change-type", []string{graph.ChangeCreated}, "with --subscribe: change types, created, updated, deleted (comma list)")
+	fl.StringSliceVar(&s.ChangeType, "change-type", nil, "with --subscribe: change types, created, updated, deleted (comma list; default: created, or what each resource supports)")
 	fl.StringVar(&s.Expires, "expires", "max", "with --subscribe: lifetime of each subscription and renewal: max, a duration (90m, 72h) or days (3d)")
 	fl.BoolVar(&s.Fetch, "fetch", false, "read each changed message (sender, subject, preview) and show it with the notification")
 	fl.BoolVar(&s.Keep, "keep", false, "with --subscribe: leave the subscriptions in place on exit")
@@ -137,11 +137,17 @@ func (opts *Options) subscribeConfig(cfg *listener.Config) error {
 // --reveal prints once.
 func (opts *Options) subscriptions() (*listener.Subscriptions, error) {
 	s := &opts.SubscribeOptions
-	changeTypes, err := shared.ParseChangeTypes(s.ChangeType)
-	if err != nil {
-		return nil, err
+	sub := &listener.Subscriptions{Keep: s.Keep, Profile: s.Profile}
+	// Without --change-type each resource gets its own default from the
+	// resource table (drive roots and directory objects have no created).
+	if len(s.ChangeType) > 0 {
+		changeTypes, err := shared.ParseChangeTypes(s.ChangeType)
+		if err != nil {
+			return nil, err
+		}
+		sub.ChangeTypes = changeTypes
 	}
-	sub := &listener.Subscriptions{ChangeTypes: changeTypes, Keep: s.Keep, Profile: s.Profile}
+	var err error
 	if sub.Lifetime, err = shared.ParseExpires(s.Expires); err != nil {
 		return nil, err
 	}

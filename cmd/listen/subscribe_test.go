@@ -511,3 +511,34 @@ func TestListenSubscribeClientState(t *testing.T) {
 		}
 	}
 }
+
+func TestListenSubscribeDefaultsToEachResourcesChangeTypes(t *testing.T) {
+	t.Parallel()
+	// Without --change-type each resource gets the resource table's default:
+	// drive roots and users have no "created", mail does.
+	c := clitest.New(t, emulator.Options{})
+	if login := c.Run("login", "--client-id", c.Em.PublicClientID, "--scopes", "Files.ReadWrite,User.Read.All,Mail.Read,offline_access"); login.Code != 0 {
+		t.Fatalf("login: %s", login.Stderr)
+	}
+	res := c.Run("listen", "--subscribe", "drive", "--subscribe", "users", "--subscribe", "inbox", "--keep",
+		"--tunnel", "none", "--addr", "127.0.0.1:0", "-o", "json", "--timeout", "1s")
+	if res.Code != 5 {
+		t.Fatalf("exit %d (want 5 for --timeout)\n%s", res.Code, res.Stderr)
+	}
+	got := map[string]string{}
+	for _, sub := range c.Em.Graph.Subscriptions() {
+		got[sub.Resource] = sub.ChangeType
+	}
+	want := map[string]string{"me/drive/root": "updated", "users": "updated", "me/mailFolders('Inbox')/messages": "created"}
+	for resource, changeType := range want {
+		if got[resource] != changeType {
+			t.Errorf("%s subscribed with changeType %q, want %q (all: %v)", resource, got[resource], changeType, got)
+		}
+	}
+	recs, _ := substore.New(c.StateDir()).List(context.Background())
+	for _, rec := range recs {
+		if want[rec.Resource] != rec.ChangeType {
+			t.Errorf("store: %s recorded with %q", rec.Resource, rec.ChangeType)
+		}
+	}
+}

@@ -116,7 +116,8 @@ type Config struct {
 type Subscriptions struct {
 	// Resources are Graph resource paths (aliases already resolved).
 	Resources []string
-	// ChangeTypes each once (graph.ParseChangeTypes).
+	// ChangeTypes each once (graph.ParseChangeTypes); empty: each
+	// resource's default (graph.DefaultChangeTypes).
 	ChangeTypes []string
 	// Lifetime of each subscription and renewal (0: the resource's maximum).
 	Lifetime time.Duration

@@ -66,7 +66,7 @@ func newEnv(t *testing.T, graphCfg graphsim.Config, configure func(*Options)) *e
 	}
 	t.Cleanup(func() { em.Close() })
 	user := em.Users[0].UserPrincipalName
-	token, err := em.UserToken(user, "Mail.Read", "Mail.Send")
+	token, err := em.UserToken(user, "Mail.Read", "Mail.Send", "Calendars.ReadWrite", "Files.ReadWrite", "User.Read.All", "Chat.Read")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,8 @@ type Options struct {
 	NotificationURL string
 	LifecycleURL    string
 	// ChangeTypes are the change types to subscribe to, each once (see
-	// graph.ParseChangeTypes); created when empty.
+	// graph.ParseChangeTypes); when empty, each resource's default
+	// (graph.DefaultChangeTypes: created, or what the resource supports).
 	ChangeTypes []string
 	// Lifetime is how long each subscription (and each renewal) lasts:
 	// 0 for the resource's maximum; longer values are clamped to it.
@@ -118,9 +119,6 @@ type Manager struct {
 
 // New returns a Manager; nothing is sent to Graph until Start.
 func New(opts Options) *Manager {
-	if len(opts.ChangeTypes) == 0 {
-		opts.ChangeTypes = []string{graph.ChangeCreated}
-	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = DefaultRetryMin
 	}
@@ -199,11 +197,7 @@ func (m *Manager) Subscriptions() []substore.Record {
 // Notification remembers a message already shown, so a resync does not show
 // it twice. It never blocks on Graph.
 func (m *Manager) Notification(n *notification.Notification) {
-	if id := messageID(n); id != "" {
-		m.mu.Lock()
-		m.seen.add(id)
-		m.mu.Unlock()
-	}
+	m.markDelivered(n)
 }
 
 // Lifecycle queues the reaction to a lifecycle event of one of the
@@ -272,13 +266,22 @@ func (m *Manager) expiry(resource string) (time.Time, bool) {
 	return graph.ClampExpiry(resource, m.opts.IncludeResourceData, now, now.Add(m.opts.Lifetime))
 }
 
+// changeTypes are the change types a subscription to resource is made with:
+// Options.ChangeTypes, else the resource's default.
+func (m *Manager) changeTypes(resource string) []string {
+	if len(m.opts.ChangeTypes) > 0 {
+		return m.opts.ChangeTypes
+	}
+	return graph.DefaultChangeTypes(resource)
+}
+
 // subscribe creates a subscription to resource, registers its clientState and
-// stores it. A resource that supports a messages delta gets its starting
-// deltaLink first (unless one is carried over), so that a later resync
-// returns only what changed after the subscription began.
+// stores it. A resource with a delta query (graph.DeltaFor) gets its
+// starting deltaLink first (unless one is carried over), so that a later
+// resync returns only what changed after the subscription began.
 func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink string) (substore.Record, error) {
-	if deltaLink == "" && deltaCapable(resource) {
-		result, err := m.opts.Graph.MessagesDelta(ctx, graph.DeltaQuery{Collection: resource, Select: graph.MessageFields, MaxPageSize: deltaPageSize})
+	if start, noDelta := graph.DeltaFor(resource, m.opts.Now()); deltaLink == "" && noDelta == nil {
+		result, err := m.opts.Graph.Delta(ctx, start, "", true, deltaPageSize)
 		if err != nil {
 			// Not fatal: a resync then starts from scratch and filters by date.
 			m.report(Failed{ID: replaces, Action: "resync", Err: fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)})
@@ -297,9 +300,10 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		m.opts.Secrets.Add(clientState)
 	}
 	expiry, clamped := m.expiry(resource)
+	changeType := strings.Join(m.changeTypes(resource), ",")
 	sub, err := m.opts.Graph.CreateSubscription(ctx, graph.Subscription{
 		Resource:                 resource,
-		ChangeType:               strings.Join(m.opts.ChangeTypes, ","),
+		ChangeType:               changeType,
 		NotificationURL:          m.opts.NotificationURL,
 		LifecycleNotificationURL: m.opts.LifecycleURL,
 		ExpirationDateTime:       expiry,
@@ -316,7 +320,7 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 		expiry = sub.ExpirationDateTime
 	}
 	rec := substore.Record{
-		ID: sub.ID, Resource: resource, ChangeType: strings.Join(m.opts.ChangeTypes, ","), ClientState: clientState,
+		ID: sub.ID, Resource: resource, ChangeType: changeType, ClientState: clientState,
 		Expiry: expiry.UTC(), NotificationURL: m.opts.NotificationURL, LifecycleURL: m.opts.LifecycleURL,
 		Profile: m.opts.Profile, CreatedAt: m.opts.Now().UTC(), DeltaLink: deltaLink,
 		IncludeResourceData: m.opts.IncludeResourceData, EncryptionCertificateID: m.opts.EncryptionCertificateID,
@@ -598,13 +602,4 @@ func (w *watched) replace(ctx context.Context, resync bool) {
 	if resync {
 		w.resync(ctx, EventSubscriptionRemoved)
 	}
-}
-
-// deltaCapable reports whether resource is a mail folder's messages, the
-// only message collection Graph offers a delta query for.
-func deltaCapable(resource string) bool {
-	segments := strings.Split(strings.Trim(strings.ToLower(resource), "/"), "/")
-	n := len(segments)
-	return n >= 3 && segments[n-1] == "messages" && strings.HasPrefix(segments[n-2], "mailfolders") ||
-		n >= 4 && segments[n-1] == "messages" && segments[n-3] == "mailfolders"
 }

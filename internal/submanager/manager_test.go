@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 )
@@ -380,34 +381,29 @@ func TestPrefetcherIgnoresForgedNotifications(t *testing.T) {
 
 func TestPureHelpers(t *testing.T) {
 	t.Parallel()
-	for resource, want := range map[string]bool{
-		"me/mailFolders('Inbox')/messages":         true,
-		"users/a@b/mailFolders/inbox/messages":     true,
-		"users/a%40b/mailFolders('AAMk')/messages": true,
-		"me/messages":                                 false,
-		"me/events":                                   false,
-		"/me/MailFolders('Inbox')/Messages":           true,
-		"chats/getAllMessages":                        false,
-		"me/mailFolders('Inbox')/childFolders/x/mess": false,
-	} {
-		if got := deltaCapable(resource); got != want {
-			t.Errorf("deltaCapable(%q) = %v", resource, got)
-		}
-	}
+	m := New(Options{})
+	m.markDelivered(&notification.Notification{ChangeType: "created", Resource: "me/events/e1", ResourceData: []byte(`{"id":"e1","@odata.etag":"W/\"1\""}`)})
 	for _, tc := range []struct {
 		subscribed string
-		removed    bool
+		item       graph.DeltaItem
 		want       string
 	}{
-		{"created", false, "created"}, {"updated", false, "updated"}, {"created,updated", false, "created"},
-		{"created", true, ""}, {"deleted", true, "deleted"}, {"deleted", false, ""},
+		{"created", graph.DeltaItem{ID: "new"}, "created"},
+		{"updated", graph.DeltaItem{ID: "new"}, "updated"},
+		{"created,updated", graph.DeltaItem{ID: "new"}, "created"},
+		{"created", graph.DeltaItem{ID: "new", Removed: true}, ""},
+		{"deleted", graph.DeltaItem{ID: "new", Removed: true}, "deleted"},
+		{"deleted", graph.DeltaItem{ID: "new"}, ""},
+		// e1 was shown at etag 1: created-only counts it delivered; a new version is an update.
+		{"created", graph.DeltaItem{ID: "e1", ETag: `W/"2"`}, ""},
+		{"created,updated", graph.DeltaItem{ID: "e1", ETag: `W/"2"`}, "updated"},
+		{"updated", graph.DeltaItem{ID: "e1", ETag: `W/"1"`}, ""},
+		{"updated", graph.DeltaItem{ID: "e1"}, ""},
+		{"deleted", graph.DeltaItem{ID: "e1", Removed: true}, "deleted"},
 	} {
-		if got := resyncChangeType(tc.subscribed, tc.removed); got != tc.want {
-			t.Errorf("resyncChangeType(%q, %v) = %q", tc.subscribed, tc.removed, got)
+		if got := m.resyncChangeType(tc.subscribed, &tc.item); got != tc.want {
+			t.Errorf("resyncChangeType(%q, %+v) = %q, want %q", tc.subscribed, tc.item, got, tc.want)
 		}
-	}
-	if got := mailboxUser("users/a%40b.com/mailFolders('Inbox')/messages"); got != "a@b.com" {
-		t.Errorf("mailboxUser = %q", got)
 	}
 	set := newSeenSet(4)
 	for i := range 6 {
@@ -416,8 +412,9 @@ func TestPureHelpers(t *testing.T) {
 	if set.has("0") || !set.has("5") || len(set.ids) > 4 {
 		t.Errorf("seen set: %v", set.ids)
 	}
-	n, err := resyncedNotification("sub", time.Unix(0, 0), "users/u@x/mailFolders('Inbox')/messages", "created", "m1")
-	if err != nil || n.Resource != "users/u@x/messages/m1" || messageID(n) != "m1" {
+	rec := substore.Record{ID: "sub", Resource: "users/u@x/mailFolders('Inbox')/messages", Expiry: time.Unix(0, 0)}
+	n, err := resyncedNotification(rec, graph.KindMessage, "created", &graph.DeltaItem{ID: "m1"})
+	if err != nil || n.Resource != "users/u@x/messages/m1" || len(delivered(n)) != 1 || delivered(n)[0] != "m1" {
 		t.Errorf("resynced notification: %+v %v", n, err)
 	}
 }

@@ -6,43 +6,43 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/notification"
 )
 
-// seenLimit bounds how many delivered message ids are remembered.
+// seenLimit bounds how many delivered item ids and versions are remembered.
 const seenLimit = 50_000
 
 // resyncSlack widens the date filter of a resync that has no deltaLink:
 // Graph's receivedDateTime and this machine's clock may disagree a little.
 const resyncSlack = 5 * time.Minute
 
-// resync runs the messages delta query of a subscription's resource from its
-// stored deltaLink and emits every change not already delivered as a
-// notification marked "resynced": true, then stores the new deltaLink.
+// resync runs the delta query of a subscription's resource (graph.DeltaFor)
+// from its stored deltaLink and emits every change not already delivered as
+// a notification marked "resynced": true, then stores the new deltaLink. A
+// resource without a delta query gets a Failed event that says so, and what
+// to do instead.
 func (w *watched) resync(ctx context.Context, reason string) {
 	rec := w.record()
-	if !deltaCapable(rec.Resource) {
+	start, err := graph.DeltaFor(rec.Resource, rec.CreatedAt)
+	if err != nil {
 		w.done()
-		w.m.report(Failed{ID: rec.ID, Action: "resync", Err: fmt.Errorf("%s has no delta query (only mailFolders/{id}/messages does): changes Graph did not deliver cannot be recovered", rec.Resource)})
+		w.m.report(Failed{ID: rec.ID, Action: "resync", Err: fmt.Errorf("changes Graph did not deliver are lost: %w", err)})
 		return
 	}
-	query := graph.DeltaQuery{Collection: rec.Resource, Select: graph.MessageFields, MaxPageSize: deltaPageSize}
 	var since time.Time
-	if rec.DeltaLink != "" {
-		query.DeltaLink = rec.DeltaLink
-	} else {
+	if rec.DeltaLink == "" {
 		since = rec.CreatedAt.Add(-resyncSlack)
 	}
-	result, err := w.m.opts.Graph.MessagesDelta(ctx, query)
+	result, err := w.m.opts.Graph.Delta(ctx, start, rec.DeltaLink, false, deltaPageSize)
 	if err != nil && rec.DeltaLink != "" && staleDeltaLink(err) {
 		// Graph forgot the sync state: start over, limited to the subscription's time.
-		query.DeltaLink, since = "", rec.CreatedAt.Add(-resyncSlack)
-		result, err = w.m.opts.Graph.MessagesDelta(ctx, query)
+		since = rec.CreatedAt.Add(-resyncSlack)
+		result, err = w.m.opts.Graph.Delta(ctx, start, "", false, deltaPageSize)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -51,24 +51,27 @@ func (w *watched) resync(ctx context.Context, reason string) {
 		return
 	}
 	emitted := 0
-	for i := range result.Messages {
-		msg := &result.Messages[i]
-		if msg.ID == "" || w.m.delivered(msg.ID) {
+	for i := range result.Items {
+		item := &result.Items[i]
+		if item.ID == "" {
 			continue
 		}
-		if !since.IsZero() && msg.Removed == nil && msg.ReceivedDateTime.Before(since) {
+		if !since.IsZero() && !item.Removed && !item.Changed.IsZero() && item.Changed.Before(since) {
 			continue
 		}
-		changeType := resyncChangeType(rec.ChangeType, msg.Removed != nil)
+		changeType := w.m.resyncChangeType(rec.ChangeType, item)
 		if changeType == "" {
 			continue
 		}
-		n, err := resyncedNotification(rec.ID, rec.Expiry, rec.Resource, changeType, msg.ID)
+		n, err := resyncedNotification(rec, start.Kind, changeType, item)
 		if err != nil {
 			continue
 		}
-		if w.m.opts.Primer != nil && msg.Removed == nil {
-			w.m.opts.Primer.Prime(n.Resource, msg)
+		if w.m.opts.Primer != nil && start.Kind == graph.KindMessage && !item.Removed {
+			var msg graph.Message
+			if json.Unmarshal(item.Object, &msg) == nil {
+				w.m.opts.Primer.Prime(n.Resource, &msg)
+			}
 		}
 		if w.m.opts.Emit != nil {
 			if err := w.m.opts.Emit(n); err != nil {
@@ -76,7 +79,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 				return
 			}
 		}
-		w.m.markDelivered(msg.ID)
+		w.m.markDelivered(n)
 		emitted++
 	}
 	w.done()
@@ -84,7 +87,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 	rec.DeltaLink = result.DeltaLink
 	w.setRecord(rec)
 	w.m.storeRecord(ctx, rec)
-	w.m.report(Resynced{ID: rec.ID, Reason: reason, Emitted: emitted, Changes: len(result.Messages)})
+	w.m.report(Resynced{ID: rec.ID, Reason: reason, Emitted: emitted, Changes: len(result.Items)})
 }
 
 // staleDeltaLink recognises Graph refusing a saved deltaLink (sync state
@@ -103,41 +106,53 @@ func staleDeltaLink(err error) bool {
 	return false
 }
 
-// resyncChangeType is the change type a resynced notification reports, or
-// "" when the subscription (its changeType, a comma list) does not ask for
-// that kind of change.
-func resyncChangeType(subscribed string, removed bool) string {
+// resyncChangeType is the change type a resynced notification reports for
+// a delta entry, or "" when it was delivered already or the subscription
+// (its changeType, a comma list) does not ask for that kind of change. An
+// item already shown counts as delivered when the subscription is for
+// created only; with updated, only the same version (etag) does.
+func (m *Manager) resyncChangeType(subscribed string, item *graph.DeltaItem) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	switch {
-	case removed && graph.HasChangeType(subscribed, graph.ChangeDeleted):
+	case item.Removed && graph.HasChangeType(subscribed, graph.ChangeDeleted) && !m.seen.has(deletedKey(item.ID)):
 		return graph.ChangeDeleted
-	case removed:
+	case item.Removed:
 		return ""
-	case graph.HasChangeType(subscribed, graph.ChangeCreated):
+	case graph.HasChangeType(subscribed, graph.ChangeCreated) && !m.seen.has(item.ID):
 		return graph.ChangeCreated
-	case graph.HasChangeType(subscribed, graph.ChangeUpdated):
+	case graph.HasChangeType(subscribed, graph.ChangeUpdated) && (item.ETag == "" && !m.seen.has(item.ID) || item.ETag != "" && !m.seen.has(versionKey(item.ID, item.ETag))):
 		return graph.ChangeUpdated
 	}
 	return ""
 }
 
+// versionKey and deletedKey are what the seen set holds, beside the bare id,
+// for one version of an item and for its deletion.
+func versionKey(id, etag string) string { return id + "\x00" + etag }
+func deletedKey(id string) string       { return id + "\x00deleted" }
+
 // resyncedNotification builds the notification Graph would have sent for a
-// message, marked "resynced": true. Its resource names the message under the
-// subscription's mailbox (me/messages/{id} or users/{id}/messages/{id}).
-func resyncedNotification(subscriptionID string, expiry time.Time, resource, changeType, messageID string) (*notification.Notification, error) {
-	path := graph.MessagePath(mailboxUser(resource), messageID)
-	item := map[string]any{
-		"subscriptionId":                 subscriptionID,
-		"subscriptionExpirationDateTime": expiry.UTC().Format(time.RFC3339),
+// delta entry, marked "resynced": true. Its resource names the item as
+// Graph's notifications do (graph.ItemPath).
+func resyncedNotification(rec substore.Record, kind *graph.ResourceKind, changeType string, item *graph.DeltaItem) (*notification.Notification, error) {
+	path := graph.ItemPath(rec.Resource, item.ID)
+	data := map[string]string{"@odata.id": path, "id": item.ID}
+	if kind != nil {
+		data["@odata.type"] = kind.ODataType
+	}
+	if item.ETag != "" {
+		data["@odata.etag"] = item.ETag
+	}
+	entry := map[string]any{
+		"subscriptionId":                 rec.ID,
+		"subscriptionExpirationDateTime": rec.Expiry.UTC().Format(time.RFC3339),
 		"changeType":                     changeType,
 		"resource":                       path,
-		"resourceData": map[string]string{
-			"@odata.type": "#Microsoft.Graph.Message",
-			"@odata.id":   path,
-			"id":          messageID,
-		},
-		"resynced": true,
+		"resourceData":                   data,
+		"resynced":                       true,
 	}
-	body, err := json.Marshal(map[string]any{"value": []any{item}})
+	body, err := json.Marshal(map[string]any{"value": []any{entry}})
 	if err != nil {
 		return nil, err
 	}
@@ -148,46 +163,42 @@ func resyncedNotification(subscriptionID string, expiry time.Time, resource, cha
 	return collection.Value[0], nil
 }
 
-// mailboxUser is the user a resource's mailbox belongs to: "" for me/...,
-// the id or UPN for users/{user}/....
-func mailboxUser(resource string) string {
-	segments := strings.Split(strings.Trim(resource, "/"), "/")
-	if len(segments) >= 2 && strings.EqualFold(segments[0], "users") {
-		if user, err := url.PathUnescape(segments[1]); err == nil {
-			return user
-		}
-		return segments[1]
+// delivered names what a shown notification delivered: its item's id,
+// with its etag the version, and a deletion.
+func delivered(n *notification.Notification) []string {
+	var data struct {
+		ID   string `json:"id"`
+		ETag string `json:"@odata.etag"`
 	}
-	return ""
-}
-
-// messageID is the id of the message a notification names: resourceData.id,
-// else the last segment of its resource.
-func messageID(n *notification.Notification) string {
 	if len(n.ResourceData) > 0 {
-		var data struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(n.ResourceData, &data) == nil && data.ID != "" {
-			return data.ID
+		_ = json.Unmarshal(n.ResourceData, &data)
+	}
+	id := data.ID
+	if id == "" {
+		if i := strings.LastIndexByte(n.Resource, '/'); i >= 0 && i < len(n.Resource)-1 {
+			id = n.Resource[i+1:]
 		}
 	}
-	if i := strings.LastIndexByte(n.Resource, '/'); i >= 0 && i < len(n.Resource)-1 {
-		return n.Resource[i+1:]
+	if id == "" {
+		return nil
 	}
-	return ""
+	keys := []string{id}
+	if data.ETag != "" {
+		keys = append(keys, versionKey(id, data.ETag))
+	}
+	if n.ChangeType == graph.ChangeDeleted {
+		keys = append(keys, deletedKey(id))
+	}
+	return keys
 }
 
-func (m *Manager) delivered(id string) bool {
+// markDelivered remembers what a shown notification delivered.
+func (m *Manager) markDelivered(n *notification.Notification) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.seen.has(id)
-}
-
-func (m *Manager) markDelivered(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.seen.add(id)
+	for _, key := range delivered(n) {
+		m.seen.add(key)
+	}
 }
 
 // seenSet remembers up to limit ids, forgetting the oldest first.

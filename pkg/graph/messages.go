@@ -2,11 +2,11 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -174,33 +174,25 @@ type DeltaResult struct {
 
 // MessagesDelta runs a messages delta query: from scratch on a collection, or
 // resumed from a saved deltaLink. It follows @odata.nextLink pages to the final
-// @odata.deltaLink.
+// @odata.deltaLink (Client.Delta), and reads each entry as a Message.
 func (c *Client) MessagesDelta(ctx context.Context, q DeltaQuery) (*DeltaResult, error) {
-	first := call{method: http.MethodGet}
+	var start DeltaStart
 	switch {
 	case q.DeltaLink != "":
-		first.target = q.DeltaLink
 	case q.Collection != "":
-		if err := checkResourcePath(q.Collection); err != nil {
-			return nil, err
-		}
-		first.target = strings.TrimRight(q.Collection, "/") + "/delta"
-		first.query = selectQuery(q.Select)
+		start = DeltaStart{Path: strings.TrimRight(q.Collection, "/") + "/delta", Query: selectQuery(q.Select)}
 	default:
 		return nil, errors.New("messages delta: give a collection or a saved deltaLink")
 	}
-	if q.MaxPageSize > 0 {
-		first.header = http.Header{"Prefer": {"odata.maxpagesize=" + strconv.Itoa(q.MaxPageSize)}}
-	}
-	messages, deltaLink, err := getPages[Message](ctx, c, first, "the messages delta")
+	changes, err := c.Delta(ctx, start, q.DeltaLink, false, q.MaxPageSize)
 	if err != nil {
 		return nil, err
 	}
-	if deltaLink == "" {
-		return nil, errors.New("reading the messages delta: the last page has no @odata.deltaLink")
+	messages := make([]Message, len(changes.Items))
+	for i, item := range changes.Items {
+		if err := json.Unmarshal(item.Object, &messages[i]); err != nil {
+			return nil, fmt.Errorf("reading the messages delta: %w", err)
+		}
 	}
-	if messages == nil {
-		messages = []Message{}
-	}
-	return &DeltaResult{Messages: messages, DeltaLink: deltaLink}, nil
+	return &DeltaResult{Messages: messages, DeltaLink: changes.DeltaLink}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -448,7 +449,7 @@ func (c *call) itemsCall(collection string, rest []string) (int, any, *graphErro
 		}
 		return http.StatusCreated, created, nil
 	case len(rest) == 1 && strings.EqualFold(rest[0], "delta") && c.r.Method == http.MethodGet:
-		return c.itemDelta(collection, kind)
+		return c.itemDelta(collection, kind, nil)
 	case len(rest) == 1:
 		return c.oneItem(collection, rest[0])
 	}
@@ -529,33 +530,105 @@ func (s *Server) liveItems(collection string, kind collectionKind) []map[string]
 
 // itemDelta answers a delta query: every item changed after the token in
 // $deltatoken (all live items without one), deleted ones as @removed, and a
-// deltaLink to resume from.
-func (c *call) itemDelta(collection string, kind collectionKind) (int, any, *graphError) {
+// deltaLink to resume from. As Graph does, $deltatoken=latest (users,
+// groups) and token=latest (drive items) answer only the deltaLink of the
+// current state; users and groups take $filter=id eq '...'. window, when
+// set, keeps the events whose start falls in it (calendarView/delta).
+func (c *call) itemDelta(collection string, kind collectionKind, window *calendarWindow) (int, any, *graphError) {
+	query := c.r.URL.Query()
 	since := int64(0)
-	if token := c.r.URL.Query().Get("$deltatoken"); token != "" {
+	latest := false
+	token := query.Get("$deltatoken")
+	if kind.kind == graph.KindDriveItem && query.Get("token") != "" {
+		token = query.Get("token")
+	}
+	switch {
+	case token == "latest" && (kind.kind == graph.KindUser || kind.kind == graph.KindGroup || kind.kind == graph.KindDriveItem):
+		latest = true
+	case token != "":
 		n, err := strconv.ParseInt(token, 10, 64)
 		if err != nil || n < 0 {
 			return 0, nil, errorf(http.StatusGone, "SyncStateNotFound", "The sync state is not valid: start again without $deltatoken.")
 		}
 		since = n
 	}
+	onlyID := ""
+	if filter := query.Get("$filter"); filter != "" {
+		id, ok := idFilter(filter)
+		if !ok || (kind.kind != graph.KindUser && kind.kind != graph.KindGroup) {
+			return 0, nil, errBadRequest("Unsupported query filter %q: the emulator's delta takes only id eq '...' on users and groups.", filter)
+		}
+		onlyID = id
+	}
 	c.s.mu.Lock()
 	var changed []*Item
 	for _, item := range c.s.items {
-		if item.Collection == collection && item.Seq > since && (since > 0 || !item.Deleted) {
-			copied := *item
-			changed = append(changed, &copied)
+		if latest || item.Collection != collection || item.Seq <= since || since == 0 && item.Deleted {
+			continue
 		}
+		if onlyID != "" && !strings.EqualFold(item.ID, onlyID) || window != nil && !window.covers(item) {
+			continue
+		}
+		copied := *item
+		changed = append(changed, &copied)
 	}
-	latest := c.s.itemSeq
+	latestSeq := c.s.itemSeq
 	c.s.mu.Unlock()
 	sort.Slice(changed, func(i, j int) bool { return changed[i].Seq < changed[j].Seq })
 	values := []map[string]any{}
 	for _, item := range changed {
 		values = append(values, itemObject(item, kind))
 	}
-	link := c.baseURL() + "/" + collection + "/delta?$deltatoken=" + strconv.FormatInt(latest, 10)
+	// The link carries the round's other parameters, as Graph's state tokens do.
+	next := url.Values{"$deltatoken": {strconv.FormatInt(latestSeq, 10)}}
+	for _, name := range []string{"$filter", "startDateTime", "endDateTime"} {
+		if v := query.Get(name); v != "" {
+			next.Set(name, v)
+		}
+	}
+	link := c.baseURL() + "/" + strings.TrimPrefix(c.r.URL.Path, "/v1.0/") + "?" + next.Encode()
 	return http.StatusOK, object{{"@odata.context", c.baseURL() + "/$metadata#" + collection}, {"value", values}, {"@odata.deltaLink", link}}, nil
+}
+
+// idFilter reads "id eq 'x'", the one $filter Graph's directory delta takes.
+func idFilter(filter string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(filter), "id eq '")
+	if !ok || !strings.HasSuffix(rest, "'") {
+		return "", false
+	}
+	return strings.ReplaceAll(strings.TrimSuffix(rest, "'"), "''", "'"), true
+}
+
+// calendarWindow is a calendarView's startDateTime and endDateTime.
+type calendarWindow struct{ start, end time.Time }
+
+// parseCalendarWindow reads a calendarView's window; Graph refuses the
+// call without both.
+func parseCalendarWindow(query url.Values) (*calendarWindow, *graphError) {
+	start, errStart := time.Parse(time.RFC3339, query.Get("startDateTime"))
+	end, errEnd := time.Parse(time.RFC3339, query.Get("endDateTime"))
+	if query.Get("$deltatoken") == "" && (errStart != nil || errEnd != nil) {
+		return nil, errBadRequest("This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+	}
+	if errStart != nil || errEnd != nil {
+		return nil, nil
+	}
+	return &calendarWindow{start, end}, nil
+}
+
+// covers reports whether an event starts in the window; items without a
+// readable start (and deletions) are kept.
+func (w *calendarWindow) covers(item *Item) bool {
+	start, ok := item.Fields["start"].(map[string]any)
+	if !ok || item.Deleted {
+		return true
+	}
+	text, _ := start["dateTime"].(string)
+	at, err := time.Parse("2006-01-02T15:04:05.9999999", text)
+	if err != nil {
+		return true
+	}
+	return !at.Before(w.start) && at.Before(w.end)
 }
 
 // answer writes what a (status, body, error) handler returned.
@@ -577,6 +650,14 @@ func (c *call) userItems(user tenant.User, rest []string) bool {
 	switch {
 	case first == "events" || first == "contacts":
 		c.answer(c.itemsCall(base+first, rest[1:]))
+	case first == "calendarview" && len(rest) == 2 && strings.EqualFold(rest[1], "delta") && c.r.Method == http.MethodGet:
+		// Graph v1.0's event delta: the primary calendar's calendarView.
+		window, e := parseCalendarWindow(c.r.URL.Query())
+		if e != nil {
+			c.fail(e)
+			return true
+		}
+		c.answer(c.calendarViewDelta(base+"events", window))
 	case first == "calendar" && len(rest) > 1 && strings.EqualFold(rest[1], "events"):
 		c.answer(c.itemsCall(base+"events", rest[2:]))
 	case first == "drive" && len(rest) > 1 && strings.EqualFold(rest[1], "root"):
@@ -585,6 +666,16 @@ func (c *call) userItems(user tenant.User, rest []string) bool {
 		return false
 	}
 	return true
+}
+
+// calendarViewDelta checks access to a user's events like any call on them,
+// then answers the delta within the window.
+func (c *call) calendarViewDelta(collection string, window *calendarWindow) (int, any, *graphError) {
+	kind, _ := kindOf(collection)
+	if !c.principal.Has(kind.read...) || !c.mayActOnCollection(collection) {
+		return 0, nil, errorf(http.StatusForbidden, "Forbidden", "Missing role permissions on the request: %s is needed.", strings.Join(kind.read, " or "))
+	}
+	return c.itemDelta(collection, kind, window)
 }
 
 // tenantItems routes /teams, /chats and /groups (and /users/delta).

@@ -235,4 +235,35 @@ func TestEventsDriveAndDirectory(t *testing.T) {
 	if values, _ := delta["value"].([]any); status != 200 || len(values) != len(e.Users) {
 		t.Errorf("users/delta: %d %v", status, delta)
 	}
+	// GET /users/{id} and /users show the change; a deleted user is gone.
+	if status, user := call(t, e, token, "GET", "users/"+adele.ID, nil); status != 200 || user["displayName"] != "Adele V." || user["userPrincipalName"] != adele.UserPrincipalName {
+		t.Errorf("GET users/{id} after the change: %d %v", status, user)
+	}
+	megan := e.Users[1]
+	if _, err := e.Graph.ChangeItem("users", megan.ID, "deleted", nil); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := call(t, e, token, "GET", "users/"+megan.ID, nil); status != 404 || errorCode(body) != "Request_ResourceNotFound" {
+		t.Errorf("GET a deleted user: %d %v", status, body)
+	}
+	status, users := call(t, e, token, "GET", "users", nil)
+	values, _ := users["value"].([]any)
+	if status != 200 || len(values) != len(e.Users)-1 {
+		t.Errorf("GET users after a deletion: %d %v", status, users)
+	}
+	for _, v := range values {
+		if u := v.(map[string]any); u["id"] == megan.ID || u["id"] == adele.ID && u["displayName"] != "Adele V." {
+			t.Errorf("GET users: %v", u)
+		}
+	}
+	// As in Graph: calendarView/delta needs its window; users/delta takes latest and an id filter.
+	if status, body := call(t, e, token, "GET", "me/calendarView/delta", nil); status != 400 {
+		t.Errorf("calendarView/delta without a window: %d %v", status, body)
+	}
+	if status, body := call(t, e, token, "GET", "users/delta?$deltatoken=latest", nil); status != 200 || len(body["value"].([]any)) != 0 || body["@odata.deltaLink"] == nil {
+		t.Errorf("users/delta?$deltatoken=latest: %d %v", status, body)
+	}
+	if status, body := call(t, e, token, "GET", "users/delta?$filter=id%20eq%20'"+adele.ID+"'", nil); status != 200 || len(body["value"].([]any)) != 1 {
+		t.Errorf("users/delta filtered by id: %d %v", status, body)
+	}
 }

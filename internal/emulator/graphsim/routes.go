@@ -3,6 +3,7 @@ package graphsim
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -242,7 +243,11 @@ func (c *call) getUser(user tenant.User) {
 		c.fail(errorf(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."))
 		return
 	}
-	body := userObject(user)
+	body, live := c.s.userView(user)
+	if !live {
+		c.fail(errorf(http.StatusNotFound, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried reference-property objects are not present.", user.ID))
+		return
+	}
 	body = append(object{{"@odata.context", c.baseURL() + "/$metadata#users/$entity"}}, body...)
 	c.reply(http.StatusOK, body)
 }
@@ -258,9 +263,44 @@ func (c *call) listUsers() {
 	}
 	values := []object{}
 	for _, u := range c.s.cfg.Tenant.Users {
-		values = append(values, userObject(u))
+		if view, live := c.s.userView(u); live {
+			values = append(values, view)
+		}
 	}
 	c.reply(http.StatusOK, object{{"@odata.context", c.baseURL() + "/$metadata#users"}, {"value", values}})
+}
+
+// userView is a user as Graph shows it: the tenant's user with the changes
+// made since (through the control API's items or PATCH), or false once the
+// user was deleted.
+func (s *Server) userView(u tenant.User) (object, bool) {
+	view := userObject(u)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	item := s.items["users/"+u.ID]
+	if item == nil {
+		return view, true
+	}
+	if item.Deleted {
+		return nil, false
+	}
+	names := make([]string, 0, len(item.Fields))
+	for name := range item.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		replaced := false
+		for i := range view {
+			if view[i].Name == name {
+				view[i].Value, replaced = item.Fields[name], true
+			}
+		}
+		if !replaced && name != "id" {
+			view = append(view, field{name, item.Fields[name]})
+		}
+	}
+	return view, true
 }
 
 func userObject(u tenant.User) object {
