@@ -100,16 +100,13 @@ func (r *renderer) note(line string) {
 
 // jsonLine is an event as one JSON object on stdout, "type" first.
 func (r *renderer) jsonLine(kind string, fields any) {
-	body, _ := json.Marshal(fields)
 	_ = r.result(func(buf []byte) []byte {
-		buf = append(buf, `{"type":`...)
-		buf = strconv.AppendQuote(buf, kind)
-		if len(body) > 2 {
-			buf = append(append(buf, ','), body[1:]...)
-		} else {
-			buf = append(buf, '}')
+		line, err := iostreams.AppendJSONLine(buf, kind, fields)
+		if err != nil {
+			r.logger.Debug("event not written as JSON", "type", kind, "err", err)
+			return buf
 		}
-		return append(buf, '\n')
+		return line
 	}, true)
 }
 
@@ -128,7 +125,7 @@ func (r *renderer) ready(e listener.Ready) {
 }
 
 func timestamp(t time.Time) string {
-	return strconv.Quote(t.UTC().Format(time.RFC3339Nano))
+	return strconv.Quote(iostreams.JSONTime(t))
 }
 
 func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
@@ -139,7 +136,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
 		}
 		if e.Message != nil {
-			if value, err := json.Marshal(e.Message); err == nil {
+			m := *e.Message // its times as every JSON time: milliseconds
+			m.ReceivedDateTime, m.SentDateTime = m.ReceivedDateTime.Truncate(time.Millisecond), m.SentDateTime.Truncate(time.Millisecond)
+			if value, err := json.Marshal(m); err == nil {
 				leading = append(leading, [2]string{"message", string(value)})
 			}
 		}
@@ -157,6 +156,10 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 		}
 		if e.TokensValid != nil {
 			leading = append(leading, [2]string{"tokensValid", strconv.FormatBool(*e.TokensValid)})
+		}
+		if expiry := n.SubscriptionExpirationDateTime; expiry != "" {
+			// Graph's seven fractional digits, as every JSON time: milliseconds.
+			leading = append(leading, [2]string{"subscriptionExpirationDateTime", strconv.Quote(iostreams.JSONTimeOf(expiry))})
 		}
 		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}
@@ -187,16 +190,15 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 		if e.ReplyErr != nil {
 			replyError = e.ReplyErr.Error()
 		}
-		line, _ := json.Marshal(struct {
-			Type           string `json:"type"`
+		line, _ := iostreams.AppendJSONLine(buf, "teams", struct {
 			ReceivedAt     string `json:"receivedAt"`
 			From           string `json:"from"`
 			Text           string `json:"text"`
 			ConversationID string `json:"conversationId"`
 			Reply          string `json:"reply"`
 			ReplyError     string `json:"replyError,omitempty"`
-		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
-		return append(append(buf, line...), '\n')
+		}{iostreams.JSONTime(e.ReceivedAt), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
+		return line
 	}
 	cs := r.io.OutScheme()
 	// One line per message: long texts and replies are cut (-o json has them whole).

@@ -126,7 +126,8 @@ func eventRun(ctx context.Context, o *EventOptions) error {
 	if who == "" {
 		who = profile.Username
 	}
-	line := EventCreated{Type: "event-created", ID: created.ID, User: who, Subject: subject, Start: start, End: end}
+	// Times in JSON carry at most milliseconds, whatever --start said.
+	line := EventCreated{Type: "event-created", ID: created.ID, User: who, Subject: subject, Start: start.UTC().Truncate(time.Millisecond), End: end.UTC().Truncate(time.Millisecond)}
 	if o.JSON() {
 		return json.NewEncoder(o.IO.Out).Encode(line)
 	}
