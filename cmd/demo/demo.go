@@ -282,7 +282,7 @@ func (r *run) observe(e listener.Event) error {
 // sendMails sends mail to the signed-in user through Graph's sendMail (what
 // hookctl trigger mail does) and waits for each notification line.
 func (r *run) sendMails(ctx context.Context) error {
-	r.say(fmt.Sprintf("Sending %d mails to %s with Graph's sendMail…", r.opts.Mails, r.user))
+	r.say(fmt.Sprintf("Sending %s to %s with Graph's sendMail…", iostreams.Plural(r.opts.Mails, "mail"), r.user))
 	client, err := r.factory.GraphClient()
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func (r *run) sendMails(ctx context.Context) error {
 			return err
 		}
 	}
-	r.say(fmt.Sprintf("All %d mails arrived, each read back from Graph (--fetch).", r.opts.Mails))
+	r.say(fmt.Sprintf("All %s arrived, each read back from Graph (--fetch).", iostreams.Plural(r.opts.Mails, "mail")))
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 func runDemo(t *testing.T, args ...string) (code int, stdout, stderr, stateDir string) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
+	ios.SetWidth(200) // a wide terminal: the pretty lines keep their whole subjects
 	stateDir = filepath.Join(t.TempDir(), "state")
 	env := map[string]string{"HOOKCTL_STATE_DIR": stateDir, "HOOKCTL_CONFIG_DIR": t.TempDir()}
 	f := &factory.Factory{

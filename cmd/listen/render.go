@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -164,17 +165,43 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}
 	cs := r.io.OutScheme()
-	clock := cs.Gray(e.ReceivedAt.Local().Format("15:04:05"))
+	width := r.io.TerminalWidth()
+	clock := e.ReceivedAt.Local().Format("15:04:05")
+	sub := printable(short(n.SubscriptionID))
 	if e.Lifecycle {
-		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(printable(n.LifecycleEvent))), cs.Cyan(printable(short(n.SubscriptionID))))
-		if n.SubscriptionExpirationDateTime != "" {
-			line += cs.Gray("  expires " + printable(n.SubscriptionExpirationDateTime))
+		event := printable(n.LifecycleEvent)
+		line := fmt.Sprintf("%s  %s  %s  sub %s", cs.Gray(clock), cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(event)), cs.Cyan(sub))
+		if expires := expiresText(n.SubscriptionExpirationDateTime, e.ReceivedAt); expires != "" {
+			line += cs.Gray("  " + expires)
 		}
 		return append(append(buf, line...), '\n')
 	}
-	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
-	line += prettyExtra(cs, e)
+	// The headline takes the columns the fixed parts leave.
+	changeType := fmt.Sprintf("%-8s", printable(n.ChangeType))
+	fixed := len(clock) + len("  notification  ") + utf8.RuneCountInString(changeType) + len("    sub ") + utf8.RuneCountInString(sub)
+	if e.Resynced {
+		fixed += len("  resynced")
+	}
+	what := iostreams.Truncate(headline(e), max(width-fixed, previewMinimum))
+	line := fmt.Sprintf("%s  %s  %s  %s  sub %s", cs.Gray(clock), cs.Green("notification"), changeType, what, cs.Cyan(sub))
+	line += prettyExtra(cs, e, width)
 	return append(append(buf, line...), '\n')
+}
+
+// expiresText is a lifecycle notification's subscriptionExpirationDateTime
+// for a person: "expires in 6d 23h" (Graph's raw text when it is not a time).
+func expiresText(raw string, now time.Time) string {
+	if raw == "" {
+		return ""
+	}
+	expiry, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return "expires " + printable(raw)
+	}
+	if left := shared.TimeLeft(expiry, now); left != "expired" {
+		return "expires in " + left
+	}
+	return "expired"
 }
 
 // teamsTextLimit caps a Teams message's text and reply in pretty mode.
@@ -294,7 +321,7 @@ func (r *renderer) statusLine(e listener.Event) string {
 	case listener.Draining:
 		line := fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left", es.WarningIcon(), e.Grace)
 		if e.ForwardsPending > 0 {
-			line += fmt.Sprintf("\n%s %d forward(s) still pending: the next hookctl listen with the same journal delivers them", es.WarningIcon(), e.ForwardsPending)
+			line += fmt.Sprintf("\n%s %s still pending: the next hookctl listen with the same journal delivers them", es.WarningIcon(), iostreams.Plural(e.ForwardsPending, "forward"))
 		}
 		return line
 	}
@@ -317,8 +344,8 @@ func (r *renderer) summary(e listener.Summary) {
 		droppedText += " (" + strings.Join(reasons, ", ") + ")"
 	}
 	if e.Pending > 0 && stats.ForwardPending+stats.ForwardFailures > 0 {
-		r.note(fmt.Sprintf("%s %d collection(s) not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
-			r.io.ErrScheme().WarningIcon(), e.Pending))
+		r.note(fmt.Sprintf("%s %s not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
+			r.io.ErrScheme().WarningIcon(), iostreams.Plural(e.Pending, "collection")))
 	}
 	line := fmt.Sprintf("hookctl listen: received %d, emitted %d, dropped %s, forwarded %d, forward failures %d, pending %d",
 		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, e.Pending)
