@@ -15,11 +15,13 @@ import (
 )
 
 // jsonLinesScript runs, against the emulator, every command that prints JSON
-// lines, each into a file of its own name under out/.
+// lines, each into a file of its own name under out/ (REPO is the clone).
 const jsonLinesScript = `mkdir out
 hookctl version -o json > out/version
 hookctl whoami -o json > out/whoami
 hookctl whoami --all -o json > out/whoami-all
+hookctl connector lint REPO/testdata/connectors/github.swagger.json --properties REPO/testdata/connectors/github.apiProperties.json -o json > out/connector-lint
+hookctl connector triggers REPO/testdata/connectors/github.swagger.json -o json > out/connector-triggers
 hookctl listen --subscribe inbox --fetch --tunnel none --count 3 -o json > out/listen 2>listen.err &
 until grep -q '"type":"subscribed"' out/listen; do kill -0 $! || { cat listen.err; exit 1; }; sleep 0.2; done
 hookctl trigger mail --count 2 -o json > out/trigger-mail
@@ -45,12 +47,17 @@ func TestEveryJSONLineHasATypeAndMillisecondTimes(t *testing.T) {
 	}
 	bin := filepath.Dir(clitest.Binary(t))
 	home := t.TempDir()
-	code, output := runScript(t, bin, home, home, signIn+jsonLinesScript)
+	repo, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := strings.ReplaceAll(jsonLinesScript, "REPO", repo)
+	code, output := runScript(t, bin, home, home, signIn+script)
 	if code != 0 {
 		t.Fatalf("the script failed (exit %d):\n%s", code, output)
 	}
 	files, err := filepath.Glob(filepath.Join(home, "out", "*"))
-	if err != nil || len(files) < 11 {
+	if err != nil || len(files) < 13 {
 		t.Fatalf("outputs: %v (%v)", files, err)
 	}
 	for _, file := range files {
