@@ -22,9 +22,12 @@ hookctl whoami -o json > out/whoami
 hookctl whoami --all -o json > out/whoami-all
 hookctl connector lint REPO/testdata/connectors/github.swagger.json --properties REPO/testdata/connectors/github.apiProperties.json -o json > out/connector-lint
 hookctl connector triggers REPO/testdata/connectors/github.swagger.json -o json > out/connector-triggers
-hookctl listen --subscribe inbox --fetch --tunnel none --count 3 -o json > out/listen 2>listen.err &
+export TEAMS_KEY=$(head -c 32 /dev/urandom | base64)
+hookctl listen --subscribe inbox --fetch --tunnel none --teams-secret-env TEAMS_KEY --count 4 -o json > out/listen 2>listen.err &
 until grep -q '"type":"subscribed"' out/listen; do kill -0 $! || { cat listen.err; exit 1; }; sleep 0.2; done
 hookctl trigger mail --count 2 -o json > out/trigger-mail
+teams=$(sed -n 's/.*"teamsUrl":"\([^"]*\)".*/\1/p' out/listen)
+hookctl send teams --to "$teams" --secret-env TEAMS_KEY --text "deploy staging" -o json > out/send-teams
 sub=$(sed -n 's/.*"type":"subscribed","subscriptionId":"\([^"]*\)".*/\1/p' out/listen)
 hookctl subscriptions list -o json > out/subscriptions-list
 hookctl subscriptions show "$sub" -o json > out/subscriptions-show
@@ -57,8 +60,13 @@ func TestEveryJSONLineHasATypeAndMillisecondTimes(t *testing.T) {
 		t.Fatalf("the script failed (exit %d):\n%s", code, output)
 	}
 	files, err := filepath.Glob(filepath.Join(home, "out", "*"))
-	if err != nil || len(files) < 13 {
+	if err != nil || len(files) < 14 {
 		t.Fatalf("outputs: %v (%v)", files, err)
+	}
+	// listen's lines include each kind of event the checker must see.
+	if listened, _ := os.ReadFile(filepath.Join(home, "out", "listen")); !strings.Contains(string(listened), `"type":"teams"`) ||
+		!strings.Contains(string(listened), `"lifecycleEvent":"missed"`) || !strings.Contains(string(listened), `"message":{`) {
+		t.Errorf("listen printed less than a fetched notification, a lifecycle event and a Teams message:\n%s", listened)
 	}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
