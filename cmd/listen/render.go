@@ -228,12 +228,20 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 		return line
 	}
 	cs := r.io.OutScheme()
-	// One line per message: long texts and replies are cut (-o json has them whole).
-	reply := cs.Gray("↩ " + truncate(printable(e.Reply), teamsTextLimit))
-	if e.ReplyErr != nil {
-		reply = cs.Red("↩ " + printable(e.Reply))
+	// One line per message, within the terminal's width: the text takes what
+	// the reply leaves it, the reply at most a third (-o json has them whole).
+	clock, sender := e.ReceivedAt.Local().Format("15:04:05"), truncate(printable(from), 40)
+	text, reply := truncate(printable(e.Activity.PlainText()), teamsTextLimit), printable(e.Reply)
+	room := r.io.TerminalWidth() - len(clock) - len("  teams  ") - utf8.RuneCountInString(sender) - len(": ") - len("  ↩ ")
+	if e.ReplyErr == nil {
+		reply = iostreams.Truncate(reply, max(room/3, previewMinimum))
 	}
-	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(printable(from)), truncate(printable(e.Activity.PlainText()), teamsTextLimit), reply)
+	text = iostreams.Truncate(text, max(room-utf8.RuneCountInString(reply), previewMinimum))
+	replyColor := cs.Gray
+	if e.ReplyErr != nil {
+		replyColor = cs.Red // the whole failure
+	}
+	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(clock), cs.Magenta("teams"), cs.Bold(sender), text, replyColor("↩ "+reply))
 	return append(append(buf, line...), '\n')
 }
 

@@ -13,9 +13,12 @@ import (
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/receiver"
+	"github.com/hookctl/hookctl/pkg/teams"
 )
 
-// TestNotificationLinesFitTheWidth renders each kind of notification line at
+// TestNotificationLinesFitTheWidth renders each kind of notification line (and
+// Teams message line) at
 // 80 and 120 columns against golden files: no line is wider than the
 // terminal, the fetched subject replaces the resource path, and times are
 // the local clock and "expires in 6d 23h", never Graph's raw fractions.
@@ -39,11 +42,24 @@ func TestNotificationLinesFitTheWidth(t *testing.T) {
 		{ReceivedAt: at, Notification: plain, FetchError: "message not found (deleted or moved before it was read): Graph: 404 Not Found"},
 		{ReceivedAt: at, Notification: lifecycle, Lifecycle: true},
 	}
+	activity, err := teams.ParseActivity([]byte(`{"type":"message","text":"<at>hookctl</at> deploy the release branch to staging, then run the smoke tests and tell me how it went","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamsEvents := []receiver.TeamsEvent{
+		{ReceivedAt: at, Activity: activity, Reply: "Received by hookctl."},
+		{ReceivedAt: at, Activity: activity, Reply: "Deploying release/2.4 to staging now; the smoke tests follow and I will post their results in this thread."},
+	}
 	for _, width := range []int{80, 120} {
 		ios, _, out, _ := iostreams.Test()
 		ios.SetWidth(width)
 		r := newRenderer(ios, false, nil)
 		for _, e := range events {
+			if err := r.Consume(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, e := range teamsEvents {
 			if err := r.Consume(e); err != nil {
 				t.Fatal(err)
 			}
