@@ -21,6 +21,7 @@ import (
 	connectorcmd "github.com/hookctl/hookctl/cmd/connector"
 	"github.com/hookctl/hookctl/cmd/demo"
 	emulatorcmd "github.com/hookctl/hookctl/cmd/emulator"
+	"github.com/hookctl/hookctl/cmd/events"
 	"github.com/hookctl/hookctl/cmd/listen"
 	"github.com/hookctl/hookctl/cmd/login"
 	"github.com/hookctl/hookctl/cmd/logout"
@@ -221,7 +222,7 @@ func NewCmdRoot(f *factory.Factory) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("webhooks", listen.NewCmdListen(f, nil), send.NewCmdSend(f), verify.NewCmdVerify(f), connectorcmd.NewCmdConnector(f))
+	add("webhooks", listen.NewCmdListen(f, nil), events.NewCmdEvents(f), send.NewCmdSend(f), verify.NewCmdVerify(f), connectorcmd.NewCmdConnector(f))
 	add("graph", subscribe.NewCmdSubscribe(f, nil), subscriptions.NewCmdSubscriptions(f), trigger.NewCmdTrigger(f))
 	add("auth", login.NewCmdLogin(f, nil), logout.NewCmdLogout(f, nil), whoami.NewCmdWhoami(f, nil), token.NewCmdToken(f, nil))
 	add("offline", demo.NewCmdDemo(f, nil), emulatorcmd.NewCmdEmulator(f, nil))

@@ -48,6 +48,8 @@ type Options struct {
 	Version string
 	Mails   int
 	Timeout time.Duration
+	// EventHub shows the Event Hubs flow instead (eventhub.go).
+	EventHub bool
 }
 
 // NewCmdDemo builds `hookctl demo`. runF replaces demoRun in tests.
@@ -72,6 +74,7 @@ func NewCmdDemo(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 		Example: heredoc.Doc(`
 			  $ go run . demo
 			  $ hookctl demo -o json | jq -c 'select(.message) | .message.subject'
+			  $ hookctl demo --event-hub    # two listeners sharing an Event Hubs hub (docs/scale.md)
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +90,7 @@ func NewCmdDemo(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&opts.Mails, "mails", DefaultMails, "how many mails to send")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up (exit 5) if the demo has not finished in this time")
+	cmd.Flags().BoolVar(&opts.EventHub, "event-hub", false, "show Event Hubs instead: two listeners in one consumer group share the hub, one stops, the other takes over")
 	return cmd
 }
 
@@ -137,6 +141,13 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 
 	if err := r.signIn(ctx); err != nil {
 		return err
+	}
+	if opts.EventHub {
+		if err := r.hubDemo(ctx); err != nil {
+			return err
+		}
+		r.say(fmt.Sprintf("Done in %.1fs.", time.Since(started).Seconds()))
+		return nil
 	}
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()

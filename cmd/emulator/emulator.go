@@ -20,6 +20,7 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/emulator/hubsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/iostreams"
@@ -28,6 +29,9 @@ import (
 
 // DefaultAddr is loopback only; 8443 is what docs and examples use.
 const DefaultAddr = "127.0.0.1:8443"
+
+// DefaultEventHubAddr is Event Hubs' Kafka port, on loopback.
+const DefaultEventHubAddr = "127.0.0.1:9093"
 
 // Options are every input of `hookctl emulator`.
 type Options struct {
@@ -52,6 +56,13 @@ type Options struct {
 	RetryAfter        time.Duration
 	DropRate          float64
 	DuplicateRate     float64
+
+	// Event Hubs stand-in.
+	EventHubAddr       string
+	EventHubPartitions int
+	// EventHubAnyPort: --event-hub-addr is the default, so a taken port
+	// is no reason to fail.
+	EventHubAnyPort bool
 
 	// Ready, when set, is called with the running emulator once the settings
 	// are printed (tests use it to drive the emulator and stop it).
@@ -106,6 +117,7 @@ func NewCmdEmulator(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 			opts.Logger = f.Logger()
 			opts.Secrets = f.Secrets
 			opts.StateFile = stateFile(f, opts.StateFile)
+			opts.EventHubAnyPort = !cmd.Flags().Changed("event-hub-addr")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -138,6 +150,8 @@ func addServeFlags(fl *pflag.FlagSet, opts *Options) {
 	fl.DurationVar(&opts.RetryAfter, "retry-after", time.Second, "fault: Retry-After of throttled answers (rounded up to whole seconds)")
 	fl.Float64Var(&opts.DropRate, "drop-rate", 0, "fault: share of notifications dropped, each followed by a missed lifecycle event (0 to 1)")
 	fl.Float64Var(&opts.DuplicateRate, "duplicate-rate", 0, "fault: share of notification POSTs delivered twice (0 to 1)")
+	fl.StringVar(&opts.EventHubAddr, "event-hub-addr", DefaultEventHubAddr, "address of the Event Hubs stand-in, a Kafka endpoint like Event Hubs' port 9093 (default: a free port if 9093 is taken)")
+	fl.IntVar(&opts.EventHubPartitions, "event-hub-partitions", hubsim.DefaultPartitions, "partitions of the emulator's event hub")
 }
 
 // stateFile is --state, or the emulator's state file in the state directory.
@@ -172,6 +186,9 @@ func (o *Options) validate() error {
 	default:
 		return exitcode.Usagef("--throttle-status must be 429, 503 or 504, not %d", o.ThrottleStatus)
 	}
+	if o.EventHubPartitions < 1 || o.EventHubPartitions > 32 {
+		return exitcode.Usagef("--event-hub-partitions must be between 1 and 32 (Event Hubs' standard tier), not %d", o.EventHubPartitions)
+	}
 	if o.RetryAfter <= 0 {
 		return exitcode.Usagef("--retry-after must be positive, not %s", o.RetryAfter)
 	}
@@ -202,6 +219,7 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 		StateFile:   opts.StateFile,
 		AutoApprove: opts.AutoApprove,
 		Logger:      opts.Logger,
+		EventHub:    emulator.EventHubOptions{Addr: opts.EventHubAddr, Partitions: opts.EventHubPartitions, AnyPortIfTaken: opts.EventHubAnyPort},
 		Graph: graphsim.Config{
 			RetryBase:         opts.RetryBase,
 			BatchWindow:       opts.BatchWindow,
@@ -230,6 +248,10 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	if opts.Secrets != nil {
 		// Printed on purpose below (the user asked for the settings); kept out of logs.
 		opts.Secrets.Add(e.ClientSecret)
+		if e.Hub != nil {
+			opts.Secrets.Add(e.Hub.ConnectionString)
+			opts.Secrets.Add(e.Hub.Key())
+		}
 	}
 	settings := e.Settings()
 	switch {
@@ -292,8 +314,17 @@ func printJSON(w io.Writer, s emulator.Settings) error {
 func printEnv(w io.Writer, s emulator.Settings, pid int) error {
 	_, err := fmt.Fprintf(w, "export HOOKCTL_AUTHORITY=%s\nexport HOOKCTL_GRAPH_URL=%s\nexport HOOKCTL_CA_FILE=%s\nexport HOOKCTL_CLIENT_ID=%s\nexport HOOKCTL_EMULATOR_URL=%s\nexport HOOKCTL_EMULATOR_PID=%d\n",
 		shellQuote(s.Authority), shellQuote(s.GraphURL), shellQuote(s.CAFile), shellQuote(s.PublicClient.ClientID), shellQuote(s.URL), pid)
+	if err == nil && s.EventHub != nil {
+		// The name `hookctl listen --event-hub-env` is given; the test
+		// tenant's hub secret, like the client secret printed with the settings.
+		_, err = fmt.Fprintf(w, "export %s=%s\n", EventHubEnv, shellQuote(s.EventHub.ConnectionString))
+	}
 	return err
 }
+
+// EventHubEnv is the variable --env sets to the emulator's hub connection
+// string: `hookctl listen --event-hub-env HOOKCTL_EMULATOR_EVENT_HUB`.
+const EventHubEnv = "HOOKCTL_EMULATOR_EVENT_HUB"
 
 // shellQuote single-quotes a value for POSIX shells when it needs it.
 func shellQuote(v string) string {
@@ -318,6 +349,10 @@ func printPretty(streams *iostreams.IOStreams, s emulator.Settings, autoApprove 
 	row("  client secret", s.ConfidentialClient.ClientSecret)
 	if s.ConfidentialClient.CertificateFile != "" {
 		row("  certificate", s.ConfidentialClient.CertificateFile)
+	}
+	if hub := s.EventHub; hub != nil {
+		row("Event hub", fmt.Sprintf("%s/%s (%d partitions)", hub.Namespace, hub.Hub, hub.Partitions))
+		row("  connection string", hub.ConnectionString)
 	}
 	for i, u := range s.Users {
 		label := ""

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/emulator/hubsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
@@ -87,6 +88,12 @@ func TestJSONSettings(t *testing.T) {
 			ID                string `json:"id"`
 			UserPrincipalName string `json:"userPrincipalName"`
 		} `json:"users"`
+		EventHub *struct {
+			Namespace        string `json:"namespace"`
+			Hub              string `json:"hub"`
+			ConnectionString string `json:"connectionString"`
+			Partitions       int    `json:"partitions"`
+		} `json:"eventHub"`
 	}
 	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
 		t.Fatal(err)
@@ -111,6 +118,13 @@ func TestJSONSettings(t *testing.T) {
 	if strings.Contains(stderr, running.ClientSecret) {
 		t.Error("the client secret reached stderr")
 	}
+	if got.EventHub == nil || got.EventHub.Namespace != running.Hub.Namespace || got.EventHub.Hub != running.Hub.Name ||
+		got.EventHub.ConnectionString != running.Hub.ConnectionString || got.EventHub.Partitions != hubsim.DefaultPartitions {
+		t.Errorf("eventHub settings: %+v", got.EventHub)
+	}
+	if strings.Contains(stderr, running.Hub.Key()) {
+		t.Error("the event hub's key reached stderr")
+	}
 }
 
 func TestEnvLines(t *testing.T) {
@@ -123,7 +137,8 @@ func TestEnvLines(t *testing.T) {
 		"export HOOKCTL_CA_FILE='" + filepath.Join(filepath.Dir(state), "ca.pem") + "'\n" +
 		"export HOOKCTL_CLIENT_ID=" + running.PublicClientID + "\n" +
 		"export HOOKCTL_EMULATOR_URL=" + running.URL + "\n" +
-		"export HOOKCTL_EMULATOR_PID=" + strconv.Itoa(os.Getpid()) + "\n"
+		"export HOOKCTL_EMULATOR_PID=" + strconv.Itoa(os.Getpid()) + "\n" +
+		"export HOOKCTL_EMULATOR_EVENT_HUB='" + running.Hub.ConnectionString + "'\n"
 	if stdout != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
@@ -186,6 +201,8 @@ func TestPrettyBlock(t *testing.T) {
 		"Authority              " + running.Authority,
 		"CA file                " + running.CAFile,
 		"client secret        " + running.ClientSecret,
+		"Event hub              " + running.Hub.Namespace + "/hookctl (4 partitions)",
+		"connection string    " + running.Hub.ConnectionString,
 		"adele@contoso.example",
 		"megan@contoso.example",
 		"--auto-approve",

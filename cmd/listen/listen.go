@@ -65,8 +65,12 @@ type Options struct {
 
 	// SubscribeOptions are --subscribe, --fetch and the tunnel (subscribe.go).
 	SubscribeOptions
+	// EventHubOptions are the Event Hubs intake and --event-hub (eventhub.go).
+	EventHubOptions
 	// RichOptions are rich notifications' decryption and checks (rich.go).
 	RichOptions
+	// HistoryOptions are --history and the inspector (inspect.go).
+	HistoryOptions
 
 	// consumers see every event after the renderer (in-package tests).
 	consumers []listener.Consumer
@@ -148,6 +152,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 
 			# Against the emulator (see hookctl emulator), no tunnel needed
 			$ hookctl listen --subscribe inbox --fetch --tunnel none
+
+			# One of a group of listeners sharing an Azure Event Hubs hub (docs/scale.md)
+			$ hookctl listen --event-hub-env GRAPH_HUB --consumer-group graph-workers -o json
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -175,6 +182,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 			if err := resolveSubscribeEnv(f, opts); err != nil {
 				return err
 			}
+			if err := readEventHubEnv(f, cmd, opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -195,7 +205,9 @@ func NewCmdListen(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "exit 5 if --count events have not arrived (or, without --count, when this elapses)")
 	cmd.MarkFlagsMutuallyExclusive("teams-reply", "teams-reply-exec")
 	addSubscribeFlags(cmd, f, opts)
+	addEventHubFlags(cmd, opts)
 	addRichFlags(cmd, f, opts)
+	addHistoryFlags(cmd, opts)
 	return cmd
 }
 
@@ -209,11 +221,33 @@ func listenRun(ctx context.Context, opts *Options) error {
 	if err := opts.tokenConfig(ctx, &cfg); err != nil {
 		return err
 	}
-	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
-	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
-	l, err := listener.New(cfg)
+	site, err := opts.openInspector(&cfg)
 	if err != nil {
 		return err
+	}
+	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
+	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
+	var l *listener.Listener
+	if opts.eventHubMode() {
+		l, err = opts.eventHubJournal(func(path string) (*listener.Listener, error) {
+			cfg.JournalPath = path
+			return listener.New(cfg)
+		})
+	} else {
+		l, err = listener.New(cfg)
+	}
+	if err != nil {
+		if site != nil {
+			site.ln.Close()
+		}
+		return err
+	}
+	if site != nil {
+		stop, err := site.serve(l, opts)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	opts.warnAboutClientStates(cfg, l)
 	if opts.IO.IsStderrTTY() {
@@ -272,17 +306,23 @@ func (opts *Options) config() (listener.Config, error) {
 	if err := opts.subscribeConfig(&cfg); err != nil {
 		return cfg, err
 	}
+	if err := opts.eventHubConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	if err := opts.richConfig(&cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.JournalPath, err = opts.journalPath(); err != nil {
 		return cfg, err
 	}
+	if err := opts.historyConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	// Warnings only once every flag has passed: a usage error comes alone.
 	warn := opts.IO.ErrScheme().WarningIcon()
 	if !loopbackAddr(opts.Addr) {
 		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.\n", warn, opts.Addr)
-	} else if opts.loopbackNotice {
+	} else if opts.loopbackNotice && !opts.hubDelivery() && opts.connection == nil { // Graph writes to the hub, not here
 		who := "Graph"
 		if len(cfg.TeamsKeys) > 0 && len(cfg.ClientStates) == 0 && cfg.Subscribe == nil {
 			who = "Teams" // a Teams-only listener
@@ -314,7 +354,7 @@ func checkAddr(addr string) error {
 func (opts *Options) journalPath() (string, error) {
 	path := opts.JournalPath
 	if path == "" {
-		path = filepath.Join(opts.StateDir, "listen-"+addrFileName(opts.Addr)+".journal")
+		path = DefaultJournalPath(opts.StateDir, opts.Addr)
 		if err := config.EnsurePrivateDir(opts.StateDir); err != nil {
 			return "", fmt.Errorf("preparing the state directory: %w", err)
 		}
@@ -341,6 +381,13 @@ func (opts *Options) warnAboutClientStates(cfg listener.Config, l *listener.List
 		text = "no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others"
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), text)
+}
+
+// DefaultJournalPath is the journal of a listener on addr without
+// --journal: listen-<addr>.journal in the state directory. hookctl events
+// finds a listener's history by it.
+func DefaultJournalPath(stateDir, addr string) string {
+	return filepath.Join(stateDir, "listen-"+addrFileName(addr)+".journal")
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
+	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -70,6 +71,8 @@ func (r *renderer) Consume(e listener.Event) error {
 		r.subscription(e)
 	case listener.Summary:
 		r.summary(e)
+	case eventhub.Event:
+		r.hub(e)
 	default:
 		if line := r.statusLine(e); line != "" {
 			r.note(line)
@@ -120,7 +123,11 @@ func (r *renderer) ready(e listener.Ready) {
 			buf = fmt.Appendf(buf, "%s Listening on %s\n", cs.SuccessIcon(), cs.Bold("http://"+e.Addr))
 			buf = fmt.Appendf(buf, "  notificationUrl    %s\n", cs.Cyan(e.NotificationURL))
 			buf = fmt.Appendf(buf, "  lifecycleUrl       %s\n", cs.Cyan(e.LifecycleURL))
-			return fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			buf = fmt.Appendf(buf, "  Teams callback URL %s\n", cs.Cyan(e.TeamsURL))
+			if e.InspectURL != "" {
+				buf = fmt.Appendf(buf, "  inspector          %s\n", cs.Cyan(e.InspectURL))
+			}
+			return buf
 		}, true)
 	}
 }
@@ -133,6 +140,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	n := e.Notification
 	if r.json {
 		leading := [][2]string{{"type", strconv.Quote(e.Kind())}, {"receivedAt", timestamp(e.ReceivedAt)}}
+		if e.Replayed {
+			leading = append(leading, [2]string{"replayed", "true"})
+		}
 		if e.FetchError != "" {
 			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
 		}
@@ -182,6 +192,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	if e.Resynced {
 		fixed += len("  resynced")
 	}
+	if e.Replayed {
+		fixed += len("  (replayed)")
+	}
 	what := iostreams.Truncate(headline(e), max(width-fixed, previewMinimum))
 	line := fmt.Sprintf("%s  %s  %s  %s  sub %s", cs.Gray(clock), cs.Green("notification"), changeType, what, cs.Cyan(sub))
 	line += prettyExtra(cs, e, width)
@@ -224,7 +237,8 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 			ConversationID string `json:"conversationId"`
 			Reply          string `json:"reply"`
 			ReplyError     string `json:"replyError,omitempty"`
-		}{iostreams.JSONTime(e.ReceivedAt), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError})
+			Replayed       bool   `json:"replayed,omitempty"`
+		}{iostreams.JSONTime(e.ReceivedAt), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError, e.Replayed})
 		return line
 	}
 	cs := r.io.OutScheme()

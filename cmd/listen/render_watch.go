@@ -44,12 +44,15 @@ func headline(e listener.Notification) string {
 }
 
 // prettyExtra is what pretty mode appends to a notification line: a
-// "resynced" tag, then the fetched message's preview on a second line (or
+// "resynced" or "(replayed)" tag, then the fetched message's preview on a second line (or
 // why the resource could not be read), each line within width columns.
 func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification, width int) string {
 	var b strings.Builder
 	if e.Resynced {
 		b.WriteString("  " + cs.Yellow("resynced"))
+	}
+	if e.Replayed {
+		b.WriteString(cs.Gray("  (replayed)"))
 	}
 	const indent = "          "
 	room := max(width-len(indent), previewMinimum)

@@ -38,6 +38,7 @@ func TestNotificationLinesFitTheWidth(t *testing.T) {
 		{ReceivedAt: at, Notification: plain},
 		{ReceivedAt: at, Notification: plain, Message: msg},
 		{ReceivedAt: at, Notification: plain, Message: msg, Resynced: true},
+		{ReceivedAt: at, Notification: plain, Message: msg, Replayed: true},
 		{ReceivedAt: at, Notification: plain, Content: chat},
 		{ReceivedAt: at, Notification: plain, FetchError: "message not found (deleted or moved before it was read): Graph: 404 Not Found"},
 		{ReceivedAt: at, Notification: lifecycle, Lifecycle: true},

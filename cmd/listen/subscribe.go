@@ -94,7 +94,7 @@ func (opts *Options) subscribeConfig(cfg *listener.Config) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
-	if len(s.Subscribe) > 0 {
+	if len(s.Subscribe) > 0 && !opts.hubDelivery() { // Graph delivers to the hub, not here
 		if err := choice.CheckSubscribe(); err != nil {
 			return exitcode.New(exitcode.Usage, err)
 		}

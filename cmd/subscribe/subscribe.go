@@ -59,6 +59,9 @@ type Options struct {
 	TLSVersion                string
 	NotificationURLAppID      string
 	QueryOptions              string
+
+	// EventHub, EventHubVault and TenantDomain deliver to a hub (eventhub.go).
+	EventHub, EventHubVault, TenantDomain string
 }
 
 // noLifecycleURL is the --lifecycle-url value that sends none.
@@ -143,6 +146,9 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 			  # print the clientState too, for a receiver of your own
 			  $ hookctl subscribe inbox --notification-url https://hooks.example.com/graph --reveal -o json
 
+			  # Deliver to an Azure Event Hubs hub instead (read it with listen --event-hub-env; docs/scale.md)
+			  $ hookctl subscribe inbox --event-hub contoso-graph/notifications --tenant-domain contoso.onmicrosoft.com
+
 			  # a Teams channel's messages, with the message in each notification (encrypted)
 			  $ hookctl subscribe channel 8b081ef6-4792-4def-b2c9-c363a1bf41d5/19:general@thread.tacv2 \
 			      --include-resource-data --notification-url https://example.ngrok.app/notifications
@@ -174,6 +180,7 @@ func NewCmdSubscribe(f *factory.Factory, runF func(*Options) error) *cobra.Comma
 	fl.StringVar(&opts.EncryptionCertPasswordEnv, "encryption-cert-password-env", "", "environment variable holding the --encryption-cert .pfx password")
 	fl.StringVar(&opts.TLSVersion, "tls", "", "latest TLS version the endpoint supports: v1_0, v1_1, v1_2 or v1_3 (Graph's default: v1_2)")
 	fl.StringVar(&opts.NotificationURLAppID, "notification-url-app-id", "", "app id Graph issues validation tokens for (notificationUrlAppId)")
+	addEventHubFlags(cmd, opts)
 	fl.StringVar(&opts.QueryOptions, "query-options", "", "OData options Graph filters notifications with (notificationQueryOptions; Universal Print)")
 	return cmd
 }
@@ -202,10 +209,13 @@ func (o *Options) check(cmd *cobra.Command) error {
 	} else {
 		o.ChangeTypes = graph.DefaultChangeTypes(resource)
 	}
+	if err := o.eventHub(cmd); err != nil {
+		return err
+	}
 	if o.NotificationURL == "" {
 		return exitcode.Usagef("--notification-url is required: the HTTPS endpoint Graph will call\n  To run the endpoint, a tunnel and the subscription together, use `hookctl listen --subscribe %s`", o.Resource)
 	}
-	if err := shared.CheckURL("notification-url", o.NotificationURL); err != nil {
+	if err := checkNotificationURL(o.NotificationURL); err != nil {
 		return err
 	}
 	switch {

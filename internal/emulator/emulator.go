@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
+	"github.com/hookctl/hookctl/internal/emulator/hubsim"
 	"github.com/hookctl/hookctl/internal/emulator/idp"
 	"github.com/hookctl/hookctl/internal/emulator/pki"
 	"github.com/hookctl/hookctl/internal/emulator/tenant"
@@ -58,6 +59,9 @@ type Options struct {
 	DeviceCodeLifetime    time.Duration
 	DeviceCodeInterval    time.Duration
 	DeviceCodePollMinimum time.Duration
+
+	// EventHub shapes the Event Hubs stand-in.
+	EventHub EventHubOptions
 
 	// Graph holds the Graph service's knobs (batch window, retry base,
 	// faults, lifetimes...). Start sets its Tenant, Auth, DeliveryClient,
@@ -102,6 +106,8 @@ type Emulator struct {
 	Identity *idp.Server
 	// Graph is the Graph service: send mail, inject faults, inspect deliveries.
 	Graph *graphsim.Server
+	// Hub is the Event Hubs stand-in Graph delivers EventHub: subscriptions to.
+	Hub *hubsim.Hub
 
 	ca        *pki.CA
 	opts      Options
@@ -113,6 +119,7 @@ type Emulator struct {
 	stopSaving chan struct{}
 	saveMu     sync.Mutex
 	stateFile  string
+	hubKey     string // the Event Hubs stand-in's key, persisted
 	tempDir    bool
 	// lock is held on StateDir/emulator.lock from Start to Close: two
 	// emulators on one state directory would overwrite each other's keys
@@ -190,6 +197,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	e.Identity.Restore(st.Identity)
+	if err := e.startHub(ctx, st, serverCert); err != nil {
+		return nil, err
+	}
 	if err := e.startGraph(st); err != nil {
 		return nil, err
 	}
@@ -319,6 +329,7 @@ func (e *Emulator) startGraph(st *persisted) error {
 	// Receivers may sit behind this emulator's CA (an HTTPS listener of
 	// hookctl's) or a public one (a tunnel): trust both.
 	cfg.DeliveryClient = &http.Client{Transport: e.transport()}
+	cfg.EventHub = e.Hub
 	e.Graph = graphsim.New(cfg)
 	if len(st.Graph) == 0 {
 		return nil
@@ -391,6 +402,9 @@ func (e *Emulator) Close() error {
 func (e *Emulator) cleanup() {
 	if e.Graph != nil {
 		e.Graph.Close()
+	}
+	if e.Hub != nil {
+		e.Hub.Close()
 	}
 	switch {
 	case e.server != nil:

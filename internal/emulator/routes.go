@@ -53,6 +53,8 @@ type Settings struct {
 	PublicClient       PublicClient       `json:"publicClient"`
 	ConfidentialClient ConfidentialClient `json:"confidentialClient"`
 	Users              []SettingsUser     `json:"users"`
+	// EventHub is the Event Hubs stand-in (nil when it is off).
+	EventHub *EventHubSettings `json:"eventHub,omitempty"`
 }
 
 // PublicClient names the seeded public client app.
@@ -86,6 +88,7 @@ func (e *Emulator) Settings() Settings {
 	if !e.tempDir {
 		s.StateDir = e.StateDir
 	}
+	s.EventHub = e.eventHubSettings()
 	for _, u := range e.Users {
 		s.Users = append(s.Users, SettingsUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName})
 	}

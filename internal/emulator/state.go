@@ -29,6 +29,9 @@ type persisted struct {
 	// on first start unless the seed sets them.
 	ClientSecrets map[string]string `json:"clientSecrets"`
 	Identity      idp.State         `json:"identity"`
+	// EventHubKey is the Event Hubs stand-in's shared access key, kept so
+	// that its connection string survives a restart on the same port.
+	EventHubKey string `json:"eventHubKey,omitempty"`
 	// Graph is the Graph service's own snapshot, opaque here.
 	Graph json.RawMessage `json:"graph,omitempty"`
 }
@@ -62,7 +65,7 @@ func (e *Emulator) saveState() error {
 	}
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
-	st := persisted{Version: 1, ClientSecrets: map[string]string{}, Identity: e.Identity.Snapshot()}
+	st := persisted{Version: 1, ClientSecrets: map[string]string{}, Identity: e.Identity.Snapshot(), EventHubKey: e.hubKey}
 	for _, app := range e.Tenant.Apps {
 		if app.Secret != "" {
 			st.ClientSecrets[app.ClientID] = app.Secret

@@ -200,7 +200,7 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 	}
 	if err := lockFile(file); err != nil {
 		file.Close()
-		return nil, nil, fmt.Errorf("journal %s is in use by another hookctl process (%v); stop it or pass --journal with another file", path, err)
+		return nil, nil, fmt.Errorf("journal %s is in use by another hookctl process (%w); stop it or pass --journal with another file", path, err)
 	}
 	j := &Journal{
 		path:    path,

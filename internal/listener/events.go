@@ -46,6 +46,8 @@ type Ready struct {
 	NotificationURL string `json:"notificationUrl"`
 	LifecycleURL    string `json:"lifecycleUrl"`
 	TeamsURL        string `json:"teamsUrl"`
+	// InspectURL is the inspector page (listen --inspect; "" without).
+	InspectURL string `json:"inspectUrl,omitempty"`
 	// Replaying counts collections an earlier run left in the journal.
 	Replaying int `json:"-"`
 }
@@ -61,6 +63,9 @@ type Notification struct {
 	Lifecycle bool
 	// Resynced marks a change a resync found that Graph had not delivered.
 	Resynced bool
+	// Replayed marks a notification sent again on purpose (hookctl events
+	// replay, the inspector's Replay button); it bypassed duplicate detection.
+	Replayed bool
 	// Message is the changed message (--fetch), or FetchError why it could
 	// not be read. Both are empty when nothing was fetched.
 	Message    *graph.Message

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/fetcher"
+	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/internal/logging"
@@ -60,8 +61,12 @@ type Config struct {
 	Opener Opener
 	// PublicURL, when set, is the base URL printed and subscribed with.
 	PublicURL string
+	// InspectURL, when set, is announced in Ready (the inspector page).
+	InspectURL string
 	// JournalPath is the journal file; its directory must exist.
 	JournalPath string
+	// History, when set, keeps every request received (internal/history).
+	History *History
 
 	// ClientStates are accepted for any subscription.
 	ClientStates []string
@@ -93,6 +98,9 @@ type Config struct {
 	// Subscribe, when set, makes subscriptions once the socket answers.
 	Subscribe *Subscriptions
 
+	// Intakes are sources of collections besides the socket (Event Hubs).
+	Intakes []Intake
+
 	// Consumers receive every event, in this order.
 	Consumers []Consumer
 	// Secrets receives every clientState in use (nil: none registered).
@@ -119,6 +127,9 @@ type Subscriptions struct {
 	Keep bool
 	// Profile is recorded with each subscription in Store.
 	Profile string
+	// NotificationURL, when set, is both URLs of every subscription (an
+	// EventHub: URL, whose hub an Intake reads) instead of the socket's.
+	NotificationURL string
 	// IncludeResourceData makes rich subscriptions, encrypted with
 	// EncryptionCertificate (base64 DER) under EncryptionCertificateID.
 	IncludeResourceData     bool
@@ -144,6 +155,7 @@ type Listener struct {
 	follow   *storeFollower // nil without a Store
 	fetcher  *fetcher.Fetcher
 	manager  atomic.Pointer[submanager.Manager] // set once subscribing starts
+	history  *historyRecorder                   // nil without Config.History
 
 	compactionFailures int
 	compactionMu       sync.Mutex
@@ -203,13 +215,24 @@ func New(cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	cfg.Logger.Debug("journal opened", "path", cfg.JournalPath, "pending", len(l.replay))
+	if cfg.History != nil {
+		store, err := history.Open(cfg.History.Path, history.Options{Retention: cfg.History.Retention, Now: cfg.Now, Warn: func(err error) { l.warn(err.Error()) }})
+		if err != nil {
+			_ = l.journal.Close()
+			l.closeFetcher()
+			return nil, err
+		}
+		// Last in the fan-out, and it only queues: it delays no one.
+		l.history = newHistoryRecorder(store, len(cfg.ForwardTo), l.warn)
+		l.pipeline.consumers = append(l.pipeline.consumers, l.history)
+	}
 	var accepted func(*notification.Collection)
 	if l.fetcher != nil {
 		accepted = func(c *notification.Collection) { l.fetcher.PrefetchCollection(c, l.states) }
 	}
 	l.receiver, err = receiver.New(receiver.Options{
 		ClientStates:      l.states,
-		Store:             l.journal,
+		Store:             l.store(),
 		Reporter:          l.pipeline,
 		ForwardTo:         cfg.ForwardTo,
 		ForwardMinBackoff: cfg.seams.forwardMinBackoff,
@@ -220,6 +243,7 @@ func New(cfg Config) (*Listener, error) {
 	})
 	if err != nil {
 		_ = l.journal.Close()
+		l.closeHistory()
 		l.closeFetcher()
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("--forward-to: %w", err))
 	}
@@ -236,6 +260,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	if err != nil {
 		l.closeReceiver()
 		l.closeJournal()
+		l.closeHistory()
 		return err
 	}
 	_ = l.pipeline.emit(ready)
@@ -261,17 +286,19 @@ func (l *Listener) Run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 
+	intakes := l.startIntakes(ctx)
 	result := l.subscribe(ctx, ready)
 	if result == nil {
-		result = l.wait(ctx, served)
+		result = l.wait(ctx, served, intakes.failed)
 	}
 	l.unsubscribe()
+	intakes.stop()
 	l.drain(server, ln, conns)
 	return result
 }
 
 // wait blocks until the run must stop and says why (nil: a normal stop).
-func (l *Listener) wait(ctx context.Context, served <-chan error) error {
+func (l *Listener) wait(ctx context.Context, served, intakeFailed <-chan error) error {
 	var timeout <-chan time.Time
 	if l.cfg.Timeout > 0 {
 		timer := time.NewTimer(l.cfg.Timeout)
@@ -290,6 +317,8 @@ func (l *Listener) wait(ctx context.Context, served <-chan error) error {
 		return exitcode.TimedOut(fmt.Errorf("--timeout %s elapsed", l.cfg.Timeout))
 	case err := <-served:
 		return fmt.Errorf("the receiver stopped: %w", err)
+	case err := <-intakeFailed:
+		return err
 	}
 }
 
@@ -318,6 +347,7 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 		NotificationURL: base + receiver.NotificationsPath,
 		LifecycleURL:    base + receiver.LifecyclePath,
 		TeamsURL:        base + receiver.TeamsPath,
+		InspectURL:      l.cfg.InspectURL,
 		Replaying:       len(l.replay),
 	}, nil
 }
@@ -325,15 +355,19 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 // handler is the receiver, behind a look at the subscription store for
 // clientStates of subscriptions made while the run goes on.
 func (l *Listener) handler() http.Handler {
-	if l.follow == nil {
-		return l.receiver
+	var h http.Handler = l.receiver
+	if l.follow != nil {
+		h = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
+				l.follow.refresh()
+			}
+			l.receiver.ServeHTTP(rw, req)
+		})
 	}
-	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
-			l.follow.refresh()
-		}
-		l.receiver.ServeHTTP(rw, req)
-	})
+	if l.history != nil {
+		h = l.recordRequests(h)
+	}
+	return h
 }
 
 // drain stops intake, finishes in-flight work within ShutdownGrace and
@@ -366,6 +400,17 @@ func (l *Listener) drain(server *http.Server, ln net.Listener, conns *newConns) 
 	l.compactionMu.Unlock()
 	_ = l.pipeline.emit(Summary{Stats: stats, Pending: l.journal.Pending(), CompactionFailures: failures})
 	_ = l.pipeline.Flush()
+	l.closeHistory()
+}
+
+// closeHistory writes what the history has queued and closes it.
+func (l *Listener) closeHistory() {
+	if l.history == nil {
+		return
+	}
+	if err := l.history.close(); err != nil && !errors.Is(err, journal.ErrClosed) {
+		l.warn(fmt.Sprintf("closing the history: %v", err))
+	}
 }
 
 // warn emits a status line.

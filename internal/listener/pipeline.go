@@ -40,9 +40,9 @@ type pipeline struct {
 func (p *pipeline) Report(e receiver.Event) error {
 	switch e := e.(type) {
 	case receiver.NotificationEvent:
-		return p.notification(Notification{ReceivedAt: e.ReceivedAt, EventID: e.EventID, Notification: e.Notification})
+		return p.notification(Notification{ReceivedAt: e.ReceivedAt, EventID: e.EventID, Notification: e.Notification, Replayed: e.Replayed})
 	case receiver.LifecycleEvent:
-		return p.notification(Notification{ReceivedAt: e.ReceivedAt, EventID: e.EventID, Notification: e.Notification, Lifecycle: true})
+		return p.notification(Notification{ReceivedAt: e.ReceivedAt, EventID: e.EventID, Notification: e.Notification, Lifecycle: true, Replayed: e.Replayed})
 	case receiver.TeamsEvent:
 		// From a request goroutine, outside the receiver's flushing: flush now.
 		if !p.count.take() {

@@ -23,12 +23,16 @@ func (l *Listener) subscribe(ctx context.Context, ready Ready) error {
 	if sub.ClientState != "" && l.cfg.Secrets != nil {
 		l.cfg.Secrets.Add(sub.ClientState)
 	}
+	notificationURL, lifecycleURL := ready.NotificationURL, ready.LifecycleURL
+	if sub.NotificationURL != "" {
+		notificationURL, lifecycleURL = sub.NotificationURL, sub.NotificationURL
+	}
 	manager := submanager.New(submanager.Options{
 		Graph:           l.cfg.Graph,
 		Store:           l.cfg.Store,
 		ClientStates:    l.states,
-		NotificationURL: ready.NotificationURL,
-		LifecycleURL:    ready.LifecycleURL,
+		NotificationURL: notificationURL,
+		LifecycleURL:    lifecycleURL,
 		ChangeTypes:     sub.ChangeTypes,
 		Lifetime:        sub.Lifetime,
 		ClientState:     sub.ClientState,

@@ -68,8 +68,8 @@ func (s *Subscription) validateNew() error {
 	}
 	if s.NotificationURL == "" {
 		problems = append(problems, "notificationUrl is empty")
-	} else if u, err := url.Parse(s.NotificationURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		problems = append(problems, "notificationUrl must be an absolute https:// URL")
+	} else if u, err := url.Parse(s.NotificationURL); !IsEventHubURL(s.NotificationURL) && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")) {
+		problems = append(problems, "notificationUrl must be an absolute https:// URL (or an EventHub: URL)")
 	}
 	if s.ExpirationDateTime.IsZero() {
 		problems = append(problems, "expirationDateTime is not set")

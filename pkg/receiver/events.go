@@ -49,6 +49,8 @@ type NotificationEvent struct {
 	// X-Hookctl-Event-Id of forwarded copies).
 	EventID      string
 	Notification *notification.Notification
+	// Replayed marks a notification sent again on purpose (Replay).
+	Replayed bool
 }
 
 // LifecycleEvent is an accepted, verified lifecycle notification
@@ -57,6 +59,7 @@ type LifecycleEvent struct {
 	ReceivedAt   time.Time
 	EventID      string
 	Notification *notification.Notification
+	Replayed     bool
 }
 
 // TeamsEvent is a verified Teams outgoing-webhook message and the reply sent.
@@ -66,6 +69,8 @@ type TeamsEvent struct {
 	Reply      string
 	// ReplyErr is why the reply is an error text (command failed or timed out).
 	ReplyErr error
+	// Replayed marks a message sent again on purpose (ReplayTeams).
+	Replayed bool
 }
 
 // DroppedEvent is notifications of one collection that will not be printed

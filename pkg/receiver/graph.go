@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookctl/hookctl/pkg/forward"
 	"github.com/hookctl/hookctl/pkg/notification"
 )
 
@@ -48,16 +50,14 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		e := &entry{
 			route:       route,
 			receivedAt:  r.opts.Now(),
-			eventID:     newEventID(),
+			eventID:     NewEventID(),
 			contentType: req.Header.Get("Content-Type"),
 			body:        body,
 			collection:  collection,
 		}
-		e.data = e.encode()
 		// Not cancelled when the client hangs up: once written, the entry must
 		// also be queued here, or it would wait for the next start.
-		seq, err := r.opts.Store.Append(context.WithoutCancel(req.Context()), e.data)
-		if err != nil {
+		if err := r.accept(context.WithoutCancel(req.Context()), e); err != nil {
 			r.releaseQueue(int64(len(body)))
 			// 503 with Retry-After makes Graph back off and retry (for up to
 			// four hours), which is right when the disk failed us: nothing
@@ -69,14 +69,76 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			r.report(RejectedEvent{Route: route, Status: http.StatusServiceUnavailable, Reason: "could not record the notification durably: " + err.Error()})
 			return
 		}
-		e.seq = seq
-		r.stats.received.Add(int64(len(collection.Value)))
-		r.enqueue(e)
-		if r.opts.Accepted != nil {
-			r.opts.Accepted(collection)
-		}
+		// The event id lets whoever watches the exchange (the listener's
+		// history) find the events this request becomes.
+		w.Header().Set(forward.EventIDHeader, e.eventID)
 		w.WriteHeader(http.StatusAccepted)
 	}
+}
+
+// accept stores e and queues it for processing.
+func (r *Receiver) accept(ctx context.Context, e *entry) error {
+	e.data = e.encode()
+	seq, err := r.opts.Store.Append(ctx, e.data)
+	if err != nil {
+		return err
+	}
+	e.seq = seq
+	if e.resent {
+		// Without the fsync of the entry's: a crash before it is written
+		// only makes the replay subject to duplicate detection.
+		_ = r.opts.Store.Mark(seq, stageReplay)
+	}
+	r.stats.received.Add(int64(len(e.collection.Value)))
+	r.enqueue(e)
+	if r.opts.Accepted != nil {
+		r.opts.Accepted(e.collection)
+	}
+	return nil
+}
+
+// Replay takes a Graph request body received earlier (a history record's)
+// as if it had just arrived on route (NotificationsPath or LifecyclePath):
+// it is journaled and processed like any other, except that its events are
+// marked Replayed and it bypasses duplicate detection, since sending it again
+// is the point. It returns the new request's event id.
+func (r *Receiver) Replay(ctx context.Context, route string, body []byte, contentType string) (string, error) {
+	if route != NotificationsPath && route != LifecyclePath {
+		return "", fmt.Errorf("only %s and %s requests can be replayed through the receiver", NotificationsPath, LifecyclePath)
+	}
+	if int64(len(body)) > r.opts.MaxBodyBytes {
+		return "", fmt.Errorf("the body is larger than %s", formatBytes(r.opts.MaxBodyBytes))
+	}
+	collection, err := notification.ParseLimited(body, r.opts.MaxItems)
+	if err != nil {
+		return "", err
+	}
+	if len(collection.Value) == 0 {
+		return "", errors.New("the body holds no notifications")
+	}
+	if !r.reserveQueue(int64(len(body))) {
+		return "", errors.New("too many notifications waiting to be processed; replay later")
+	}
+	e := &entry{route: route, receivedAt: r.opts.Now(), eventID: NewEventID(), contentType: contentType, body: body, collection: collection, resent: true}
+	if err := r.accept(ctx, e); err != nil {
+		r.releaseQueue(int64(len(body)))
+		return "", fmt.Errorf("could not record the replay durably: %w", err)
+	}
+	return e.eventID, nil
+}
+
+// EntryEventID is the event id inside data, an entry the receiver gave its
+// Store ("" when data is not one): a Store that watches Append and Complete
+// can tell which request an entry is.
+func EntryEventID(data []byte) string {
+	if len(data) < 11 || data[0] != entryVersion {
+		return ""
+	}
+	n := int(binary.LittleEndian.Uint16(data[9:11]))
+	if len(data) < 11+n {
+		return ""
+	}
+	return string(data[11 : 11+n])
 }
 
 // ValidationToken finds the validationToken parameter in a raw query string
@@ -159,7 +221,8 @@ func (r *Receiver) reject(w http.ResponseWriter, route string, status int, reaso
 	r.report(RejectedEvent{Route: route, Status: status, Reason: reason})
 }
 
-func newEventID() string {
+// NewEventID is a fresh request id: "evt_" and 32 hex digits.
+func NewEventID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return "evt_" + hex.EncodeToString(b[:])
@@ -177,7 +240,8 @@ type entry struct {
 
 	data     []byte   // the encoded form kept in the Store
 	marks    []string // stages done in an earlier run
-	replayed bool
+	replayed bool     // from the journal, left by an earlier run
+	resent   bool     // sent again on purpose (Replay): no duplicate detection
 }
 
 // entryVersion prefixes the stored form so later versions can read old journals.

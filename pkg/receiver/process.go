@@ -3,6 +3,7 @@ package receiver
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,9 @@ import (
 const (
 	stageEmitted = "emitted"
 	stageForward = "fwd:"
+	// stageReplay marks an entry Replay made: it is not a stage but a fact
+	// that must survive a restart.
+	stageReplay = "replay"
 )
 
 // reserveQueue counts size against MaxQueuedBytes before the entry is stored;
@@ -150,6 +154,7 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.replayed.Add(1)
 	}
 	emittedBefore, fullyEmitted, forwardedTo := readMarks(e.marks)
+	e.resent = e.resent || slices.Contains(e.marks, stageReplay)
 	var drops dropTally
 	defer r.reportDrops(e, &drops)
 	items := e.collection.Value
@@ -169,16 +174,16 @@ func (r *Receiver) handle(e *entry) bool {
 			continue
 		}
 		key, keyed := notification.DedupKey(n)
-		keyed = keyed && !n.IsLifecycle()
+		keyed = keyed && !n.IsLifecycle() && !e.resent
 		now := r.opts.Now()
 		if keyed && r.opts.Dedup.Seen(key, now) {
 			drops.add(n, DropDuplicate)
 			r.stats.drop(DropDuplicate)
 			continue
 		}
-		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
+		var event Event = NotificationEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n, Replayed: e.resent}
 		if n.IsLifecycle() {
-			event = LifecycleEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n}
+			event = LifecycleEvent{ReceivedAt: e.receivedAt, EventID: e.eventID, Notification: n, Replayed: e.resent}
 		}
 		// Counted first so Stats never lags behind what the Reporter has seen.
 		r.stats.emitted.Add(1)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -149,7 +150,8 @@ func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(reply)
 	r.stats.emitted.Add(1)
-	if r.opts.Reporter.Report(TeamsEvent{ReceivedAt: receivedAt, Activity: activity, Reply: text, ReplyErr: replyErr}) != nil {
+	_, replayed := req.Context().Value(replayKey{}).(bool)
+	if r.opts.Reporter.Report(TeamsEvent{ReceivedAt: receivedAt, Activity: activity, Reply: text, ReplyErr: replyErr, Replayed: replayed}) != nil {
 		r.stats.emitted.Add(-1)
 	}
 }
@@ -185,3 +187,41 @@ func (r *Receiver) reply(ctx context.Context, activity *teams.Activity, body []b
 		return "", fmt.Errorf("the reply was not ready in time")
 	}
 }
+
+// replayKey marks the context of a request ReplayTeams makes.
+type replayKey struct{}
+
+// ReplayTeams takes a Teams message body received earlier as if it had just
+// arrived: signed with the first of TeamsKeys (the listener holds them; the
+// original signature is never kept), verified, answered, and reported as a
+// TeamsEvent marked Replayed. It returns the status and body answered.
+func (r *Receiver) ReplayTeams(ctx context.Context, body []byte) (int, []byte, error) {
+	if len(r.opts.TeamsKeys) == 0 {
+		return 0, nil, errors.New("no Teams key configured to sign the replay with; start hookctl listen with --teams-secret")
+	}
+	key := r.opts.TeamsKeys[0]
+	target := TeamsPath
+	if key.Name != "" {
+		target += "?id=" + url.QueryEscape(key.Name)
+	}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, replayKey{}, true), http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", teams.Sign(key.Secret, body))
+	answer := &answerRecorder{header: http.Header{}, status: http.StatusOK}
+	r.ServeHTTP(answer, req)
+	return answer.status, answer.body.Bytes(), nil
+}
+
+// answerRecorder is the ResponseWriter of a request made in-process.
+type answerRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *answerRecorder) Header() http.Header         { return a.header }
+func (a *answerRecorder) WriteHeader(status int)      { a.status = status }
+func (a *answerRecorder) Write(p []byte) (int, error) { return a.body.Write(p) }

@@ -151,10 +151,11 @@ func (d *deliverer) enqueue(url string, item pending) {
 		return
 	}
 	d.mu.Lock()
-	q := d.queues[url]
+	key := queueKey(url, item.subscriptionID)
+	q := d.queues[key]
 	if q == nil {
 		q = &endpointQueue{url: url}
-		d.queues[url] = q
+		d.queues[key] = q
 	}
 	q.items = append(q.items, item)
 	start := !q.armed
@@ -305,7 +306,7 @@ func (d *deliverer) postOnce(url, kind string, data []byte, subscriptionIDs []st
 	if throttledBy != "" {
 		a.Throttled, a.Note = true, fmt.Sprintf("delayed %s: %s", d.s.cfg.SlowDelay, throttledBy)
 	}
-	status, err := d.send(ctx, url, data)
+	status, err := d.deliver(ctx, url, data, subscriptionIDs)
 	a.Duration = time.Since(started)
 	if kind == "notification" {
 		d.observe(url, a.Duration, errors.Is(ctx.Err(), context.DeadlineExceeded))

@@ -90,6 +90,8 @@ type Config struct {
 	Faults Faults
 	// Seed makes injected faults reproducible (0: random).
 	Seed uint64
+	// EventHub takes deliveries to EventHub: URLs (nil: such URLs are refused).
+	EventHub EventHub
 }
 
 // Server is the emulated Graph service. Create it with New; it is safe for concurrent use.

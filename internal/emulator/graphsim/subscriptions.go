@@ -299,6 +299,9 @@ func (s *Server) checkExpiration(value, operation string, kind *graph.ResourceKi
 
 // checkNotificationURL enforces HTTPS, except for loopback http (the emulator's one relaxation).
 func checkNotificationURL(property, raw string) *graphError {
+	if isEventHubURL(raw) {
+		return nil // validateEndpoint checks it against the hub
+	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return errInvalidRequest("Invalid %s: it must be an absolute https URL.", property)
@@ -482,6 +485,10 @@ func (c *call) createSubscription() {
 			return
 		}
 	}
+	if e := c.s.announceToHub(c.r.Context(), *req.NotificationURL); e != nil {
+		c.fail(e)
+		return
+	}
 	creator := c.principal.UserID
 	if !c.principal.Delegated {
 		creator = c.principal.AppID
@@ -663,6 +670,9 @@ func validationToken() string {
 
 // validateEndpoint runs the validation handshake against one URL.
 func (s *Server) validateEndpoint(ctx context.Context, endpoint string) *graphError {
+	if isEventHubURL(endpoint) {
+		return s.checkEventHubURL(endpoint) // Graph sends no validation request to a hub
+	}
 	token := validationToken()
 	separator := "?"
 	if strings.Contains(endpoint, "?") {

@@ -1,0 +1,172 @@
+package events
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/inspector"
+)
+
+// ListOptions are every input of `hookctl events list`.
+type ListOptions struct {
+	Source
+	Limit        int
+	Type         string
+	Subscription string
+	Since        time.Duration
+	// Width is the terminal's width in columns (0: unknown).
+	Width int
+	Now   func() time.Time
+}
+
+// NewCmdList builds `hookctl events list`; runF replaces listRun in tests.
+func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Source: newSource(f), Now: time.Now}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the requests a listener received, newest first",
+		Long: heredoc.Doc(`
+			List the requests in a listener's history, newest first: a table on a terminal,
+			one JSON object per line otherwise (id, time, type, method, route, status,
+			latencyMs, replayed, pending, subscriptions, text).
+
+			Types: notification, lifecycle, teams, validation (Graph's handshake) and
+			rejected (answered 4xx or 5xx).
+		`),
+		Example: heredoc.Doc(`
+			$ hookctl events list
+			$ hookctl events list --type rejected --since 1h
+			$ hookctl events list --subscription 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 -o json | jq -r .id
+		`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Limit < 0 {
+				return exitcode.Usagef("--limit must not be negative")
+			}
+			if opts.Type != "" {
+				if _, err := history.ParseKind(opts.Type); err != nil {
+					return exitcode.Usagef("--type: %v", err)
+				}
+			}
+			if opts.Since < 0 {
+				return exitcode.Usagef("--since must not be negative")
+			}
+			opts.Width = terminalWidth(opts.IO.IsStdoutTTY())
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	addSourceFlags(cmd, &opts.Source)
+	fl := cmd.Flags()
+	fl.IntVar(&opts.Limit, "limit", 30, "show at most this many (0: all)")
+	fl.StringVar(&opts.Type, "type", "", "only this type: notification, lifecycle, teams, validation or rejected")
+	fl.StringVar(&opts.Subscription, "subscription", "", "only requests naming this subscription id")
+	fl.DurationVar(&opts.Since, "since", 0, "only requests received within this long (10m, 2h)")
+	_ = cmd.RegisterFlagCompletionFunc("type", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var kinds []string
+		for _, k := range history.Kinds {
+			kinds = append(kinds, string(k))
+		}
+		return kinds, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func listRun(o *ListOptions) error {
+	records, err := o.load()
+	if err != nil {
+		return err
+	}
+	filter := inspector.Filter{Kind: history.Kind(o.Type), Subscription: o.Subscription, Limit: o.Limit}
+	if o.Since > 0 {
+		filter.Since = o.Now().Add(-o.Since)
+	}
+	summaries := inspector.Select(records, filter, o.Secrets)
+	if o.JSON() {
+		for _, s := range summaries {
+			if err := writeJSONLine(o.IO.Out, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(summaries) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "No requests match. They are kept as `hookctl listen` receives them.")
+		return nil
+	}
+	return writeTable(o, summaries)
+}
+
+// shortID is the first 8 hex digits of an id: a prefix events show takes.
+func shortID(id string) string {
+	if len(id) > len("evt_")+8 {
+		return id[:len("evt_")+8]
+	}
+	return id
+}
+
+// writeTable prints a table as wide as the terminal: the text column gets
+// what the others leave.
+func writeTable(o *ListOptions, summaries []inspector.Summary) error {
+	cs := o.IO.OutScheme()
+	const fixed = 12 + 2 + 8 + 2 + 12 + 2 + 6 + 2 + 8 + 2 // ID, TIME, TYPE, STATUS, LATENCY and gaps
+	textWidth := 60
+	if o.Width > 0 {
+		textWidth = max(o.Width-fixed, 20)
+	}
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tTYPE\tSTATUS\tLATENCY\tWHAT")
+	for _, s := range summaries {
+		text := s.Text
+		if s.Replayed {
+			text = "(replayed) " + text
+		}
+		if s.Pending {
+			text = "(pending) " + text
+		}
+		status := strconv.Itoa(s.Status)
+		if s.Status >= 400 {
+			status = cs.Red(status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(s.ID), s.Time.Local().Format("Jan 02 15:04:05"), s.Kind, status,
+			strconv.FormatFloat(s.LatencyMS, 'f', 1, 64)+" ms", truncate(oneLine(text), textWidth))
+	}
+	return tw.Flush()
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncate(s string, n int) string {
+	runes := []rune(s)
+	if len(runes) <= n {
+		return s
+	}
+	return string(runes[:n-1]) + "…"
+}
+
+// terminalWidth is $COLUMNS, or the terminal's width, or 0 when stdout is
+// not a terminal.
+func terminalWidth(tty bool) int {
+	if !tty {
+		return 0
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return ttyWidth()
+}

@@ -1,0 +1,153 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/history"
+)
+
+// ShowOptions are every input of `hookctl events show`.
+type ShowOptions struct {
+	Source
+	ID string
+}
+
+// NewCmdShow builds `hookctl events show`; runF replaces showRun in tests.
+func NewCmdShow(f *factory.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Source: newSource(f)}
+	cmd := &cobra.Command{
+		Use:   "show <id>",
+		Short: "Show one request a listener received, with what became of it",
+		Long: heredoc.Doc(`
+			Show everything the history holds of one request: time, route, headers (secrets
+			redacted), the body pretty-printed with every clientState as [REDACTED], the
+			answer and its latency, each notification's verdict and fetched content, every
+			forward attempt and the Teams reply. Any unique prefix of the id will do, with
+			or without its "evt_". With -o json, the whole record as one object.
+		`),
+		Example: heredoc.Doc(`
+			$ hookctl events show 3fa9c2
+			$ hookctl events show evt_3fa9c2 -o json | jq .notifications
+		`),
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(opts)
+		},
+	}
+	addSourceFlags(cmd, &opts.Source)
+	return cmd
+}
+
+func showRun(o *ShowOptions) error {
+	rec, err := o.find(o.ID)
+	if err != nil {
+		return err
+	}
+	view := rec.Redacted(o.Secrets)
+	if o.JSON() {
+		return writeJSONLine(o.IO.Out, view)
+	}
+	var b strings.Builder
+	writeView(&b, view, o.IO.OutScheme().Bold)
+	_, err = io.WriteString(o.IO.Out, b.String())
+	return err
+}
+
+// writeView is a record for a person: a heading, fields, then sections.
+func writeView(b *strings.Builder, v history.View, bold func(string) string) {
+	fmt.Fprintf(b, "%s  %s  %s %s → %d in %.1f ms\n", bold(v.ID), v.Kind, v.Method, v.Route, v.Status, float64(v.Latency.Microseconds())/1000)
+	field := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(b, "  %-14s %s\n", name, value)
+		}
+	}
+	field("time", v.Time.Local().Format("2006-01-02 15:04:05.000 MST"))
+	state := "done"
+	switch {
+	case v.Pending:
+		state = "processing"
+	case v.Interrupted:
+		state = "interrupted by a restart"
+	}
+	field("state", state)
+	if v.Replayed {
+		field("replayed", "yes")
+	}
+	field("subscriptions", strings.Join(v.Subscriptions, ", "))
+	field("reason", v.Reason)
+	field("reply", v.Reply)
+	if len(v.Headers) > 0 {
+		b.WriteString("\n" + bold("Headers") + "\n")
+		for _, h := range v.Headers {
+			fmt.Fprintf(b, "  %s: %s\n", h.Name, h.Value)
+		}
+	}
+	b.WriteString("\n" + bold("Body") + "\n")
+	b.WriteString(indent(pretty(v.Body)))
+	if len(v.Notifications) > 0 {
+		b.WriteString("\n" + bold("Notifications") + "\n")
+		for _, n := range v.Notifications {
+			what := strings.TrimSpace(n.ChangeType + n.LifecycleEvent + " " + n.Resource)
+			fmt.Fprintf(b, "  %-22s %s  sub %s\n", n.Outcome, what, n.SubscriptionID)
+			if n.Replayed {
+				b.WriteString("    replayed\n")
+			}
+			if n.FetchError != "" {
+				fmt.Fprintf(b, "    fetch failed: %s\n", n.FetchError)
+			}
+			if n.DecryptError != "" {
+				fmt.Fprintf(b, "    not decrypted: %s\n", n.DecryptError)
+			}
+			if len(n.Content) > 0 {
+				b.WriteString(indent(indent(pretty(string(n.Content)))))
+			}
+		}
+	}
+	if len(v.Forwards) > 0 {
+		b.WriteString("\n" + bold("Forward attempts") + "\n")
+		for _, f := range v.Forwards {
+			status := fmt.Sprint(f.Status)
+			if f.Status == 0 {
+				status = "---"
+			}
+			fmt.Fprintf(b, "  [%s] %s attempt %d (%.0f ms)", status, f.Target, f.Attempt, float64(f.Latency.Microseconds())/1000)
+			if f.Error != "" {
+				b.WriteString(": " + f.Error)
+			}
+			b.WriteString("\n")
+		}
+	}
+}
+
+// pretty indents a JSON body; anything else comes back as it is.
+func pretty(body string) string {
+	var out bytes.Buffer
+	if json.Indent(&out, []byte(body), "", "  ") != nil {
+		return body + "\n"
+	}
+	return out.String() + "\n"
+}
+
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, line := range lines {
+		if line != "" && line != "\n" {
+			b.WriteString("  ")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}

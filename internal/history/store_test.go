@@ -1,0 +1,250 @@
+package history_test
+
+import (
+	_ "github.com/hookctl/hookctl/internal/golden"
+
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/logging"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func record(id string, at time.Time, expect int) *history.Record {
+	return &history.Record{ID: id, Time: at, Kind: history.KindNotification, Method: "POST", Route: "/notifications",
+		Body: `{"value":[{"subscriptionId":"sub-1","clientState":"s3cret-state"}]}`, Status: 202, Expect: expect}
+}
+
+func ids(records []*history.Record) string {
+	var out []string
+	for _, r := range records {
+		out = append(out, r.ID)
+	}
+	return strings.Join(out, " ")
+}
+
+// Pruning by count keeps the newest records (the pending one counted) and
+// never a pending one, however old; once the pending record finishes it goes too. The file agrees, read
+// while the store is open (as hookctl events does) and after it closed.
+func TestRetentionByCountNeverPrunesPending(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "listen.history")
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	store, err := history.Open(path, history.Options{Retention: history.Retention{Count: 3}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// evt_0 waits for one verdict: pending.
+	for i := range 6 {
+		expect := 0
+		if i == 0 {
+			expect = 1
+		}
+		if err := store.Add(ctx, record(fmt.Sprintf("evt_%d", i), clk.Now().Add(time.Duration(i)*time.Second), expect)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := ids(store.Records()), "evt_0 evt_4 evt_5"; got != want {
+		t.Fatalf("kept %q, want %q (the pending evt_0 and the newest 2)", got, want)
+	}
+	// Pruning writes without waiting for the disk: the file catches up.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		onDisk, err := history.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ids(onDisk), "evt_0 evt_4 evt_5"; got == want {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the file read while open holds %q, want %q", got, want)
+		}
+	}
+	if err := store.Update("evt_0", history.Update{Verdict: &history.Verdict{Outcome: "accepted"}, Finished: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(ctx, record("evt_6", clk.Now().Add(time.Minute), 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(store.Records()), "evt_4 evt_5 evt_6"; got != want {
+		t.Fatalf("after evt_0 finished, kept %q, want %q", got, want)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := history.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(onDisk), "evt_4 evt_5 evt_6"; got != want {
+		t.Fatalf("after close the file holds %q, want %q", got, want)
+	}
+}
+
+// Pruning by age drops what is older than the age, except what is pending;
+// a record left pending by a crashed run is finished as interrupted on the
+// next open and can then go.
+func TestRetentionByAgeAndInterruptedRecords(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "listen.history")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &clock{now: start}
+	store, err := history.Open(path, history.Options{Retention: history.Retention{Age: time.Hour}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	must(t, store.Add(ctx, record("evt_old", start, 0)))
+	must(t, store.Add(ctx, record("evt_pending", start, 2)))
+	must(t, store.Update("evt_pending", history.Update{Verdict: &history.Verdict{Outcome: "accepted"}}))
+	clk.Set(start.Add(90 * time.Minute))
+	must(t, store.Add(ctx, record("evt_new", clk.Now(), 0)))
+	if got, want := ids(store.Records()), "evt_pending evt_new"; got != want {
+		t.Fatalf("kept %q, want %q", got, want)
+	}
+	must(t, store.Close())
+
+	// The next run: evt_pending's outcome stopped half-way.
+	reopened, err := history.Open(path, history.Options{Retention: history.Retention{Age: time.Hour}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if got, want := ids(reopened.Records()), "evt_new"; got != want {
+		t.Fatalf("after reopening, kept %q, want %q", got, want)
+	}
+	if r := reopened.Get("evt_new"); r == nil || r.Body == "" || r.Status != 202 {
+		t.Fatalf("evt_new read back as %+v", r)
+	}
+}
+
+// --history 0 keeps nothing but what is pending.
+func TestRetentionOff(t *testing.T) {
+	t.Parallel()
+	store, err := history.Open(filepath.Join(t.TempDir(), "h"), history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	must(t, store.Add(context.Background(), record("evt_a", time.Now(), 0)))
+	must(t, store.Add(context.Background(), record("evt_b", time.Now(), 1)))
+	if got := ids(store.Records()); got != "evt_b" {
+		t.Fatalf("kept %q, want only the pending evt_b", got)
+	}
+}
+
+func TestParseRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want history.Retention
+		bad  bool
+	}{
+		{in: "5000", want: history.Retention{Count: 5000}},
+		{in: "7d", want: history.Retention{Age: 7 * 24 * time.Hour}},
+		{in: "72h", want: history.Retention{Age: 72 * time.Hour}},
+		{in: "100,1d", want: history.Retention{Count: 100, Age: 24 * time.Hour}},
+		{in: "0", want: history.Retention{}},
+		{in: "-1", bad: true},
+		{in: "soon", bad: true},
+		{in: "0h", bad: true},
+	} {
+		got, err := history.ParseRetention(tc.in)
+		if (err != nil) != tc.bad || !tc.bad && got != tc.want {
+			t.Errorf("ParseRetention(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestFindByPrefix(t *testing.T) {
+	t.Parallel()
+	records := []*history.Record{{ID: "evt_abc1"}, {ID: "evt_abc2"}, {ID: "evt_def"}}
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "evt_def", want: "evt_def"},
+		{in: "de", want: "evt_def"},
+		{in: "evt_abc1", want: "evt_abc1"},
+		{in: "abc", err: "more than one"},
+		{in: "zzz", err: "no such event"},
+	} {
+		got, err := history.Find(records, tc.in)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("Find(%q) error %v, want %q", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || got.ID != tc.want):
+			t.Errorf("Find(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// What a person sees holds no clientState, secret header or registered
+// secret, while the record keeps the body whole for replay.
+func TestRedacted(t *testing.T) {
+	t.Parallel()
+	secrets := &logging.Secrets{}
+	secrets.Add("s3cret-state", "hmac-key-value")
+	header := http.Header{"Authorization": {"HMAC c2lnbmF0dXJl"}, "X-Api-Key": {"k-123"}, "Content-Type": {"application/json"}}
+	rec := record("evt_x", time.Now(), 0)
+	rec.Body = `{"value":[{"clientState":"s3cret-state","resource":"Users/u","resourceData":{"id":"m"},"encryptedContent":{"dataKey":"ZGs=","data":"x"}}],"validationTokens":["eyJ.a.b"]}`
+	rec.Headers = history.RedactHeaders(header)
+	rec.Reason = "bad clientState s3cret-state"
+	view := rec.Redacted(secrets)
+	shown := fmt.Sprintf("%+v", view)
+	for _, secret := range []string{"s3cret-state", "c2lnbmF0dXJl", "k-123", "ZGs=", "eyJ.a.b"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("%q shown: %s", secret, shown)
+		}
+	}
+	if !strings.Contains(view.Body, `"resource":"Users/u"`) || !strings.Contains(view.Body, `"clientState":"[REDACTED]"`) {
+		t.Errorf("redacted body lost its shape: %s", view.Body)
+	}
+	if !strings.Contains(rec.Body, "s3cret-state") {
+		t.Error("the record itself lost the body kept for replay")
+	}
+	if got := history.RedactBody([]byte("clientState=s3cret-state"), secrets); got != "clientState=[REDACTED]" {
+		t.Errorf("a body that is not JSON: %q", got)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An edited copy of the redacted body gets the clientState back.
+func TestUnredact(t *testing.T) {
+	t.Parallel()
+	original := `{"value":[{"clientState":"first","changeType":"created"},{"clientState":"second"}]}`
+	shown := history.RedactBody([]byte(original), nil)
+	edited := strings.Replace(shown, "created", "updated", 1)
+	got := string(history.Unredact([]byte(edited), original))
+	want := `{"value":[{"clientState":"first","changeType":"updated"},{"clientState":"second"}]}`
+	if got != want {
+		t.Errorf("Unredact = %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,137 @@
+package listener
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/pkg/receiver"
+	"github.com/hookctl/hookctl/pkg/teams"
+)
+
+// waitHistory waits until the history holds a record for which cond holds.
+func waitHistory(t *testing.T, store *history.Store, what string, cond func(*history.Record) bool) *history.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, rec := range store.Records() {
+			if cond(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			var kept []string
+			for _, rec := range store.Records() {
+				kept = append(kept, string(rec.Kind)+" "+rec.ID)
+			}
+			t.Fatalf("no history record %s; kept: %v", what, kept)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Every kind of request is kept with its answer and what became of it; a
+// replay goes through the pipeline again, bypasses duplicate detection and
+// is marked replayed in the event stream and the history; the file outlives
+// the run.
+func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	historyPath := filepath.Join(dir, "listen.history")
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), History: &History{Path: historyPath, Retention: history.DefaultRetention}})
+	store := r.listener.History()
+
+	if resp := postJSON(t, r.base+receiver.NotificationsPath, notificationBody(clientState, "n1")); resp.StatusCode != http.StatusAccepted {
+		t.Fatal(resp.Status)
+	}
+	postJSON(t, r.base+receiver.NotificationsPath, notificationBody("wrong-state", "n2"))
+	postJSON(t, r.base+receiver.NotificationsPath, `{"value": not json`)
+	if resp, err := http.Post(r.base+receiver.NotificationsPath+"?validationToken=abc", "text/plain", nil); err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp, err)
+	}
+
+	accepted := waitHistory(t, store, "accepted and finished", func(rec *history.Record) bool {
+		return len(rec.Notifications) == 1 && rec.Notifications[0].Outcome == history.OutcomeAccepted && !rec.Pending()
+	})
+	if accepted.Kind != history.KindNotification || accepted.Status != http.StatusAccepted || !strings.Contains(accepted.Body, clientState) || accepted.Subscriptions[0] != "7f105c7d-2dc5-4530-97cd-4e7ae6534c07" {
+		t.Errorf("accepted record %+v", accepted)
+	}
+	waitHistory(t, store, "dropped for its clientState", func(rec *history.Record) bool {
+		return len(rec.Notifications) == 1 && rec.Notifications[0].Outcome == string(receiver.DropMismatch)
+	})
+	waitHistory(t, store, "rejected", func(rec *history.Record) bool {
+		return rec.Kind == history.KindRejected && rec.Status == http.StatusBadRequest && rec.Reason != ""
+	})
+	waitHistory(t, store, "validation", func(rec *history.Record) bool { return rec.Kind == history.KindValidation })
+
+	newID, err := r.listener.Replay(context.Background(), strings.TrimPrefix(accepted.ID, "evt_")[:10], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rec.waitFor(t, "the replayed notification", func(events []Event) bool {
+		for _, e := range events {
+			if n, ok := e.(Notification); ok && n.Replayed && n.EventID == newID {
+				return true
+			}
+		}
+		return false
+	})
+	waitHistory(t, store, "of the replay", func(rec *history.Record) bool {
+		return rec.ID == newID && rec.Replayed && len(rec.Notifications) == 1 && rec.Notifications[0].Replayed
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := history.Load(historyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 5 {
+		t.Errorf("the history file holds %d records after the run, want 5", len(kept))
+	}
+}
+
+// A Teams message replays through the receiver, signed with the listener's
+// key (the original signature is never kept): answered again, reported as
+// replayed, and kept in the history with its reply.
+func TestHistoryReplaysTeams(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := teams.Key{Secret: []byte("0123456789abcdef0123456789abcdef")}
+	r := start(t, Config{JournalPath: filepath.Join(dir, "listen.journal"), TeamsKeys: []teams.Key{key}, TeamsReplier: receiver.StaticReply("ack"),
+		History: &History{Path: filepath.Join(dir, "listen.history"), Retention: history.DefaultRetention}})
+	store := r.listener.History()
+	body := `{"type":"message","text":"<at>hookctl</at> hello","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`
+	req, _ := http.NewRequest(http.MethodPost, r.base+receiver.TeamsPath, strings.NewReader(body))
+	req.Header.Set("Authorization", teams.Sign(key.Secret, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatal(resp, err)
+	}
+	resp.Body.Close()
+	original := waitHistory(t, store, "of the Teams message", func(rec *history.Record) bool { return rec.Kind == history.KindTeams })
+	for _, h := range original.Headers {
+		if h.Name == "Authorization" && h.Value != history.Placeholder {
+			t.Errorf("the signature was kept: %s", h.Value)
+		}
+	}
+	newID, err := r.listener.Replay(context.Background(), original.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rec.waitFor(t, "the replayed Teams event", func(events []Event) bool {
+		for _, e := range events {
+			if te, ok := e.(receiver.TeamsEvent); ok && te.Replayed && te.Reply == "ack" {
+				return true
+			}
+		}
+		return false
+	})
+	waitHistory(t, store, "of the Teams replay", func(rec *history.Record) bool {
+		return rec.ID == newID && rec.Replayed && rec.Kind == history.KindTeams && rec.Reply == "ack"
+	})
+}

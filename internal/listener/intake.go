@@ -1,0 +1,71 @@
+package listener
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hookctl/hookctl/pkg/notification"
+)
+
+// Intake is a source of notification collections besides the HTTP socket:
+// the Event Hubs consumer (internal/eventhub). Run takes collections until
+// ctx ends; an error it returns ends the run with that error.
+type Intake interface {
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Sink is what an Intake hands its collections and its own events to.
+type Sink interface {
+	// Accept journals a parsed collection and queues it for the pipeline; it
+	// returns once the journal has it durably (then, and only then, may the
+	// intake acknowledge it to its source). source names the intake in the
+	// journal, as a POST's Content-Type does.
+	Accept(ctx context.Context, source string, body []byte, collection *notification.Collection) error
+	// Report emits an event of the intake's (which partitions it holds,
+	// what it skipped) to every consumer.
+	Report(Event)
+}
+
+// intakeSink is the run's Sink: the receiver's queue and the pipeline.
+type intakeSink struct{ l *Listener }
+
+func (s intakeSink) Accept(ctx context.Context, source string, body []byte, collection *notification.Collection) error {
+	if s.l.follow != nil {
+		s.l.follow.refresh() // a subscription made meanwhile: learn its clientState
+	}
+	return s.l.receiver.Accept(ctx, source, body, collection)
+}
+
+func (s intakeSink) Report(e Event) {
+	_ = s.l.pipeline.emit(e)
+	_ = s.l.pipeline.Flush()
+}
+
+// intakes runs Config.Intakes until stop; failed carries the first error.
+type intakes struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	failed chan error
+}
+
+func (l *Listener) startIntakes(ctx context.Context) *intakes {
+	ctx, cancel := context.WithCancel(ctx)
+	in := &intakes{cancel: cancel, failed: make(chan error, len(l.cfg.Intakes))}
+	for _, intake := range l.cfg.Intakes {
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			if err := intake.Run(ctx, intakeSink{l}); err != nil && ctx.Err() == nil {
+				in.failed <- err
+			}
+		}()
+	}
+	return in
+}
+
+// stop ends every intake and waits for them: nothing is accepted once the
+// drain begins.
+func (in *intakes) stop() {
+	in.cancel()
+	in.wg.Wait()
+}
