@@ -106,7 +106,7 @@ func fireRun(ctx context.Context, o *FireOptions) error {
 		return err
 	}
 	if o.JSON() {
-		if err := writeJSONLine(o.IO.Out, "fired", struct {
+		if err := iostreams.WriteJSONLine(o.IO.Out, "fired", struct {
 			Status int             `json:"status"`
 			URL    string          `json:"url"`
 			Body   json.RawMessage `json:"body"`

@@ -108,12 +108,12 @@ func lintRun(ctx context.Context, o *LintOptions) error {
 
 func writeLintJSON(w io.Writer, findings []connector.Finding) error {
 	for _, f := range findings {
-		if err := writeJSONLine(w, "finding", f); err != nil {
+		if err := iostreams.WriteJSONLine(w, "finding", f); err != nil {
 			return err
 		}
 	}
 	errs, warnings := summaryCounts(findings)
-	return writeJSONLine(w, "summary", struct {
+	return iostreams.WriteJSONLine(w, "summary", struct {
 		Errors   int `json:"errors"`
 		Warnings int `json:"warnings"`
 	}{errs, warnings})

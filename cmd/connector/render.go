@@ -1,40 +1,12 @@
 package connector
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/pkg/connector"
 )
-
-// writeJSONLine writes v as one JSON object whose first member is "type".
-func writeJSONLine(w io.Writer, kind string, v any) error {
-	// URLs keep their '&': no HTML escaping.
-	var buf bytes.Buffer
-	encoder := json.NewEncoder(&buf)
-	encoder.SetEscapeHTML(false)
-	if err := encoder.Encode(v); err != nil {
-		return err
-	}
-	raw := buf.Bytes()
-	line := `{"type":` + quote(kind)
-	if inner := strings.TrimSpace(string(raw)); inner != "{}" {
-		line += "," + inner[1:]
-	} else {
-		line += "}"
-	}
-	_, err := fmt.Fprintln(w, line)
-	return err
-}
-
-func quote(s string) string {
-	raw, _ := json.Marshal(s)
-	return string(raw)
-}
 
 // severityMark is the coloured mark of a finding's severity.
 func severityMark(cs *iostreams.ColorScheme, severity connector.Severity) string {

@@ -283,7 +283,7 @@ func (r *testRenderer) event(e connector.Event) {
 		return
 	}
 	if r.json {
-		r.err = writeJSONLine(r.io.Out, e.EventType(), e)
+		r.err = iostreams.WriteJSONLine(r.io.Out, e.EventType(), e)
 		return
 	}
 	r.err = writeTestEventPretty(r.io, e)
@@ -352,7 +352,7 @@ func (r *testRenderer) summary(res connector.Result, failed bool) error {
 		return r.err
 	}
 	if r.json {
-		return writeJSONLine(r.io.Out, "summary", struct {
+		return iostreams.WriteJSONLine(r.io.Out, "summary", struct {
 			Errors   int  `json:"errors"`
 			Warnings int  `json:"warnings"`
 			Received int  `json:"received"`

@@ -56,7 +56,7 @@ func triggersRun(_ context.Context, o *TriggersOptions) error {
 	triggers := def.Triggers()
 	if o.JSON() {
 		for _, t := range triggers {
-			if err := writeJSONLine(o.IO.Out, "trigger", t); err != nil {
+			if err := iostreams.WriteJSONLine(o.IO.Out, "trigger", t); err != nil {
 				return err
 			}
 		}

@@ -115,7 +115,7 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 	}
 	defer func() {
 		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = exitcode.TimedOut(fmt.Errorf("the demo did not finish within %s: %w", opts.Timeout, err))
+			err = exitcode.TimedOut(fmt.Errorf("the demo did not finish within %s: %w\n%s", opts.Timeout, err, stallAdvice(opts.Timeout)))
 		}
 	}()
 	started := time.Now()
@@ -293,7 +293,7 @@ func (r *run) observe(e listener.Event) error {
 // sendMails sends mail to the signed-in user through Graph's sendMail (what
 // hookctl trigger mail does) and waits for each notification line.
 func (r *run) sendMails(ctx context.Context) error {
-	r.say(fmt.Sprintf("Sending %d mails to %s with Graph's sendMail…", r.opts.Mails, r.user))
+	r.say(fmt.Sprintf("Sending %s to %s with Graph's sendMail…", iostreams.Plural(r.opts.Mails, "mail"), r.user))
 	client, err := r.factory.GraphClient()
 	if err != nil {
 		return err
@@ -313,7 +313,7 @@ func (r *run) sendMails(ctx context.Context) error {
 			return err
 		}
 	}
-	r.say(fmt.Sprintf("All %d mails arrived, each read back from Graph (--fetch).", r.opts.Mails))
+	r.say(fmt.Sprintf("All %s arrived, each read back from Graph (--fetch).", iostreams.Plural(r.opts.Mails, "mail")))
 	return nil
 }
 
@@ -387,6 +387,19 @@ func offer[T any](ch chan T, v T) {
 	}
 }
 
+// stallAdvice is what to try when the demo runs out of time: it needs no
+// network or account, so the likely causes are a busy machine or a bug.
+// timeout is the --timeout that ran out (0: a step stalled on its own).
+func stallAdvice(timeout time.Duration) string {
+	advice := "  The demo runs everything on this machine (emulator, listener, mail) and takes a few seconds when it is idle."
+	if timeout > 0 && timeout < DefaultTimeout {
+		advice += fmt.Sprintf("\n  %s is less than the default (%s): try `hookctl demo` without --timeout.", timeout, DefaultTimeout)
+	} else {
+		advice += "\n  On a busy machine give it longer: `hookctl demo --timeout 3m`."
+	}
+	return advice + "\n  `hookctl demo --debug` shows the step it waits for; if it stalls there every time, please report it with that output and `hookctl version`."
+}
+
 func receive[T any](ctx context.Context, ch <-chan T, what string) (T, error) {
 	timer := time.NewTimer(stepTimeout)
 	defer timer.Stop()
@@ -397,7 +410,7 @@ func receive[T any](ctx context.Context, ch <-chan T, what string) (T, error) {
 	case <-ctx.Done():
 		return zero, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 	case <-timer.C:
-		return zero, fmt.Errorf("the demo stalled: %s did not come within %s", what, stepTimeout)
+		return zero, fmt.Errorf("the demo stalled: %s did not come within %s\n%s", what, stepTimeout, stallAdvice(0))
 	}
 }
 

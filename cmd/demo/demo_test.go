@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookctl/hookctl/cmd"
 	"github.com/hookctl/hookctl/cmd/demo"
+	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
@@ -22,6 +23,7 @@ import (
 func runDemo(t *testing.T, args ...string) (code int, stdout, stderr, stateDir string) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
+	ios.SetWidth(200) // a wide terminal: the pretty lines keep their whole subjects
 	stateDir = filepath.Join(t.TempDir(), "state")
 	env := map[string]string{"HOOKCTL_STATE_DIR": stateDir, "HOOKCTL_CONFIG_DIR": t.TempDir()}
 	f := &factory.Factory{
@@ -155,5 +157,19 @@ func TestDemoFlags(t *testing.T) {
 	}
 	if code, _, stderr, _ := runDemo(t, "demo", "--mails", "0"); code != 2 || !strings.Contains(stderr, "--mails must be between 1 and 100") {
 		t.Errorf("--mails 0: exit %d\n%s", code, stderr)
+	}
+}
+
+// A demo that runs out of time says what to try, not only that it timed out.
+func TestDemoTimeoutGivesDemoAdvice(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr, _ := runDemo(t, "demo", "--timeout", "1ms")
+	if code != exitcode.Timeout {
+		t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, exitcode.Timeout, stdout, stderr)
+	}
+	for _, want := range []string{"the demo did not finish within 1ms", "try `hookctl demo` without --timeout", "hookctl demo --debug"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
 }

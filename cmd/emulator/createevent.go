@@ -100,7 +100,7 @@ func createEventRun(ctx context.Context, o *CreateEventOptions) error {
 		return err
 	}
 	if o.JSON() {
-		return shared.WriteJSON(o.IO.Out, createdEvent{Type: "event", ID: answer.ID, User: o.User, Subject: o.Subject, Start: request.Start, End: request.End})
+		return shared.WriteJSON(o.IO.Out, createdEvent{Type: "event", ID: answer.ID, User: o.User, Subject: o.Subject, Start: request.Start.UTC().Truncate(time.Millisecond), End: request.End.UTC().Truncate(time.Millisecond)})
 	}
 	scheme := o.IO.OutScheme()
 	_, err := fmt.Fprintf(o.IO.Out, "%s Created %q for %s at %s %s\n", scheme.SuccessIcon(), o.Subject, o.User,

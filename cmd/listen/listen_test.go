@@ -277,7 +277,7 @@ func TestCountStopsMidBatchAndKeepsTheRest(t *testing.T) {
 	if len(got) != 3 || !strings.Contains(got[1], `"id":"b"`) || !strings.Contains(got[2], `"id":"c"`) {
 		t.Fatalf("second run stdout:\n%s", r2.out)
 	}
-	if !strings.Contains(r2.err.String(), "processing 1 collection(s) left in the journal") || !strings.Contains(r2.err.String(), "pending 0") {
+	if !strings.Contains(r2.err.String(), "processing 1 collection left in the journal") || !strings.Contains(r2.err.String(), "pending 0") {
 		t.Errorf("second run stderr:\n%s", r2.err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
@@ -103,16 +104,13 @@ func (r *renderer) note(line string) {
 
 // jsonLine is an event as one JSON object on stdout, "type" first.
 func (r *renderer) jsonLine(kind string, fields any) {
-	body, _ := json.Marshal(fields)
 	_ = r.result(func(buf []byte) []byte {
-		buf = append(buf, `{"type":`...)
-		buf = strconv.AppendQuote(buf, kind)
-		if len(body) > 2 {
-			buf = append(append(buf, ','), body[1:]...)
-		} else {
-			buf = append(buf, '}')
+		line, err := iostreams.AppendJSONLine(buf, kind, fields)
+		if err != nil {
+			r.logger.Debug("event not written as JSON", "type", kind, "err", err)
+			return buf
 		}
-		return append(buf, '\n')
+		return line
 	}, true)
 }
 
@@ -135,7 +133,7 @@ func (r *renderer) ready(e listener.Ready) {
 }
 
 func timestamp(t time.Time) string {
-	return strconv.Quote(t.UTC().Format(time.RFC3339Nano))
+	return strconv.Quote(iostreams.JSONTime(t))
 }
 
 func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
@@ -149,7 +147,9 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 			leading = append(leading, [2]string{"fetchError", strconv.Quote(e.FetchError)})
 		}
 		if e.Message != nil {
-			if value, err := json.Marshal(e.Message); err == nil {
+			m := *e.Message // its times as every JSON time: milliseconds
+			m.ReceivedDateTime, m.SentDateTime = m.ReceivedDateTime.Truncate(time.Millisecond), m.SentDateTime.Truncate(time.Millisecond)
+			if value, err := json.Marshal(m); err == nil {
 				leading = append(leading, [2]string{"message", string(value)})
 			}
 		}
@@ -168,23 +168,53 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 		if e.TokensValid != nil {
 			leading = append(leading, [2]string{"tokensValid", strconv.FormatBool(*e.TokensValid)})
 		}
+		if expiry := n.SubscriptionExpirationDateTime; expiry != "" {
+			// Graph's seven fractional digits, as every JSON time: milliseconds.
+			leading = append(leading, [2]string{"subscriptionExpirationDateTime", strconv.Quote(iostreams.JSONTimeOf(expiry))})
+		}
 		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}
 	cs := r.io.OutScheme()
-	clock := cs.Gray(e.ReceivedAt.Local().Format("15:04:05"))
+	width := r.io.TerminalWidth()
+	clock := e.ReceivedAt.Local().Format("15:04:05")
+	sub := printable(short(n.SubscriptionID))
 	if e.Lifecycle {
-		line := fmt.Sprintf("%s  %s  %s  sub %s", clock, cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(printable(n.LifecycleEvent))), cs.Cyan(printable(short(n.SubscriptionID))))
-		if n.SubscriptionExpirationDateTime != "" {
-			line += cs.Gray("  expires " + printable(n.SubscriptionExpirationDateTime))
+		event := printable(n.LifecycleEvent)
+		line := fmt.Sprintf("%s  %s  %s  sub %s", cs.Gray(clock), cs.Bold(cs.Yellow("LIFECYCLE")), cs.Bold(cs.Yellow(event)), cs.Cyan(sub))
+		if expires := expiresText(n.SubscriptionExpirationDateTime, e.ReceivedAt); expires != "" {
+			line += cs.Gray("  " + expires)
 		}
 		return append(append(buf, line...), '\n')
 	}
-	line := fmt.Sprintf("%s  %s  %-8s  %s  sub %s", clock, cs.Green("notification"), printable(n.ChangeType), printable(shortResource(n.Resource)), cs.Cyan(printable(short(n.SubscriptionID))))
-	line += prettyExtra(cs, e)
-	if e.Replayed {
-		line += cs.Gray("  (replayed)")
+	// The headline takes the columns the fixed parts leave.
+	changeType := fmt.Sprintf("%-8s", printable(n.ChangeType))
+	fixed := len(clock) + len("  notification  ") + utf8.RuneCountInString(changeType) + len("    sub ") + utf8.RuneCountInString(sub)
+	if e.Resynced {
+		fixed += len("  resynced")
 	}
+	if e.Replayed {
+		fixed += len("  (replayed)")
+	}
+	what := iostreams.Truncate(headline(e), max(width-fixed, previewMinimum))
+	line := fmt.Sprintf("%s  %s  %s  %s  sub %s", cs.Gray(clock), cs.Green("notification"), changeType, what, cs.Cyan(sub))
+	line += prettyExtra(cs, e, width)
 	return append(append(buf, line...), '\n')
+}
+
+// expiresText is a lifecycle notification's subscriptionExpirationDateTime
+// for a person: "expires in 6d 23h" (Graph's raw text when it is not a time).
+func expiresText(raw string, now time.Time) string {
+	if raw == "" {
+		return ""
+	}
+	expiry, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return "expires " + printable(raw)
+	}
+	if left := shared.TimeLeft(expiry, now); left != "expired" {
+		return "expires in " + left
+	}
+	return "expired"
 }
 
 // teamsTextLimit caps a Teams message's text and reply in pretty mode.
@@ -200,8 +230,7 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 		if e.ReplyErr != nil {
 			replyError = e.ReplyErr.Error()
 		}
-		line, _ := json.Marshal(struct {
-			Type           string `json:"type"`
+		line, _ := iostreams.AppendJSONLine(buf, "teams", struct {
 			ReceivedAt     string `json:"receivedAt"`
 			From           string `json:"from"`
 			Text           string `json:"text"`
@@ -209,16 +238,24 @@ func (r *renderer) teams(buf []byte, e receiver.TeamsEvent) []byte {
 			Reply          string `json:"reply"`
 			ReplyError     string `json:"replyError,omitempty"`
 			Replayed       bool   `json:"replayed,omitempty"`
-		}{"teams", e.ReceivedAt.UTC().Format(time.RFC3339Nano), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError, e.Replayed})
-		return append(append(buf, line...), '\n')
+		}{iostreams.JSONTime(e.ReceivedAt), from, e.Activity.PlainText(), e.Activity.Conversation.ID, e.Reply, replyError, e.Replayed})
+		return line
 	}
 	cs := r.io.OutScheme()
-	// One line per message: long texts and replies are cut (-o json has them whole).
-	reply := cs.Gray("↩ " + truncate(printable(e.Reply), teamsTextLimit))
-	if e.ReplyErr != nil {
-		reply = cs.Red("↩ " + printable(e.Reply))
+	// One line per message, within the terminal's width: the text takes what
+	// the reply leaves it, the reply at most a third (-o json has them whole).
+	clock, sender := e.ReceivedAt.Local().Format("15:04:05"), truncate(printable(from), 40)
+	text, reply := truncate(printable(e.Activity.PlainText()), teamsTextLimit), printable(e.Reply)
+	room := r.io.TerminalWidth() - len(clock) - len("  teams  ") - utf8.RuneCountInString(sender) - len(": ") - len("  ↩ ")
+	if e.ReplyErr == nil {
+		reply = iostreams.Truncate(reply, max(room/3, previewMinimum))
 	}
-	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(e.ReceivedAt.Local().Format("15:04:05")), cs.Magenta("teams"), cs.Bold(printable(from)), truncate(printable(e.Activity.PlainText()), teamsTextLimit), reply)
+	text = iostreams.Truncate(text, max(room-utf8.RuneCountInString(reply), previewMinimum))
+	replyColor := cs.Gray
+	if e.ReplyErr != nil {
+		replyColor = cs.Red // the whole failure
+	}
+	line := fmt.Sprintf("%s  %s  %s: %s  %s", cs.Gray(clock), cs.Magenta("teams"), cs.Bold(sender), text, replyColor("↩ "+reply))
 	return append(append(buf, line...), '\n')
 }
 
@@ -306,7 +343,7 @@ func (r *renderer) statusLine(e listener.Event) string {
 	case listener.Draining:
 		line := fmt.Sprintf("%s finishing in-flight work (at most %s); press Ctrl-C again to stop now: the journal keeps what is left", es.WarningIcon(), e.Grace)
 		if e.ForwardsPending > 0 {
-			line += fmt.Sprintf("\n%s %d forward(s) still pending: the next hookctl listen with the same journal delivers them", es.WarningIcon(), e.ForwardsPending)
+			line += fmt.Sprintf("\n%s %s still pending: the next hookctl listen with the same journal delivers them", es.WarningIcon(), iostreams.Plural(e.ForwardsPending, "forward"))
 		}
 		return line
 	}
@@ -329,8 +366,8 @@ func (r *renderer) summary(e listener.Summary) {
 		droppedText += " (" + strings.Join(reasons, ", ") + ")"
 	}
 	if e.Pending > 0 && stats.ForwardPending+stats.ForwardFailures > 0 {
-		r.note(fmt.Sprintf("%s %d collection(s) not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
-			r.io.ErrScheme().WarningIcon(), e.Pending))
+		r.note(fmt.Sprintf("%s %s not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
+			r.io.ErrScheme().WarningIcon(), iostreams.Plural(e.Pending, "collection")))
 	}
 	line := fmt.Sprintf("hookctl listen: received %d, emitted %d, dropped %s, forwarded %d, forward failures %d, pending %d",
 		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, e.Pending)

@@ -103,7 +103,7 @@ func TestSummaryLine(t *testing.T) {
 	r, _, errOut := testRenderer(true)
 	r.Consume(listener.Summary{Stats: receiver.Stats{Received: 7, Emitted: 4, Replayed: 2, Forwarded: 3, ForwardFailures: 1,
 		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 1, receiver.DropMismatch: 2}}, Pending: 1, CompactionFailures: 2})
-	want := "! 1 collection(s) not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them\n" +
+	want := "! 1 collection not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them\n" +
 		"hookctl listen: received 7, emitted 4, dropped 3 (clientState mismatch 2, duplicate 1), forwarded 3, forward failures 1, pending 1 (2 replayed from the journal), journal compaction failures 2\n"
 	if errOut.String() != want {
 		t.Errorf("summary\n got %q\nwant %q", errOut, want)
@@ -174,7 +174,8 @@ func TestFetchedMessageIsSanitised(t *testing.T) {
 	n := parseOne(t, `{"subscriptionId":"s","changeType":"created","resource":"Users/u/Messages/m"}`)
 	msg := &graph.Message{Subject: "Invoice\u001b]0;pwned\u0007", BodyPreview: "\u001b[2Jcleared",
 		From: &graph.Recipient{EmailAddress: graph.EmailAddress{Name: "Eve\u001b[31m"}}}
-	got := prettyExtra(cs, listener.Notification{Notification: n, Message: msg})
+	e := listener.Notification{Notification: n, Message: msg}
+	got := headline(e) + prettyExtra(cs, e, 80)
 	if strings.ContainsAny(got, "\u001b\u0007") {
 		t.Errorf("escapes reach the terminal: %q", got)
 	}

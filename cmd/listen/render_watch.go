@@ -15,15 +15,14 @@ import (
 // previewLimit caps the body preview shown in pretty mode.
 const previewLimit = 100
 
-// prettyExtra is what pretty mode appends to a notification line: a
-// "resynced" tag, and the fetched message as sender and subject, then the
-// preview on a second line (or why the message could not be read).
-func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification) string {
-	var b strings.Builder
-	if e.Resynced {
-		b.WriteString("  " + cs.Yellow("resynced"))
-	}
-	const indent = "\n          "
+// previewMinimum is the fewest columns a cut text keeps on a narrow terminal.
+const previewMinimum = 20
+
+// headline is what a notification line shows of the change: once --fetch
+// (or a rich notification) has the resource, who and what it is (sender and
+// subject, a chat message's sender and text, an item's name), else the
+// shortened resource path.
+func headline(e listener.Notification) string {
 	if msg := e.Message; msg != nil {
 		from := "(unknown sender)"
 		if msg.From != nil {
@@ -36,22 +35,43 @@ func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification) string {
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		b.WriteString(indent + cs.Bold(oneLine(from)) + "  " + oneLine(subject))
+		return oneLine(from) + "  " + oneLine(subject)
+	}
+	if summary := contentSummary(e.Content); summary != "" {
+		return summary
+	}
+	return printable(shortResource(e.Notification.Resource))
+}
+
+// prettyExtra is what pretty mode appends to a notification line: a
+// "resynced" or "(replayed)" tag, then the fetched message's preview on a second line (or
+// why the resource could not be read), each line within width columns.
+func prettyExtra(cs *iostreams.ColorScheme, e listener.Notification, width int) string {
+	var b strings.Builder
+	if e.Resynced {
+		b.WriteString("  " + cs.Yellow("resynced"))
+	}
+	if e.Replayed {
+		b.WriteString(cs.Gray("  (replayed)"))
+	}
+	const indent = "          "
+	room := max(width-len(indent), previewMinimum)
+	line := func(color func(string) string, text string) {
+		b.WriteString("\n" + indent + color(iostreams.Truncate(text, room)))
+	}
+	if msg := e.Message; msg != nil {
 		if preview := oneLine(msg.BodyPreview); preview != "" {
-			b.WriteString(indent + cs.Gray(truncate(preview, previewLimit)))
+			line(cs.Gray, truncate(preview, previewLimit))
 		}
 	}
 	if e.FetchError != "" {
-		b.WriteString(indent + cs.Red("could not read the message: "+e.FetchError))
-	}
-	if summary := contentSummary(e.Content); summary != "" {
-		b.WriteString(indent + summary)
+		line(cs.Red, "could not read the message: "+oneLine(e.FetchError))
 	}
 	if e.DecryptError != "" {
-		b.WriteString(indent + cs.Red("could not decrypt: "+oneLine(e.DecryptError)))
+		line(cs.Red, "could not decrypt: "+oneLine(e.DecryptError))
 	}
 	if e.TokensValid != nil && !*e.TokensValid {
-		b.WriteString(indent + cs.Red("validation tokens failed: "+oneLine(e.TokenError)))
+		line(cs.Red, "validation tokens failed: "+oneLine(e.TokenError))
 	}
 	return b.String()
 }
@@ -193,7 +213,7 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 		}
 		line = fmt.Sprintf("%s reauthorized subscription %s%s", ok, e.ID, how)
 	case submanager.Resynced:
-		line = fmt.Sprintf("%s resynced subscription %s after %s: %d message(s) recovered, %d change(s) already shown", ok, e.ID, e.Reason, e.Emitted, e.Changes-e.Emitted)
+		line = fmt.Sprintf("%s resynced subscription %s after %s: %s recovered, %s already shown", ok, e.ID, e.Reason, iostreams.Plural(e.Emitted, "message"), iostreams.Plural(e.Changes-e.Emitted, "change"))
 	case submanager.Deleted:
 		line = fmt.Sprintf("%s deleted subscription %s", ok, e.ID)
 	case submanager.Kept:

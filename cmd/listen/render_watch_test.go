@@ -35,14 +35,19 @@ func TestPrettyExtra(t *testing.T) {
 		e    listener.Notification
 		want string
 	}{
-		{"nothing", listener.Notification{Notification: plain}, ""},
-		{"message", listener.Notification{Notification: plain, Message: msg}, "\n          Megan Bowen  Quarterly numbers\n          line one line two"},
-		{"address only, no subject, no preview", listener.Notification{Notification: plain, Message: &graph.Message{From: &graph.Recipient{EmailAddress: graph.EmailAddress{Address: "x@y"}}}}, "\n          x@y  (no subject)"},
-		{"long preview", listener.Notification{Notification: plain, Message: &graph.Message{Subject: "s", BodyPreview: long}}, "\n          (unknown sender)  s\n          " + strings.TrimSpace(long)[:99] + "…"},
-		{"fetch error", listener.Notification{Notification: plain, FetchError: "message not found (deleted or moved before it was read): Graph: 404"}, "\n          could not read the message: message not found (deleted or moved before it was read): Graph: 404"},
-		{"resynced", listener.Notification{Notification: resynced, Message: msg, Resynced: true}, "  resynced\n          Megan Bowen  Quarterly numbers\n          line one line two"},
+		{"nothing", listener.Notification{Notification: plain}, "Users/u/Messages/m"},
+		{"message", listener.Notification{Notification: plain, Message: msg}, "Megan Bowen  Quarterly numbers\n          line one line two"},
+		{"address only, no subject, no preview", listener.Notification{Notification: plain, Message: &graph.Message{From: &graph.Recipient{EmailAddress: graph.EmailAddress{Address: "x@y"}}}}, "x@y  (no subject)"},
+		{"long preview", listener.Notification{Notification: plain, Message: &graph.Message{Subject: "s", BodyPreview: long}}, "(unknown sender)  s\n          " + strings.TrimSpace(long)[:99] + "…"},
+		{"long preview, narrow", listener.Notification{Notification: plain, Message: &graph.Message{Subject: "s", BodyPreview: long}}, "(unknown sender)  s\n          " + strings.TrimSpace(long)[:39] + "…"},
+		{"fetch error", listener.Notification{Notification: plain, FetchError: "message not found (deleted or moved before it was read): Graph: 404"}, "Users/u/Messages/m\n          could not read the message: message not found (deleted or moved before it was read): Graph: 404"},
+		{"resynced", listener.Notification{Notification: resynced, Message: msg, Resynced: true}, "Megan Bowen  Quarterly numbers  resynced\n          line one line two"},
 	} {
-		if got := prettyExtra(cs, tc.e); got != tc.want {
+		width := 120
+		if strings.HasSuffix(tc.name, "narrow") {
+			width = 50
+		}
+		if got := headline(tc.e) + prettyExtra(cs, tc.e, width); got != tc.want {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
@@ -72,7 +77,7 @@ func TestWatchEventLines(t *testing.T) {
 		"✓ subscription a was removed by Graph: replaced by b, expires 2026-11-30T03:00:00Z",
 		"✓ renewed subscription b until 2026-11-30T03:00:00Z",
 		"✓ reauthorized subscription b by renewing it",
-		"✓ resynced subscription b after missed: 2 message(s) recovered, 3 change(s) already shown",
+		"✓ resynced subscription b after missed: 2 messages recovered, 3 changes already shown",
 		"! renew of subscription b failed: Graph: 503; retrying in 2s",
 		"! resync of a subscription failed: no delta",
 		"✓ kept subscription b (expires 2026-11-30T03:00:00Z); the next hookctl listen accepts its notifications",

@@ -231,15 +231,16 @@ func TestListenSubscribeFetchPretty(t *testing.T) {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}
 	out := res.Lines()
-	// Ready block (4 lines), then the notification line, sender and subject, preview.
-	if len(out) != 7 {
+	// Ready block (4 lines), then the notification line with the sender and
+	// subject in place of the resource path, and the preview.
+	if len(out) != 6 {
 		t.Fatalf("stdout:\n%s", res.Stdout)
 	}
-	if !strings.Contains(out[4], "notification") || !strings.Contains(out[4], "created") {
+	if !strings.Contains(out[4], "notification  created   Adele Vance  Lunch on Friday?  sub ") || strings.Contains(out[4], "Messages") {
 		t.Errorf("notification line %q", out[4])
 	}
-	if strings.TrimSpace(out[5]) != "Adele Vance  Lunch on Friday?" || strings.TrimSpace(out[6]) != "Shall we try the new place on the corner?" {
-		t.Errorf("message lines:\n%s\n%s", out[5], out[6])
+	if strings.TrimSpace(out[5]) != "Shall we try the new place on the corner?" {
+		t.Errorf("preview line %q", out[5])
 	}
 }
 

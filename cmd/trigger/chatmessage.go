@@ -2,7 +2,6 @@ package trigger
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -25,9 +24,8 @@ type ChatMessageOptions struct {
 	Text          string
 }
 
-// ChatMessageSent is the JSON line printed for the message posted.
+// ChatMessageSent is the JSON line (type "chat-message-sent") printed for the message posted.
 type ChatMessageSent struct {
-	Type    string `json:"type"`
 	ID      string `json:"id"`
 	Team    string `json:"team"`
 	Channel string `json:"channel"`
@@ -86,9 +84,9 @@ func chatMessageRun(ctx context.Context, o *ChatMessageOptions) error {
 	if err != nil {
 		return explainPermission(err, "posting the message", "ChannelMessage.Send")
 	}
-	line := ChatMessageSent{Type: "chat-message-sent", ID: posted.ID, Team: o.Team, Channel: o.Channel, Text: o.Text}
+	line := ChatMessageSent{ID: posted.ID, Team: o.Team, Channel: o.Channel, Text: o.Text}
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(line)
+		return iostreams.WriteJSONLine(o.IO.Out, "chat-message-sent", line)
 	}
 	cs := o.IO.OutScheme()
 	_, err = fmt.Fprintf(o.IO.Out, "%s Posted %q in channel %s/%s\n", cs.SuccessIcon(), o.Text, o.Team, o.Channel)

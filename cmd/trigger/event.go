@@ -2,7 +2,6 @@ package trigger
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -31,9 +30,8 @@ type EventOptions struct {
 	Duration time.Duration
 }
 
-// EventCreated is the JSON line printed for the event created.
+// EventCreated is the JSON line (type "event-created") printed for the event created.
 type EventCreated struct {
-	Type    string    `json:"type"`
 	ID      string    `json:"id"`
 	User    string    `json:"user"`
 	Subject string    `json:"subject"`
@@ -126,9 +124,10 @@ func eventRun(ctx context.Context, o *EventOptions) error {
 	if who == "" {
 		who = profile.Username
 	}
-	line := EventCreated{Type: "event-created", ID: created.ID, User: who, Subject: subject, Start: start, End: end}
+	// Times in JSON carry at most milliseconds, whatever --start said.
+	line := EventCreated{ID: created.ID, User: who, Subject: subject, Start: start.UTC().Truncate(time.Millisecond), End: end.UTC().Truncate(time.Millisecond)}
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(line)
+		return iostreams.WriteJSONLine(o.IO.Out, "event-created", line)
 	}
 	cs := o.IO.OutScheme()
 	_, err = fmt.Fprintf(o.IO.Out, "%s Created %q in %s's calendar at %s\n", cs.SuccessIcon(), subject, who, start.Format(time.RFC3339))

@@ -4,7 +4,6 @@ package trigger
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -40,9 +39,8 @@ type MailOptions struct {
 	Count   int
 }
 
-// MailSent is the JSON line printed for each mail sent.
+// MailSent is the JSON line (type "mail-sent") printed for each mail sent.
 type MailSent struct {
-	Type    string `json:"type"`
 	To      string `json:"to"`
 	From    string `json:"from"`
 	Subject string `json:"subject"`
@@ -141,21 +139,25 @@ func mailRun(ctx context.Context, o *MailOptions) error {
 		return err
 	}
 	started := o.Now().UTC().Format(time.RFC3339)
-	for i := 1; i <= o.Count; i++ {
-		subject := subjectFor(o.Subject, i, o.Count, started)
-		err := client.SendMail(ctx, sender, graph.Message{
-			Subject:      subject,
-			Body:         &graph.ItemBody{ContentType: "text", Content: o.Body},
-			ToRecipients: graph.To(to),
-		}, false)
-		if err != nil {
-			return explainSendError(err, i, o.Count)
+	// A long run shows "Sending 37/100…" on a terminal's stderr.
+	progress := o.IO.StartProgress("Sending", o.Count)
+	progress.Around(func() {
+		for i := 1; i <= o.Count && err == nil; i++ {
+			progress.Step(i)
+			subject := subjectFor(o.Subject, i, o.Count, started)
+			err = client.SendMail(ctx, sender, graph.Message{
+				Subject:      subject,
+				Body:         &graph.ItemBody{ContentType: "text", Content: o.Body},
+				ToRecipients: graph.To(to),
+			}, false)
+			if err != nil {
+				err = explainSendError(err, i, o.Count)
+				break
+			}
+			err = report(o, MailSent{To: to, From: from, Subject: subject})
 		}
-		if err := report(o, MailSent{Type: "mail-sent", To: to, From: from, Subject: subject}); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return err
 }
 
 // subjectFor numbers the mails so that each is told apart in a listener's output.
@@ -171,7 +173,7 @@ func subjectFor(subject string, n, count int, started string) string {
 
 func report(o *MailOptions, sent MailSent) error {
 	if o.JSON() {
-		return json.NewEncoder(o.IO.Out).Encode(sent)
+		return iostreams.WriteJSONLine(o.IO.Out, "mail-sent", sent)
 	}
 	cs := o.IO.OutScheme()
 	_, err := fmt.Fprintf(o.IO.Out, "%s Sent %q to %s\n", cs.SuccessIcon(), sent.Subject, sent.To)

@@ -13,6 +13,7 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
+	"github.com/hookctl/hookctl/internal/factory"
 	_ "github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
@@ -160,5 +161,29 @@ func TestTriggerNotifiesListener(t *testing.T) {
 			t.Fatalf("%d created notifications after 10 s, want 3", n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A long run counts on a terminal's stderr ("Sending 2/3…"), cleared before
+// each result line, and says nothing there when stderr is not a terminal.
+func TestTriggerMailShowsProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	c := clitest.New(t, emulator.Options{})
+	c.LoginUser("default")
+	res := c.RunWith(func(f *factory.Factory) { f.IOStreams.SetTTY(false, false, true) }, "trigger", "mail", "--count", "3", "-o", "json")
+	if res.Code != 0 || len(decode(t, res)) != 3 {
+		t.Fatalf("exit %d: %s %s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, step := range []string{"Sending 1/3…", "Sending 2/3…", "Sending 3/3…"} {
+		if !strings.Contains(res.Stderr, step) {
+			t.Errorf("stderr lacks %q: %q", step, res.Stderr)
+		}
+	}
+	if !strings.HasSuffix(res.Stderr, "\r") {
+		t.Errorf("the counter is not cleared at the end: %q", res.Stderr)
+	}
+	res = c.Run("trigger", "mail", "--count", "3", "-o", "json")
+	if res.Code != 0 || res.Stderr != "" {
+		t.Errorf("not a terminal: exit %d, stderr %q", res.Code, res.Stderr)
 	}
 }

@@ -58,3 +58,19 @@ func TestWriteJSONLine(t *testing.T) {
 		t.Error("an array was accepted")
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{Plural(1, "mail"), "1 mail"},
+		{Plural(2, "mail"), "2 mails"},
+		{Plural(0, "mail"), "0 mails"},
+		{Plural(1, "query", "queries"), "1 query"},
+		{Plural(3, "query", "queries"), "3 queries"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

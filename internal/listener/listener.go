@@ -24,6 +24,7 @@ import (
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/fetcher"
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -266,7 +267,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	_ = l.pipeline.emit(ready)
 	_ = l.pipeline.Flush()
 	if len(l.replay) > 0 {
-		l.warn(fmt.Sprintf("processing %d collection(s) left in the journal by an earlier run", len(l.replay)))
+		l.warn(fmt.Sprintf("processing %s left in the journal by an earlier run", iostreams.Plural(len(l.replay), "collection")))
 	}
 	pending := make([]receiver.Pending, len(l.replay))
 	for i, e := range l.replay {
