@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
@@ -142,6 +143,14 @@ type keepingIntake struct{}
 
 func (keepingIntake) Run(ctx context.Context, sink Sink) error {
 	sink.Keep("eventhub hub partition 1 offset 7", []byte("not a collection"), "not JSON")
+	body := []byte(notificationBody(clientState, "hub-1"))
+	collection, err := notification.Parse(body)
+	if err != nil {
+		return err
+	}
+	if err := sink.Accept(ctx, "application/json; source=eventhub", body, collection); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -158,6 +167,13 @@ func TestHistoryKeepsWhatAnIntakeRefused(t *testing.T) {
 	})
 	if rec.Kind != history.KindRejected || rec.Body != "not a collection" || rec.Reason != "not JSON" || rec.Pending() {
 		t.Errorf("record %+v", rec)
+	}
+	// A collection an intake accepted is kept as a POST's would be, verdicts and all.
+	accepted := waitHistory(t, r.listener.History(), "for the accepted hub collection", func(rec *history.Record) bool {
+		return rec.Kind == history.KindNotification && len(rec.Notifications) == 1 && !rec.Pending()
+	})
+	if accepted.Status != http.StatusAccepted || accepted.Notifications[0].Outcome != history.OutcomeAccepted || !strings.Contains(accepted.Body, "hub-1") {
+		t.Errorf("accepted record %+v", accepted)
 	}
 }
 

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
 	"github.com/hookctl/hookctl/internal/history"
@@ -39,7 +40,18 @@ func (s intakeSink) Accept(ctx context.Context, source string, body []byte, coll
 	if s.l.follow != nil {
 		s.l.follow.refresh() // a subscription made meanwhile: learn its clientState
 	}
-	return s.l.receiver.Accept(ctx, source, body, collection)
+	start := s.l.cfg.Now()
+	id, err := s.l.receiver.Accept(ctx, source, body, collection)
+	if err != nil || id == "" || s.l.history == nil {
+		return err
+	}
+	// Kept like a POST to /notifications, so that the history, the
+	// inspector and events replay treat it as one.
+	rec := &history.Record{ID: id, Time: start, Kind: history.KindNotification, Route: receiver.NotificationsPath,
+		Headers: []history.Header{{Name: "Content-Type", Value: source}}, Body: string(body), Status: http.StatusAccepted, Latency: s.l.cfg.Now().Sub(start)}
+	s.l.expect(rec, body, true)
+	s.l.history.offer(rec)
+	return nil
 }
 
 func (s intakeSink) Keep(source string, body []byte, reason string) {

@@ -15,18 +15,19 @@ import (
 // with the entry where a POST's Content-Type is. An empty collection is
 // taken and nothing is stored. While more than MaxQueuedBytes wait to be
 // processed, Accept waits (where a POST would be answered 503): a hub keeps
-// the messages until the listener catches up.
-func (r *Receiver) Accept(ctx context.Context, source string, body []byte, collection *notification.Collection) error {
+// the messages until the listener catches up. It returns the entry's event
+// id ("" when nothing was stored).
+func (r *Receiver) Accept(ctx context.Context, source string, body []byte, collection *notification.Collection) (string, error) {
 	if collection == nil {
-		return errors.New("receiver: Accept needs the parsed collection")
+		return "", errors.New("receiver: Accept needs the parsed collection")
 	}
 	if len(collection.Value) == 0 {
-		return nil
+		return "", nil
 	}
 	for !r.reserveQueue(int64(len(body))) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-time.After(busyWait):
 		}
 	}
@@ -40,9 +41,9 @@ func (r *Receiver) Accept(ctx context.Context, source string, body []byte, colle
 	}
 	if err := r.accept(ctx, e); err != nil {
 		r.releaseQueue(int64(len(body)))
-		return err
+		return "", err
 	}
-	return nil
+	return e.eventID, nil
 }
 
 // busyWait is how long Accept waits before it looks at a full queue again.
