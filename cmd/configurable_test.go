@@ -81,6 +81,7 @@ var commandLineOnly = map[string]string{
 	"listen --subscribe":                      "creates subscriptions in the tenant",
 	"login --client-secret-stdin":             "reads standard input; left in a config it would hang every login",
 	"logout --all":                            "destructive: signs every profile out",
+	"send notification --body":                "what this run sends (reads stdin with -)",
 	"send notification --batch":               "what this run sends",
 	"send notification --change-type":         "what this run sends",
 	"send notification --count":               "what this run sends",

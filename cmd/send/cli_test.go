@@ -1,10 +1,12 @@
 package send_test
 
 import (
+	"bytes"
 	"github.com/hookctl/hookctl/internal/clitest"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -78,5 +80,35 @@ func TestCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// send notification --body posts a sample exactly as it is, --count times,
+// from a file or standard input.
+func TestSendNotificationBody(t *testing.T) {
+	t.Parallel()
+	sample, err := os.ReadFile("../../testdata/payloads/graph-mail-created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := make(chan []byte, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		bodies <- data
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	code, stdout, stderr := run(t, map[string]string{}, "", "send", "notification", "--to", srv.URL+"/notifications", "--body", "../../testdata/payloads/graph-mail-created.json", "--count", "2", "-o", "json")
+	if code != 0 || strings.Count(stdout, `"status":202`) != 2 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for range 2 {
+		if got := <-bodies; !bytes.Equal(got, sample) {
+			t.Errorf("posted %s, want the file as it is", got)
+		}
+	}
+	code, stdout, stderr = run(t, map[string]string{}, string(sample), "send", "notification", "--to", srv.URL+"/notifications", "--body", "-", "-o", "json")
+	if got := <-bodies; code != 0 || !bytes.Equal(got, sample) {
+		t.Errorf("--body -: exit %d, posted %s\n%s%s", code, got, stdout, stderr)
 	}
 }

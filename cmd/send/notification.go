@@ -2,6 +2,7 @@ package send
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,9 @@ type NotificationOptions struct {
 	Batch          int
 	Validate       bool
 	Timeout        time.Duration
+	// BodyFile is --body: a collection to POST exactly as it is (a file, or
+	// - for standard input), such as a sample from testdata/payloads.
+	BodyFile string
 }
 
 // NewCmdNotification builds `hookctl send notification`.
@@ -65,6 +69,9 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 
 			--lifecycle EVENT sends lifecycle notifications instead, with one of
 			%[1]s.
+			--body FILE (or - for standard input) POSTs that collection exactly as it is
+			instead, --count times: a sample from testdata/payloads, or a request a
+			listener kept (hookctl events show ID -o json).
 			--validate sends the subscription validation handshake (POST
 			?validationToken=...) and checks the echo as Graph does: 200, text/plain and
 			exactly the decoded token.
@@ -80,6 +87,7 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 			  $ hookctl send notification --to http://127.0.0.1:8787/notifications --client-state s3cret --count 100 --batch 5 -o json
 			  $ hookctl send notification --to http://127.0.0.1:8787/lifecycle --client-state s3cret --lifecycle reauthorizationRequired
 			  $ hookctl send notification --to https://example.ngrok.app/notifications --validate
+			  $ hookctl send notification --to http://127.0.0.1:8787/notifications --body testdata/payloads/graph-mail-created.json
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,6 +117,7 @@ func NewCmdNotification(f *factory.Factory, runF func(*NotificationOptions) erro
 	fl.IntVar(&opts.Batch, "batch", 1, "notifications per POST")
 	fl.BoolVar(&opts.Validate, "validate", false, "send the validation handshake and check the echo instead")
 	fl.DurationVar(&opts.Timeout, "timeout", 3*time.Second, "how long to wait for each answer (with --validate: 10s, as Graph)")
+	fl.StringVar(&opts.BodyFile, "body", "", "POST this collection exactly as it is: a file, or - for standard input")
 	_ = cmd.RegisterFlagCompletionFunc("change-type", fixedCompletion(changeTypes))
 	_ = cmd.RegisterFlagCompletionFunc("lifecycle", fixedCompletion(lifecycleEvents))
 	return cmd
@@ -133,6 +142,12 @@ func (opts *NotificationOptions) check() error {
 	if opts.Validate {
 		return nil
 	}
+	if opts.Count < 1 {
+		return exitcode.Usagef("--count must be at least 1")
+	}
+	if opts.BodyFile != "" {
+		return nil // the body carries its own clientState and ids
+	}
 	if opts.ClientState == "" {
 		return exitcode.Usagef("--client-state is required: the value the receiver expects (hookctl listen --client-state)")
 	}
@@ -144,9 +159,6 @@ func (opts *NotificationOptions) check() error {
 	}
 	if opts.Lifecycle != "" && !slices.Contains(lifecycleEvents, opts.Lifecycle) {
 		return exitcode.Usagef("--lifecycle %q is not one of %s", opts.Lifecycle, strings.Join(lifecycleEvents, ", "))
-	}
-	if opts.Count < 1 {
-		return exitcode.Usagef("--count must be at least 1")
 	}
 	if opts.Batch < 1 {
 		return exitcode.Usagef("--batch must be at least 1")
@@ -196,9 +208,19 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 		faker.tenantID = uuid.NewString()
 	}
 
+	var fixed []byte
+	if opts.BodyFile != "" {
+		if fixed, err = readBodyFile(opts.IO, opts.BodyFile, "notification"); err != nil {
+			return err
+		}
+		faker.subscriptionID = bodySubscriptionID(fixed)
+	}
 	failed := 0
 	for i := 1; i <= opts.Count; i++ {
-		body, ids := faker.collection(opts.Batch)
+		body, ids := fixed, []string(nil)
+		if fixed == nil {
+			body, ids = faker.collection(opts.Batch)
+		}
 		header := http.Header{
 			"Content-Type": {"application/json; charset=utf-8"},
 			"User-Agent":   {userAgent(opts.Version)},
@@ -234,6 +256,21 @@ func notificationRun(ctx context.Context, opts *NotificationOptions) error {
 		return fmt.Errorf("%d of %d POSTs to %s were not accepted (non-2xx answer); Graph would retry them for up to 4 hours", failed, opts.Count, target.Host)
 	}
 	return nil
+}
+
+// bodySubscriptionID is the first subscriptionId a --body collection names,
+// for the output line ("" when it names none or is not a collection: it is
+// sent all the same, which tests the receiver too).
+func bodySubscriptionID(body []byte) string {
+	var collection struct {
+		Value []struct {
+			SubscriptionID string `json:"subscriptionId"`
+		} `json:"value"`
+	}
+	if json.Unmarshal(body, &collection) != nil || len(collection.Value) == 0 {
+		return ""
+	}
+	return collection.Value[0].SubscriptionID
 }
 
 func printResult(opts *NotificationOptions, result postResult) error {

@@ -204,6 +204,31 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 // maxBodyFile bounds --body: receivers refuse more than 1 MiB.
 const maxBodyFile = 1 << 20
 
+// readBodyFile reads --body: a file, or standard input for "-" (refused when
+// it is a terminal: the exact bytes are the point, not typing).
+func readBodyFile(ios *iostreams.IOStreams, path, command string) ([]byte, error) {
+	var in io.Reader = ios.In
+	if path == "-" && ios.IsStdinTTY() {
+		return nil, exitcode.Usagef("--body -: standard input is a terminal; pipe the exact body in: hookctl send %s ... --body - < request.json", command)
+	}
+	if path != "-" {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading --body: %w", err)
+		}
+		defer file.Close()
+		in = file
+	}
+	body, err := io.ReadAll(io.LimitReader(in, maxBodyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading --body: %w", err)
+	}
+	if len(body) > maxBodyFile {
+		return nil, fmt.Errorf("--body is over %d bytes; a receiver would refuse it", maxBodyFile)
+	}
+	return body, nil
+}
+
 // activityBody is the request body: a fresh activity, or --body's exact bytes.
 func (opts *TeamsOptions) activityBody() (body []byte, activityID string, err error) {
 	if opts.BodyFile == "" {
@@ -211,24 +236,8 @@ func (opts *TeamsOptions) activityBody() (body []byte, activityID string, err er
 		body, err = activity.Encode()
 		return body, activity.ID, err
 	}
-	var in io.Reader = opts.IO.In
-	if opts.BodyFile == "-" && opts.IO.IsStdinTTY() {
-		return nil, "", exitcode.Usagef("--body -: standard input is a terminal; pipe the exact body in: hookctl send teams ... --body - < request.json")
-	}
-	if opts.BodyFile != "-" {
-		file, err := os.Open(opts.BodyFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading --body: %w", err)
-		}
-		defer file.Close()
-		in = file
-	}
-	body, err = io.ReadAll(io.LimitReader(in, maxBodyFile+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("reading --body: %w", err)
-	}
-	if len(body) > maxBodyFile {
-		return nil, "", fmt.Errorf("--body is over %d bytes; a receiver would refuse it", maxBodyFile)
+	if body, err = readBodyFile(opts.IO, opts.BodyFile, "teams"); err != nil {
+		return nil, "", err
 	}
 	// Sent as is, even when it is not an activity: that tests the receiver too.
 	if activity, err := teams.ParseActivity(body); err == nil {
