@@ -109,7 +109,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	j, entries, err := journal.Open(path, journal.Options{Warn: opts.Warn, Now: opts.Now})
+	// No fsync: what a crash costs the history, the listener's journal
+	// still holds (its requests are processed again on the next start).
+	j, entries, err := journal.Open(path, journal.Options{Warn: opts.Warn, Now: opts.Now, NoSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -160,8 +162,8 @@ func decode(entries []journal.Entry) []*Record {
 	return out
 }
 
-// Add keeps rec (durably: it returns once rec is on disk) and prunes what
-// the retention no longer allows.
+// Add keeps rec (written, not synced: see Open) and prunes what the
+// retention no longer allows.
 func (s *Store) Add(ctx context.Context, rec *Record) error {
 	rec.Done = rec.finished()
 	data, err := json.Marshal(rec)
@@ -204,7 +206,10 @@ func (s *Store) Update(id string, u Update) error {
 }
 
 // prune drops, oldest first, records past the retention that are not
-// pending (s.mu held).
+// pending (s.mu held). Records are kept oldest first, so what goes is at the
+// front: the scan stops at the first record that may stay, and a prune costs
+// what it drops (plus the pending records it steps over), not the history's
+// length.
 func (s *Store) prune() {
 	retention := s.opts.Retention
 	cutoff := time.Time{}
@@ -215,19 +220,26 @@ func (s *Store) prune() {
 	if retention.Count > 0 || retention.Age == 0 {
 		excess = len(s.records) - retention.Count
 	}
-	kept := s.records[:0]
-	for _, rec := range s.records {
+	var pending []*Record // stepped over, kept
+	i := 0
+	for ; i < len(s.records); i++ {
+		rec := s.records[i]
 		old := !cutoff.IsZero() && rec.Time.Before(cutoff)
-		if (excess > 0 || old) && !rec.Pending() {
-			excess--
-			_ = s.journal.Complete(rec.seq)
-			delete(s.byID, rec.ID)
+		if excess <= 0 && !old {
+			break
+		}
+		if rec.Pending() {
+			pending = append(pending, rec)
 			continue
 		}
-		kept = append(kept, rec)
+		excess--
+		_ = s.journal.Complete(rec.seq)
+		delete(s.byID, rec.ID)
 	}
-	clear(s.records[len(kept):])
-	s.records = kept
+	start := i - len(pending)
+	copy(s.records[start:i], pending)
+	clear(s.records[:start])
+	s.records = s.records[start:]
 }
 
 // Records returns copies of the records kept, oldest first.

@@ -337,3 +337,28 @@ func TestFailedCompactionKeepsTheJournal(t *testing.T) {
 		t.Errorf("entries = %+v", entries)
 	}
 }
+
+// TestNoSyncNeverSyncs: a NoSync journal (the request history) writes its
+// entries without an fsync, so a sync that would fail does not refuse them,
+// and they replay after a clean close; a normal journal refuses them.
+func TestNoSyncNeverSyncs(t *testing.T) {
+	t.Parallel()
+	for _, noSync := range []bool{false, true} {
+		j, path, disk := openFaulty(t, Options{NoSync: noSync})
+		disk.set(errors.New("sync refused"), "sync")
+		_, err := j.Append(context.Background(), []byte("kept without a sync"))
+		if noSync != (err == nil) {
+			t.Fatalf("NoSync %v: append error %v", noSync, err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !noSync {
+			continue
+		}
+		_, entries := open(t, path, Options{})
+		if len(entries) != 1 || string(entries[0].Data) != "kept without a sync" {
+			t.Errorf("replayed %+v", entries)
+		}
+	}
+}

@@ -88,6 +88,11 @@ type Options struct {
 	// the de-duplication window's, which is what memos are for.
 	MemoWindow time.Duration
 	MemoLimit  int
+	// NoSync makes Append return once the entry is written, without an
+	// fsync: for a file whose records a crash may cost (the request
+	// history, whose every request the listener's own journal keeps
+	// durably). Replay, damage handling and compaction are unchanged.
+	NoSync bool
 }
 
 // Journal is an open journal file. It is safe for concurrent use.
@@ -678,7 +683,7 @@ func (j *Journal) commit(batch []*request) error {
 	if err == nil {
 		_, err = j.file.WriteAt(j.buf, offset)
 	}
-	if err == nil && needSync {
+	if err == nil && needSync && !j.opts.NoSync {
 		err = j.check("sync")
 		if err == nil {
 			err = datasync(j.file)

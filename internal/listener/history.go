@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -114,9 +113,9 @@ func (r *historyRecorder) run() {
 // recorderBatch bounds how many queued items are written together.
 const recorderBatch = 256
 
-// write keeps a batch: its records first, together (their fsyncs are
-// shared: one at a time the history keeps about 700 a second, together
-// several thousand; see docs/performance.md), then the updates in order.
+// write keeps a batch: its records first, together (the history's journal
+// writes what arrives together with one system call), then the updates in
+// order.
 func (r *historyRecorder) write(batch []any) {
 	var wg sync.WaitGroup
 	var records []*history.Record
@@ -205,7 +204,8 @@ func updateOf(e any) (id string, u history.Update, ok bool) {
 }
 
 // recordRequests wraps the receiver: every request but health checks is
-// kept with its answer.
+// kept with its answer. The body and the collection are the receiver's own
+// (its Exchange): neither is copied nor parsed again here.
 func (l *Listener) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == receiver.HealthPath {
@@ -213,23 +213,22 @@ func (l *Listener) recordRequests(next http.Handler) http.Handler {
 			return
 		}
 		start := l.cfg.Now()
-		body := &capturedBody{ReadCloser: req.Body, limit: receiver.DefaultMaxBodyBytes}
-		req.Body = body
+		exchange := &receiver.Exchange{}
 		answer := &capturedAnswer{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(answer, req)
-		l.history.offer(l.requestRecord(req, body.buf.Bytes(), answer, start))
+		next.ServeHTTP(answer, req.WithContext(receiver.WithExchange(req.Context(), exchange)))
+		l.history.offer(l.requestRecord(req, exchange, answer, start))
 	})
 }
 
 // requestRecord is what the history keeps of one exchange.
-func (l *Listener) requestRecord(req *http.Request, body []byte, answer *capturedAnswer, start time.Time) *history.Record {
+func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange, answer *capturedAnswer, start time.Time) *history.Record {
 	rec := &history.Record{
 		ID:      answer.Header().Get(forward.EventIDHeader),
 		Time:    start,
 		Method:  req.Method,
 		Route:   req.URL.Path,
 		Headers: history.RedactHeaders(req.Header),
-		Body:    string(body),
+		Body:    string(exchange.Body),
 		Status:  answer.status,
 		Latency: l.cfg.Now().Sub(start),
 	}
@@ -254,16 +253,16 @@ func (l *Listener) requestRecord(req *http.Request, body []byte, answer *capture
 		if req.URL.Path == receiver.LifecyclePath {
 			rec.Kind = history.KindLifecycle
 		}
-		l.expect(rec, body, answer.Header().Get(forward.EventIDHeader) != "")
+		l.expect(rec, exchange.Collection, answer.Header().Get(forward.EventIDHeader) != "")
 	}
 	return rec
 }
 
-// expect notes which subscriptions a Graph body names and, when it was
-// accepted for processing, what finishes its record.
-func (l *Listener) expect(rec *history.Record, body []byte, accepted bool) {
-	collection, err := notification.Parse(body)
-	if err != nil {
+// expect notes which subscriptions a Graph collection names (nil: the body
+// was not one) and, when it was accepted for processing, what finishes its
+// record.
+func (l *Listener) expect(rec *history.Record, collection *notification.Collection, accepted bool) {
+	if collection == nil {
 		return
 	}
 	seen := map[string]bool{}
@@ -399,24 +398,10 @@ func (l *Listener) Replay(ctx context.Context, id string, edited []byte) (string
 	}
 	replay := &history.Record{ID: newID, Time: start, Kind: rec.Kind, Method: http.MethodPost, Route: rec.Route,
 		Headers: rec.Headers, Body: string(body), Status: http.StatusAccepted, Latency: l.cfg.Now().Sub(start), Replayed: true}
-	l.expect(replay, body, true)
+	collection, _ := notification.Parse(body) // the receiver accepted it: it parses
+	l.expect(replay, collection, true)
 	l.history.offer(replay)
 	return newID, nil
-}
-
-// capturedBody keeps what the handler reads of a request body, up to limit.
-type capturedBody struct {
-	io.ReadCloser
-	limit int64
-	buf   bytes.Buffer
-}
-
-func (c *capturedBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	if room := c.limit - int64(c.buf.Len()); room > 0 {
-		c.buf.Write(p[:min(int64(n), room)])
-	}
-	return n, err
 }
 
 // capturedAnswer notes the status and the start of the body answered.

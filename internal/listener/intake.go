@@ -37,9 +37,6 @@ type Sink interface {
 type intakeSink struct{ l *Listener }
 
 func (s intakeSink) Accept(ctx context.Context, source string, body []byte, collection *notification.Collection) error {
-	if s.l.follow != nil {
-		s.l.follow.refresh() // a subscription made meanwhile: learn its clientState
-	}
 	start := s.l.cfg.Now()
 	id, err := s.l.receiver.Accept(ctx, source, body, collection)
 	if err != nil || id == "" || s.l.history == nil {
@@ -49,7 +46,7 @@ func (s intakeSink) Accept(ctx context.Context, source string, body []byte, coll
 	// inspector and events replay treat it as one.
 	rec := &history.Record{ID: id, Time: start, Kind: history.KindNotification, Route: receiver.NotificationsPath,
 		Headers: []history.Header{{Name: "Content-Type", Value: source}}, Body: string(body), Status: http.StatusAccepted, Latency: s.l.cfg.Now().Sub(start)}
-	s.l.expect(rec, body, true)
+	s.l.expect(rec, collection, true)
 	s.l.history.offer(rec)
 	return nil
 }

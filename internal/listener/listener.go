@@ -154,6 +154,8 @@ type Listener struct {
 	pipeline *pipeline
 	states   *notification.ClientStates
 	follow   *storeFollower // nil without a Store
+	// verify checks clientStates: states, or follow when there is a Store.
+	verify notification.ClientStateSource
 	fetcher  *fetcher.Fetcher
 	manager  atomic.Pointer[submanager.Manager] // set once subscribing starts
 	history  *historyRecorder                   // nil without Config.History
@@ -184,11 +186,13 @@ func New(cfg Config) (*Listener, error) {
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 
 	l.states = notification.NewClientStates(cfg.ClientStates...)
+	l.verify = l.states
 	if cfg.Store != nil {
 		l.follow = &storeFollower{store: cfg.Store, states: l.states, secrets: cfg.Secrets, known: map[string]bool{}}
 		if err := l.follow.load(); err != nil {
 			return nil, err
 		}
+		l.verify = l.follow
 	}
 	l.pipeline = &pipeline{count: newCounter(cfg.Count), delay: cfg.seams.processDelay, done: l.ctx.Done()}
 	if cfg.RequireValidTokens && cfg.Tokens == nil {
@@ -229,10 +233,10 @@ func New(cfg Config) (*Listener, error) {
 	}
 	var accepted func(*notification.Collection)
 	if l.fetcher != nil {
-		accepted = func(c *notification.Collection) { l.fetcher.PrefetchCollection(c, l.states) }
+		accepted = func(c *notification.Collection) { l.fetcher.PrefetchCollection(c, l.verify) }
 	}
 	l.receiver, err = receiver.New(receiver.Options{
-		ClientStates:      l.states,
+		ClientStates:      l.verify,
 		Store:             l.store(),
 		Reporter:          l.pipeline,
 		ForwardTo:         cfg.ForwardTo,
@@ -353,22 +357,13 @@ func (l *Listener) open(ctx context.Context) (net.Listener, Ready, error) {
 	}, nil
 }
 
-// handler is the receiver, behind a look at the subscription store for
-// clientStates of subscriptions made while the run goes on.
+// handler is the receiver, with the history's record of each request when
+// there is one.
 func (l *Listener) handler() http.Handler {
-	var h http.Handler = l.receiver
-	if l.follow != nil {
-		h = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-			if req.Method == http.MethodPost && (req.URL.Path == receiver.NotificationsPath || req.URL.Path == receiver.LifecyclePath) {
-				l.follow.refresh()
-			}
-			l.receiver.ServeHTTP(rw, req)
-		})
-	}
 	if l.history != nil {
-		h = l.recordRequests(h)
+		return l.recordRequests(l.receiver)
 	}
-	return h
+	return l.receiver
 }
 
 // drain stops intake, finishes in-flight work within ShutdownGrace and

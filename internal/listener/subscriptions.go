@@ -109,8 +109,10 @@ func (l *Listener) primer() submanager.Primer {
 // storeFollower keeps the clientStates of the subscription store in the
 // receiver's source. `hookctl subscribe` needs the listener already up
 // (Graph validates the URL before it answers), so its record only exists
-// after the run has read the store: refresh looks again before each
-// notification POST, a stat when nothing changed.
+// after the run has read the store: when a notification fails the
+// clientStates known for a subscription not learnt from the store, Check
+// looks at the store again (a stat when nothing changed) before it says no.
+// Notifications that pass cost no system call.
 type storeFollower struct {
 	store   *substore.Store
 	states  *notification.ClientStates
@@ -138,6 +140,22 @@ func (f *storeFollower) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.known)
+}
+
+// Check implements notification.ClientStateSource.
+func (f *storeFollower) Check(subscriptionID, clientState string) notification.Verdict {
+	verdict := f.states.Check(subscriptionID, clientState)
+	if verdict == notification.Accepted || subscriptionID == "" {
+		return verdict
+	}
+	f.mu.Lock()
+	known := f.known[subscriptionID]
+	f.mu.Unlock()
+	if known {
+		return verdict
+	}
+	f.refresh()
+	return f.states.Check(subscriptionID, clientState)
 }
 
 func (f *storeFollower) refresh() {

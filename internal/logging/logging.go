@@ -47,13 +47,16 @@ func (s *Secrets) Scrub(text string) string {
 // secretWords mark a name as holding a secret, whatever its value.
 var secretWords = []string{"secret", "token", "password", "authorization", "clientstate", "assertion", "key"}
 
+// separators are left out of a name before it is compared with secretWords.
+var separators = strings.NewReplacer("-", "", "_", "")
+
 // SecretName reports whether a name (a flag, an environment variable, a log
 // attribute) says it holds a secret: it contains one of the secret words,
 // ignoring case, "-" and "_" (client-state, CLIENT_STATE and clientState
 // alike). It is the one list the root command, listen's reply environment
 // and the --debug logger share.
 func SecretName(name string) bool {
-	normal := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(name))
+	normal := separators.Replace(strings.ToLower(name))
 	for _, word := range secretWords {
 		if strings.Contains(normal, word) {
 			return true

@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -29,6 +30,9 @@ type EncryptedContent struct {
 
 // EncryptedContent returns the item's encryptedContent, or nil when it has none.
 func (n *Notification) EncryptedContent() (*EncryptedContent, error) {
+	if !bytes.Contains(n.Raw, []byte(`"encryptedContent"`)) {
+		return nil, nil // not a rich notification (nearly all): no decoding
+	}
 	var item struct {
 		EncryptedContent *EncryptedContent `json:"encryptedContent"`
 	}

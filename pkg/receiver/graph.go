@@ -37,6 +37,7 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
+		exchangeOf(req.Context()).Collection = collection
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
 			return
@@ -215,7 +216,8 @@ func (r *Receiver) handshake(w http.ResponseWriter, route, token, reason string)
 	r.report(HandshakeEvent{Route: route})
 }
 
-// readBody reads at most MaxBodyBytes, answering 413 beyond.
+// readBody reads at most MaxBodyBytes, answering 413 beyond. What it read
+// goes to the request's Exchange, whole or not.
 func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route string) ([]byte, bool) {
 	limit := r.opts.MaxBodyBytes
 	tooLarge := "request body is larger than " + formatBytes(limit)
@@ -227,7 +229,9 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route stri
 	if req.ContentLength > 0 {
 		buf.Grow(int(req.ContentLength) + bytes.MinRead)
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit)); err != nil {
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
+	exchangeOf(req.Context()).Body = buf.Bytes()
+	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge)
