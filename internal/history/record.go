@@ -91,9 +91,12 @@ type Record struct {
 	Notifications []Verdict `json:"notifications,omitempty"`
 	Forwards      []Attempt `json:"forwards,omitempty"`
 	Interrupted   bool      `json:"interrupted,omitempty"`
-	Done          bool      `json:"-"`
-	finishedMark  bool      // an Update said Finished
-	seq           uint64    // the journal entry
+	// Finished is set by an Update that said so (see Expect). It is
+	// written with a record whose updates were folded into it before it
+	// was kept; otherwise it comes back from the update's mark.
+	Finished bool   `json:"finished,omitempty"`
+	Done     bool   `json:"-"`
+	seq      uint64 // the journal entry
 }
 
 // Verdict is what became of one notification of a request.
@@ -141,8 +144,9 @@ type Update struct {
 	Finished bool `json:"finished,omitempty"`
 }
 
-// apply adds u to r.
-func (r *Record) apply(u Update) {
+// Apply adds u to r: what Store.Update does, for a record not yet kept
+// (its updates are then written with it, not after it).
+func (r *Record) Apply(u Update) {
 	if u.Verdict != nil {
 		r.Notifications = append(r.Notifications, *u.Verdict)
 	}
@@ -152,12 +156,12 @@ func (r *Record) apply(u Update) {
 	if u.Reply != "" {
 		r.Reply = u.Reply
 	}
-	r.finishedMark = r.finishedMark || u.Finished
+	r.Finished = r.Finished || u.Finished
 	r.Done = r.Done || r.finished()
 }
 
 // finished reports whether nothing more will happen to the request.
-func (r *Record) finished() bool { return r.Expect == 0 || r.finishedMark }
+func (r *Record) finished() bool { return r.Expect == 0 || r.Finished }
 
 // OutcomeAccepted is the Outcome of a notification that was shown; any
 // other Outcome says why it was dropped.

@@ -154,7 +154,7 @@ func decode(entries []journal.Entry) []*Record {
 		for _, mark := range e.Marks {
 			var u Update
 			if json.Unmarshal([]byte(mark), &u) == nil {
-				rec.apply(u)
+				rec.Apply(u)
 			}
 		}
 		out = append(out, rec)
@@ -165,22 +165,34 @@ func decode(entries []journal.Entry) []*Record {
 // Add keeps rec (written, not synced: see Open) and prunes what the
 // retention no longer allows.
 func (s *Store) Add(ctx context.Context, rec *Record) error {
-	rec.Done = rec.finished()
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	return s.AddAll(ctx, []*Record{rec})
+}
+
+// AddAll is Add for several records, written together with one write.
+func (s *Store) AddAll(ctx context.Context, recs []*Record) error {
+	data := make([][]byte, len(recs))
+	for i, rec := range recs {
+		rec.Done = rec.finished()
+		var err error
+		if data[i], err = json.Marshal(rec); err != nil {
+			return err
+		}
 	}
-	seq, err := s.journal.Append(ctx, data)
+	seqs, err := s.journal.AppendAll(ctx, data)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	rec.seq = seq
-	s.records = append(s.records, rec)
-	s.byID[rec.ID] = rec
+	defer s.mu.Unlock()
+	for i, rec := range recs {
+		rec.seq = seqs[i]
+		s.records = append(s.records, rec)
+		s.byID[rec.ID] = rec
+	}
 	s.prune()
-	s.notify(rec.ID)
-	s.mu.Unlock()
+	for _, rec := range recs {
+		s.notify(rec.ID)
+	}
 	return nil
 }
 
@@ -200,7 +212,7 @@ func (s *Store) Update(id string, u Update) error {
 	if err := s.journal.Mark(rec.seq, string(data)); err != nil {
 		return err
 	}
-	rec.apply(u)
+	rec.Apply(u)
 	s.notify(id)
 	return nil
 }

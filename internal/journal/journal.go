@@ -377,19 +377,49 @@ func (j *Journal) warn(err error) {
 // entry is on disk. If ctx ends first, the entry may still be written (and
 // then processed on the next start).
 func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
-	req := &request{kind: kindEntry, data: data, done: make(chan result, 1)}
+	seqs, err := j.AppendAll(ctx, [][]byte{data})
+	if err != nil {
+		return 0, err
+	}
+	return seqs[0], nil
+}
+
+// AppendAll is Append for several entries at once: they are written
+// together, in order, with one write (and one fsync), and their sequence
+// numbers returned in the same order.
+func (j *Journal) AppendAll(ctx context.Context, data [][]byte) ([]uint64, error) {
+	reqs := make([]*request, len(data))
+	for i, d := range data {
+		reqs[i] = &request{kind: kindEntry, data: d, done: make(chan result, 1)}
+	}
 	j.qmu.Lock()
 	if j.closed {
 		j.qmu.Unlock()
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
-	j.queue = append(j.queue, req)
+	j.queue = append(j.queue, reqs...)
 	lead := !j.leading
 	j.leading = true
 	j.qmu.Unlock()
 	if lead {
 		j.lead()
 	}
+	seqs := make([]uint64, len(reqs))
+	for i, req := range reqs {
+		seq, err := j.wait(ctx, req)
+		if err != nil {
+			for _, rest := range reqs[i+1:] {
+				go j.await(rest)
+			}
+			return nil, err
+		}
+		seqs[i] = seq
+	}
+	return seqs, nil
+}
+
+// wait waits for req's result, leading when handed the lead.
+func (j *Journal) wait(ctx context.Context, req *request) (uint64, error) {
 	for {
 		select {
 		case res := <-req.done:

@@ -113,36 +113,40 @@ func (r *historyRecorder) run() {
 // recorderBatch bounds how many queued items are written together.
 const recorderBatch = 256
 
-// write keeps a batch: its records first, together (the history's journal
-// writes what arrives together with one system call), then the updates in
-// order.
+// write keeps a batch: its records first, together, with the updates the
+// batch (or an earlier one) holds for them folded in, so that a request's
+// record is usually written once, whole, rather than as a record and a mark
+// per update; then the other updates, in order.
 func (r *historyRecorder) write(batch []any) {
-	var wg sync.WaitGroup
 	var records []*history.Record
+	unwritten := map[string]*history.Record{}
 	for _, v := range batch {
 		if rec, ok := v.(*history.Record); ok {
 			records = append(records, rec)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := r.store.Add(context.Background(), rec); err != nil {
-					r.warn(fmt.Sprintf("history: %v", err))
-				}
-			}()
+			unwritten[rec.ID] = rec
+			for _, u := range r.early[rec.ID] {
+				rec.Apply(u)
+			}
+			delete(r.early, rec.ID)
 		}
 	}
-	wg.Wait()
-	for _, rec := range records {
-		for _, u := range r.early[rec.ID] {
-			_ = r.store.Update(rec.ID, u)
-		}
-		delete(r.early, rec.ID)
-	}
+	var updates []any
 	for _, v := range batch {
-		id, u, ok := updateOf(v)
-		if !ok {
-			continue
+		if id, u, ok := updateOf(v); ok {
+			if rec := unwritten[id]; rec != nil {
+				rec.Apply(u)
+			} else {
+				updates = append(updates, v)
+			}
 		}
+	}
+	if len(records) > 0 {
+		if err := r.store.AddAll(context.Background(), records); err != nil {
+			r.warn(fmt.Sprintf("history: %v", err))
+		}
+	}
+	for _, v := range updates {
+		id, u, _ := updateOf(v)
 		if r.store.Get(id) == nil {
 			if len(r.early) > recorderQueue {
 				clear(r.early) // records that never came: a full queue left them out

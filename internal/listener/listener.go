@@ -155,10 +155,10 @@ type Listener struct {
 	states   *notification.ClientStates
 	follow   *storeFollower // nil without a Store
 	// verify checks clientStates: states, or follow when there is a Store.
-	verify notification.ClientStateSource
-	fetcher  *fetcher.Fetcher
-	manager  atomic.Pointer[submanager.Manager] // set once subscribing starts
-	history  *historyRecorder                   // nil without Config.History
+	verify  notification.ClientStateSource
+	fetcher *fetcher.Fetcher
+	manager atomic.Pointer[submanager.Manager] // set once subscribing starts
+	history *historyRecorder                   // nil without Config.History
 
 	compactionFailures int
 	compactionMu       sync.Mutex
