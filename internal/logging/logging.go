@@ -2,11 +2,13 @@
 package logging
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Redacted stands in for a secret in log output.
@@ -45,20 +47,35 @@ func (s *Secrets) Scrub(text string) string {
 }
 
 // secretWords mark a name as holding a secret, whatever its value.
-var secretWords = []string{"secret", "token", "password", "authorization", "clientstate", "assertion", "key"}
-
-// separators are left out of a name before it is compared with secretWords.
-var separators = strings.NewReplacer("-", "", "_", "")
+var secretWords = [][]byte{[]byte("secret"), []byte("token"), []byte("password"), []byte("authorization"), []byte("clientstate"), []byte("assertion"), []byte("key")}
 
 // SecretName reports whether a name (a flag, an environment variable, a log
-// attribute) says it holds a secret: it contains one of the secret words,
-// ignoring case, "-" and "_" (client-state, CLIENT_STATE and clientState
-// alike). It is the one list the root command, listen's reply environment
-// and the --debug logger share.
+// attribute, a header) says it holds a secret: it contains one of the secret
+// words, ignoring case, "-" and "_" (client-state, CLIENT_STATE and
+// clientState alike). It is the one list the root command, listen's reply
+// environment, the --debug logger and the request history share. It runs
+// for every header of every request a listener keeps, so an ASCII name is
+// normalised on the stack.
 func SecretName(name string) bool {
-	normal := separators.Replace(strings.ToLower(name))
+	var buf [64]byte
+	normal := buf[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			// Unicode case folding (the Kelvin sign is a "k"): the slow way.
+			normal = []byte(strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(name)))
+			i = len(name)
+			continue
+		case c == '-' || c == '_':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		normal = append(normal, c)
+	}
 	for _, word := range secretWords {
-		if strings.Contains(normal, word) {
+		if bytes.Contains(normal, word) {
 			return true
 		}
 	}

@@ -41,6 +41,11 @@ func TestSecretName(t *testing.T) {
 		"client-state": true, "HOOKCTL_LISTEN_CLIENT_STATE": true, "clientState": true, "teams-secret": true,
 		"NGROK_AUTHTOKEN": true, "certificate-password-env": true, "Authorization": true, "TEAMS_KEY": true,
 		"client_assertion": true, "keep": false, "output": false, "state": false, "HOOKCTL_OUTPUT": false, "reveal": false,
+		// Longer than the stack buffer, and beyond ASCII (U+212A, the Kelvin
+		// sign, folds to "k").
+		"X-A-Very-Long-Header-Name-That-Goes-On-And-On-Past-Sixty-Four-Bytes-Token": true,
+		"X-A-Very-Long-Header-Name-That-Goes-On-And-On-Past-Sixty-Four-Bytes-Plain": false,
+		"api-Key": true, "café": false,
 	} {
 		if got := SecretName(name); got != want {
 			t.Errorf("SecretName(%q) = %v, want %v", name, got, want)
