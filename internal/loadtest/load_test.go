@@ -117,6 +117,9 @@ func BenchmarkListenLoad(b *testing.B) {
 				b.ReportMetric(float64(listen.P99.Microseconds())/1000, "p99-ms")
 				b.ReportMetric(float64(durable.P99.Microseconds())/1000, "durable-p99-ms")
 				b.ReportMetric(float64(listen.peakRSS)/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(float64(bare.cpuPerRequest.Nanoseconds())/1000, "bare-cpu-µs/req")
+				b.ReportMetric(float64(durable.cpuPerRequest.Nanoseconds())/1000, "durable-cpu-µs/req")
+				b.ReportMetric(float64(listen.cpuPerRequest.Nanoseconds())/1000, "listen-cpu-µs/req")
 				b.ReportMetric(float64(listen.lost), "lost")
 				b.ReportMetric(float64(listen.duplicated), "duplicated")
 				b.Logf("bare net/http:  %s", bare.Result)
@@ -222,6 +225,10 @@ type measured struct {
 	Result
 	memory           *Result // the same with the journal on tmpfs
 	peakRSS          int64
+	// cpuPerRequest is the server process's CPU time (user and system)
+	// over the run, divided by the requests it answered: what each costs
+	// it, whatever else shares the machine.
+	cpuPerRequest time.Duration
 	emitted          int
 	lost, duplicated int
 	drainTime        time.Duration
@@ -342,6 +349,8 @@ func measure(b *testing.B, bin string, senders int) (bare, durable, listen measu
 		}
 	}
 	lastAck := time.Now()
+	bare.cpuPerRequest = cpuTime(b, bareServer.cmd.Process.Pid) / total
+	durable.cpuPerRequest = cpuTime(b, durableServer.cmd.Process.Pid) / total
 	bare.Result = combine(bareRounds)
 	durable.Result = combine(durableRounds)
 	listen.Result = combine(listenRounds)
@@ -357,6 +366,8 @@ func measure(b *testing.B, bin string, senders int) (bare, durable, listen measu
 	}
 	time.Sleep(200 * time.Millisecond) // let any duplicate show up
 	listen.peakRSS = peakRSS(b, listenServer.cmd.Process.Pid)
+	// Up to the last notification emitted: processing included.
+	listen.cpuPerRequest = cpuTime(b, listenServer.cmd.Process.Pid) / total
 	listenServer.cmd.Process.Signal(syscall.SIGTERM)
 	if err := listenServer.cmd.Wait(); err != nil {
 		b.Errorf("hookctl listen exited with %v after SIGTERM", err)
@@ -421,4 +432,22 @@ func peakRSS(b *testing.B, pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime reads a process's CPU time so far (user and system, utime and
+// stime in /proc/PID/stat, in clock ticks of 1/100 s on Linux).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Logf("no /proc: %v", err)
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
