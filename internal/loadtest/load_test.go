@@ -33,7 +33,7 @@ const (
 )
 
 // senderCounts are the concurrencies measured.
-var senderCounts = []int{64}
+var senderCounts = []int{16, 64}
 
 // TestMain lets the test binary serve as the bare net/http baseline, or as
 // the durable baseline, in a process of its own, like hookctl listen.

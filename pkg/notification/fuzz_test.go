@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/pkg/notification"
 )
@@ -68,6 +69,9 @@ var stringFields = []string{"id", "subscriptionId", "subscriptionExpirationDateT
 // referenceParse is Parse written plainly with encoding/json, to check the
 // hand-written walk against.
 func referenceParse(body []byte) ([]map[string]string, error) {
+	if !utf8.Valid(body) {
+		return nil, errors.New("not UTF-8") // encoding/json would take it
+	}
 	var envelope map[string]json.RawMessage
 	if err := json.Unmarshal(body, &envelope); err != nil || envelope == nil {
 		return nil, errors.New("not an object")

@@ -220,6 +220,9 @@ func escapeControls(text []byte) []byte {
 		}
 		return 0
 	}
+	if bytes.IndexByte(text, 0x7f) < 0 && bytes.IndexByte(text, 0xc2) < 0 {
+		return text // the common case, found with two fast scans
+	}
 	first := -1
 	for i := range text {
 		if isControl(i) > 0 {
@@ -343,18 +346,13 @@ func jsonString(value []byte) (string, bool) {
 		return "", false
 	}
 	inner := value[1 : len(value)-1]
-	plain := true
-	for _, c := range inner {
-		if c == '\\' || c >= 0x80 {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	// The body is valid UTF-8 (ParseLimited checked): without escapes the
+	// text is the bytes themselves.
+	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner), true
 	}
 	var text string
-	err := json.Unmarshal(value, &text) // escapes and UTF-8 as encoding/json sees them
+	err := json.Unmarshal(value, &text) // escapes as encoding/json sees them
 	return text, err == nil
 }
 
@@ -424,15 +422,23 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at b[i], or -1.
+// It jumps from quote to quote: a quote ends the string unless an odd number
+// of backslashes precedes it.
 func skipString(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
 	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		escapes := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
 			return i + 1
 		}
 	}

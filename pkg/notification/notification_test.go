@@ -239,3 +239,16 @@ func TestDedupDefaultsBoundMemory(t *testing.T) {
 		t.Errorf("Len = %d, want %d", d.Len(), notification.DefaultDedupEntries)
 	}
 }
+
+// BenchmarkParse parses a one-item collection as Graph sends it for a mail,
+// which the receiver does before every 202.
+func BenchmarkParse(b *testing.B) {
+	body := []byte(`{"value":[{"id":"load-0000042","subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2026-11-26T10:00:00.0000000Z","clientState":"load-test-client-state","changeType":"created","resource":"Users/631e9e3b-6d5e-4b8a-9d0e-2a4f1c3b5e7d/Messages/AAMkAGI2THVAAA0000042=","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/631e9e3b-6d5e-4b8a-9d0e-2a4f1c3b5e7d/Messages/AAMkAGI2THVAAA0000042=","@odata.etag":"W/\"CQAAABYAAAD\"","id":"AAMkAGI2THVAAA0000042="}}]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := notification.ParseLimited(body, notification.MaxItems); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
