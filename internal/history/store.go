@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -146,7 +147,7 @@ func decode(entries []journal.Entry) []*Record {
 	out := make([]*Record, 0, len(entries))
 	for _, e := range entries {
 		rec := &Record{}
-		if err := json.Unmarshal(e.Data, rec); err != nil || rec.ID == "" {
+		if err := decodeRecord(e.Data, rec); err != nil || rec.ID == "" {
 			continue
 		}
 		rec.seq = e.Seq
@@ -162,6 +163,37 @@ func decode(entries []journal.Entry) []*Record {
 	return out
 }
 
+// encodeRecord is how a record is kept: its JSON without the body, a
+// newline, then the body's bytes as they are. The body is most of a record,
+// and copying it costs a fraction of escaping it into a JSON string.
+func encodeRecord(rec *Record) ([]byte, error) {
+	meta := *rec
+	meta.Body = ""
+	var buf bytes.Buffer
+	buf.Grow(len(rec.Body) + 1024)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&meta); err != nil { // the JSON, then a newline
+		return nil, err
+	}
+	buf.WriteString(rec.Body)
+	return buf.Bytes(), nil
+}
+
+// decodeRecord reads what encodeRecord wrote, or a record written whole as
+// JSON (by hookctl before the body went beside it): JSON holds no raw
+// newline, so the first one ends the JSON part.
+func decodeRecord(data []byte, rec *Record) error {
+	meta, body, beside := bytes.Cut(data, []byte{'\n'})
+	if err := json.Unmarshal(meta, rec); err != nil {
+		return err
+	}
+	if beside {
+		rec.Body = string(body)
+	}
+	return nil
+}
+
 // Add keeps rec (written, not synced: see Open) and prunes what the
 // retention no longer allows.
 func (s *Store) Add(ctx context.Context, rec *Record) error {
@@ -174,7 +206,7 @@ func (s *Store) AddAll(ctx context.Context, recs []*Record) error {
 	for i, rec := range recs {
 		rec.Done = rec.finished()
 		var err error
-		if data[i], err = json.Marshal(rec); err != nil {
+		if data[i], err = encodeRecord(rec); err != nil {
 			return err
 		}
 	}

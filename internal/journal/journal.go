@@ -594,7 +594,7 @@ func (j *Journal) Read(seq uint64) ([]byte, error) {
 	if _, err := j.file.ReadAt(record, p.offset); err != nil {
 		return nil, fmt.Errorf("reading journal entry %d: %w", seq, err)
 	}
-	rec, ok := readRecord(append([]byte(magic), record...), int64(len(magic)))
+	rec, ok := readRecord(record, 0)
 	if !ok || rec.kind != kindEntry || rec.seq != seq {
 		return nil, fmt.Errorf("journal entry %d does not read back intact", seq)
 	}
@@ -749,7 +749,7 @@ func (j *Journal) commit(batch []*request) error {
 					delete(j.pending, req.seq)
 				}
 			case kindMemo:
-				if rec, ok := readRecord(append([]byte(magic), req.data...), int64(len(magic))); ok {
+				if rec, ok := readRecord(req.data, 0); ok {
 					at := time.Unix(0, int64(binary.LittleEndian.Uint64(rec.body)))
 					j.memos = append(j.memos, memo{data: rec.body[8:], at: at})
 					j.liveBytes += rec.length
@@ -874,16 +874,17 @@ func (j *Journal) compact() error {
 	out.WriteString(magic)
 	moved := make(map[uint64]int64, len(seqs))
 	var record []byte
+	old := window{file: j.file}
 	for _, seq := range seqs {
 		p := j.pending[seq] // only this goroutine mutates pending entries
-		record = append(record[:0], make([]byte, p.length)...)
-		if _, err := j.file.ReadAt(record, p.offset); err != nil {
+		entry, err := old.read(p.offset, p.length)
+		if err != nil {
 			return fail(fmt.Errorf("reading entry %d: %w", seq, err))
 		}
-		if rec, ok := readRecord(append([]byte(magic), record...), int64(len(magic))); !ok || rec.kind != kindEntry || rec.seq != seq {
+		if rec, ok := readRecord(entry, 0); !ok || rec.kind != kindEntry || rec.seq != seq {
 			return fail(fmt.Errorf("entry %d at offset %d does not read back intact", seq, p.offset))
 		}
-		out.Write(record)
+		out.Write(entry)
 		moved[seq] = offset
 		offset += p.length
 		for _, stage := range p.marks {
@@ -939,6 +940,37 @@ func (j *Journal) compact() error {
 	j.compaction++
 	j.mu.Unlock()
 	return nil
+}
+
+// window reads a file in stretches of at least compactWindow bytes: the
+// entries a compaction copies lie one after another, nearly all, so that
+// each stretch serves many of them with one read, and memory stays bounded
+// however large the journal.
+type window struct {
+	file  *os.File
+	start int64
+	buf   []byte
+}
+
+const compactWindow = 1 << 20
+
+// read returns length bytes at offset, valid until the next read.
+func (w *window) read(offset, length int64) ([]byte, error) {
+	if offset >= w.start && offset+length <= w.start+int64(len(w.buf)) {
+		return w.buf[offset-w.start : offset-w.start+length], nil
+	}
+	size := max(length, compactWindow)
+	w.buf = slices.Grow(w.buf[:0], int(size))[:size]
+	n, err := w.file.ReadAt(w.buf, offset)
+	if int64(n) < length {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.start, w.buf = offset, w.buf[:n]
+	return w.buf[:length], nil
 }
 
 // verifyCompacted reads the compacted file back from disk and checks that it

@@ -223,12 +223,12 @@ const rounds = 4
 
 type measured struct {
 	Result
-	memory           *Result // the same with the journal on tmpfs
-	peakRSS          int64
+	memory  *Result // the same with the journal on tmpfs
+	peakRSS int64
 	// cpuPerRequest is the server process's CPU time (user and system)
 	// over the run, divided by the requests it answered: what each costs
 	// it, whatever else shares the machine.
-	cpuPerRequest time.Duration
+	cpuPerRequest    time.Duration
 	emitted          int
 	lost, duplicated int
 	drainTime        time.Duration
