@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/hookctl/hookctl/cmd"
@@ -12,10 +13,14 @@ import (
 func main() {
 	if p := os.Getenv("HOOKCTL_CPUPROFILE"); p != "" {
 		f, _ := os.Create(p + "." + os.Args[1])
+		runtime.SetCPUProfileRate(2000)
 		pprof.StartCPUProfile(f)
 		code := cmd.Execute()
 		pprof.StopCPUProfile()
 		f.Close()
+		h, _ := os.Create(p + "." + os.Args[1] + ".heap")
+		pprof.Lookup("allocs").WriteTo(h, 0)
+		h.Close()
 		os.Exit(code)
 	}
 	os.Exit(cmd.Execute())

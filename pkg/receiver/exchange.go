@@ -27,10 +27,9 @@ func WithExchange(ctx context.Context, x *Exchange) context.Context {
 	return context.WithValue(ctx, exchangeKey{}, x)
 }
 
-// exchangeOf is the Exchange a request carries, or a throwaway one.
-func exchangeOf(ctx context.Context) *Exchange {
+// noteExchange fills in the request's Exchange, if it carries one.
+func noteExchange(ctx context.Context, note func(*Exchange)) {
 	if x, ok := ctx.Value(exchangeKey{}).(*Exchange); ok {
-		return x
+		note(x)
 	}
-	return &Exchange{}
 }

@@ -37,7 +37,7 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
-		exchangeOf(req.Context()).Collection = collection
+		noteExchange(req.Context(), func(x *Exchange) { x.Collection = collection })
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
 			return
@@ -230,7 +230,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route stri
 		buf.Grow(int(req.ContentLength) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
-	exchangeOf(req.Context()).Body = buf.Bytes()
+	noteExchange(req.Context(), func(x *Exchange) { x.Body = buf.Bytes() })
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
