@@ -4,6 +4,7 @@ import (
 	_ "github.com/hookctl/hookctl/internal/golden"
 
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/internal/logging"
 )
 
@@ -246,5 +248,45 @@ func TestUnredact(t *testing.T) {
 	want := `{"value":[{"clientState":"first","changeType":"updated"},{"clientState":"second"}]}`
 	if got != want {
 		t.Errorf("Unredact = %s, want %s", got, want)
+	}
+}
+
+// A history written before bodies went beside the JSON (each record one
+// JSON document, its body inside) still reads; a body with newlines and
+// quotes comes back exactly, from the old and the new form alike.
+func TestHistoryReadsBothRecordForms(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "listen.history")
+	body := "{\"value\":[{\"id\":\"n1\"}]}\n\"second line\"\n"
+	old := &history.Record{ID: "evt_old", Time: time.Now(), Kind: history.KindRejected, Method: "POST", Route: "/notifications", Body: body, Status: 400}
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(path, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	must(t, j.Close())
+	store, err := history.Open(path, history.Options{Retention: history.DefaultRetention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, store.Add(context.Background(), &history.Record{ID: "evt_new", Time: time.Now(), Kind: history.KindRejected, Method: "POST", Route: "/notifications", Body: body, Status: 400}))
+	must(t, store.Close())
+	kept, err := history.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 2 {
+		t.Fatalf("%d records", len(kept))
+	}
+	for _, rec := range kept {
+		if rec.Body != body || rec.Status != 400 {
+			t.Errorf("%s read back as %+v", rec.ID, rec)
+		}
 	}
 }

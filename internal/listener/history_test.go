@@ -62,11 +62,15 @@ func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
 	if accepted.Kind != history.KindNotification || accepted.Status != http.StatusAccepted || !strings.Contains(accepted.Body, clientState) || accepted.Subscriptions[0] != "7f105c7d-2dc5-4530-97cd-4e7ae6534c07" {
 		t.Errorf("accepted record %+v", accepted)
 	}
-	waitHistory(t, store, "dropped for its clientState", func(rec *history.Record) bool {
+	dropped := waitHistory(t, store, "dropped for its clientState", func(rec *history.Record) bool {
 		return len(rec.Notifications) == 1 && rec.Notifications[0].Outcome == string(receiver.DropMismatch)
 	})
+	if len(dropped.Subscriptions) != 1 || !strings.Contains(dropped.Body, "wrong-state") {
+		t.Errorf("dropped record %+v", dropped)
+	}
+	// The body the receiver read, even of a request it refused.
 	waitHistory(t, store, "rejected", func(rec *history.Record) bool {
-		return rec.Kind == history.KindRejected && rec.Status == http.StatusBadRequest && rec.Reason != ""
+		return rec.Kind == history.KindRejected && rec.Status == http.StatusBadRequest && rec.Reason != "" && rec.Body == `{"value": not json`
 	})
 	waitHistory(t, store, "validation", func(rec *history.Record) bool { return rec.Kind == history.KindValidation })
 
@@ -94,6 +98,11 @@ func TestHistoryKeepsEveryRequestAndReplays(t *testing.T) {
 	}
 	if len(kept) != 5 {
 		t.Errorf("the history file holds %d records after the run, want 5", len(kept))
+	}
+	for _, rec := range kept {
+		if rec.ID == accepted.ID && (rec.Body != accepted.Body || rec.Pending()) {
+			t.Errorf("the accepted record read back as %+v", rec)
+		}
 	}
 }
 
