@@ -1,7 +1,8 @@
 // Package history keeps every request hookctl listen receives, with what
 // became of it, in a file beside the journal, bounded by a retention.
 //
-// A Record is written (durably, through package journal) once the request is
+// A Record is written (through package journal, without a sync of its own:
+// the listener's journal is the durable copy of what matters) once the request is
 // answered; what happens to it afterwards (each notification's verdict, the
 // message fetched, each forward attempt) is appended to it as an Update. The
 // file is read without a lock by other processes (hookctl events), so it can
