@@ -151,10 +151,11 @@ func (f *storeFollower) Check(subscriptionID, clientState string) notification.V
 	f.mu.Lock()
 	known := f.known[subscriptionID]
 	f.mu.Unlock()
-	if known {
-		return verdict
+	if !known {
+		f.refresh()
 	}
-	f.refresh()
+	// Checked again either way: this refresh, or another caller's a moment
+	// ago, may have learnt the subscription's clientState.
 	return f.states.Check(subscriptionID, clientState)
 }
 

@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
 )
 
 // emulated is an emulator and a Graph client signed in as its first user.
@@ -116,5 +118,46 @@ func TestSubscriptionLifeIsOneStream(t *testing.T) {
 	unsubscribed, _ := find[submanager.Deleted](events)
 	if unsubscribed.ID != replacement.ID || len(e.em.Graph.Subscriptions()) != 0 {
 		t.Errorf("unsubscribed %+v; left on Graph %+v", unsubscribed, e.em.Graph.Subscriptions())
+	}
+}
+
+// A subscription made after the run read the store (by `hookctl subscribe`,
+// or another listener sharing the store) is learnt when its first
+// notification fails the clientStates known: every check of it passes, also
+// those that race with the one that looked at the store (two listeners of
+// one consumer group lost notifications this way), and a wrong clientState
+// still fails.
+func TestStoreFollowerLearnsSubscriptionsMadeMeanwhile(t *testing.T) {
+	t.Parallel()
+	store := substore.New(filepath.Join(t.TempDir(), "subs"))
+	states := notification.NewClientStates()
+	follow := &storeFollower{store: store, states: states, known: map[string]bool{}}
+	if err := follow.load(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(context.Background(), substore.Record{ID: "sub-new", Resource: "me/messages", ClientState: "its-own-state"}); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := make(chan notification.Verdict, 16)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			verdicts <- follow.Check("sub-new", "its-own-state")
+		}()
+	}
+	wg.Wait()
+	close(verdicts)
+	for v := range verdicts {
+		if v != notification.Accepted {
+			t.Errorf("a concurrent check said %v", v)
+		}
+	}
+	if v := follow.Check("sub-new", "forged"); v != notification.Mismatch {
+		t.Errorf("a wrong clientState: %v", v)
+	}
+	if v := follow.Check("sub-unknown", "its-own-state"); v != notification.NoneKnown {
+		t.Errorf("an unknown subscription: %v", v)
 	}
 }
