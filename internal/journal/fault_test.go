@@ -362,3 +362,19 @@ func TestNoSyncNeverSyncs(t *testing.T) {
 		}
 	}
 }
+
+// A NoSync journal does not preallocate: nothing is synced, so zeros
+// written ahead would spare no fdatasync; its file is as long as its records.
+func TestNoSyncDoesNotPreallocate(t *testing.T) {
+	t.Parallel()
+	j, path, _ := openFaulty(t, Options{NoSync: true})
+	if _, err := j.Append(context.Background(), []byte("one record")); err != nil {
+		t.Fatal(err)
+	}
+	if size := fileSize(t, path); size != j.Size() {
+		t.Errorf("file %d bytes, records end at %d", size, j.Size())
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
