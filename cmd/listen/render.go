@@ -40,13 +40,23 @@ type renderer struct {
 
 	errMu sync.Mutex
 	err   io.Writer
+
+	// resyncs is the status line of the resyncs under way (a terminal's
+	// stderr only); the streams above write around it.
+	resyncs *resyncProgress
 }
 
 func newRenderer(ios *iostreams.IOStreams, jsonOut bool, logger *slog.Logger) *renderer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &renderer{io: ios, json: jsonOut, logger: logger, out: bufio.NewWriterSize(ios.Out, 64<<10), err: ios.ErrOut}
+	status := ios.NewStatusLine()
+	out := ios.Out
+	if ios.IsStdoutTTY() {
+		out = status.Writer(out) // the same terminal: lines go above the status line
+	}
+	return &renderer{io: ios, json: jsonOut, logger: logger, out: bufio.NewWriterSize(out, 64<<10), err: status.Writer(ios.ErrOut),
+		resyncs: newResyncProgress(status)}
 }
 
 // Flush implements listener.Flusher.
@@ -62,6 +72,9 @@ func (r *renderer) Consume(e listener.Event) error {
 	case listener.Ready:
 		r.ready(e)
 	case listener.Notification:
+		if e.Resynced {
+			defer r.resyncs.recovered(e.Notification.SubscriptionID)
+		}
 		return r.result(func(buf []byte) []byte { return r.notification(buf, e) }, false)
 	case receiver.TeamsEvent:
 		return r.result(func(buf []byte) []byte { return r.teams(buf, e) }, false)
@@ -352,6 +365,7 @@ func (r *renderer) statusLine(e listener.Event) string {
 
 // summary is the exit line on stderr, after what is left in the journal.
 func (r *renderer) summary(e listener.Summary) {
+	r.resyncs.stop()
 	_ = r.Flush()
 	stats := e.Stats
 	var dropped int64
