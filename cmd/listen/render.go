@@ -31,6 +31,8 @@ type renderer struct {
 	io     *iostreams.IOStreams
 	json   bool
 	logger *slog.Logger
+	// now is the clock of lines whose event carries no time (forwards).
+	now func() time.Time
 
 	outMu sync.Mutex
 	// out buffers result lines; the listener flushes it (Flush) before the
@@ -55,7 +57,7 @@ func newRenderer(ios *iostreams.IOStreams, jsonOut bool, logger *slog.Logger) *r
 	if ios.IsStdoutTTY() {
 		out = status.Writer(out) // the same terminal: lines go above the status line
 	}
-	return &renderer{io: ios, json: jsonOut, logger: logger, out: bufio.NewWriterSize(out, 64<<10), err: status.Writer(ios.ErrOut),
+	return &renderer{io: ios, json: jsonOut, logger: logger, now: time.Now, out: bufio.NewWriterSize(out, 64<<10), err: status.Writer(ios.ErrOut),
 		resyncs: newResyncProgress(status)}
 }
 
@@ -303,18 +305,35 @@ func (r *renderer) forward(e listener.Event) {
 		return
 	}
 	cs := r.io.OutScheme()
-	clock := cs.Gray(time.Now().Format("15:04:05"))
+	width := r.io.TerminalWidth()
+	clock := r.now().Local().Format("15:04:05")
 	status := "[" + strconv.Itoa(a.Status) + "]"
 	if a.Status == 0 {
 		status = "[---]" // unreachable: no answer
 	}
-	line := fmt.Sprintf("%s  %s POST %s (%d ms)", clock, cs.Green(status), a.Target, a.Ms)
-	if failed {
+	var line string
+	if !failed {
+		// The target takes what the rest leaves.
+		took := fmt.Sprintf(" (%d ms)", a.Ms)
+		room := width - len(clock) - len("  ") - len(status) - len(" POST ") - len(took)
+		line = fmt.Sprintf("%s  %s POST %s%s", cs.Gray(clock), cs.Green(status), iostreams.Truncate(printable(a.Target), max(room, previewMinimum)), took)
+	} else {
 		next := "retrying in " + retryText(retryIn)
 		if retryIn == 0 {
 			next = "will retry on the next start"
 		}
-		line = fmt.Sprintf("%s  %s %s  attempt %d: %s; %s", clock, cs.Red(status+" forward failed"), a.Target, a.Attempt, a.Error, next)
+		// One line when it fits; else the reason goes on a second, indented
+		// line (as a notification's preview does), each within the width.
+		head, attempt := status+" forward failed", fmt.Sprintf("  attempt %d", a.Attempt)
+		target, reason := printable(a.Target), oneLine(a.Error)+"; "+next
+		fixed := len(clock) + len("  ") + len(head) + len(" ") + len(attempt)
+		if fixed+utf8.RuneCountInString(target)+len(": ")+utf8.RuneCountInString(reason) <= width {
+			line = fmt.Sprintf("%s  %s %s%s: %s", cs.Gray(clock), cs.Red(head), target, attempt, reason)
+		} else {
+			const indent = "          "
+			line = fmt.Sprintf("%s  %s %s%s\n%s%s", cs.Gray(clock), cs.Red(head), iostreams.Truncate(target, max(width-fixed, previewMinimum)), attempt,
+				indent, cs.Red(iostreams.Truncate(reason, max(width-len(indent), previewMinimum))))
+		}
 	}
 	_ = r.result(func(buf []byte) []byte { return append(append(buf, line...), '\n') }, true)
 }
