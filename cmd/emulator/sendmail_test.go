@@ -163,7 +163,7 @@ func TestSendMailRun(t *testing.T) {
 	}
 
 	f, stdout, _ = testFactory(env, "pretty")
-	opts := &SendMailOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, EmulatorURL: fx.url, To: []string{"megan@contoso.example"}, Subject: "hi", Count: 1}
+	opts := &SendMailOptions{Control: controlAt(newControl(f), fx.url), To: []string{"megan@contoso.example"}, Subject: "hi", Count: 1}
 	if err := sendMailRun(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestSendMailErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f, stdout, _ := testFactory(tc.env, "json")
-			opts := &SendMailOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, EmulatorURL: tc.url, To: []string{tc.to}, Subject: "x", Count: 1}
+			opts := &SendMailOptions{Control: controlAt(newControl(f), tc.url), To: []string{tc.to}, Subject: "x", Count: 1}
 			err := sendMailRun(context.Background(), opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -228,4 +228,10 @@ func TestControlURL(t *testing.T) {
 			t.Errorf("controlURL(%q) err = %v", bad, err)
 		}
 	}
+}
+
+// controlAt is c pointed at the emulator at url.
+func controlAt(c Control, url string) Control {
+	c.EmulatorURL = url
+	return c
 }

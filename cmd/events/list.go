@@ -94,7 +94,7 @@ func listRun(o *ListOptions) error {
 	summaries := inspector.Select(records, filter, o.Secrets)
 	if o.JSON() {
 		for _, s := range summaries {
-			if err := writeJSONLine(o.IO.Out, s); err != nil {
+			if err := summaryLine(o.IO.Out, s); err != nil {
 				return err
 			}
 		}

@@ -3,7 +3,6 @@ package whoami
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -86,9 +85,8 @@ func whoamiRun(ctx context.Context, o *Options) error {
 	return status.WritePretty(o.IO.Out, o.Now())
 }
 
-// ProfileLine is one profile in `whoami --all -o json`.
+// ProfileLine is one profile in `whoami --all -o json` (a JSON line of type "profile").
 type ProfileLine struct {
-	Type string `json:"type"` // "profile"
 	auth.Status
 	Cloud  string `json:"cloud"`
 	Active bool   `json:"active"`
@@ -115,7 +113,7 @@ func allRun(ctx context.Context, o *Options) error {
 	}
 	lines := make([]ProfileLine, 0, len(profiles))
 	for _, p := range profiles {
-		line := ProfileLine{Type: "profile", Cloud: cloudOf(p.Authority), Active: p.Name == o.Profile()}
+		line := ProfileLine{Cloud: cloudOf(p.Authority), Active: p.Name == o.Profile()}
 		pctx, cancel := context.WithTimeout(ctx, profileWait)
 		tok, err := m.Acquire(pctx, p.Name, nil)
 		cancel()
@@ -128,9 +126,8 @@ func allRun(ctx context.Context, o *Options) error {
 		lines = append(lines, line)
 	}
 	if o.JSON() {
-		enc := json.NewEncoder(o.IO.Out)
 		for _, line := range lines {
-			if err := enc.Encode(line); err != nil {
+			if err := iostreams.WriteJSONLine(o.IO.Out, "profile", line); err != nil {
 				return err
 			}
 		}

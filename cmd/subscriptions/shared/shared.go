@@ -4,7 +4,6 @@
 package shared
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,16 +139,11 @@ func TimeLeft(expiry, now time.Time) string {
 	return fmt.Sprintf("%ds", seconds)
 }
 
-// WriteJSON writes v as one JSON line; a View as a line of type "subscription"
-// with its expiry to the millisecond.
-func WriteJSON(w io.Writer, v any) error {
-	if view, ok := v.(View); ok {
-		view.Expiry = view.Expiry.Truncate(time.Millisecond) // RFC 3339, at most milliseconds
-		return iostreams.WriteJSONLine(w, "subscription", view)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+// WriteJSON writes v as one JSON line of type "subscription", its expiry as
+// every JSON time: RFC 3339 with at most milliseconds.
+func WriteJSON(w io.Writer, v View) error {
+	v.Expiry = v.Expiry.Truncate(time.Millisecond)
+	return iostreams.WriteJSONLine(w, "subscription", v)
 }
 
 // WriteBlock prints one subscription for people, headed by title.
