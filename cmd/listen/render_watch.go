@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -212,15 +213,15 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 	switch e := e.(type) {
 	case submanager.Subscribed:
 		if e.Replaces != "" {
-			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, expires %s", ok, e.Replaces, e.ID, untilText(e.Expiry))
+			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, %s", ok, e.Replaces, e.ID, r.expires(e.Expiry))
 		} else {
-			line = fmt.Sprintf("%s subscribed to %s: subscription %s, expires %s", ok, e.Resource, e.ID, untilText(e.Expiry))
+			line = fmt.Sprintf("%s subscribed to %s: subscription %s, %s", ok, e.Resource, e.ID, r.expires(e.Expiry))
 		}
 		if e.Clamped {
 			line += fmt.Sprintf("\n%s --expires is past Graph's maximum for %s: using the maximum", warn, e.Resource)
 		}
 	case submanager.Renewed:
-		line = fmt.Sprintf("%s renewed subscription %s until %s", ok, e.ID, untilText(e.Expiry))
+		line = fmt.Sprintf("%s renewed subscription %s: %s", ok, e.ID, r.expires(e.Expiry))
 	case submanager.Reauthorized:
 		how := ""
 		if e.ByRenewal {
@@ -232,7 +233,7 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 	case submanager.Deleted:
 		line = fmt.Sprintf("%s deleted subscription %s", ok, e.ID)
 	case submanager.Kept:
-		line = fmt.Sprintf("%s kept subscription %s (expires %s); the next hookctl listen accepts its notifications", ok, e.ID, untilText(e.Expiry))
+		line = fmt.Sprintf("%s kept subscription %s (%s); the next hookctl listen accepts its notifications", ok, e.ID, r.expires(e.Expiry))
 	case submanager.Failed:
 		subject := "subscription " + e.ID
 		if e.ID == "" {
@@ -255,6 +256,16 @@ func itemNoun(item string) string {
 	return item
 }
 
+// expires is an expiry for a person, as the lifecycle lines and `subscriptions
+// list` say it: "expires in 6d 23h" (the JSON lines carry the time itself).
+func (r *renderer) expires(t time.Time) string {
+	if left := shared.TimeLeft(t, r.now()); left != "expired" {
+		return "expires in " + left
+	}
+	return "expired"
+}
+
+// untilText is an expiry in a JSON line: RFC 3339 in UTC.
 func untilText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }

@@ -58,6 +58,7 @@ func TestWatchEventLines(t *testing.T) {
 	out, errOut := newLines(), newLines()
 	r := newRenderer(&iostreams.IOStreams{Out: out, ErrOut: errOut}, false, nil)
 	expiry := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return expiry.Add(-(6*24*time.Hour + 23*time.Hour + 10*time.Minute)) }
 	for _, e := range []submanager.Event{
 		submanager.Subscribed{ID: "a", Resource: "me/mailFolders('Inbox')/messages", Expiry: expiry, Clamped: true},
 		submanager.Subscribed{ID: "b", Replaces: "a", Expiry: expiry},
@@ -75,17 +76,17 @@ func TestWatchEventLines(t *testing.T) {
 		r.Consume(e)
 	}
 	want := []string{
-		"✓ subscribed to me/mailFolders('Inbox')/messages: subscription a, expires 2026-11-30T03:00:00Z",
+		"✓ subscribed to me/mailFolders('Inbox')/messages: subscription a, expires in 6d 23h",
 		"! --expires is past Graph's maximum for me/mailFolders('Inbox')/messages: using the maximum",
-		"✓ subscription a was removed by Graph: replaced by b, expires 2026-11-30T03:00:00Z",
-		"✓ renewed subscription b until 2026-11-30T03:00:00Z",
+		"✓ subscription a was removed by Graph: replaced by b, expires in 6d 23h",
+		"✓ renewed subscription b: expires in 6d 23h",
 		"✓ reauthorized subscription b by renewing it",
 		"✓ resynced subscription b after missed: 2 messages recovered, 3 changes already shown",
 		"✓ resynced subscription b after subscriptionRemoved: 1 drive item recovered, 0 changes already shown",
 		"✓ resynced subscription b after missed: 0 users recovered, 1 change already shown",
 		"! renew of subscription b failed: Graph: 503; retrying in 2s",
 		"! resync of a subscription failed: no delta",
-		"✓ kept subscription b (expires 2026-11-30T03:00:00Z); the next hookctl listen accepts its notifications",
+		"✓ kept subscription b (expires in 6d 23h); the next hookctl listen accepts its notifications",
 		"✓ deleted subscription b",
 	}
 	if got := errOut.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
