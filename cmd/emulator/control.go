@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookctl/hookctl/internal/emulator"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/httpclient"
@@ -71,13 +72,18 @@ func addEmulatorURLFlag(cmd *cobra.Command, target *string) {
 const graphURLEnv = "HOOKCTL_GRAPH_URL"
 
 // emulatorURL is --emulator-url when given (or set from HOOKCTL_EMULATOR_URL
-// or the config file), else HOOKCTL_GRAPH_URL's emulator, else the default.
+// or the config file), else HOOKCTL_GRAPH_URL's emulator, else the one
+// `hookctl emulator start` runs, else the active profile's, else the default.
 func emulatorURL(f *factory.Factory, cmd *cobra.Command, flagValue string) string {
 	if cmd.Flags().Changed("emulator-url") {
 		return flagValue
 	}
 	if graphURL, ok := f.Env(graphURLEnv); ok && strings.TrimSpace(graphURL) != "" {
 		return graphURL
+	}
+	// A fresh shell: the emulator running in the background, wherever it listens.
+	if settings, ok := runningEmulator(f); ok {
+		return settings.URL
 	}
 	// A fresh shell: the emulator the active profile signed in to.
 	if graphURL := f.ProfileEndpoint().GraphURL; graphURL != "" && graphURL != graph.DefaultBaseURL {
@@ -87,10 +93,14 @@ func emulatorURL(f *factory.Factory, cmd *cobra.Command, flagValue string) strin
 }
 
 // controlHTTPClient builds, on first use, a client trusting HOOKCTL_CA_FILE,
-// or else the CA the active profile signed in with.
+// or else the CA of the emulator `hookctl emulator start` runs, or else the
+// CA the active profile signed in with.
 func controlHTTPClient(f *factory.Factory) func() (*http.Client, error) {
 	return func() (*http.Client, error) {
 		caFile, _ := f.Env(httpclient.CAFileEnv)
+		if settings, ok := runningEmulator(f); caFile == "" && ok {
+			caFile = settings.CAFile
+		}
 		if caFile == "" {
 			caFile = f.ProfileEndpoint().CAFile
 		}
@@ -101,6 +111,16 @@ func controlHTTPClient(f *factory.Factory) func() (*http.Client, error) {
 		client.Timeout = 30 * time.Second
 		return client, nil
 	}
+}
+
+// runningEmulator is the settings of the emulator `hookctl emulator start`
+// runs from the default state file, if one runs.
+func runningEmulator(f *factory.Factory) (emulator.Settings, bool) {
+	rec, err := runFilesFor(stateFile(f, "")).running(context.Background())
+	if err != nil {
+		return emulator.Settings{}, false
+	}
+	return rec.Settings, true
 }
 
 // controlURL turns what the user gave (the emulator's base URL, or its
@@ -146,7 +166,7 @@ func callControl(ctx context.Context, newClient func() (*http.Client, error), ba
 		if errors.As(err, &unknownCA) {
 			return fmt.Errorf("cannot reach the emulator at %s: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE to the caFile the emulator printed (the lines `hookctl emulator env` prints do that)", endpoint)
 		}
-		return fmt.Errorf("cannot reach the emulator at %s: %v\nStart it with `hookctl emulator`, or point --emulator-url (HOOKCTL_EMULATOR_URL) and HOOKCTL_CA_FILE at it", endpoint, err)
+		return fmt.Errorf("cannot reach the emulator at %s: %v\nStart one with `hookctl emulator start`, or point --emulator-url (HOOKCTL_EMULATOR_URL) and HOOKCTL_CA_FILE at it", endpoint, err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

@@ -188,7 +188,7 @@ func TestSendMailErrors(t *testing.T) {
 		{"unknown user", map[string]string{"HOOKCTL_CA_FILE": fx.caFile}, fx.url, "nobody@contoso.example", "the emulator refused (400 ErrorInvalidUser): No user 'nobody@contoso.example'", exitcode.Usage},
 		{"CA not trusted", map[string]string{}, fx.url, "adele@contoso.example", "cannot reach the emulator at " + fx.url + "/_emulator: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE", exitcode.Error},
 		{"missing CA file", map[string]string{"HOOKCTL_CA_FILE": "/nonexistent/ca.pem"}, fx.url, "adele@contoso.example", "reading the CA file", exitcode.Usage},
-		{"nothing listening", map[string]string{}, "https://127.0.0.1:1", "adele@contoso.example", "Start it with `hookctl emulator`", exitcode.Error},
+		{"nothing listening", map[string]string{}, "https://127.0.0.1:1", "adele@contoso.example", "Start one with `hookctl emulator start`", exitcode.Error},
 		{"not an emulator", map[string]string{"HOOKCTL_CA_FILE": fx.caFile}, notEmulator.URL, "adele@contoso.example", "is " + notEmulator.URL + "/_emulator a hookctl emulator?", exitcode.Error},
 		{"bad URL", map[string]string{}, "ftp://example", "adele@contoso.example", "invalid --emulator-url", exitcode.Usage},
 	} {
