@@ -41,8 +41,9 @@ func NewCmdSendMail(f *factory.Factory, runF func(*SendMailOptions) error) *cobr
 			--to takes a user's id, user principal name or mail address, and can be
 			repeated. --from may be any address; a tenant user also keeps a copy in Sent
 			Items. The emulator is found at --emulator-url (%[1]sHOOKCTL_EMULATOR_URL%[1]s), else
-			from %[1]sHOOKCTL_GRAPH_URL%[1]s, else at %[2]s; its CA is trusted from
-			%[1]sHOOKCTL_CA_FILE%[1]s. The lines %[1]shookctl emulator env%[1]s prints set both.
+			from %[1]sHOOKCTL_GRAPH_URL%[1]s, else it is the one %[1]shookctl emulator start%[1]s
+			runs, else the active profile's, else at %[2]s; its CA is trusted from
+			%[1]sHOOKCTL_CA_FILE%[1]s, else from that emulator or profile.
 
 			One line per delivered message goes to stdout (with -o json an object with id,
 			to and subject).
