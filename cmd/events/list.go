@@ -119,7 +119,7 @@ func shortID(id string) string {
 // the WHAT column gets what the others leave, cut with "…". Times are the
 // local clock, with the date only when it is not today.
 func writeTable(o *ListOptions, summaries []inspector.Summary) error {
-	now := o.Now().Local()
+	now := o.Now()
 	rows := [][]string{{"ID", "TIME", "TYPE", "STATUS", "LATENCY", "WHAT"}}
 	for _, s := range summaries {
 		text := s.Text
@@ -129,20 +129,11 @@ func writeTable(o *ListOptions, summaries []inspector.Summary) error {
 		if s.Pending {
 			text = "(pending) " + text
 		}
-		rows = append(rows, []string{shortID(s.ID), clock(s.Time, now), string(s.Kind), strconv.Itoa(s.Status),
+		rows = append(rows, []string{shortID(s.ID), iostreams.Clock(s.Time, now), string(s.Kind), strconv.Itoa(s.Status),
 			strconv.FormatFloat(s.LatencyMS, 'f', 1, 64) + " ms", oneLine(text)})
 	}
 	_, err := io.WriteString(o.IO.Out, iostreams.FitTable(rows, o.IO.TerminalWidth(), 5))
 	return err
-}
-
-// clock is t for a person: "11:13:35" today, "Dec 01 11:13" before.
-func clock(t, now time.Time) string {
-	t = t.Local()
-	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
-		return t.Format("15:04:05")
-	}
-	return t.Format("Jan 02 15:04")
 }
 
 func oneLine(s string) string {

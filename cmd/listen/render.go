@@ -15,7 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
@@ -226,7 +225,7 @@ func expiresText(raw string, now time.Time) string {
 	if err != nil {
 		return "expires " + printable(raw)
 	}
-	if left := shared.TimeLeft(expiry, now); left != "expired" {
+	if left := iostreams.TimeLeft(expiry, now); left != "expired" {
 		return "expires in " + left
 	}
 	return "expired"

@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
@@ -259,7 +258,7 @@ func itemNoun(item string) string {
 // expires is an expiry for a person, as the lifecycle lines and `subscriptions
 // list` say it: "expires in 6d 23h" (the JSON lines carry the time itself).
 func (r *renderer) expires(t time.Time) string {
-	if left := shared.TimeLeft(t, r.now()); left != "expired" {
+	if left := iostreams.TimeLeft(t, r.now()); left != "expired" {
 		return "expires in " + left
 	}
 	return "expired"

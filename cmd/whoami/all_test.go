@@ -52,6 +52,7 @@ func TestWhoamiAll(t *testing.T) {
 		t.Errorf("ci (cached token, active): %+v", l)
 	}
 
+	c.Env["COLUMNS"] = "200" // wide enough for whole app ids and mailboxes
 	res = c.Run("whoami", "--all", "-o", "pretty")
 	out := strings.Join(strings.Fields(res.Stdout), " ")
 	if res.Code != 0 || !strings.Contains(out, "PROFILE ACCOUNT CLOUD TOKENS EXPIRES") ||
