@@ -142,7 +142,7 @@ func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, no
 		if !v.Expiry.After(now) {
 			left = cs.Yellow("(expired)")
 		}
-		row("Expires", v.Expiry.UTC().Format(time.RFC3339)+" "+left)
+		row("Expires", iostreams.Clock(v.Expiry, now)+" "+left)
 	}
 	row("Notifications", v.NotificationURL)
 	row("Lifecycle", v.LifecycleURL)
@@ -203,9 +203,9 @@ func Expiry(resource string, includeResourceData bool, want time.Duration, now t
 	lifetime, clamped := graph.ClampLifetime(resource, includeResourceData, want)
 	expiry = now.Add(lifetime)
 	if clamped {
-		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (%s)",
+		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (in %s)",
 			FormatDuration(want), resource, FormatDuration(graph.MaxLifetime(resource, includeResourceData)),
-			expiry.UTC().Format(time.RFC3339), iostreams.TimeLeft(expiry, now))
+			iostreams.Clock(expiry, now), iostreams.TimeLeft(expiry, now))
 	}
 	return expiry, notice
 }

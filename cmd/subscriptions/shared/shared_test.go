@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +38,11 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("2h: %v %q", got, notice)
 	}
 	got, notice := Expiry(graph.InboxResource, false, 30*24*time.Hour, now)
-	want := "--expires 30d is past Graph's maximum for me/mailFolders('Inbox')/messages (7d): using 2026-01-09T03:03:05Z (6d 23h)"
+	want := "--expires 30d is past Graph's maximum for me/mailFolders('Inbox')/messages (7d): using " + iostreams.Clock(max, now) + " (in 6d 23h)"
 	if !got.Equal(max) || notice != want {
 		t.Errorf("30d: %v\n%q\nwant %q", got, notice, want)
 	}
-	if got, notice := Expiry("communications/presences/x", false, 2*time.Hour, now); !got.Equal(now.Add(59*time.Minute)) || !strings.HasSuffix(notice, "past Graph's maximum for communications/presences/x (1h): using 2026-01-02T04:03:05Z (59m)") {
+	if got, notice := Expiry("communications/presences/x", false, 2*time.Hour, now); !got.Equal(now.Add(59*time.Minute)) || !strings.HasSuffix(notice, "past Graph's maximum for communications/presences/x (1h): using "+iostreams.Clock(now.Add(59*time.Minute), now)+" (in 59m)") {
 		t.Errorf("presence: %v %q", got, notice)
 	}
 	// Rich mail lives a day at most.
