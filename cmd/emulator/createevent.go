@@ -11,6 +11,7 @@ import (
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // CreateEventOptions are every input of `hookctl emulator create-event`.
@@ -92,6 +93,6 @@ func createEventRun(ctx context.Context, o *CreateEventOptions) error {
 			return createdEvent{ID: id, User: o.User, Subject: o.Subject, Start: request.Start.UTC().Truncate(time.Millisecond), End: request.End.UTC().Truncate(time.Millisecond)}
 		},
 		func(string) string {
-			return fmt.Sprintf("Created %q for %s at %s", o.Subject, o.User, request.Start.UTC().Format(time.RFC3339))
+			return fmt.Sprintf("Created %q for %s at %s", o.Subject, o.User, iostreams.Clock(request.Start, o.Now()))
 		})
 }
