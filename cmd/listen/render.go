@@ -87,6 +87,10 @@ func (r *renderer) Consume(e listener.Event) error {
 		r.summary(e)
 	case eventhub.Event:
 		r.hub(e)
+	case listener.Draining:
+		// Shutting down: a resync under way is cut short without an end event.
+		r.resyncs.stop()
+		r.note(r.statusLine(e))
 	default:
 		if line := r.statusLine(e); line != "" {
 			r.note(line)

@@ -160,6 +160,16 @@ func TestResyncProgressOnATerminal(t *testing.T) {
 		return out.String(), errOut.String()
 	}
 
+	// A run that stops while a resync runs takes the line away before it drains.
+	ios, _, _, errOut := iostreams.Test()
+	ios.SetTTY(false, true, true)
+	r := newRenderer(ios, false, nil)
+	_ = r.Consume(events[0])
+	_ = r.Consume(listener.Draining{Grace: 10 * time.Second})
+	if got := errOut.String(); !strings.HasSuffix(got, " \r! finishing in-flight work (at most 10s); press Ctrl-C again to stop now: the journal keeps what is left\n") {
+		t.Errorf("draining during a resync, stderr:\n%q", got)
+	}
+
 	_, stderr := run(true)
 	for _, want := range []string{
 		"\rResyncing subscription 7f105c7d after missed…",
