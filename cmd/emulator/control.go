@@ -46,8 +46,8 @@ func (c *Control) call(ctx context.Context, path string, body, out any) error {
 
 // create POSTs request to path, which answers with the id of what the
 // emulator made, and prints it: one JSON line of type kind (line's fields for
-// that id), or for a person sentence(id) after a check mark, the id in grey.
-func (c *Control) create(ctx context.Context, path string, request any, kind string, line func(id string) any, sentence func(id string) string) error {
+// that id), or for a person the sentence after a check mark, the id in grey.
+func (c *Control) create(ctx context.Context, path string, request any, kind string, line func(id string) any, sentence string) error {
 	var answer struct {
 		ID string `json:"id"`
 	}
@@ -58,7 +58,7 @@ func (c *Control) create(ctx context.Context, path string, request any, kind str
 		return iostreams.WriteJSONLine(c.IO.Out, kind, line(answer.ID))
 	}
 	scheme := c.IO.OutScheme()
-	_, err := fmt.Fprintf(c.IO.Out, "%s %s %s\n", scheme.SuccessIcon(), sentence(answer.ID), scheme.Gray("("+answer.ID+")"))
+	_, err := fmt.Fprintf(c.IO.Out, "%s %s %s\n", scheme.SuccessIcon(), sentence, scheme.Gray("("+answer.ID+")"))
 	return err
 }
 

@@ -92,7 +92,5 @@ func createEventRun(ctx context.Context, o *CreateEventOptions) error {
 		func(id string) any {
 			return createdEvent{ID: id, User: o.User, Subject: o.Subject, Start: request.Start.UTC().Truncate(time.Millisecond), End: request.End.UTC().Truncate(time.Millisecond)}
 		},
-		func(string) string {
-			return fmt.Sprintf("Created %q for %s at %s", o.Subject, o.User, iostreams.Clock(request.Start, o.Now()))
-		})
+		fmt.Sprintf("Created %q for %s at %s", o.Subject, o.User, iostreams.Clock(request.Start, o.Now())))
 }

@@ -94,5 +94,5 @@ func postMessageRun(ctx context.Context, o *PostMessageOptions) error {
 		func(id string) any {
 			return postedMessage{ID: id, Team: team, Channel: channel, Chat: o.Chat, Text: o.Text}
 		},
-		func(string) string { return fmt.Sprintf("Posted %q in %s", o.Text, where) })
+		fmt.Sprintf("Posted %q in %s", o.Text, where))
 }
