@@ -36,7 +36,7 @@ func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Comman
 		Short:   "List the requests a listener received, newest first",
 		Long: heredoc.Doc(`
 			List the requests in a listener's history, newest first: a table on a terminal,
-			one JSON object per line otherwise (id, time, type, method, route, status,
+			one JSON object per line otherwise (type first, then id, time, method, route, status,
 			latencyMs, replayed, pending, subscriptions, text).
 
 			Types: notification, lifecycle, teams, validation (Graph's handshake) and
