@@ -23,7 +23,7 @@ hookctl whoami --all -o json > out/whoami-all
 hookctl connector lint REPO/testdata/connectors/github.swagger.json --properties REPO/testdata/connectors/github.apiProperties.json -o json > out/connector-lint
 hookctl connector triggers REPO/testdata/connectors/github.swagger.json -o json > out/connector-triggers
 export TEAMS_KEY=$(head -c 32 /dev/urandom | base64)
-hookctl listen --subscribe inbox --fetch --tunnel none --teams-secret-env TEAMS_KEY --count 4 -o json > out/listen 2>listen.err &
+hookctl listen --subscribe inbox --fetch --tunnel none --teams-secret-env TEAMS_KEY --count 4 --journal listen.journal -o json > out/listen 2>listen.err &
 until grep -q '"type":"subscribed"' out/listen; do kill -0 $! || { cat listen.err; exit 1; }; sleep 0.2; done
 hookctl trigger mail --count 2 -o json > out/trigger-mail
 teams=$(sed -n 's/.*"teamsUrl":"\([^"]*\)".*/\1/p' out/listen)
@@ -33,10 +33,14 @@ hookctl subscriptions list -o json > out/subscriptions-list
 hookctl subscriptions show "$sub" -o json > out/subscriptions-show
 hookctl emulator lifecycle "$sub" missed -o json > out/emulator-lifecycle
 wait $!
+hookctl events list --journal listen.journal -o json > out/events-list
+evt=$(sed -n 's/.*"id":"\(evt_[^"]*\)".*/\1/p' out/events-list | head -n 1)
+hookctl events show "$evt" --journal listen.journal -o json > out/events-show
 hookctl login --scopes Calendars.ReadWrite,offline_access >/dev/null 2>&1
 hookctl trigger event --start 2026-12-02T10:00:00.1234567Z -o json > out/trigger-event
 hookctl emulator send-mail --to adele@contoso.example -o json > out/emulator-send-mail
 hookctl emulator create-event --user adele@contoso.example --start 2026-12-02T10:00:00.1234567Z -o json > out/emulator-create-event
+hookctl emulator post-message --text "deploy finished" -o json > out/emulator-post-message
 `
 
 // TestEveryJSONLineHasATypeAndMillisecondTimes runs each command's -o json
@@ -60,7 +64,7 @@ func TestEveryJSONLineHasATypeAndMillisecondTimes(t *testing.T) {
 		t.Fatalf("the script failed (exit %d):\n%s", code, output)
 	}
 	files, err := filepath.Glob(filepath.Join(home, "out", "*"))
-	if err != nil || len(files) < 14 {
+	if err != nil || len(files) < 17 {
 		t.Fatalf("outputs: %v (%v)", files, err)
 	}
 	// listen's lines include each kind of event the checker must see.

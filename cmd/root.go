@@ -67,6 +67,10 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	if f.Throttled == nil {
 		f.Throttled = throttleNotice(f.IOStreams)
 	}
+	if f.Env != nil {
+		// COLUMNS and the like come from the run's environment (a test's own).
+		f.IOStreams.SetEnv(iostreams.Env(f.Env))
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetOut(f.IOStreams.Out)

@@ -351,3 +351,24 @@ func TestGraphUnreachableIsOneLine(t *testing.T) {
 		t.Errorf("a Graph answer was rewritten: %q", got)
 	}
 }
+
+// TestColumnsComeFromTheRunsEnvironment: pretty output is as wide as COLUMNS
+// in the environment the run was given (a test's own), not the shell's that
+// ran go test.
+func TestColumnsComeFromTheRunsEnvironment(t *testing.T) {
+	t.Setenv("COLUMNS", "33")
+	f, _, _ := testFactory(t, map[string]string{"COLUMNS": "132"})
+	if code := Run(context.Background(), f, []string{"version"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := f.IOStreams.TerminalWidth(); got != 132 {
+		t.Errorf("width %d, want the run's COLUMNS (132)", got)
+	}
+	f, _, _ = testFactory(t, nil)
+	if code := Run(context.Background(), f, []string{"version"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := f.IOStreams.TerminalWidth(); got != iostreams.DefaultWidth {
+		t.Errorf("width %d without COLUMNS, want %d", got, iostreams.DefaultWidth)
+	}
+}

@@ -50,6 +50,10 @@ type Options struct {
 	Timeout time.Duration
 	// EventHub shows the Event Hubs flow instead (eventhub.go).
 	EventHub bool
+
+	// tuneEmulator, when set, adjusts the emulator's options (tests: a
+	// sign-in that is never approved).
+	tuneEmulator func(*emulator.Options)
 }
 
 // NewCmdDemo builds `hookctl demo`. runF replaces demoRun in tests.
@@ -123,11 +127,15 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 		resynced: make(chan *notification.Notification, 1024), watched: make(chan submanager.Event, 1024)}
 
 	r.say("Starting the emulator (Microsoft Graph and the identity platform on 127.0.0.1)…")
-	r.em, err = emulator.Start(ctx, emulator.Options{
+	emOpts := emulator.Options{
 		AutoApprove:        true,
 		DeviceCodeInterval: time.Second,
 		Graph:              graphsim.Config{BatchWindow: 100 * time.Millisecond},
-	})
+	}
+	if opts.tuneEmulator != nil {
+		opts.tuneEmulator(&emOpts)
+	}
+	r.em, err = emulator.Start(ctx, emOpts)
 	if err != nil {
 		return fmt.Errorf("starting the emulator: %w", err)
 	}
@@ -219,6 +227,11 @@ func (r *run) signIn(ctx context.Context) error {
 	}
 	m.Notices = io.Discard // the demo's token cache is temporary: no notice about it
 	token, err := m.LoginUser(ctx, auth.UserLogin{Profile: "default", Authority: r.em.Authority, ClientID: r.em.PublicClientID, Scopes: demoScopes})
+	if err != nil && ctx.Err() != nil {
+		// The demo's own sign-in, not the user's: `hookctl login` (what the
+		// sign-in's error advises) would not help; the demo's advice follows.
+		return fmt.Errorf("waiting for the emulator to approve the demo's device code and issue its token: %w", ctx.Err())
+	}
 	if err != nil {
 		return fmt.Errorf("signing in to the emulator: %w", err)
 	}

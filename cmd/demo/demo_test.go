@@ -73,7 +73,7 @@ func TestDemoJSON(t *testing.T) {
 			t.Fatalf("stdout line is not JSON: %q", text)
 		}
 		switch l.Type {
-		case "subscribed", "reauthorized", "resynced", "unsubscribed":
+		case "subscribed", "reauthorized", "resync-started", "resynced", "unsubscribed":
 			steps = append(steps, l.Type+" "+l.SubscriptionID)
 		default:
 			lines = append(lines, l)
@@ -102,7 +102,7 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("resynced line: %+v", r)
 	}
 	id, teamsID := lines[1].SubscriptionID, lines[8].SubscriptionID
-	if got, want := strings.Join(steps, ","), "subscribed "+id+",reauthorized "+id+",resynced "+id+",subscribed "+teamsID+",unsubscribed "+teamsID+",unsubscribed "+id; got != want {
+	if got, want := strings.Join(steps, ","), "subscribed "+id+",reauthorized "+id+",resync-started "+id+",resynced "+id+",subscribed "+teamsID+",unsubscribed "+teamsID+",unsubscribed "+id; got != want {
 		t.Errorf("subscription steps\n got %s\nwant %s", got, want)
 	}
 	for _, want := range []string{

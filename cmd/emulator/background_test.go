@@ -63,6 +63,11 @@ func TestStartEnvStop(t *testing.T) {
 		t.Fatalf("run.json %s: %v", data, err)
 	}
 
+	// A fresh shell (no exports, no profile) finds the running emulator and its CA.
+	if stdout, stderr, code := hookctl(t, env, "emulator", "send-mail", "--to", "adele@contoso.example", "--subject", "fresh shell", "-o", "pretty"); code != 0 || !strings.Contains(stdout, `Delivered "fresh shell"`) {
+		t.Errorf("send-mail in a fresh shell: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
 	exports, stderr, code := hookctl(t, env, "emulator", "env")
 	if code != 0 || !strings.Contains(exports, "export HOOKCTL_EMULATOR_URL="+rec.Settings.URL+"\n") || !strings.Contains(exports, "export HOOKCTL_CA_FILE=") {
 		t.Fatalf("env: exit %d, stdout %q, stderr %q", code, exports, stderr)

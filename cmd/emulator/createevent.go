@@ -3,13 +3,11 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
@@ -18,11 +16,8 @@ import (
 
 // CreateEventOptions are every input of `hookctl emulator create-event`.
 type CreateEventOptions struct {
-	IO          *iostreams.IOStreams
-	HTTPClient  func() (*http.Client, error)
-	JSON        func() bool
-	EmulatorURL string
-	Now         func() time.Time
+	Control
+	Now func() time.Time
 
 	User     string
 	Subject  string
@@ -30,9 +25,9 @@ type CreateEventOptions struct {
 	Duration time.Duration
 }
 
-// createdEvent is one line of create-event's output.
+// createdEvent is one line of create-event's output (type event); its times
+// as every JSON time, RFC 3339 with at most milliseconds.
 type createdEvent struct {
-	Type    string    `json:"type"`
 	ID      string    `json:"id"`
 	User    string    `json:"user"`
 	Subject string    `json:"subject"`
@@ -42,7 +37,7 @@ type createdEvent struct {
 
 // NewCmdCreateEvent builds `hookctl emulator create-event`; runF replaces createEventRun in tests.
 func NewCmdCreateEvent(f *factory.Factory, runF func(*CreateEventOptions) error) *cobra.Command {
-	opts := &CreateEventOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, Now: time.Now}
+	opts := &CreateEventOptions{Control: newControl(f), Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "create-event --user USER [--subject TEXT] [--start TIME] [--duration 30m]",
 		Short: "Put an event in an emulated user's calendar",
@@ -93,17 +88,9 @@ func createEventRun(ctx context.Context, o *CreateEventOptions) error {
 		start, _ = time.Parse(time.RFC3339, o.Start) // checked by the command
 	}
 	request := graphsim.EventRequest{User: o.User, Subject: o.Subject, Start: start, End: start.Add(o.Duration)}
-	var answer struct {
-		ID string `json:"id"`
-	}
-	if err := callControl(ctx, o.HTTPClient, o.EmulatorURL, "/events", request, &answer); err != nil {
-		return err
-	}
-	if o.JSON() {
-		return shared.WriteJSON(o.IO.Out, createdEvent{Type: "event", ID: answer.ID, User: o.User, Subject: o.Subject, Start: request.Start.UTC().Truncate(time.Millisecond), End: request.End.UTC().Truncate(time.Millisecond)})
-	}
-	scheme := o.IO.OutScheme()
-	_, err := fmt.Fprintf(o.IO.Out, "%s Created %q for %s at %s %s\n", scheme.SuccessIcon(), o.Subject, o.User,
-		request.Start.UTC().Format(time.RFC3339), scheme.Gray("("+answer.ID+")"))
-	return err
+	return o.create(ctx, "/events", request, "event",
+		func(id string) any {
+			return createdEvent{ID: id, User: o.User, Subject: o.Subject, Start: request.Start.UTC().Truncate(time.Millisecond), End: request.End.UTC().Truncate(time.Millisecond)}
+		},
+		fmt.Sprintf("Created %q for %s at %s", o.Subject, o.User, iostreams.Clock(request.Start, o.Now())))
 }

@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -21,10 +20,7 @@ var lifecycleEvents = []string{graphsim.LifecycleReauthorizationRequired, graphs
 
 // LifecycleOptions are every input of `hookctl emulator lifecycle`.
 type LifecycleOptions struct {
-	IO          *iostreams.IOStreams
-	HTTPClient  func() (*http.Client, error)
-	JSON        func() bool
-	EmulatorURL string
+	Control
 
 	SubscriptionID string
 	Event          string
@@ -32,7 +28,7 @@ type LifecycleOptions struct {
 
 // NewCmdLifecycle builds `hookctl emulator lifecycle`; runF replaces lifecycleRun in tests.
 func NewCmdLifecycle(f *factory.Factory, runF func(*LifecycleOptions) error) *cobra.Command {
-	opts := &LifecycleOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON}
+	opts := &LifecycleOptions{Control: newControl(f)}
 	cmd := &cobra.Command{
 		Use:   "lifecycle SUBSCRIPTION-ID EVENT",
 		Short: "Make the emulator send a lifecycle event for a subscription",
@@ -97,7 +93,7 @@ func canonicalEvent(name string) (string, bool) {
 func lifecycleRun(ctx context.Context, o *LifecycleOptions) error {
 	var result graphsim.LifecycleResult
 	path := "/subscriptions/" + url.PathEscape(o.SubscriptionID) + "/lifecycle"
-	if err := callControl(ctx, o.HTTPClient, o.EmulatorURL, path, map[string]string{"event": o.Event}, &result); err != nil {
+	if err := o.call(ctx, path, map[string]string{"event": o.Event}, &result); err != nil {
 		return err
 	}
 	if o.JSON() {

@@ -85,7 +85,7 @@ func TestLifecycleRun(t *testing.T) {
 	}
 
 	f, stdout, stderr := testFactory(env, "pretty")
-	opts := &LifecycleOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, EmulatorURL: fx.url, SubscriptionID: withoutURL, Event: "subscriptionRemoved"}
+	opts := &LifecycleOptions{Control: controlAt(newControl(f), fx.url), SubscriptionID: withoutURL, Event: "subscriptionRemoved"}
 	if err := lifecycleRun(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}

@@ -3,25 +3,19 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
-	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // PostMessageOptions are every input of `hookctl emulator post-message`.
 type PostMessageOptions struct {
-	IO          *iostreams.IOStreams
-	HTTPClient  func() (*http.Client, error)
-	JSON        func() bool
-	EmulatorURL string
+	Control
 
 	// Channel is TEAM-ID/CHANNEL-ID; Chat a chat id. One of them is set.
 	Channel string
@@ -30,9 +24,8 @@ type PostMessageOptions struct {
 	Text    string
 }
 
-// postedMessage is one line of post-message's output.
+// postedMessage is one line of post-message's output (type chatMessage).
 type postedMessage struct {
-	Type    string `json:"type"`
 	ID      string `json:"id"`
 	Team    string `json:"team,omitempty"`
 	Channel string `json:"channel,omitempty"`
@@ -42,7 +35,7 @@ type postedMessage struct {
 
 // NewCmdPostMessage builds `hookctl emulator post-message`; runF replaces postMessageRun in tests.
 func NewCmdPostMessage(f *factory.Factory, runF func(*PostMessageOptions) error) *cobra.Command {
-	opts := &PostMessageOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON}
+	opts := &PostMessageOptions{Control: newControl(f)}
 	cmd := &cobra.Command{
 		Use:   "post-message [--channel TEAM-ID/CHANNEL-ID | --chat CHAT-ID] --text TEXT",
 		Short: "Post a Teams message in an emulated channel or chat",
@@ -93,21 +86,13 @@ func NewCmdPostMessage(f *factory.Factory, runF func(*PostMessageOptions) error)
 func postMessageRun(ctx context.Context, o *PostMessageOptions) error {
 	team, channel, _ := strings.Cut(o.Channel, "/")
 	request := graphsim.MessageRequest{Team: team, Channel: channel, Chat: o.Chat, From: o.From, Text: o.Text}
-	var answer struct {
-		ID string `json:"id"`
-	}
-	if err := callControl(ctx, o.HTTPClient, o.EmulatorURL, "/messages", request, &answer); err != nil {
-		return err
-	}
-	line := postedMessage{Type: "chatMessage", ID: answer.ID, Team: team, Channel: channel, Chat: o.Chat, Text: o.Text}
-	if o.JSON() {
-		return shared.WriteJSON(o.IO.Out, line)
-	}
 	where := "channel " + o.Channel
 	if o.Chat != "" {
 		where = "chat " + o.Chat
 	}
-	scheme := o.IO.OutScheme()
-	_, err := fmt.Fprintf(o.IO.Out, "%s Posted %q in %s %s\n", scheme.SuccessIcon(), o.Text, where, scheme.Gray("("+answer.ID+")"))
-	return err
+	return o.create(ctx, "/messages", request, "chatMessage",
+		func(id string) any {
+			return postedMessage{ID: id, Team: team, Channel: channel, Chat: o.Chat, Text: o.Text}
+		},
+		fmt.Sprintf("Posted %q in %s", o.Text, where))
 }

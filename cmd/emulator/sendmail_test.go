@@ -163,7 +163,7 @@ func TestSendMailRun(t *testing.T) {
 	}
 
 	f, stdout, _ = testFactory(env, "pretty")
-	opts := &SendMailOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, EmulatorURL: fx.url, To: []string{"megan@contoso.example"}, Subject: "hi", Count: 1}
+	opts := &SendMailOptions{Control: controlAt(newControl(f), fx.url), To: []string{"megan@contoso.example"}, Subject: "hi", Count: 1}
 	if err := sendMailRun(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +188,14 @@ func TestSendMailErrors(t *testing.T) {
 		{"unknown user", map[string]string{"HOOKCTL_CA_FILE": fx.caFile}, fx.url, "nobody@contoso.example", "the emulator refused (400 ErrorInvalidUser): No user 'nobody@contoso.example'", exitcode.Usage},
 		{"CA not trusted", map[string]string{}, fx.url, "adele@contoso.example", "cannot reach the emulator at " + fx.url + "/_emulator: its certificate is not from a CA this command trusts\nSet HOOKCTL_CA_FILE", exitcode.Error},
 		{"missing CA file", map[string]string{"HOOKCTL_CA_FILE": "/nonexistent/ca.pem"}, fx.url, "adele@contoso.example", "reading the CA file", exitcode.Usage},
-		{"nothing listening", map[string]string{}, "https://127.0.0.1:1", "adele@contoso.example", "Start it with `hookctl emulator`", exitcode.Error},
+		{"nothing listening", map[string]string{}, "https://127.0.0.1:1", "adele@contoso.example", "Start one with `hookctl emulator start`", exitcode.Error},
 		{"not an emulator", map[string]string{"HOOKCTL_CA_FILE": fx.caFile}, notEmulator.URL, "adele@contoso.example", "is " + notEmulator.URL + "/_emulator a hookctl emulator?", exitcode.Error},
 		{"bad URL", map[string]string{}, "ftp://example", "adele@contoso.example", "invalid --emulator-url", exitcode.Usage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f, stdout, _ := testFactory(tc.env, "json")
-			opts := &SendMailOptions{IO: f.IOStreams, HTTPClient: controlHTTPClient(f), JSON: f.JSON, EmulatorURL: tc.url, To: []string{tc.to}, Subject: "x", Count: 1}
+			opts := &SendMailOptions{Control: controlAt(newControl(f), tc.url), To: []string{tc.to}, Subject: "x", Count: 1}
 			err := sendMailRun(context.Background(), opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -228,4 +228,10 @@ func TestControlURL(t *testing.T) {
 			t.Errorf("controlURL(%q) err = %v", bad, err)
 		}
 	}
+}
+
+// controlAt is c pointed at the emulator at url.
+func controlAt(c Control, url string) Control {
+	c.EmulatorURL = url
+	return c
 }

@@ -3,12 +3,12 @@
 package events
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -17,6 +17,7 @@ import (
 	"github.com/hookctl/hookctl/internal/config"
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/inspector"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
 )
@@ -78,14 +79,35 @@ func (s *Source) find(id string) (*history.Record, error) {
 	return history.Find(records, id)
 }
 
-func writeJSONLine(w io.Writer, v any) error {
-	line, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(line, '\n'))
-	return err
+// summaryLine writes s as a JSON line of its kind's type ("notification",
+// "rejected", …), its time as every JSON time (RFC 3339 in UTC, at most
+// milliseconds).
+func summaryLine(w io.Writer, s inspector.Summary) error {
+	s.Time = s.Time.UTC().Truncate(time.Millisecond)
+	return iostreams.WriteJSONLine(w, string(s.Kind), struct {
+		noType
+		summaryFields
+	}{summaryFields: summaryFields{s}})
 }
+
+// viewLine writes v as summaryLine writes a summary.
+func viewLine(w io.Writer, v history.View) error {
+	v.Time = v.Time.UTC().Truncate(time.Millisecond)
+	return iostreams.WriteJSONLine(w, string(v.Kind), struct {
+		noType
+		history.View
+	}{View: v})
+}
+
+// noType, embedded beside a record one level down, hides the record's own
+// "type" member (in encoding/json the shallower field wins, and omitempty
+// leaves it out): iostreams.WriteJSONLine writes the type first.
+type noType struct {
+	Kind string `json:"type,omitempty"`
+}
+
+// summaryFields puts a Summary's members one level down (a View's are already).
+type summaryFields struct{ inspector.Summary }
 
 // NewCmdEvents builds `hookctl events`.
 func NewCmdEvents(f *factory.Factory) *cobra.Command {

@@ -2,10 +2,9 @@ package events
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -15,6 +14,7 @@ import (
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/internal/inspector"
+	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // ListOptions are every input of `hookctl events list`.
@@ -24,9 +24,7 @@ type ListOptions struct {
 	Type         string
 	Subscription string
 	Since        time.Duration
-	// Width is the terminal's width in columns (0: unknown).
-	Width int
-	Now   func() time.Time
+	Now          func() time.Time
 }
 
 // NewCmdList builds `hookctl events list`; runF replaces listRun in tests.
@@ -38,7 +36,7 @@ func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Comman
 		Short:   "List the requests a listener received, newest first",
 		Long: heredoc.Doc(`
 			List the requests in a listener's history, newest first: a table on a terminal,
-			one JSON object per line otherwise (id, time, type, method, route, status,
+			one JSON object per line otherwise (type first, then id, time, method, route, status,
 			latencyMs, replayed, pending, subscriptions, text).
 
 			Types: notification, lifecycle, teams, validation (Graph's handshake) and
@@ -62,7 +60,6 @@ func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Comman
 			if opts.Since < 0 {
 				return exitcode.Usagef("--since must not be negative")
 			}
-			opts.Width = terminalWidth(opts.IO.IsStdoutTTY())
 			if runF != nil {
 				return runF(opts)
 			}
@@ -97,7 +94,7 @@ func listRun(o *ListOptions) error {
 	summaries := inspector.Select(records, filter, o.Secrets)
 	if o.JSON() {
 		for _, s := range summaries {
-			if err := writeJSONLine(o.IO.Out, s); err != nil {
+			if err := summaryLine(o.IO.Out, s); err != nil {
 				return err
 			}
 		}
@@ -118,17 +115,12 @@ func shortID(id string) string {
 	return id
 }
 
-// writeTable prints a table as wide as the terminal: the text column gets
-// what the others leave.
+// writeTable prints a table fitted to the terminal's width (iostreams.FitTable):
+// the WHAT column gets what the others leave, cut with "…". Times are the
+// local clock, with the date only when it is not today.
 func writeTable(o *ListOptions, summaries []inspector.Summary) error {
-	cs := o.IO.OutScheme()
-	const fixed = 12 + 2 + 8 + 2 + 12 + 2 + 6 + 2 + 8 + 2 // ID, TIME, TYPE, STATUS, LATENCY and gaps
-	textWidth := 60
-	if o.Width > 0 {
-		textWidth = max(o.Width-fixed, 20)
-	}
-	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tTYPE\tSTATUS\tLATENCY\tWHAT")
+	now := o.Now()
+	rows := [][]string{{"ID", "TIME", "TYPE", "STATUS", "LATENCY", "WHAT"}}
 	for _, s := range summaries {
 		text := s.Text
 		if s.Replayed {
@@ -137,36 +129,13 @@ func writeTable(o *ListOptions, summaries []inspector.Summary) error {
 		if s.Pending {
 			text = "(pending) " + text
 		}
-		status := strconv.Itoa(s.Status)
-		if s.Status >= 400 {
-			status = cs.Red(status)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(s.ID), s.Time.Local().Format("Jan 02 15:04:05"), s.Kind, status,
-			strconv.FormatFloat(s.LatencyMS, 'f', 1, 64)+" ms", truncate(oneLine(text), textWidth))
+		rows = append(rows, []string{shortID(s.ID), iostreams.Clock(s.Time, now), string(s.Kind), strconv.Itoa(s.Status),
+			strconv.FormatFloat(s.LatencyMS, 'f', 1, 64) + " ms", oneLine(text)})
 	}
-	return tw.Flush()
+	_, err := io.WriteString(o.IO.Out, iostreams.FitTable(rows, o.IO.TerminalWidth(), 5))
+	return err
 }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func truncate(s string, n int) string {
-	runes := []rune(s)
-	if len(runes) <= n {
-		return s
-	}
-	return string(runes[:n-1]) + "…"
-}
-
-// terminalWidth is $COLUMNS, or the terminal's width, or 0 when stdout is
-// not a terminal.
-func terminalWidth(tty bool) int {
-	if !tty {
-		return 0
-	}
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		return n
-	}
-	return ttyWidth()
 }

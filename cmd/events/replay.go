@@ -24,6 +24,7 @@ import (
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/history"
 	"github.com/hookctl/hookctl/internal/inspector"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/journal"
 	"github.com/hookctl/hookctl/pkg/receiver"
 )
@@ -87,9 +88,8 @@ func NewCmdReplay(f *factory.Factory, runF func(*ReplayOptions) error) *cobra.Co
 	return cmd
 }
 
-// replayResult is the JSON line of a replay.
+// replayResult is the JSON line of a replay (type replayed or replay-queued).
 type replayResult struct {
-	Type      string  `json:"type"`
 	ID        string  `json:"id"`
 	ReplayID  string  `json:"replayId,omitempty"`
 	Journal   string  `json:"journal,omitempty"`
@@ -168,7 +168,7 @@ func (o *ReplayOptions) replayThroughListener(ctx context.Context, client *http.
 		return fmt.Errorf("the listener did not replay %s: %s", rec.ID, answer.Error)
 	}
 	if o.JSON() {
-		return writeJSONLine(o.IO.Out, replayResult{Type: "replayed", ID: rec.ID, ReplayID: answer.ID})
+		return iostreams.WriteJSONLine(o.IO.Out, "replayed", replayResult{ID: rec.ID, ReplayID: answer.ID})
 	}
 	cs := o.IO.OutScheme()
 	fmt.Fprintf(o.IO.Out, "%s Replayed %s as %s through the listener; its output shows what became of it\n", cs.SuccessIcon(), rec.ID, cs.Bold(answer.ID))
@@ -208,7 +208,7 @@ func (o *ReplayOptions) queueReplay(ctx context.Context, rec *history.Record, ed
 		return err
 	}
 	if o.JSON() {
-		return writeJSONLine(o.IO.Out, replayResult{Type: "replay-queued", ID: rec.ID, ReplayID: replayID, Journal: path})
+		return iostreams.WriteJSONLine(o.IO.Out, "replay-queued", replayResult{ID: rec.ID, ReplayID: replayID, Journal: path})
 	}
 	cs := o.IO.OutScheme()
 	fmt.Fprintf(o.IO.Out, "%s No listener runs on %s: queued %s as %s; the next hookctl listen with this journal processes it first\n",
@@ -243,7 +243,7 @@ func (o *ReplayOptions) replayTo(ctx context.Context, client *http.Client, rec *
 	resp.Body.Close()
 	latency := o.Now().Sub(start)
 	if o.JSON() {
-		if err := writeJSONLine(o.IO.Out, replayResult{Type: "replayed", ID: rec.ID, To: o.To, Status: resp.StatusCode, LatencyMS: float64(latency.Microseconds()) / 1000}); err != nil {
+		if err := iostreams.WriteJSONLine(o.IO.Out, "replayed", replayResult{ID: rec.ID, To: o.To, Status: resp.StatusCode, LatencyMS: float64(latency.Microseconds()) / 1000}); err != nil {
 			return err
 		}
 	} else {

@@ -57,7 +57,7 @@ func showRun(o *ShowOptions) error {
 	}
 	view := rec.Redacted(o.Secrets)
 	if o.JSON() {
-		return writeJSONLine(o.IO.Out, view)
+		return viewLine(o.IO.Out, view)
 	}
 	var b strings.Builder
 	writeView(&b, view, o.IO.OutScheme().Bold)

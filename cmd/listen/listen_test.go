@@ -298,7 +298,7 @@ func TestPrettyOutput(t *testing.T) {
 	postJSON(t, base+"/lifecycle", `{"value":[{"subscriptionId":"7f105c7d-2dc5","clientState":"`+clientState+`","lifecycleEvent":"reauthorizationRequired"}]}`)
 	got := r.out.waitLines(t, 7)
 	text := strings.Join(got[4:], "\n")
-	for _, want := range []string{"notification  created   Users/…", "sub 7f105c7d", "LIFECYCLE  reauthorizationRequired", "[502] forward failed", "attempt 1: target answered 502 Bad Gateway; retrying in 1s"} {
+	for _, want := range []string{"notification  created   Users/…", "sub 7f105c7d", "LIFECYCLE  reauthorizationRequired", "[502] forward failed", "attempt 1\n          target answered 502 Bad Gateway; retrying in 1s"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("pretty output lacks %q:\n%s", want, text)
 		}

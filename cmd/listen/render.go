@@ -15,7 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
@@ -31,6 +30,8 @@ type renderer struct {
 	io     *iostreams.IOStreams
 	json   bool
 	logger *slog.Logger
+	// now is the clock of lines whose event carries no time (forwards).
+	now func() time.Time
 
 	outMu sync.Mutex
 	// out buffers result lines; the listener flushes it (Flush) before the
@@ -40,13 +41,23 @@ type renderer struct {
 
 	errMu sync.Mutex
 	err   io.Writer
+
+	// resyncs is the status line of the resyncs under way (a terminal's
+	// stderr only); the streams above write around it.
+	resyncs *resyncProgress
 }
 
 func newRenderer(ios *iostreams.IOStreams, jsonOut bool, logger *slog.Logger) *renderer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &renderer{io: ios, json: jsonOut, logger: logger, out: bufio.NewWriterSize(ios.Out, 64<<10), err: ios.ErrOut}
+	status := ios.NewStatusLine()
+	out := ios.Out
+	if ios.IsStdoutTTY() {
+		out = status.Writer(out) // the same terminal: lines go above the status line
+	}
+	return &renderer{io: ios, json: jsonOut, logger: logger, now: time.Now, out: bufio.NewWriterSize(out, 64<<10), err: status.Writer(ios.ErrOut),
+		resyncs: newResyncProgress(status)}
 }
 
 // Flush implements listener.Flusher.
@@ -62,6 +73,9 @@ func (r *renderer) Consume(e listener.Event) error {
 	case listener.Ready:
 		r.ready(e)
 	case listener.Notification:
+		if e.Resynced {
+			defer r.resyncs.recovered(e.Notification.SubscriptionID)
+		}
 		return r.result(func(buf []byte) []byte { return r.notification(buf, e) }, false)
 	case receiver.TeamsEvent:
 		return r.result(func(buf []byte) []byte { return r.teams(buf, e) }, false)
@@ -73,6 +87,10 @@ func (r *renderer) Consume(e listener.Event) error {
 		r.summary(e)
 	case eventhub.Event:
 		r.hub(e)
+	case listener.Draining:
+		// Shutting down: a resync under way is cut short without an end event.
+		r.resyncs.stop()
+		r.note(r.statusLine(e))
 	default:
 		if line := r.statusLine(e); line != "" {
 			r.note(line)
@@ -211,7 +229,7 @@ func expiresText(raw string, now time.Time) string {
 	if err != nil {
 		return "expires " + printable(raw)
 	}
-	if left := shared.TimeLeft(expiry, now); left != "expired" {
+	if left := iostreams.TimeLeft(expiry, now); left != "expired" {
 		return "expires in " + left
 	}
 	return "expired"
@@ -290,18 +308,35 @@ func (r *renderer) forward(e listener.Event) {
 		return
 	}
 	cs := r.io.OutScheme()
-	clock := cs.Gray(time.Now().Format("15:04:05"))
+	width := r.io.TerminalWidth()
+	clock := r.now().Local().Format("15:04:05")
 	status := "[" + strconv.Itoa(a.Status) + "]"
 	if a.Status == 0 {
 		status = "[---]" // unreachable: no answer
 	}
-	line := fmt.Sprintf("%s  %s POST %s (%d ms)", clock, cs.Green(status), a.Target, a.Ms)
-	if failed {
+	var line string
+	if !failed {
+		// The target takes what the rest leaves.
+		took := fmt.Sprintf(" (%d ms)", a.Ms)
+		room := width - len(clock) - len("  ") - len(status) - len(" POST ") - len(took)
+		line = fmt.Sprintf("%s  %s POST %s%s", cs.Gray(clock), cs.Green(status), iostreams.Truncate(printable(a.Target), max(room, previewMinimum)), took)
+	} else {
 		next := "retrying in " + retryText(retryIn)
 		if retryIn == 0 {
 			next = "will retry on the next start"
 		}
-		line = fmt.Sprintf("%s  %s %s  attempt %d: %s; %s", clock, cs.Red(status+" forward failed"), a.Target, a.Attempt, a.Error, next)
+		// One line when it fits; else the reason goes on a second, indented
+		// line (as a notification's preview does), each within the width.
+		head, attempt := status+" forward failed", fmt.Sprintf("  attempt %d", a.Attempt)
+		target, reason := printable(a.Target), oneLine(a.Error)+"; "+next
+		fixed := len(clock) + len("  ") + len(head) + len(" ") + len(attempt)
+		if fixed+utf8.RuneCountInString(target)+len(": ")+utf8.RuneCountInString(reason) <= width {
+			line = fmt.Sprintf("%s  %s %s%s: %s", cs.Gray(clock), cs.Red(head), target, attempt, reason)
+		} else {
+			const indent = "          "
+			line = fmt.Sprintf("%s  %s %s%s\n%s%s", cs.Gray(clock), cs.Red(head), iostreams.Truncate(target, max(width-fixed, previewMinimum)), attempt,
+				indent, cs.Red(iostreams.Truncate(reason, max(width-len(indent), previewMinimum))))
+		}
 	}
 	_ = r.result(func(buf []byte) []byte { return append(append(buf, line...), '\n') }, true)
 }
@@ -352,6 +387,7 @@ func (r *renderer) statusLine(e listener.Event) string {
 
 // summary is the exit line on stderr, after what is left in the journal.
 func (r *renderer) summary(e listener.Summary) {
+	r.resyncs.stop()
 	_ = r.Flush()
 	stats := e.Stats
 	var dropped int64

@@ -86,7 +86,7 @@ func TestStatusLinesGoToStderr(t *testing.T) {
 				t.Errorf("JSON stdout\n got %s\nwant %s", out, want)
 			}
 		} else {
-			for _, want := range []string{"[202] POST http://x (12 ms)\n", "[500] forward failed http://x/hook?…  attempt 2: target answered 500; retrying in 2s\n"} {
+			for _, want := range []string{"[202] POST http://x (12 ms)\n", "[500] forward failed http://x/hook?…  attempt 2\n          target answered 500; retrying in 2s\n"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("pretty stdout lacks %q:\n%s", want, out)
 				}

@@ -152,16 +152,28 @@ func truncate(s string, limit int) string {
 
 // subscription shows what the subscription manager did: a JSON line on
 // stdout (a script waits for "subscribed"), or a line on stderr.
+// A resync shows its progress while it runs (on a terminal's stderr), in
+// both output modes; pretty mode prints no line when it starts.
 func (r *renderer) subscription(e submanager.Event) {
-	if failed, ok := e.(submanager.Failed); ok {
-		r.note(r.subscriptionLine(failed))
+	switch e := e.(type) {
+	case submanager.ResyncStarted:
+		r.resyncs.started(e)
+	case submanager.Resynced:
+		r.resyncs.finished(e.ID)
+	case submanager.Failed:
+		if e.Action == "resync" {
+			r.resyncs.finished(e.ID)
+		}
+		r.note(r.subscriptionLine(e))
 		return
 	}
 	if r.json {
 		r.jsonLine(e.Kind(), subscriptionFields(e))
 		return
 	}
-	r.note(r.subscriptionLine(e))
+	if line := r.subscriptionLine(e); line != "" {
+		r.note(line)
+	}
 }
 
 // subscriptionFields are the members of a subscription event's JSON line.
@@ -173,6 +185,7 @@ func subscriptionFields(e submanager.Event) any {
 		ExpirationDateTime string `json:"expirationDateTime,omitempty"`
 		NotificationURL    string `json:"notificationUrl,omitempty"`
 		Replaces           string `json:"replaces,omitempty"`
+		Reason             string `json:"reason,omitempty"`
 		Recovered          *int   `json:"recovered,omitempty"`
 	}
 	f := fields{SubscriptionID: e.Subscription()}
@@ -183,8 +196,10 @@ func subscriptionFields(e submanager.Event) any {
 		f.ExpirationDateTime = untilText(e.Expiry)
 	case submanager.Kept:
 		f.ExpirationDateTime = untilText(e.Expiry)
+	case submanager.ResyncStarted:
+		f.Resource, f.Reason = e.Resource, e.Reason
 	case submanager.Resynced:
-		f.Recovered = &e.Emitted
+		f.Resource, f.Reason, f.Recovered = e.Resource, e.Reason, &e.Emitted
 	}
 	return f
 }
@@ -197,15 +212,15 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 	switch e := e.(type) {
 	case submanager.Subscribed:
 		if e.Replaces != "" {
-			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, expires %s", ok, e.Replaces, e.ID, untilText(e.Expiry))
+			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, %s", ok, e.Replaces, e.ID, r.expires(e.Expiry))
 		} else {
-			line = fmt.Sprintf("%s subscribed to %s: subscription %s, expires %s", ok, e.Resource, e.ID, untilText(e.Expiry))
+			line = fmt.Sprintf("%s subscribed to %s: subscription %s, %s", ok, e.Resource, e.ID, r.expires(e.Expiry))
 		}
 		if e.Clamped {
 			line += fmt.Sprintf("\n%s --expires is past Graph's maximum for %s: using the maximum", warn, e.Resource)
 		}
 	case submanager.Renewed:
-		line = fmt.Sprintf("%s renewed subscription %s until %s", ok, e.ID, untilText(e.Expiry))
+		line = fmt.Sprintf("%s renewed subscription %s: %s", ok, e.ID, r.expires(e.Expiry))
 	case submanager.Reauthorized:
 		how := ""
 		if e.ByRenewal {
@@ -213,11 +228,11 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 		}
 		line = fmt.Sprintf("%s reauthorized subscription %s%s", ok, e.ID, how)
 	case submanager.Resynced:
-		line = fmt.Sprintf("%s resynced subscription %s after %s: %s recovered, %s already shown", ok, e.ID, e.Reason, iostreams.Plural(e.Emitted, "message"), iostreams.Plural(e.Changes-e.Emitted, "change"))
+		line = fmt.Sprintf("%s resynced subscription %s after %s: %s recovered, %s already shown", ok, e.ID, e.Reason, iostreams.Plural(e.Emitted, itemNoun(e.Item)), iostreams.Plural(e.Changes-e.Emitted, "change"))
 	case submanager.Deleted:
 		line = fmt.Sprintf("%s deleted subscription %s", ok, e.ID)
 	case submanager.Kept:
-		line = fmt.Sprintf("%s kept subscription %s (expires %s); the next hookctl listen accepts its notifications", ok, e.ID, untilText(e.Expiry))
+		line = fmt.Sprintf("%s kept subscription %s (%s); the next hookctl listen accepts its notifications", ok, e.ID, r.expires(e.Expiry))
 	case submanager.Failed:
 		subject := "subscription " + e.ID
 		if e.ID == "" {
@@ -231,6 +246,25 @@ func (r *renderer) subscriptionLine(e submanager.Event) string {
 	return line
 }
 
+// itemNoun is what a resync counts: the resource's items ("message", "drive
+// item"), or changes when the kind is not known.
+func itemNoun(item string) string {
+	if item == "" {
+		return "change"
+	}
+	return item
+}
+
+// expires is an expiry for a person, as the lifecycle lines and `subscriptions
+// list` say it: "expires in 6d 23h" (the JSON lines carry the time itself).
+func (r *renderer) expires(t time.Time) string {
+	if left := iostreams.TimeLeft(t, r.now()); left != "expired" {
+		return "expires in " + left
+	}
+	return "expired"
+}
+
+// untilText is an expiry in a JSON line: RFC 3339 in UTC.
 func untilText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }

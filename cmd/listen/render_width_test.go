@@ -2,12 +2,10 @@ package listen
 
 import (
 	"encoding/json"
-	"fmt"
-	"path/filepath"
+	"errors"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
@@ -51,7 +49,7 @@ func TestNotificationLinesFitTheWidth(t *testing.T) {
 		{ReceivedAt: at, Activity: activity, Reply: "Received by hookctl."},
 		{ReceivedAt: at, Activity: activity, Reply: "Deploying release/2.4 to staging now; the smoke tests follow and I will post their results in this thread."},
 	}
-	for _, width := range []int{80, 120} {
+	for _, width := range golden.Widths {
 		ios, _, out, _ := iostreams.Test()
 		ios.SetWidth(width)
 		r := newRenderer(ios, false, nil)
@@ -69,18 +67,59 @@ func TestNotificationLinesFitTheWidth(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
-			if n := utf8.RuneCountInString(line); n > width {
-				t.Errorf("%d columns: a line of %d: %q", width, n, line)
-			}
 			if strings.Contains(line, "1602463") || strings.Contains(line, "Quarterly") && strings.Contains(line, "Users/") {
 				t.Errorf("raw text where a person's form belongs: %q", line)
 			}
 		}
-		golden.Assert(t, filepath.Join("testdata", fmt.Sprintf("notifications-%d.txt", width)), out.Bytes())
+		golden.AssertFits(t, "notifications", width, out.Bytes())
 	}
 }
 
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestForwardLinesFitTheWidth renders the --forward-to lines ("[202] POST
+// url (12 ms)" and the failures) at 80 and 120 columns against golden files:
+// no line is wider than the terminal, the target and then the error are cut
+// with "…", and the clock is the local time.
+func TestForwardLinesFitTheWidth(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 11, 13, 35, 0, time.Local)
+	long := "https://hooks.internal.contoso.example/integrations/microsoft-graph/change-notifications/inbox?tenant=contoso"
+	events := []listener.Event{
+		receiver.ForwardedEvent{EventID: "evt_1", Target: "http://localhost:3000/webhook", Status: 202, Attempt: 1, Duration: 12 * time.Millisecond},
+		receiver.ForwardedEvent{EventID: "evt_2", Target: long, Status: 200, Attempt: 1, Duration: 1234 * time.Millisecond},
+		receiver.ForwardFailedEvent{EventID: "evt_3", Target: "http://localhost:3000/webhook", Status: 502, Attempt: 1, Err: errors.New("target answered 502 Bad Gateway"), Duration: 3 * time.Millisecond, RetryIn: time.Second},
+		receiver.ForwardFailedEvent{EventID: "evt_4", Target: "http://localhost:3001/webhook", Attempt: 4, Err: errors.New("dial tcp 127.0.0.1:3001: connect: connection refused"), RetryIn: 8 * time.Second},
+		receiver.ForwardFailedEvent{EventID: "evt_5", Target: long, Status: 500, Attempt: 2, Err: errors.New("target answered 500 Internal Server Error: {\"error\":\"the handler could not parse the notification collection\"}"), Duration: 40 * time.Millisecond},
+	}
+	for _, width := range golden.Widths {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetWidth(width)
+		r := newRenderer(ios, false, nil)
+		r.now = func() time.Time { return at }
+		for _, e := range events {
+			if err := r.Consume(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// A failure's reason that does not fit goes on a second line, indented.
+		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			if !strings.HasPrefix(line, "11:13:35  [") && !strings.HasPrefix(line, "          ") {
+				t.Errorf("not the local clock and a status: %q", line)
+			}
+		}
+		if n := strings.Count(out.String(), "11:13:35  ["); n != len(events) {
+			t.Errorf("%d columns: %d lines for %d events:\n%s", width, n, len(events), out)
+		}
+		if !strings.Contains(out.String(), "http://localhost:3000/webhook") {
+			t.Errorf("%d columns: a short target was cut:\n%s", width, out)
+		}
+		golden.AssertFits(t, "forwards", width, out.Bytes())
+	}
 }

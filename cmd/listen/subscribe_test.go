@@ -47,7 +47,7 @@ type line struct {
 }
 
 // subscriptionSteps are the types of the subscription's own JSON lines.
-var subscriptionSteps = map[string]bool{"subscribed": true, "renewed": true, "reauthorized": true, "resynced": true, "unsubscribed": true, "kept": true}
+var subscriptionSteps = map[string]bool{"subscribed": true, "renewed": true, "reauthorized": true, "resync-started": true, "resynced": true, "unsubscribed": true, "kept": true}
 
 // parseLines returns the ready line and the results (notification,
 // lifecycle, teams); steps returns the subscription steps.

@@ -84,9 +84,11 @@ func TestResyncedLinesAreWrittenAtOnce(t *testing.T) {
 	if _, err := em.Graph.SendMail("", em.Users[0].UserPrincipalName, "found again", "x"); err != nil {
 		t.Fatal(err)
 	}
-	// ready, subscribed, the missed lifecycle line, the resynced line: all while listening.
-	lines := out.waitLines(t, 4)
-	if !strings.Contains(lines[2], `"lifecycleEvent":"missed"`) || !strings.Contains(lines[3], `"resynced":true`) || !strings.Contains(lines[3], `"subject":"found again"`) {
+	// ready, subscribed, the missed lifecycle line, resync-started, the
+	// resynced line: all while listening.
+	lines := out.waitLines(t, 5)
+	if !strings.Contains(lines[2], `"lifecycleEvent":"missed"`) || !strings.Contains(lines[3], `"type":"resync-started"`) ||
+		!strings.Contains(lines[4], `"resynced":true`) || !strings.Contains(lines[4], `"subject":"found again"`) {
 		t.Errorf("stdout:\n%s", strings.Join(lines, "\n"))
 	}
 }

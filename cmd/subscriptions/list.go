@@ -114,7 +114,7 @@ func writeTable(o *ListOptions, views []shared.View) error {
 	short := uniquePrefixLength(ids, 8)
 	rows := [][]string{{"ID", "RESOURCE", "CHANGES", "EXPIRES", "BY", "NOTIFICATION URL"}}
 	for _, v := range views {
-		expires := "in " + shared.TimeLeft(v.Expiry, now)
+		expires := "in " + iostreams.TimeLeft(v.Expiry, now)
 		switch {
 		case v.State == shared.StateStale:
 			expires = "stale (gone)"

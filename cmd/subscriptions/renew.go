@@ -11,6 +11,7 @@ import (
 	"github.com/hookctl/hookctl/cmd/subscriptions/shared"
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/substore"
 	"github.com/hookctl/hookctl/pkg/graph"
 )
@@ -184,7 +185,7 @@ func renewOne(ctx context.Context, o *RenewOptions, s *session, target substore.
 	}
 	cs := o.IO.OutScheme()
 	_, err = fmt.Fprintf(o.IO.Out, "%s Renewed %s (%s) until %s %s\n", cs.SuccessIcon(), view.ID, view.Resource,
-		view.Expiry.UTC().Format(time.RFC3339), cs.Gray("(in "+shared.TimeLeft(view.Expiry, o.Now())+")"))
+		view.Expiry.UTC().Format(time.RFC3339), cs.Gray("(in "+iostreams.TimeLeft(view.Expiry, o.Now())+")"))
 	return err
 }
 

@@ -1,8 +1,6 @@
 package subscriptions
 
 import (
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,34 +25,13 @@ func TestListTableFitsTheWidth(t *testing.T) {
 		{ID: "5b7e2f10-3d4c-4e8a-b1a2-9c8d7e6f5a4b", Resource: "users/87d349ed-44d7-43e1-9a83-5f2406dee5bd/mailFolders('Inbox')/messages", ChangeType: "created",
 			State: shared.StateExpired, Expiry: now.Add(-time.Minute), Hookctl: true, NotificationURL: "https://hooks.example.com/notifications"},
 	}
-	for _, width := range []int{80, 120} {
+	for _, width := range golden.Widths {
 		ios, _, out, _ := iostreams.Test()
 		ios.SetWidth(width)
 		o := &ListOptions{Deps: Deps{IO: ios, Now: func() time.Time { return now }}}
 		if err := writeTable(o, views); err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range splitLines(out.String()) {
-			if n := len([]rune(line)); n > width {
-				t.Errorf("%d columns: a line of %d: %q", width, n, line)
-			}
-		}
-		golden.Assert(t, filepath.Join("testdata", fmt.Sprintf("list-%d.txt", width)), out.Bytes())
+		golden.AssertFits(t, "list", width, out.Bytes())
 	}
-}
-
-func splitLines(s string) []string {
-	var lines []string
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != '\n' {
-			i++
-		}
-		lines = append(lines, s[:i])
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return lines
 }

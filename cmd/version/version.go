@@ -2,7 +2,6 @@
 package version
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -15,9 +14,8 @@ import (
 	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
-// Info is what a build knows about itself.
+// Info is what a build knows about itself; its JSON line has the type "version".
 type Info struct {
-	Type     string `json:"type"` // always "version"
 	Version  string `json:"version"`
 	Revision string `json:"revision,omitempty"` // VCS commit, when built from a checkout with -buildvcs
 	Time     string `json:"time,omitempty"`     // the commit's time (RFC 3339)
@@ -36,7 +34,7 @@ func Current(ldflagsVersion string) Info {
 }
 
 func fromBuildInfo(ldflagsVersion string, build *debug.BuildInfo) Info {
-	info := Info{Type: "version", Version: ldflagsVersion, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	info := Info{Version: ldflagsVersion, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if build == nil {
 		return info
 	}
@@ -118,7 +116,9 @@ func NewCmdVersion(f *factory.Factory, runF func(*Options) error) *cobra.Command
 
 func versionRun(opts *Options) error {
 	if opts.JSON() {
-		return json.NewEncoder(opts.IO.Out).Encode(opts.Info)
+		info := opts.Info
+		info.Time = iostreams.JSONTimeOf(info.Time) // as every JSON time: RFC 3339, at most milliseconds
+		return iostreams.WriteJSONLine(opts.IO.Out, "version", info)
 	}
 	_, err := fmt.Fprintln(opts.IO.Out, opts.Info)
 	return err

@@ -38,11 +38,11 @@ func TestFromBuildInfo(t *testing.T) {
 func TestVersionJSONHasAType(t *testing.T) {
 	t.Parallel()
 	ios, _, out, _ := iostreams.Test()
-	info := Info{Type: "version", Version: "v1.0.0", Revision: "abc", Go: "go1.26.0", Platform: "linux/amd64"}
+	info := Info{Version: "v1.0.0", Revision: "abc", Time: "2026-12-02T11:13:35.123456+01:00", Go: "go1.26.0", Platform: "linux/amd64"}
 	if err := versionRun(&Options{IO: ios, JSON: func() bool { return true }, Info: info}); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != `{"type":"version","version":"v1.0.0","revision":"abc","go":"go1.26.0","platform":"linux/amd64"}`+"\n" {
+	if out.String() != `{"type":"version","version":"v1.0.0","revision":"abc","time":"2026-12-02T10:13:35.123Z","go":"go1.26.0","platform":"linux/amd64"}`+"\n" {
 		t.Errorf("got %s", out)
 	}
 }
@@ -104,7 +104,10 @@ func TestBuildFromACheckoutCarriesTheCommit(t *testing.T) {
 	if err := run.Run(); err != nil {
 		t.Fatal(err)
 	}
-	var info Info
+	var info struct {
+		Type string `json:"type"`
+		Info
+	}
 	if err := json.Unmarshal(stdout.Bytes(), &info); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
 	}

@@ -27,11 +27,15 @@ func TestWhoamiAll(t *testing.T) {
 	}
 
 	res := c.Run("whoami", "--all", "--profile", "ci", "-o", "json")
-	lines := clitest.DecodeLines[whoami.ProfileLine](t, res)
+	type line struct {
+		Type string `json:"type"`
+		whoami.ProfileLine
+	}
+	lines := clitest.DecodeLines[line](t, res)
 	if res.Code != 0 || len(lines) != 3 {
 		t.Fatalf("exit %d, %d lines: %s %s", res.Code, len(lines), res.Stdout, res.Stderr)
 	}
-	byName := map[string]whoami.ProfileLine{}
+	byName := map[string]line{}
 	for _, l := range lines {
 		byName[l.Profile] = l
 		if l.Type != "profile" || l.Cloud != "emulator" || l.TokenStore != "file" {
@@ -48,6 +52,7 @@ func TestWhoamiAll(t *testing.T) {
 		t.Errorf("ci (cached token, active): %+v", l)
 	}
 
+	c.Env["COLUMNS"] = "200" // wide enough for whole app ids and mailboxes
 	res = c.Run("whoami", "--all", "-o", "pretty")
 	out := strings.Join(strings.Fields(res.Stdout), " ")
 	if res.Code != 0 || !strings.Contains(out, "PROFILE ACCOUNT CLOUD TOKENS EXPIRES") ||

@@ -3,12 +3,11 @@ package whoami
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -86,9 +85,8 @@ func whoamiRun(ctx context.Context, o *Options) error {
 	return status.WritePretty(o.IO.Out, o.Now())
 }
 
-// ProfileLine is one profile in `whoami --all -o json`.
+// ProfileLine is one profile in `whoami --all -o json` (a JSON line of type "profile").
 type ProfileLine struct {
-	Type string `json:"type"` // "profile"
 	auth.Status
 	Cloud  string `json:"cloud"`
 	Active bool   `json:"active"`
@@ -115,7 +113,7 @@ func allRun(ctx context.Context, o *Options) error {
 	}
 	lines := make([]ProfileLine, 0, len(profiles))
 	for _, p := range profiles {
-		line := ProfileLine{Type: "profile", Cloud: cloudOf(p.Authority), Active: p.Name == o.Profile()}
+		line := ProfileLine{Cloud: cloudOf(p.Authority), Active: p.Name == o.Profile()}
 		pctx, cancel := context.WithTimeout(ctx, profileWait)
 		tok, err := m.Acquire(pctx, p.Name, nil)
 		cancel()
@@ -128,9 +126,8 @@ func allRun(ctx context.Context, o *Options) error {
 		lines = append(lines, line)
 	}
 	if o.JSON() {
-		enc := json.NewEncoder(o.IO.Out)
 		for _, line := range lines {
-			if err := enc.Encode(line); err != nil {
+			if err := iostreams.WriteJSONLine(o.IO.Out, "profile", line); err != nil {
 				return err
 			}
 		}
@@ -140,10 +137,9 @@ func allRun(ctx context.Context, o *Options) error {
 }
 
 // writeProfiles prints the table of `whoami --all`; * marks the active profile.
-func writeProfiles(io *iostreams.IOStreams, lines []ProfileLine, now time.Time) error {
-	cs := io.OutScheme()
-	tw := tabwriter.NewWriter(io.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PROFILE\tACCOUNT\tCLOUD\tTOKENS\tEXPIRES")
+func writeProfiles(ios *iostreams.IOStreams, lines []ProfileLine, now time.Time) error {
+	const signInNeeded = "sign-in needed"
+	rows := [][]string{{"  PROFILE", "ACCOUNT", "CLOUD", "TOKENS", "EXPIRES"}}
 	for _, l := range lines {
 		mark := " "
 		if l.Active {
@@ -160,13 +156,21 @@ func writeProfiles(io *iostreams.IOStreams, lines []ProfileLine, now time.Time) 
 		if l.TokenStore == auth.StoreKeyring {
 			store = "keyring"
 		}
-		expires := "in " + l.ExpiresOn.Sub(now).Round(time.Minute).String()
-		if l.Error != "" {
-			expires = cs.Red("sign-in needed")
+		expires := "in " + iostreams.TimeLeft(l.ExpiresOn, now)
+		if left := iostreams.TimeLeft(l.ExpiresOn, now); left == "expired" || left == "unknown" {
+			expires = left
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\n", mark, l.Profile, who, l.Cloud, store, expires)
+		if l.Error != "" {
+			expires = signInNeeded
+		}
+		rows = append(rows, []string{mark + " " + l.Profile, who, l.Cloud, store, expires})
 	}
-	return tw.Flush()
+	// The account (an app id and mailbox can be long) gives way first.
+	table := iostreams.FitTable(rows, ios.TerminalWidth(), 1, 2)
+	// EXPIRES is the last column, never padded: colour does not upset the layout.
+	table = strings.ReplaceAll(table, signInNeeded+"\n", ios.OutScheme().Red(signInNeeded)+"\n")
+	_, err := io.WriteString(ios.Out, table)
+	return err
 }
 
 // cloudOf names the cloud of an authority: Microsoft's (global or a national

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // Status describes a signed-in profile and its current access token (never the
@@ -45,6 +47,15 @@ func StatusOf(tok Token) Status {
 	return s
 }
 
+// expiresText is a token's expiry for a person: "11:13:35 (in 59m 12s)", local.
+func expiresText(expiry, now time.Time) string {
+	left := iostreams.TimeLeft(expiry, now)
+	if left == "expired" || left == "unknown" {
+		return fmt.Sprintf("%s (%s)", iostreams.Clock(expiry, now), left)
+	}
+	return fmt.Sprintf("%s (in %s)", iostreams.Clock(expiry, now), left)
+}
+
 // WritePretty prints s as aligned "Name: value" lines.
 func (s Status) WritePretty(w io.Writer, now time.Time) error {
 	rows := [][2]string{{"Profile", s.Profile}}
@@ -67,7 +78,7 @@ func (s Status) WritePretty(w io.Writer, now time.Time) error {
 		[2]string{"Authority", s.Authority},
 		[2]string{"Client ID", s.ClientID},
 		[2]string{"Scopes", strings.Join(s.Scopes, " ")},
-		[2]string{"Token expires", fmt.Sprintf("%s (in %s)", s.ExpiresOn.Format(time.RFC3339), s.ExpiresOn.Sub(now).Round(time.Second))},
+		[2]string{"Token expires", expiresText(s.ExpiresOn, now)},
 	)
 	switch s.TokenStore {
 	case StoreKeyring:

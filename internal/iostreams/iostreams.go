@@ -25,6 +25,7 @@ type IOStreams struct {
 
 	stdout *os.File // the process's stdout, for its terminal width
 	width  int      // fixed by SetWidth; 0: ask the terminal
+	env    Env      // COLUMNS and the like; nil: none
 }
 
 // Env looks an environment variable up; tests pass a map's lookup.
@@ -41,6 +42,7 @@ func System() *IOStreams {
 		stdoutTTY: isTerminal(os.Stdout),
 		stdout:    os.Stdout,
 		stderrTTY: isTerminal(os.Stderr),
+		env:       os.LookupEnv,
 	}
 	s.colorOut = ColorWanted(s.stdoutTTY, os.LookupEnv)
 	s.colorErr = ColorWanted(s.stderrTTY, os.LookupEnv)

@@ -32,3 +32,38 @@ func TestProgressSilentWithoutATerminal(t *testing.T) {
 		t.Errorf("stderr %q", errOut)
 	}
 }
+
+// TestStatusLineStaysBelowTheOutput: what the wrapped writers print takes
+// the status line away and draws it again below a finished line; the line
+// is cut to the terminal's width; nothing is drawn without a terminal.
+func TestStatusLineStaysBelowTheOutput(t *testing.T) {
+	t.Parallel()
+	s, _, out, errOut := Test()
+	s.SetTTY(false, true, true)
+	s.SetWidth(20)
+	l := s.NewStatusLine()
+	stdout := l.Writer(s.Out)
+	l.Set("Resyncing subscription 7f105c7d…")
+	fmt.Fprint(stdout, "notification 1\n")
+	fmt.Fprint(stdout, "half ")
+	fmt.Fprint(stdout, "a line\n")
+	l.Clear()
+	fmt.Fprint(stdout, "after\n")
+	const status = "Resyncing subscrip…"
+	const blank = "\r                   \r"
+	if got, want := errOut.String(), "\r"+status+blank+"\r"+status+blank+"\r"+status+blank; got != want {
+		t.Errorf("stderr\n%q, want\n%q", got, want)
+	}
+	if got := out.String(); got != "notification 1\nhalf a line\nafter\n" {
+		t.Errorf("stdout %q", got)
+	}
+
+	quiet, _, _, quietErr := Test()
+	q := quiet.NewStatusLine()
+	q.Set("Resyncing…")
+	fmt.Fprint(q.Writer(quiet.ErrOut), "a warning\n")
+	q.Clear()
+	if got := quietErr.String(); got != "a warning\n" {
+		t.Errorf("without a terminal, stderr %q", got)
+	}
+}

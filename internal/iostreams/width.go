@@ -13,7 +13,8 @@ import (
 const DefaultWidth = 80
 
 // TerminalWidth is how many columns pretty output may use: the terminal's
-// width when stdout is one, else COLUMNS, else DefaultWidth.
+// width when stdout is one, else COLUMNS from the environment given to
+// SetEnv (the factory's: tests inject theirs), else DefaultWidth.
 func (s *IOStreams) TerminalWidth() int {
 	if s.width > 0 {
 		return s.width
@@ -23,11 +24,19 @@ func (s *IOStreams) TerminalWidth() int {
 			return w
 		}
 	}
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		return n
+	if s.env != nil {
+		if columns, ok := s.env("COLUMNS"); ok {
+			if n, err := strconv.Atoi(columns); err == nil && n > 0 {
+				return n
+			}
+		}
 	}
 	return DefaultWidth
 }
+
+// SetEnv is the environment the streams consult (COLUMNS): the process's
+// for System, none for Test until a test sets one.
+func (s *IOStreams) SetEnv(env Env) { s.env = env }
 
 // SetWidth fixes the width pretty output fits (tests, golden files).
 func (s *IOStreams) SetWidth(columns int) { s.width = columns }

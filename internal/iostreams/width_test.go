@@ -23,18 +23,26 @@ func TestFitTable(t *testing.T) {
 	}
 }
 
+// TestTerminalWidth: COLUMNS comes from the environment the streams were
+// given (the factory's), never from the process's behind their back, so a
+// golden file does not depend on the shell that ran the tests.
 func TestTerminalWidth(t *testing.T) {
 	s, _, _, _ := Test()
 	t.Setenv("COLUMNS", "132")
-	if got := s.TerminalWidth(); got != 132 {
+	if got := s.TerminalWidth(); got != DefaultWidth {
+		t.Errorf("the process's COLUMNS leaked in: %d", got)
+	}
+	env := map[string]string{"COLUMNS": "100"}
+	s.SetEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if got := s.TerminalWidth(); got != 100 {
 		t.Errorf("COLUMNS: %d", got)
 	}
-	t.Setenv("COLUMNS", "")
+	env["COLUMNS"] = "wide"
 	if got := s.TerminalWidth(); got != DefaultWidth {
 		t.Errorf("unknown: %d", got)
 	}
-	s.SetWidth(100)
-	if got := s.TerminalWidth(); got != 100 {
+	s.SetWidth(90)
+	if got := s.TerminalWidth(); got != 90 {
 		t.Errorf("SetWidth: %d", got)
 	}
 }

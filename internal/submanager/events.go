@@ -8,7 +8,7 @@ type Event interface {
 	// Subscription is the id of the subscription concerned.
 	Subscription() string
 	// Kind is a short stable name: subscribed, renewed, reauthorized,
-	// resynced, unsubscribed, kept, subscription-failed.
+	// resync-started, resynced, unsubscribed, kept, subscription-failed.
 	Kind() string
 }
 
@@ -40,12 +40,30 @@ type Reauthorized struct {
 	ByRenewal bool
 }
 
+// ResyncStarted is a resync under way (its delta query sent): a Resynced,
+// or a Failed with Action "resync", follows, unless the run ends first.
+type ResyncStarted struct {
+	ID string
+	// Resource is the subscription's resource path.
+	Resource string
+	// Reason is the lifecycle event that asked for it.
+	Reason string
+	// Item is what one of the resource's items is called ("message",
+	// "drive item": graph.ResourceKind.Item).
+	Item string
+}
+
 // Resynced is a delta query run after a missed or subscriptionRemoved event.
 type Resynced struct {
 	ID string
+	// Resource is the subscription's resource path.
+	Resource string
 	// Reason is the lifecycle event that asked for it.
 	Reason string
-	// Emitted counts messages emitted as resynced notifications; the rest of
+	// Item is what one of the resource's items is called ("message",
+	// "drive item": graph.ResourceKind.Item).
+	Item string
+	// Emitted counts items emitted as resynced notifications; the rest of
 	// the changes had been delivered already.
 	Emitted, Changes int
 }
@@ -79,6 +97,9 @@ func (e Renewed) Subscription() string { return e.ID }
 func (e Reauthorized) Subscription() string { return e.ID }
 
 // Subscription implements Event.
+func (e ResyncStarted) Subscription() string { return e.ID }
+
+// Subscription implements Event.
 func (e Resynced) Subscription() string { return e.ID }
 
 // Subscription implements Event.
@@ -98,6 +119,9 @@ func (Renewed) Kind() string { return "renewed" }
 
 // Kind implements Event.
 func (Reauthorized) Kind() string { return "reauthorized" }
+
+// Kind implements Event.
+func (ResyncStarted) Kind() string { return "resync-started" }
 
 // Kind implements Event.
 func (Resynced) Kind() string { return "resynced" }

@@ -280,11 +280,14 @@ func (m *Manager) changeTypes(resource string) []string {
 // starting deltaLink first (unless one is carried over), so that a later
 // resync returns only what changed after the subscription began.
 func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink string) (substore.Record, error) {
+	// Not fatal: a resync then starts from scratch and filters by date. Said
+	// once the subscription exists: when Graph cannot be reached at all, the
+	// subscription's own error is the one line to show.
+	var startErr error
 	if start, noDelta := graph.DeltaFor(resource, m.opts.Now()); deltaLink == "" && noDelta == nil {
 		result, err := m.opts.Graph.Delta(ctx, start, "", true, deltaPageSize)
 		if err != nil {
-			// Not fatal: a resync then starts from scratch and filters by date.
-			m.report(Failed{ID: replaces, Action: "resync", Err: fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)})
+			startErr = fmt.Errorf("reading the starting point of %s for later resyncs: %w", resource, err)
 		} else {
 			deltaLink = result.DeltaLink
 		}
@@ -332,6 +335,9 @@ func (m *Manager) subscribe(ctx context.Context, resource, replaces, deltaLink s
 	}
 	m.report(Subscribed{ID: rec.ID, Resource: resource, ChangeType: rec.ChangeType, NotificationURL: rec.NotificationURL,
 		Expiry: rec.Expiry, Clamped: clamped, Replaces: replaces})
+	if startErr != nil {
+		m.report(Failed{ID: rec.ID, Action: "resync", Err: startErr})
+	}
 	return rec, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -448,5 +450,33 @@ func shortSleep(ctx context.Context, _ time.Duration) error {
 		return ctx.Err()
 	case <-time.After(5 * time.Millisecond):
 		return nil
+	}
+}
+
+// TestUnreachableGraphIsOneError: when Graph cannot be reached at all, Start
+// fails with the subscription's error and reports nothing before it (no
+// warning about the resync starting point, which fails the same way).
+func TestUnreachableGraphIsOneError(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String() + "/v1.0"
+	ln.Close() // nothing listens there now
+	var events []Event
+	m := New(Options{
+		Graph:           &graph.Client{BaseURL: base, Tokens: graph.TokenFunc(func(context.Context) (string, error) { return "token", nil })},
+		Store:           substore.New(filepath.Join(t.TempDir(), "state")),
+		ClientStates:    notification.NewClientStates(),
+		NotificationURL: "https://hooks.example.com/notifications",
+		Report:          func(e Event) { events = append(events, e) },
+	})
+	err = m.Start(context.Background(), []string{graph.InboxResource})
+	if err == nil || !strings.Contains(err.Error(), "subscribing to "+graph.InboxResource) {
+		t.Fatalf("Start: %v", err)
+	}
+	if len(events) != 0 {
+		t.Errorf("reported before the error: %s", describeEvents(events))
 	}
 }

@@ -34,6 +34,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 		w.m.report(Failed{ID: rec.ID, Action: "resync", Err: fmt.Errorf("changes Graph did not deliver are lost: %w", err)})
 		return
 	}
+	w.m.report(ResyncStarted{ID: rec.ID, Resource: rec.Resource, Reason: reason, Item: start.Kind.Item})
 	var since time.Time
 	if rec.DeltaLink == "" {
 		since = rec.CreatedAt.Add(-resyncSlack)
@@ -87,7 +88,7 @@ func (w *watched) resync(ctx context.Context, reason string) {
 	rec.DeltaLink = result.DeltaLink
 	w.setRecord(rec)
 	w.m.storeRecord(ctx, rec)
-	w.m.report(Resynced{ID: rec.ID, Reason: reason, Emitted: emitted, Changes: len(result.Items)})
+	w.m.report(Resynced{ID: rec.ID, Resource: rec.Resource, Reason: reason, Item: start.Kind.Item, Emitted: emitted, Changes: len(result.Items)})
 }
 
 // staleDeltaLink recognises Graph refusing a saved deltaLink (sync state

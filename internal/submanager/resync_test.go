@@ -56,6 +56,46 @@ func (e *env) changeLost(want int, change func()) map[string]seen {
 	return got
 }
 
+// checkResyncsAnnounced: every Resynced follows a ResyncStarted of the same
+// subscription and reason, with no other resync of it in between, and both
+// name the resource's items as item (what a person reads: "2 drive items").
+func checkResyncsAnnounced(t *testing.T, events []Event, item string) {
+	t.Helper()
+	started := map[string]ResyncStarted{}
+	finished := 0
+	for _, ev := range events {
+		switch ev := ev.(type) {
+		case ResyncStarted:
+			if _, twice := started[ev.ID]; twice {
+				t.Errorf("resync of %s started twice without an end", ev.ID)
+			}
+			if ev.Item != item || ev.Resource == "" || ev.Reason == "" {
+				t.Errorf("resync started: item %q resource %q reason %q; want item %q", ev.Item, ev.Resource, ev.Reason, item)
+			}
+			started[ev.ID] = ev
+		case Resynced:
+			s, ok := started[ev.ID]
+			if !ok {
+				t.Errorf("resynced %s without a resync-started before it", ev.ID)
+			} else if s.Reason != ev.Reason || s.Resource != ev.Resource {
+				t.Errorf("resync-started %+v, resynced %+v: not the same resync", s, ev)
+			}
+			if ev.Item != item {
+				t.Errorf("resynced item %q, want %q", ev.Item, item)
+			}
+			delete(started, ev.ID)
+			finished++
+		case Failed:
+			if ev.Action == "resync" {
+				delete(started, ev.ID)
+			}
+		}
+	}
+	if finished == 0 {
+		t.Errorf("no resync finished:\n%s", describeEvents(events))
+	}
+}
+
 func TestMissedEventsAreRecoveredByCalendarViewDelta(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, graphsim.Config{}, nil)
@@ -88,6 +128,8 @@ func TestMissedEventsAreRecoveredByCalendarViewDelta(t *testing.T) {
 	if _, ok := got[delivered]; ok {
 		t.Error("the delivered event was shown again")
 	}
+	_, events := e.snapshot()
+	checkResyncsAnnounced(t, events, "event")
 	rec, _, _ := e.store.Get(context.Background(), id)
 	if !strings.Contains(rec.DeltaLink, "/calendarView/delta?") {
 		t.Errorf("stored deltaLink %q is not a calendarView delta", rec.DeltaLink)
@@ -121,6 +163,8 @@ func TestMissedDriveChangesAreRecoveredByDelta(t *testing.T) {
 			t.Errorf("resynced line: subscription %s, %s %s", l.n.SubscriptionID, l.n.ChangeType, l.n.Resource)
 		}
 	}
+	_, events := e.snapshot()
+	checkResyncsAnnounced(t, events, "drive item")
 }
 
 func TestMissedUserUpdatesAreRecoveredByDelta(t *testing.T) {
@@ -146,6 +190,8 @@ func TestMissedUserUpdatesAreRecoveredByDelta(t *testing.T) {
 	if l.n.SubscriptionID != id || l.n.ChangeType != "updated" || !strings.EqualFold(l.n.Resource, "users/"+user) {
 		t.Errorf("resynced line: subscription %s, %s %s", l.n.SubscriptionID, l.n.ChangeType, l.n.Resource)
 	}
+	_, events := e.snapshot()
+	checkResyncsAnnounced(t, events, "user")
 }
 
 func TestResyncOfAResourceWithoutDeltaSaysSo(t *testing.T) {
@@ -169,7 +215,8 @@ func TestResyncOfAResourceWithoutDeltaSaysSo(t *testing.T) {
 			t.Errorf("failure %q lacks %q", f.Err, want)
 		}
 	}
-	if f.ID != id || f.RetryIn != 0 || countEvents[Resynced](events) != 0 {
+	// Nothing was started: no progress to show.
+	if f.ID != id || f.RetryIn != 0 || countEvents[Resynced](events) != 0 || countEvents[ResyncStarted](events) != 0 {
 		t.Errorf("failure %+v; events:\n%s", f, describeEvents(events))
 	}
 }

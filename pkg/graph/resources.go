@@ -26,6 +26,9 @@ const (
 type ResourceKind struct {
 	// Name is how people call the resource ("Outlook message", "Teams chatMessage").
 	Name string
+	// Item is what one item of the collection is called in a sentence
+	// ("message", "drive item"); its plural adds an s.
+	Item string
 	// ODataType is the resource's type in notifications and fetched bodies.
 	ODataType string
 	// Patterns are the resource paths of this kind, relative to the service
@@ -83,33 +86,33 @@ var (
 // specific matching pattern.
 var (
 	KindMessage = &ResourceKind{
-		Name: "Outlook message", ODataType: "#microsoft.graph.message",
+		Name: "Outlook message", Item: "message", ODataType: "#microsoft.graph.message",
 		Patterns: []string{"me/messages", "users/{id}/messages", "me/mailFolders/{id}/messages", "users/{id}/mailFolders/{id}/messages",
 			"me/mailFolders/{id}/childFolders/{id}/messages", "users/{id}/mailFolders/{id}/childFolders/{id}/messages"},
 		MaxLifetime: LifetimeOutlook, MaxLifetimeWithData: LifetimeOutlookResourceData, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, SelectWithData: SelectRequired, DefaultSelect: "subject,from,receivedDateTime", Delta: true,
 	}
 	KindEvent = &ResourceKind{
-		Name: "Outlook event", ODataType: "#microsoft.graph.event",
+		Name: "Outlook event", Item: "event", ODataType: "#microsoft.graph.event",
 		Patterns: []string{"me/events", "users/{id}/events", "me/calendar/events", "users/{id}/calendar/events",
 			"me/calendars/{id}/events", "users/{id}/calendars/{id}/events"},
 		MaxLifetime: LifetimeOutlook, MaxLifetimeWithData: LifetimeOutlookResourceData, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, SelectWithData: SelectRequired, DefaultSelect: "subject,start,end,organizer", Delta: true,
 	}
 	KindContact = &ResourceKind{
-		Name: "Outlook contact", ODataType: "#microsoft.graph.contact",
+		Name: "Outlook contact", Item: "contact", ODataType: "#microsoft.graph.contact",
 		Patterns:    []string{"me/contacts", "users/{id}/contacts", "me/contactFolders/{id}/contacts", "users/{id}/contactFolders/{id}/contacts"},
 		MaxLifetime: LifetimeOutlook, MaxLifetimeWithData: LifetimeOutlookResourceData, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, SelectWithData: SelectRequired, DefaultSelect: "displayName,emailAddresses", Delta: true,
 	}
 	KindGroupConversation = &ResourceKind{
-		Name: "group conversation", ODataType: "#microsoft.graph.conversation",
+		Name: "group conversation", Item: "conversation", ODataType: "#microsoft.graph.conversation",
 		Patterns:    []string{"groups/{id}/conversations", "groups/{id}/threads"},
 		MaxLifetime: LifetimeOther, MaxLifetimeWithData: LifetimeOther, ChangeTypes: createdUpdatedDeleted,
 		DefaultSelect: "topic,lastDeliveredDateTime",
 	}
 	KindChatMessage = &ResourceKind{
-		Name: "Teams chatMessage", ODataType: "#microsoft.graph.chatMessage",
+		Name: "Teams chatMessage", Item: "chat message", ODataType: "#microsoft.graph.chatMessage",
 		Patterns: []string{"teams/getAllMessages", "teams/{id}/channels/{id}/messages", "chats/getAllMessages", "chats/{id}/messages",
 			"users/{id}/chats/getAllMessages", "me/chats/getAllMessages", "teams/{id}/channels/{id}/messages/{id}/replies"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdUpdatedDeleted,
@@ -117,95 +120,95 @@ var (
 		DefaultSelect: "from,body,createdDateTime", Delta: true,
 	}
 	KindChat = &ResourceKind{
-		Name: "Teams chat", ODataType: "#microsoft.graph.chat",
+		Name: "Teams chat", Item: "chat", ODataType: "#microsoft.graph.chat",
 		Patterns:    []string{"chats", "chats/{id}", "users/{id}/chats", "me/chats"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, EncryptionRequired: true, LifecycleURLRequiredPast: teamsLifecycleRequiredPast, SelectWithData: SelectRefused,
 		DefaultSelect: "topic,chatType",
 	}
 	KindChannel = &ResourceKind{
-		Name: "Teams channel", ODataType: "#microsoft.graph.channel",
+		Name: "Teams channel", Item: "channel", ODataType: "#microsoft.graph.channel",
 		Patterns:    []string{"teams/getAllChannels", "teams/{id}/channels"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, EncryptionRequired: true, LifecycleURLRequiredPast: teamsLifecycleRequiredPast, SelectWithData: SelectRefused,
 		DefaultSelect: "displayName,description",
 	}
 	KindTeam = &ResourceKind{
-		Name: "Teams team", ODataType: "#microsoft.graph.team",
+		Name: "Teams team", Item: "team", ODataType: "#microsoft.graph.team",
 		Patterns:    []string{"teams", "teams/{id}"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, EncryptionRequired: true, LifecycleURLRequiredPast: teamsLifecycleRequiredPast, SelectWithData: SelectRefused,
 		DefaultSelect: "displayName,description",
 	}
 	KindConversationMember = &ResourceKind{
-		Name: "Teams conversationMember", ODataType: "#microsoft.graph.conversationMember",
+		Name: "Teams conversationMember", Item: "member", ODataType: "#microsoft.graph.conversationMember",
 		Patterns:    []string{"teams/{id}/members", "chats/{id}/members", "chats/getAllMembers", "teams/getAllChannels/getAllMembers"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdUpdatedDeleted,
 		Rich: true, EncryptionRequired: true, LifecycleURLRequiredPast: teamsLifecycleRequiredPast, SelectWithData: SelectRefused,
 		DefaultSelect: "displayName,roles",
 	}
 	KindCallRecording = &ResourceKind{
-		Name: "Teams callRecording/callTranscript", ODataType: "#microsoft.graph.callRecording",
+		Name: "Teams callRecording/callTranscript", Item: "recording", ODataType: "#microsoft.graph.callRecording",
 		Patterns: []string{"communications/onlineMeetings/getAllRecordings", "communications/onlineMeetings/getAllTranscripts",
 			"communications/onlineMeetings/{id}/recordings", "communications/onlineMeetings/{id}/transcripts"},
 		MaxLifetime: LifetimeTeams, MaxLifetimeWithData: LifetimeTeams, ChangeTypes: createdOnly,
 		Rich: true, EncryptionRequired: true, LifecycleURLRequiredPast: teamsLifecycleRequiredPast, SelectWithData: SelectRefused,
 	}
 	KindOnlineMeeting = &ResourceKind{
-		Name: "onlineMeeting", ODataType: "#microsoft.graph.onlineMeeting",
+		Name: "onlineMeeting", Item: "online meeting", ODataType: "#microsoft.graph.onlineMeeting",
 		Patterns:    []string{"communications/onlineMeetings"},
 		MaxLifetime: LifetimeOther, MaxLifetimeWithData: LifetimeOther, ChangeTypes: updatedOnly,
 		DefaultSelect: "subject,startDateTime",
 	}
 	KindPresence = &ResourceKind{
-		Name: "presence", ODataType: "#microsoft.graph.presence",
+		Name: "presence", Item: "presence", ODataType: "#microsoft.graph.presence",
 		Patterns:    []string{"communications/presences/{id}", "communications/presences", "me/presence", "users/{id}/presence"},
 		MaxLifetime: LifetimePresence, MaxLifetimeWithData: LifetimePresence, ChangeTypes: updatedOnly,
 		Rich: true, EncryptionRequired: true, DefaultSelect: "availability,activity",
 	}
 	KindCallRecord = &ResourceKind{
-		Name: "callRecord", ODataType: "#microsoft.graph.callRecords.callRecord",
+		Name: "callRecord", Item: "call record", ODataType: "#microsoft.graph.callRecords.callRecord",
 		Patterns:    []string{"communications/callRecords"},
 		MaxLifetime: LifetimeOther, MaxLifetimeWithData: LifetimeOther, ChangeTypes: createdOnly,
 	}
 	KindDriveItem = &ResourceKind{
-		Name: "driveItem", ODataType: "#microsoft.graph.driveItem",
+		Name: "driveItem", Item: "drive item", ODataType: "#microsoft.graph.driveItem",
 		Patterns:    []string{"me/drive/root", "users/{id}/drive/root", "drives/{id}/root", "groups/{id}/drive/root", "sites/{id}/drive/root"},
 		MaxLifetime: LifetimeDrive, MaxLifetimeWithData: LifetimeDrive, ChangeTypes: updatedOnly,
 		DefaultSelect: "name,lastModifiedDateTime", Delta: true,
 	}
 	KindList = &ResourceKind{
-		Name: "SharePoint list", ODataType: "#microsoft.graph.list",
+		Name: "SharePoint list", Item: "list item", ODataType: "#microsoft.graph.list",
 		Patterns:    []string{"sites/{id}/lists/{id}"},
 		MaxLifetime: LifetimeDrive, MaxLifetimeWithData: LifetimeDrive, ChangeTypes: updatedOnly,
 		DefaultSelect: "displayName,lastModifiedDateTime",
 	}
 	KindUser = &ResourceKind{
-		Name: "user", ODataType: "#microsoft.graph.user",
+		Name: "user", Item: "user", ODataType: "#microsoft.graph.user",
 		Patterns:    []string{"users", "users/{id}"},
 		MaxLifetime: LifetimeDirectory, MaxLifetimeWithData: LifetimeDirectory, ChangeTypes: updatedDeleted,
 		DefaultSelect: "displayName,userPrincipalName", Delta: true,
 	}
 	KindGroup = &ResourceKind{
-		Name: "group", ODataType: "#microsoft.graph.group",
+		Name: "group", Item: "group", ODataType: "#microsoft.graph.group",
 		Patterns:    []string{"groups", "groups/{id}", "groups/{id}/members", "groups/{id}/owners"},
 		MaxLifetime: LifetimeDirectory, MaxLifetimeWithData: LifetimeDirectory, ChangeTypes: updatedDeleted,
 		DefaultSelect: "displayName,mail", Delta: true,
 	}
 	KindSecurityAlert = &ResourceKind{
-		Name: "security alert", ODataType: "#microsoft.graph.alert",
+		Name: "security alert", Item: "alert", ODataType: "#microsoft.graph.alert",
 		Patterns:    []string{"security/alerts", "security/alerts/{id}"},
 		MaxLifetime: LifetimeSecurityAlert, MaxLifetimeWithData: LifetimeSecurityAlert, ChangeTypes: updatedOnly,
 		DefaultSelect: "title,severity",
 	}
 	KindTodoTask = &ResourceKind{
-		Name: "todoTask", ODataType: "#microsoft.graph.todoTask",
+		Name: "todoTask", Item: "task", ODataType: "#microsoft.graph.todoTask",
 		Patterns:    []string{"me/todo/lists/{id}/tasks", "users/{id}/todo/lists/{id}/tasks"},
 		MaxLifetime: LifetimeOther, MaxLifetimeWithData: LifetimeOther, ChangeTypes: createdUpdatedDeleted,
 		DefaultSelect: "title,status", Delta: true,
 	}
 	KindPrint = &ResourceKind{
-		Name: "print job / task", ODataType: "#microsoft.graph.printJob",
+		Name: "print job / task", Item: "print job", ODataType: "#microsoft.graph.printJob",
 		Patterns:    []string{"print/printers/{id}/jobs", "print/taskDefinitions/{id}/tasks"},
 		MaxLifetime: LifetimeOther, MaxLifetimeWithData: LifetimeOther, ChangeTypes: createdUpdated,
 	}

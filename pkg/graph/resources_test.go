@@ -63,6 +63,9 @@ func TestResourceTable(t *testing.T) {
 				t.Errorf("rich %v encryption %v lifecycle %v select %v; want %v %v %v %v", kind.Rich, kind.EncryptionRequired,
 					kind.LifecycleURLRequiredPast, kind.SelectWithData, w.rich, w.encryption, w.lifecycleAfter, w.selectRule)
 			}
+			if kind.Item == "" || strings.ToLower(kind.Item) != kind.Item {
+				t.Errorf("Item = %q: want a lower-case noun a sentence can count (\"3 messages\")", kind.Item)
+			}
 			for _, pattern := range kind.Patterns {
 				checkPattern(t, kind, pattern)
 			}

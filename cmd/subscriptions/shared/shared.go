@@ -4,7 +4,6 @@
 package shared
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,47 +108,11 @@ func Merge(sub *graph.Subscription, rec *substore.Record, now time.Time) View {
 	return v
 }
 
-// TimeLeft renders how long until expiry, coarsely: "6d 23h", "3h 12m", "45s", "expired".
-func TimeLeft(expiry, now time.Time) string {
-	if expiry.IsZero() {
-		return "unknown"
-	}
-	left := expiry.Sub(now)
-	if left <= 0 {
-		return "expired"
-	}
-	days := int(left / (24 * time.Hour))
-	hours := int(left % (24 * time.Hour) / time.Hour)
-	minutes := int(left % time.Hour / time.Minute)
-	seconds := int(left % time.Minute / time.Second)
-	// Two units at most, the second left out when it is zero.
-	pair := func(big int, bigUnit string, small int, smallUnit string) string {
-		if small == 0 {
-			return fmt.Sprintf("%d%s", big, bigUnit)
-		}
-		return fmt.Sprintf("%d%s %d%s", big, bigUnit, small, smallUnit)
-	}
-	switch {
-	case days > 0:
-		return pair(days, "d", hours, "h")
-	case hours > 0:
-		return pair(hours, "h", minutes, "m")
-	case minutes > 0:
-		return pair(minutes, "m", seconds, "s")
-	}
-	return fmt.Sprintf("%ds", seconds)
-}
-
-// WriteJSON writes v as one JSON line; a View as a line of type "subscription"
-// with its expiry to the millisecond.
-func WriteJSON(w io.Writer, v any) error {
-	if view, ok := v.(View); ok {
-		view.Expiry = view.Expiry.Truncate(time.Millisecond) // RFC 3339, at most milliseconds
-		return iostreams.WriteJSONLine(w, "subscription", view)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+// WriteJSON writes v as one JSON line of type "subscription", its expiry as
+// every JSON time: RFC 3339 with at most milliseconds.
+func WriteJSON(w io.Writer, v View) error {
+	v.Expiry = v.Expiry.Truncate(time.Millisecond)
+	return iostreams.WriteJSONLine(w, "subscription", v)
 }
 
 // WriteBlock prints one subscription for people, headed by title.
@@ -175,11 +138,11 @@ func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, no
 		row("Encryption", cert)
 	}
 	if !v.Expiry.IsZero() {
-		left := cs.Gray("(in " + TimeLeft(v.Expiry, now) + ")")
+		left := cs.Gray("(in " + iostreams.TimeLeft(v.Expiry, now) + ")")
 		if !v.Expiry.After(now) {
 			left = cs.Yellow("(expired)")
 		}
-		row("Expires", v.Expiry.UTC().Format(time.RFC3339)+" "+left)
+		row("Expires", iostreams.Clock(v.Expiry, now)+" "+left)
 	}
 	row("Notifications", v.NotificationURL)
 	row("Lifecycle", v.LifecycleURL)
@@ -240,9 +203,9 @@ func Expiry(resource string, includeResourceData bool, want time.Duration, now t
 	lifetime, clamped := graph.ClampLifetime(resource, includeResourceData, want)
 	expiry = now.Add(lifetime)
 	if clamped {
-		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (%s)",
+		notice = fmt.Sprintf("--expires %s is past Graph's maximum for %s (%s): using %s (in %s)",
 			FormatDuration(want), resource, FormatDuration(graph.MaxLifetime(resource, includeResourceData)),
-			expiry.UTC().Format(time.RFC3339), TimeLeft(expiry, now))
+			iostreams.Clock(expiry, now), iostreams.TimeLeft(expiry, now))
 	}
 	return expiry, notice
 }

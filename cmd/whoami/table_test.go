@@ -1,0 +1,38 @@
+package whoami
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookctl/hookctl/internal/auth"
+	"github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/iostreams"
+)
+
+// TestProfilesTableFitsTheWidth: the table of `whoami --all` at 80 and 120
+// columns (golden files): no line wider than the terminal, the account cut
+// with "…" first, expiries as "in 59m 12s", never a Go duration.
+func TestProfilesTableFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 11, 13, 35, 0, time.UTC)
+	lines := []ProfileLine{
+		{Status: auth.Status{Profile: "default", Kind: auth.KindUser, Account: "adele@contoso.example", TokenStore: auth.StoreKeyring,
+			ExpiresOn: now.Add(59*time.Minute + 12*time.Second)}, Cloud: "Microsoft", Active: true},
+		{Status: auth.Status{Profile: "ci", Kind: auth.KindApp, App: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", Mailbox: "users/alerts-and-notifications@contoso.onmicrosoft.com",
+			TokenStore: auth.StoreFile, ExpiresOn: now.Add(23*time.Hour + 5*time.Minute)}, Cloud: "Microsoft (US Government)"},
+		{Status: auth.Status{Profile: "emulator", Kind: auth.KindUser, Account: "megan@contoso.example", TokenStore: auth.StoreFile}, Cloud: "emulator",
+			Error: "not signed in"},
+	}
+	for _, width := range golden.Widths {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetWidth(width)
+		if err := writeProfiles(ios, lines, now); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "in 59m 12s") || !strings.Contains(out.String(), "sign-in needed") {
+			t.Errorf("%d columns: expiries not as a person reads them:\n%s", width, out)
+		}
+		golden.AssertFits(t, "profiles", width, out.Bytes())
+	}
+}
