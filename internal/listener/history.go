@@ -94,8 +94,14 @@ func (r *historyRecorder) offer(v any) {
 
 func (r *historyRecorder) run() {
 	defer close(r.done)
+	gathering := time.NewTimer(time.Hour)
+	gathering.Stop()
 	for v := range r.queue {
+		// What comes within recorderGather is written with it: a request's
+		// record, its verdicts and its end usually come that close together,
+		// and are then written once, whole, with one system call for all.
 		batch := append(make([]any, 0, recorderBatch), v)
+		gathering.Reset(recorderGather)
 	gather:
 		for len(batch) < recorderBatch {
 			select {
@@ -104,13 +110,19 @@ func (r *historyRecorder) run() {
 					break gather
 				}
 				batch = append(batch, v)
-			default:
+			case <-gathering.C:
 				break gather
 			}
 		}
+		gathering.Stop()
 		r.write(batch)
 	}
 }
+
+// recorderGather is how long the history waits for more to write with what
+// it has: long enough to take a request whole, short enough that the
+// inspector and hookctl events see it at once.
+const recorderGather = 20 * time.Millisecond
 
 // recorderBatch bounds how many queued items are written together.
 const recorderBatch = 256
