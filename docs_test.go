@@ -18,16 +18,18 @@ import (
 
 // TestDocsRunAsWritten runs every shell block (```sh, ```bash, ```shell) of
 // README.md and docs/*.md, exactly as written, with bash -e: each command must
-// succeed. Blocks that need what a test cannot have (a real tenant, ngrok,
-// the network) carry a marker on the line before the fence with the reason:
+// succeed. A ```console block is a transcript: its commands (the lines after
+// a `$ ` prompt, with their `\` continuation lines) run the same way, and the
+// output printed between them is not run. Blocks that need what a test
+// cannot have (a real tenant, ngrok, the network, a value only the reader
+// has) carry a marker on the line before the fence with the reason:
 //
 //	<!-- doctest: skip: needs a real tenant -->
 //
 // Two other markers say how a block runs: `signed-in` (the sandbox has an
 // emulator started and `hookctl login` done first, as the reader's shell
 // would after the guide's earlier steps) and `in-clone` (run in the
-// repository, for `go run .`). ```console blocks are transcripts, a prompt
-// and what was printed, and are not run.
+// repository, for `go run .`).
 //
 // Each block runs in a sandbox: a fresh HOME (so state and config are new),
 // the hookctl binary first on PATH, no HOOKCTL_* from the developer's
@@ -66,12 +68,78 @@ func TestDocsRunAsWritten(t *testing.T) {
 	}
 }
 
+// TestDocBlocksRunOrSayWhy parses the documentation without running it (so
+// -short checks it too): every ```console block has a command to run or a
+// skip marker with its reason, and every marker is known.
+func TestDocBlocksRunOrSayWhy(t *testing.T) {
+	t.Parallel()
+	consoles := 0
+	for _, b := range docBlocks(t) {
+		if b.mode != "" && b.mode != "signed-in" && b.mode != "in-clone" {
+			t.Errorf("%s: unknown doctest marker %q", b.name, b.mode)
+		}
+		if b.console {
+			consoles++
+		}
+	}
+	if consoles == 0 {
+		t.Error("no ```console blocks found: the parser is broken")
+	}
+}
+
+// TestConsoleCommands: the commands of a transcript are its prompt lines and
+// their continuations, never the output.
+func TestConsoleCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"output only", []string{"✓ Sent", "  ID: 1"}, ""},
+		{"commands between output", []string{"$ hookctl whoami", "Profile: default", "$ hookctl token >/dev/null", "eyJ…"},
+			"hookctl whoami\nhookctl token >/dev/null\n"},
+		{"continuation", []string{`$ hookctl subscribe inbox \`, `    --expires 1h`, "✓ Subscribed"},
+			"hookctl subscribe inbox \\\n    --expires 1h\n"},
+		{"a prompt without a space is output", []string{"$HOME/bin", "$"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := consoleCommands(tt.lines); got != tt.want {
+				t.Errorf("consoleCommands(%q) = %q, want %q", tt.lines, got, tt.want)
+			}
+		})
+	}
+}
+
 // docBlock is one shell block of the documentation.
 type docBlock struct {
 	name string // file:line
-	code string
+	code string // the script: a shell block's text, a console block's commands
 	skip string // the reason, for a skipped block
 	mode string // "", "signed-in" or "in-clone"
+	// console is a ```console block: a transcript whose `$ ` lines run.
+	console bool
+}
+
+// consoleCommands is the script of a ```console transcript: each line after
+// a "$ " prompt, with the lines that continue it (after a trailing
+// backslash); the printed output between them is not run.
+func consoleCommands(lines []string) string {
+	var script strings.Builder
+	continued := false
+	for _, line := range lines {
+		switch {
+		case continued:
+		case strings.HasPrefix(line, "$ "):
+			line = strings.TrimPrefix(line, "$ ")
+		default:
+			continue // output
+		}
+		script.WriteString(line + "\n")
+		continued = strings.HasSuffix(line, "\\")
+	}
+	return script.String()
 }
 
 var (
@@ -102,10 +170,16 @@ func docBlocks(t *testing.T) []docBlock {
 			for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
 				code = append(code, strings.TrimPrefix(lines[i], indent))
 			}
-			if lang != "sh" && lang != "bash" && lang != "shell" {
+			var b docBlock
+			switch lang {
+			case "sh", "bash", "shell":
+				b = docBlock{code: strings.Join(code, "\n") + "\n"}
+			case "console":
+				b = docBlock{code: consoleCommands(code), console: true}
+			default:
 				continue
 			}
-			b := docBlock{name: fmt.Sprintf("%s:%d", file, start+1), code: strings.Join(code, "\n") + "\n"}
+			b.name = fmt.Sprintf("%s:%d", file, start+1)
 			if start > 0 {
 				if mm := marker.FindStringSubmatch(lines[start-1]); mm != nil {
 					if mm[1] == "skip" {
@@ -117,6 +191,10 @@ func docBlocks(t *testing.T) []docBlock {
 						b.mode = mm[1]
 					}
 				}
+			}
+			if b.console && b.code == "" && b.skip == "" {
+				t.Errorf("%s: a ```console block with no `$ ` command: give the command, mark it skipped with the reason, or make it ```text if it is only output", b.name)
+				continue
 			}
 			blocks = append(blocks, b)
 		}

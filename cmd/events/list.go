@@ -132,9 +132,21 @@ func writeTable(o *ListOptions, summaries []inspector.Summary) error {
 		rows = append(rows, []string{shortID(s.ID), iostreams.Clock(s.Time, now), string(s.Kind), strconv.Itoa(s.Status),
 			strconv.FormatFloat(s.LatencyMS, 'f', 1, 64) + " ms", oneLine(text)})
 	}
-	_, err := io.WriteString(o.IO.Out, iostreams.FitTable(rows, o.IO.TerminalWidth(), 5))
+	// A status the receiver answered with an error (4xx, 5xx) is red on a
+	// terminal, painted once the plain text has been fitted.
+	cs := o.IO.OutScheme()
+	failed := func(row, col int, text string) string {
+		if row > 0 && col == statusColumn && summaries[row-1].Status >= 400 {
+			return cs.Red(text)
+		}
+		return text
+	}
+	_, err := io.WriteString(o.IO.Out, iostreams.FitStyledTable(rows, o.IO.TerminalWidth(), failed, 5))
 	return err
 }
+
+// statusColumn is the index of STATUS in the table of writeTable.
+const statusColumn = 3
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

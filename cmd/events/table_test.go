@@ -40,5 +40,15 @@ func TestListTableFitsTheWidth(t *testing.T) {
 			t.Errorf("times are not the local clock (with the date before today):\n%s", out)
 		}
 		golden.AssertFits(t, "list", width, out.Bytes())
+
+		// With colour on, the 4xx status is red and the layout is the same.
+		ios, _, colored, _ := iostreams.Test()
+		ios.SetWidth(width)
+		ios.SetColor(true, false)
+		o = &ListOptions{Source: Source{IO: ios}, Now: func() time.Time { return now }}
+		if err := writeTable(o, summaries); err != nil {
+			t.Fatal(err)
+		}
+		golden.AssertPainted(t, colored.String(), out.String(), "\x1b[31m400\x1b[0m")
 	}
 }

@@ -405,21 +405,47 @@ func (r *renderer) summary(e listener.Summary) {
 		r.note(fmt.Sprintf("%s %s not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them",
 			r.io.ErrScheme().WarningIcon(), iostreams.Plural(e.Pending, "collection")))
 	}
-	line := fmt.Sprintf("hookctl listen: received %d, emitted %d, dropped %s, forwarded %d, forward failures %d, pending %d",
-		stats.Received, stats.Emitted, droppedText, stats.Forwarded, stats.ForwardFailures, e.Pending)
+	pending := fmt.Sprintf("pending %d", e.Pending)
 	if stats.Replayed > 0 {
-		line += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
+		pending += fmt.Sprintf(" (%d replayed from the journal)", stats.Replayed)
+	}
+	counts := []string{
+		fmt.Sprintf("hookctl listen: received %d", stats.Received), fmt.Sprintf("emitted %d", stats.Emitted), "dropped " + droppedText,
+		fmt.Sprintf("forwarded %d", stats.Forwarded), fmt.Sprintf("forward failures %d", stats.ForwardFailures), pending,
 	}
 	if e.CompactionFailures > 0 {
-		line += fmt.Sprintf(", journal compaction failures %d", e.CompactionFailures)
+		counts = append(counts, fmt.Sprintf("journal compaction failures %d", e.CompactionFailures))
 	}
 	if stats.Busy > 0 {
-		line += fmt.Sprintf(", %d collections refused while the queue was full", stats.Busy)
+		counts = append(counts, fmt.Sprintf("%d collections refused while the queue was full", stats.Busy))
 	}
 	if stats.DropsUnreported > 0 {
-		line += fmt.Sprintf(", %d drop lines held back by the rate limit", stats.DropsUnreported)
+		counts = append(counts, fmt.Sprintf("%d drop lines held back by the rate limit", stats.DropsUnreported))
 	}
-	r.note(line)
+	r.note(wrapList(counts, r.io.TerminalWidth()))
+}
+
+// wrapList joins items with ", " in lines no wider than width, breaking
+// only between items (a count is never cut), the lines after the first
+// indented by two spaces. An item wider than a line has one to itself.
+func wrapList(items []string, width int) string {
+	var b strings.Builder
+	column := 0
+	for i, item := range items {
+		n := utf8.RuneCountInString(item)
+		switch {
+		case i == 0:
+		case column+len(", ")+n+len(",") > width && i < len(items)-1, column+len(", ")+n > width:
+			b.WriteString(",\n  ")
+			column = len("  ")
+		default:
+			b.WriteString(", ")
+			column += len(", ")
+		}
+		b.WriteString(item)
+		column += n
+	}
+	return b.String()
 }
 
 // printable makes text from the wire safe for one terminal line: line breaks

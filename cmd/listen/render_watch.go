@@ -204,37 +204,54 @@ func subscriptionFields(e submanager.Event) any {
 	return f
 }
 
-// subscriptionLine is a subscription event for a person.
+// subscriptionLine is a subscription event for a person, each line within
+// the terminal's width: the subscription named by its 8-character prefix
+// (every command that takes an id accepts it), a resource too long for the
+// line cut with "…" first, then the line's end. A failure's error is kept
+// whole: it says what to do.
 func (r *renderer) subscriptionLine(e submanager.Event) string {
 	es := r.io.ErrScheme()
 	ok, warn := es.SuccessIcon(), es.WarningIcon()
+	width := r.io.TerminalWidth()
+	// fit is icon, a space and text (in which %s is the resource) within width.
+	fit := func(icon, text, resource string) string {
+		room := width - len("! ")
+		if resource != "" {
+			rest := utf8.RuneCountInString(text) - len("%s")
+			resource = iostreams.Truncate(resource, max(room-rest, previewMinimum))
+			text = strings.Replace(text, "%s", resource, 1)
+		}
+		return icon + " " + iostreams.Truncate(text, max(room, previewMinimum))
+	}
+	id := short(e.Subscription())
 	var line string
 	switch e := e.(type) {
 	case submanager.Subscribed:
 		if e.Replaces != "" {
-			line = fmt.Sprintf("%s subscription %s was removed by Graph: replaced by %s, %s", ok, e.Replaces, e.ID, r.expires(e.Expiry))
+			line = fit(ok, fmt.Sprintf("Graph removed subscription %s: replaced by %s, %s", short(e.Replaces), id, r.expires(e.Expiry)), "")
 		} else {
-			line = fmt.Sprintf("%s subscribed to %s: subscription %s, %s", ok, e.Resource, e.ID, r.expires(e.Expiry))
+			line = fit(ok, "subscribed to %s as "+id+", "+r.expires(e.Expiry), e.Resource)
 		}
 		if e.Clamped {
-			line += fmt.Sprintf("\n%s --expires is past Graph's maximum for %s: using the maximum", warn, e.Resource)
+			// Right below the line that names the resource.
+			line += "\n" + fit(warn, "--expires is past Graph's maximum for this resource: using the maximum", "")
 		}
 	case submanager.Renewed:
-		line = fmt.Sprintf("%s renewed subscription %s: %s", ok, e.ID, r.expires(e.Expiry))
+		line = fit(ok, fmt.Sprintf("renewed subscription %s: %s", id, r.expires(e.Expiry)), "")
 	case submanager.Reauthorized:
 		how := ""
 		if e.ByRenewal {
 			how = " by renewing it"
 		}
-		line = fmt.Sprintf("%s reauthorized subscription %s%s", ok, e.ID, how)
+		line = fit(ok, fmt.Sprintf("reauthorized subscription %s%s", id, how), "")
 	case submanager.Resynced:
-		line = fmt.Sprintf("%s resynced subscription %s after %s: %s recovered, %s already shown", ok, e.ID, e.Reason, iostreams.Plural(e.Emitted, itemNoun(e.Item)), iostreams.Plural(e.Changes-e.Emitted, "change"))
+		line = fit(ok, fmt.Sprintf("resynced %s after %s: %s recovered, %s already shown", id, e.Reason, iostreams.Plural(e.Emitted, itemNoun(e.Item)), iostreams.Plural(e.Changes-e.Emitted, "change")), "")
 	case submanager.Deleted:
-		line = fmt.Sprintf("%s deleted subscription %s", ok, e.ID)
+		line = fit(ok, fmt.Sprintf("deleted subscription %s", id), "")
 	case submanager.Kept:
-		line = fmt.Sprintf("%s kept subscription %s (%s); the next hookctl listen accepts its notifications", ok, e.ID, r.expires(e.Expiry))
+		line = fit(ok, fmt.Sprintf("kept subscription %s (%s) for the next hookctl listen", id, r.expires(e.Expiry)), "")
 	case submanager.Failed:
-		subject := "subscription " + e.ID
+		subject := "subscription " + id
 		if e.ID == "" {
 			subject = "a subscription"
 		}

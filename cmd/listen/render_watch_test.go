@@ -56,7 +56,9 @@ func TestPrettyExtra(t *testing.T) {
 func TestWatchEventLines(t *testing.T) {
 	t.Parallel()
 	out, errOut := newLines(), newLines()
-	r := newRenderer(&iostreams.IOStreams{Out: out, ErrOut: errOut}, false, nil)
+	ios := &iostreams.IOStreams{Out: out, ErrOut: errOut}
+	ios.SetWidth(120) // the layout at 80 columns is TestSubscriptionLinesFitTheWidth's
+	r := newRenderer(ios, false, nil)
 	expiry := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	r.now = func() time.Time { return expiry.Add(-(6*24*time.Hour + 23*time.Hour + 10*time.Minute)) }
 	for _, e := range []submanager.Event{
@@ -76,17 +78,17 @@ func TestWatchEventLines(t *testing.T) {
 		r.Consume(e)
 	}
 	want := []string{
-		"✓ subscribed to me/mailFolders('Inbox')/messages: subscription a, expires in 6d 23h",
-		"! --expires is past Graph's maximum for me/mailFolders('Inbox')/messages: using the maximum",
-		"✓ subscription a was removed by Graph: replaced by b, expires in 6d 23h",
+		"✓ subscribed to me/mailFolders('Inbox')/messages as a, expires in 6d 23h",
+		"! --expires is past Graph's maximum for this resource: using the maximum",
+		"✓ Graph removed subscription a: replaced by b, expires in 6d 23h",
 		"✓ renewed subscription b: expires in 6d 23h",
 		"✓ reauthorized subscription b by renewing it",
-		"✓ resynced subscription b after missed: 2 messages recovered, 3 changes already shown",
-		"✓ resynced subscription b after subscriptionRemoved: 1 drive item recovered, 0 changes already shown",
-		"✓ resynced subscription b after missed: 0 users recovered, 1 change already shown",
+		"✓ resynced b after missed: 2 messages recovered, 3 changes already shown",
+		"✓ resynced b after subscriptionRemoved: 1 drive item recovered, 0 changes already shown",
+		"✓ resynced b after missed: 0 users recovered, 1 change already shown",
 		"! renew of subscription b failed: Graph: 503; retrying in 2s",
 		"! resync of a subscription failed: no delta",
-		"✓ kept subscription b (expires in 6d 23h); the next hookctl listen accepts its notifications",
+		"✓ kept subscription b (expires in 6d 23h) for the next hookctl listen",
 		"✓ deleted subscription b",
 	}
 	if got := errOut.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -176,8 +178,8 @@ func TestResyncProgressOnATerminal(t *testing.T) {
 		"\rResyncing subscription 7f105c7d after missed: 1 message recovered…",
 		"\rResyncing subscription 7f105c7d after missed: 2 messages recovered…",
 		"\rResyncing 2 subscriptions: 2 recovered…",
-		"! resync of subscription " + other + " failed: Graph: 503; retrying in 1s\n",
-		"✓ resynced subscription " + sub + " after missed: 2 messages recovered, 1 change already shown\n",
+		"! resync of subscription " + short(other) + " failed: Graph: 503; retrying in 1s\n",
+		"✓ resynced " + short(sub) + " after missed: 2 messages recovered, 1 change already shown\n",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%q", want, stderr)
@@ -193,7 +195,7 @@ func TestResyncProgressOnATerminal(t *testing.T) {
 	}
 
 	stdout, stderr := run(false)
-	if want := "✓ resynced subscription " + sub + " after missed: 2 messages recovered, 1 change already shown\n"; !strings.HasSuffix(stderr, want) || strings.Contains(stderr, "Resyncing") || strings.Contains(stderr, "\r") {
+	if want := "✓ resynced " + short(sub) + " after missed: 2 messages recovered, 1 change already shown\n"; !strings.HasSuffix(stderr, want) || strings.Contains(stderr, "Resyncing") || strings.Contains(stderr, "\r") {
 		t.Errorf("without a terminal, stderr:\n%q", stderr)
 	}
 	if strings.Count(stdout, "resynced") != 2 || strings.Contains(stdout, "\r") {

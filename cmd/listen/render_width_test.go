@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
+	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/graph"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
@@ -96,18 +98,7 @@ func TestForwardLinesFitTheWidth(t *testing.T) {
 		receiver.ForwardFailedEvent{EventID: "evt_5", Target: long, Status: 500, Attempt: 2, Err: errors.New("target answered 500 Internal Server Error: {\"error\":\"the handler could not parse the notification collection\"}"), Duration: 40 * time.Millisecond},
 	}
 	for _, width := range golden.Widths {
-		ios, _, out, _ := iostreams.Test()
-		ios.SetWidth(width)
-		r := newRenderer(ios, false, nil)
-		r.now = func() time.Time { return at }
-		for _, e := range events {
-			if err := r.Consume(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := r.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		out, _ := renderAt(t, width, at, events...)
 		// A failure's reason that does not fit goes on a second line, indented.
 		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
 			if !strings.HasPrefix(line, "11:13:35  [") && !strings.HasPrefix(line, "          ") {
@@ -121,5 +112,119 @@ func TestForwardLinesFitTheWidth(t *testing.T) {
 			t.Errorf("%d columns: a short target was cut:\n%s", width, out)
 		}
 		golden.AssertFits(t, "forwards", width, out.Bytes())
+	}
+}
+
+// TestSubscriptionLinesFitTheWidth renders listen's subscription lines on
+// stderr (subscribed, renewed, reauthorized, resynced, deleted, kept, and
+// a replacement) at 80 and 120 columns against golden files: no line wider
+// than the terminal, the subscription named by its 8-character prefix, a
+// long resource cut with "…" before anything else.
+func TestSubscriptionLinesFitTheWidth(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 11, 13, 35, 0, time.Local)
+	expiry := at.Add(6*24*time.Hour + 23*time.Hour + 30*time.Minute)
+	const id, other = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "3e9376a6-0fa8-455f-80d9-f3a53b0c66bd"
+	channel := "teams/c5d4a8f3-2d1b-4b8e-9b9e-8f3c6f0e2a11/channels/19:5d2e8f7b6a10442c9a3c631e1d8c7a2b@thread.tacv2/messages"
+	events := []listener.Event{
+		submanager.Subscribed{ID: id, Resource: "me/mailFolders('Inbox')/messages", Expiry: expiry},
+		submanager.Subscribed{ID: other, Resource: channel, Expiry: expiry, Clamped: true},
+		submanager.Subscribed{ID: other, Replaces: id, Expiry: expiry},
+		submanager.Renewed{ID: id, Expiry: expiry},
+		submanager.Reauthorized{ID: id, ByRenewal: true},
+		submanager.ResyncStarted{ID: id, Resource: "me/mailFolders('Inbox')/messages", Reason: "missed", Item: "message"},
+		submanager.Resynced{ID: id, Reason: "missed", Item: "message", Emitted: 1, Changes: 4},
+		submanager.Resynced{ID: other, Reason: "subscriptionRemoved", Item: "drive item", Emitted: 12, Changes: 30},
+		submanager.Kept{ID: id, Expiry: expiry},
+		submanager.Deleted{ID: id},
+	}
+	for _, width := range golden.Widths {
+		out, errOut := renderAt(t, width, at, events...)
+		if out.Len() != 0 {
+			t.Errorf("%d columns: subscription lines on stdout:\n%s", width, out)
+		}
+		if strings.Contains(errOut.String(), id) || strings.Contains(errOut.String(), other) {
+			t.Errorf("%d columns: a full subscription id where its prefix does:\n%s", width, errOut)
+		}
+		for _, want := range []string{"as 7f105c7d, expires in 6d 23h", "renewed subscription 7f105c7d: expires in 6d 23h", "deleted subscription 7f105c7d"} {
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("%d columns: no %q:\n%s", width, want, errOut)
+			}
+		}
+		golden.AssertFits(t, "subscriptions", width, errOut.Bytes())
+	}
+}
+
+// TestReadyAndSummaryFitTheWidth renders listen's ready block (stdout) and
+// its exit summary (stderr) at 80 and 120 columns against golden files. The
+// URLs of the ready block are pasted into Graph and Teams, so they are never
+// cut (these, a tunnel's, fit); the summary breaks between its counts,
+// never inside one.
+func TestReadyAndSummaryFitTheWidth(t *testing.T) {
+	t.Parallel()
+	base := "https://4f3a-203-0-113-7.ngrok-free.app"
+	ready := listener.Ready{Addr: "127.0.0.1:8787", NotificationURL: base + "/notifications", LifecycleURL: base + "/lifecycle",
+		TeamsURL: base + "/teams", InspectURL: "http://127.0.0.1:8790/"}
+	summary := listener.Summary{Stats: receiver.Stats{Received: 1204, Emitted: 1187, Forwarded: 1187, Replayed: 3,
+		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 15, receiver.DropMismatch: 2}}}
+	for _, width := range golden.Widths {
+		out, errOut := renderAt(t, width, time.Now(), ready, listener.Summary{}, summary)
+		for _, u := range []string{ready.NotificationURL, ready.LifecycleURL, ready.TeamsURL, ready.InspectURL} {
+			if !strings.Contains(out.String(), u) {
+				t.Errorf("%d columns: %s is not whole in the ready block:\n%s", width, u, out)
+			}
+		}
+		joined := strings.ReplaceAll(errOut.String(), ",\n  ", ", ")
+		for _, want := range []string{
+			"hookctl listen: received 0, emitted 0, dropped 0, forwarded 0, forward failures 0, pending 0\n",
+			"hookctl listen: received 1204, emitted 1187, dropped 17 (clientState mismatch 2, duplicate 15), forwarded 1187, forward failures 0, pending 0 (3 replayed from the journal)\n",
+		} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("%d columns: the summary, its lines joined, is not\n%s\n%s", width, want, errOut)
+			}
+		}
+		golden.AssertFits(t, "ready", width, out.Bytes())
+		golden.AssertFits(t, "summary", width, errOut.Bytes())
+	}
+}
+
+// renderAt is what pretty mode prints for events on a terminal width columns
+// wide whose clock says now: stdout and stderr.
+func renderAt(t *testing.T, width int, now time.Time, events ...listener.Event) (out, errOut *bytes.Buffer) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetWidth(width)
+	r := newRenderer(ios, false, nil)
+	r.now = func() time.Time { return now }
+	for _, e := range events {
+		if err := r.Consume(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return out, errOut
+}
+
+// TestWrapList: lines break between items only, each line (with its
+// trailing comma) within the width, and an item wider than a line alone.
+func TestWrapList(t *testing.T) {
+	t.Parallel()
+	items := []string{"received 1", "emitted 1", "dropped 0"}
+	for _, tt := range []struct {
+		width int
+		want  string
+	}{
+		{80, "received 1, emitted 1, dropped 0"},
+		{32, "received 1, emitted 1, dropped 0"},
+		{31, "received 1, emitted 1,\n  dropped 0"},
+		{22, "received 1, emitted 1,\n  dropped 0"},
+		{21, "received 1,\n  emitted 1,\n  dropped 0"},
+		{5, "received 1,\n  emitted 1,\n  dropped 0"},
+	} {
+		if got := wrapList(items, tt.width); got != tt.want {
+			t.Errorf("width %d: %q, want %q", tt.width, got, tt.want)
+		}
 	}
 }

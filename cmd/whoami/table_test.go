@@ -34,5 +34,14 @@ func TestProfilesTableFitsTheWidth(t *testing.T) {
 			t.Errorf("%d columns: expiries not as a person reads them:\n%s", width, out)
 		}
 		golden.AssertFits(t, "profiles", width, out.Bytes())
+
+		// With colour on, "sign-in needed" is red and the layout is the same.
+		ios, _, colored, _ := iostreams.Test()
+		ios.SetWidth(width)
+		ios.SetColor(true, false)
+		if err := writeProfiles(ios, lines, now); err != nil {
+			t.Fatal(err)
+		}
+		golden.AssertPainted(t, colored.String(), out.String(), "\x1b[31msign-in needed\x1b[0m")
 	}
 }

@@ -136,6 +136,9 @@ func allRun(ctx context.Context, o *Options) error {
 	return writeProfiles(o.IO, lines, o.Now())
 }
 
+// expiresColumn is the index of EXPIRES in the table of writeProfiles.
+const expiresColumn = 4
+
 // writeProfiles prints the table of `whoami --all`; * marks the active profile.
 func writeProfiles(ios *iostreams.IOStreams, lines []ProfileLine, now time.Time) error {
 	const signInNeeded = "sign-in needed"
@@ -165,11 +168,17 @@ func writeProfiles(ios *iostreams.IOStreams, lines []ProfileLine, now time.Time)
 		}
 		rows = append(rows, []string{mark + " " + l.Profile, who, l.Cloud, store, expires})
 	}
+	// A profile that needs a sign-in is red on a terminal, painted once the
+	// plain text has been fitted.
+	cs := ios.OutScheme()
+	expired := func(row, col int, text string) string {
+		if row > 0 && col == expiresColumn && lines[row-1].Error != "" {
+			return cs.Red(text)
+		}
+		return text
+	}
 	// The account (an app id and mailbox can be long) gives way first.
-	table := iostreams.FitTable(rows, ios.TerminalWidth(), 1, 2)
-	// EXPIRES is the last column, never padded: colour does not upset the layout.
-	table = strings.ReplaceAll(table, signInNeeded+"\n", ios.OutScheme().Red(signInNeeded)+"\n")
-	_, err := io.WriteString(ios.Out, table)
+	_, err := io.WriteString(ios.Out, iostreams.FitStyledTable(rows, ios.TerminalWidth(), expired, 1, 2))
 	return err
 }
 

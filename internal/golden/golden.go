@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -43,14 +44,41 @@ func Assert(t testing.TB, path string, got []byte) {
 var Widths = []int{80, 120}
 
 // AssertFits checks a pretty layout rendered for a terminal width columns
-// wide: no line is wider (in runes), and got matches the golden file
-// testdata/NAME-WIDTH.txt.
+// wide: no line is wider (in runes, colour codes not counted), and got
+// matches the golden file testdata/NAME-WIDTH.txt.
 func AssertFits(t testing.TB, name string, width int, got []byte) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSuffix(string(got), "\n"), "\n") {
-		if n := utf8.RuneCountInString(line); n > width {
+		if n := utf8.RuneCountInString(Plain(line)); n > width {
 			t.Errorf("%d columns: a line of %d: %q", width, n, line)
 		}
 	}
 	Assert(t, filepath.Join("testdata", fmt.Sprintf("%s-%d.txt", name, width)), got)
+}
+
+// sgr is a Select Graphic Rendition escape sequence: the colour codes of
+// iostreams' ColorScheme.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// Plain is text with its colour codes removed: what a layout printed with
+// colour on must equal, column for column, when printed with colour off.
+func Plain(text string) string {
+	return sgr.ReplaceAllString(text, "")
+}
+
+// AssertPainted checks a layout printed with colour on (colored) against the
+// same printed with colour off (plain): painted, a cell with its colour
+// codes, is the only thing coloured, and with the codes removed the two are
+// identical, so colour never moves a column or widens a line.
+func AssertPainted(t testing.TB, colored, plain, painted string) {
+	t.Helper()
+	if !strings.Contains(colored, painted) {
+		t.Errorf("%q is not in the coloured output:\n%q", painted, colored)
+	}
+	if got, want := len(sgr.FindAllString(colored, -1)), len(sgr.FindAllString(painted, -1)); got != want {
+		t.Errorf("%d colour codes where %q has %d:\n%q", got, painted, want, colored)
+	}
+	if got := Plain(colored); got != plain {
+		t.Errorf("the colour moved the columns:\n%s\nwant\n%s", got, plain)
+	}
 }

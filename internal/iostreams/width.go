@@ -65,6 +65,19 @@ func Truncate(text string, width int) string {
 // (indexes) are cut down with "…", the widest first, never below their
 // header's width. The last column is not padded.
 func FitTable(rows [][]string, width int, shrink ...int) string {
+	return FitStyledTable(rows, width, nil, shrink...)
+}
+
+// CellStyle paints one cell of a fitted table (row 0 is the header): it gets
+// the text as it will show, already cut to its column and not yet padded, and
+// returns it with colour added (a ColorScheme's methods, which add nothing
+// when colour is off).
+type CellStyle func(row, col int, text string) string
+
+// FitStyledTable is FitTable with style (nil: none) applied to each cell once
+// the layout is decided: widths and padding are measured on the plain text,
+// so escape codes never widen a column or push a line past width.
+func FitStyledTable(rows [][]string, width int, style CellStyle, shrink ...int) string {
 	if len(rows) == 0 {
 		return ""
 	}
@@ -97,12 +110,16 @@ func FitTable(rows [][]string, width int, shrink ...int) string {
 		widths[widest]--
 	}
 	var b strings.Builder
-	for _, row := range rows {
+	for r, row := range rows {
 		for i, cell := range row {
 			cell = Truncate(cell, widths[i])
+			pad := widths[i] - utf8.RuneCountInString(cell) + 2
+			if style != nil {
+				cell = style(r, i, cell)
+			}
 			b.WriteString(cell)
 			if i < cols-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
+				b.WriteString(strings.Repeat(" ", pad))
 			}
 		}
 		b.WriteString("\n")

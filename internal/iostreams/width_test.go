@@ -3,6 +3,8 @@ package iostreams
 import (
 	"strings"
 	"testing"
+
+	"github.com/hookctl/hookctl/internal/golden"
 )
 
 func TestFitTable(t *testing.T) {
@@ -20,6 +22,42 @@ func TestFitTable(t *testing.T) {
 		if got := FitTable(rows, tt.width, 1, 2); got != tt.want {
 			t.Errorf("width %d:\n%q\nwant\n%q", tt.width, got, tt.want)
 		}
+	}
+}
+
+// TestFitStyledTable: a style paints the cell as cut, after the layout is
+// decided, so the escape codes neither widen a column nor shift the next one:
+// with them removed, the table is FitTable's.
+func TestFitStyledTable(t *testing.T) {
+	t.Parallel()
+	rows := [][]string{{"ID", "STATUS", "WHAT"}, {"abc", "202", "created me/messages/1"}, {"def", "500", "target answered 500 Internal Server Error"}}
+	scheme := &ColorScheme{enabled: true}
+	var seen []string
+	red := func(row, col int, text string) string {
+		if col != 1 || row == 0 || text < "400" {
+			return text
+		}
+		seen = append(seen, text)
+		return scheme.Red(text)
+	}
+	for _, width := range []int{80, 30} {
+		seen = nil
+		got := FitStyledTable(rows, width, red, 2)
+		if !strings.Contains(got, "\x1b[31m500\x1b[0m     target") {
+			t.Errorf("width %d: 500 is not red, or not padded as plain text:\n%q", width, got)
+		}
+		if strings.Contains(got, "\x1b[31m202") {
+			t.Errorf("width %d: 202 painted:\n%q", width, got)
+		}
+		if plain := golden.Plain(got); plain != FitTable(rows, width, 2) {
+			t.Errorf("width %d: the colour moved the columns:\n%q\nwant\n%q", width, plain, FitTable(rows, width, 2))
+		}
+		if len(seen) != 1 || seen[0] != "500" {
+			t.Errorf("width %d: the style saw %q", width, seen)
+		}
+	}
+	if got := FitStyledTable(rows, 30, nil, 2); got != FitTable(rows, 30, 2) {
+		t.Errorf("a nil style changed the table: %q", got)
 	}
 }
 
