@@ -126,3 +126,69 @@ func FitStyledTable(rows [][]string, width int, style CellStyle, shrink ...int) 
 	}
 	return b.String()
 }
+
+// Wrap breaks text between words into lines no wider than width (colour
+// codes not counted), the lines after the first starting with indent, so a
+// long sentence continues on an indented line instead of where the terminal
+// would cut it. Nothing is cut: a word wider than a line (a URL, an id, a
+// command to paste) keeps a line to itself whole. Line breaks already in
+// text are kept, each line wrapped on its own with its own indentation.
+func Wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	for i, line := range strings.Split(text, "\n") {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		wrapLine(&b, line, width, indent)
+	}
+	return b.String()
+}
+
+// wrapLine is Wrap for one line: its leading spaces are kept, and added to
+// indent on the lines it wraps onto.
+func wrapLine(b *strings.Builder, line string, width int, indent string) {
+	body := strings.TrimLeft(line, " ")
+	lead := line[:len(line)-len(body)]
+	indent = lead + indent
+	column := 0
+	for i, word := range strings.Split(body, " ") {
+		n := visibleWidth(word)
+		switch {
+		case i == 0:
+			b.WriteString(lead)
+			column = len(lead)
+		case column+1+n > width && column > len(indent):
+			b.WriteString("\n" + indent)
+			column = len(indent)
+		default:
+			b.WriteString(" ")
+			column++
+		}
+		b.WriteString(word)
+		column += n
+	}
+}
+
+// visibleWidth is how many columns text takes on a terminal: its runes
+// without the colour escape sequences the ColorScheme adds.
+func visibleWidth(text string) int {
+	n := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] == '\x1b' {
+			for i < len(text) && text[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		if text[i] < 0x80 || text[i] >= 0xc0 {
+			n++ // a rune's first byte
+		}
+	}
+	return n
+}
+
+// Wrap is iostreams.Wrap at the terminal's width, continued lines indented
+// by two spaces: how a sentence of a message is printed.
+func (s *IOStreams) Wrap(text string) string {
+	return Wrap(text, s.TerminalWidth(), "  ")
+}

@@ -120,3 +120,27 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestWrap: sentences break between words onto indented lines; a word wider
+// than a line (a URL) is never cut; colour codes take no columns; lines that
+// are already indented keep their indentation when they wrap.
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	scheme := &ColorScheme{enabled: true}
+	for _, tt := range []struct {
+		text  string
+		width int
+		want  string
+	}{
+		{"short enough", 20, "short enough"},
+		{"one two three four five", 10, "one two\n  three\n  four\n  five"},
+		{"see https://login.microsoftonline.com/common/oauth2 now", 20, "see\n  https://login.microsoftonline.com/common/oauth2\n  now"},
+		{"  Stop it with: hookctl emulator stop", 24, "  Stop it with: hookctl\n    emulator stop"},
+		{"first line\nsecond line here", 12, "first line\nsecond line\n  here"},
+		{scheme.Green("✓") + " done and dusted", 12, scheme.Green("✓") + " done and\n  dusted"},
+	} {
+		if got := Wrap(tt.text, tt.width, "  "); got != tt.want {
+			t.Errorf("Wrap(%q, %d):\n%q\nwant\n%q", tt.text, tt.width, got, tt.want)
+		}
+	}
+}
