@@ -406,7 +406,7 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	}
 	cs := o.IO.OutScheme()
 	title := fmt.Sprintf("%s Subscribed to %s (%s)", cs.SuccessIcon(), cs.Bold(view.Resource), view.ChangeType)
-	return shared.WriteBlock(o.IO.Out, cs, title, view, o.Now())
+	return shared.WriteBlock(o.IO, title, view, o.Now())
 }
 
 // encryptionCert is the certificate a rich subscription is encrypted with:

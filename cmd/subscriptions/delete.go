@@ -112,7 +112,7 @@ func deleteRun(ctx context.Context, o *DeleteOptions) error {
 			if o.Expired {
 				what = "expired " + what
 			}
-			fmt.Fprintf(o.IO.ErrOut, "No %s for profile %q to delete.\n", what, s.profile.Name)
+			o.IO.Note(fmt.Sprintf("No %s for profile %q to delete.", what, s.profile.Name))
 			return nil
 		}
 	}
@@ -128,7 +128,7 @@ func deleteRun(ctx context.Context, o *DeleteOptions) error {
 					stop = err
 					return
 				}
-				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+				o.IO.Note(o.IO.ErrScheme().FailureIcon() + " " + err.Error())
 			}
 		}
 	})
@@ -160,17 +160,12 @@ func deleteOne(ctx context.Context, o *DeleteOptions, s *session, target substor
 		return shared.WriteJSON(o.IO.Out, view)
 	}
 	cs := o.IO.OutScheme()
-	resource := ""
-	if target.Resource != "" {
-		resource = " (" + target.Resource + ")"
-	}
 	switch {
 	case action == actionDeleted:
-		_, err = fmt.Fprintf(o.IO.Out, "%s Deleted %s%s\n", cs.SuccessIcon(), target.ID, resource)
+		return shared.WriteOutcome(o.IO, cs.SuccessIcon()+" Deleted", target.ID, target.Resource, "")
 	case inStore(target):
-		_, err = fmt.Fprintf(o.IO.Out, "%s %s%s was already gone from Graph: removed it from hookctl's store\n", cs.WarningIcon(), target.ID, resource)
+		return shared.WriteOutcome(o.IO, cs.WarningIcon(), target.ID, target.Resource, "was already gone from Graph: removed it from hookctl's store")
 	default:
-		_, err = fmt.Fprintf(o.IO.Out, "%s %s was already gone from Graph (and not in hookctl's store)\n", cs.WarningIcon(), target.ID)
+		return shared.WriteOutcome(o.IO, cs.WarningIcon(), target.ID, "", "was already gone from Graph (and not in hookctl's store)")
 	}
-	return err
 }

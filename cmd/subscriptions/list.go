@@ -75,7 +75,7 @@ func listRun(ctx context.Context, o *ListOptions) error {
 		return nil
 	}
 	if len(views) == 0 {
-		fmt.Fprintf(o.IO.ErrOut, "No subscriptions for profile %q. Create one with `hookctl listen --subscribe inbox` or `hookctl subscribe`.\n", s.profile.Name)
+		o.IO.Note(noSubscriptions(s.profile.Name))
 		return nil
 	}
 	return writeTable(o, views)

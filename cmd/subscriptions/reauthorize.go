@@ -78,7 +78,7 @@ func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 		return err
 	}
 	if len(recs) == 0 {
-		fmt.Fprintf(o.IO.ErrOut, "No subscriptions made by hookctl for profile %q to reauthorize.\n", s.profile.Name)
+		o.IO.Note(fmt.Sprintf("No subscriptions made by hookctl for profile %q to reauthorize.", s.profile.Name))
 		return nil
 	}
 	failed := 0
@@ -88,7 +88,7 @@ func reauthorizeRun(ctx context.Context, o *ReauthorizeOptions) error {
 			progress.Step(i + 1)
 			if err := reauthorizeOne(ctx, o, s, recs[i].ID, &recs[i]); err != nil {
 				failed++
-				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+				o.IO.Note(o.IO.ErrScheme().FailureIcon() + " " + err.Error())
 			}
 		}
 	})
@@ -118,10 +118,5 @@ func reauthorizeOne(ctx context.Context, o *ReauthorizeOptions, s *session, id s
 		return shared.WriteJSON(o.IO.Out, view)
 	}
 	cs := o.IO.OutScheme()
-	resource := ""
-	if view.Resource != "" {
-		resource = " (" + view.Resource + ")"
-	}
-	_, err = fmt.Fprintf(o.IO.Out, "%s Reauthorized %s%s\n", cs.SuccessIcon(), id, resource)
-	return err
+	return shared.WriteOutcome(o.IO, cs.SuccessIcon()+" Reauthorized", id, view.Resource, "")
 }

@@ -91,7 +91,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 			return err
 		}
 		if len(targets) == 0 {
-			fmt.Fprintf(o.IO.ErrOut, "No subscriptions made by hookctl for profile %q to renew.\n", s.profile.Name)
+			o.IO.Note(fmt.Sprintf("No subscriptions made by hookctl for profile %q to renew.", s.profile.Name))
 			return nil
 		}
 	} else {
@@ -125,7 +125,7 @@ func renewRun(ctx context.Context, o *RenewOptions) error {
 					stop = err
 					return
 				}
-				fmt.Fprintf(o.IO.ErrOut, "%s %v\n", o.IO.ErrScheme().FailureIcon(), err)
+				o.IO.Note(o.IO.ErrScheme().FailureIcon() + " " + err.Error())
 			}
 		}
 	})
@@ -143,7 +143,7 @@ func renewOne(ctx context.Context, o *RenewOptions, s *session, target substore.
 	if notice != "" {
 		// --all over many inbox subscriptions would repeat the same notice.
 		if !notices[target.Resource] {
-			fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().WarningIcon(), notice)
+			o.IO.Warn(notice)
 		}
 		notices[target.Resource] = true
 	}
@@ -184,9 +184,8 @@ func renewOne(ctx context.Context, o *RenewOptions, s *session, target substore.
 		return shared.WriteJSON(o.IO.Out, view)
 	}
 	cs := o.IO.OutScheme()
-	_, err = fmt.Fprintf(o.IO.Out, "%s Renewed %s (%s) until %s %s\n", cs.SuccessIcon(), view.ID, view.Resource,
-		view.Expiry.UTC().Format(time.RFC3339), cs.Gray("(in "+iostreams.TimeLeft(view.Expiry, o.Now())+")"))
-	return err
+	return shared.WriteOutcome(o.IO, cs.SuccessIcon()+" Renewed", view.ID, view.Resource,
+		"until "+view.Expiry.UTC().Format(time.RFC3339)+" "+cs.Gray("(in "+iostreams.TimeLeft(view.Expiry, o.Now())+")"))
 }
 
 // inStore tells a record read from the store (Put always fills CreatedBy)

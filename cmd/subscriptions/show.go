@@ -71,7 +71,7 @@ func showRun(ctx context.Context, o *ShowOptions) error {
 	switch {
 	case graph.IsNotFound(err) && rec != nil:
 		sub = nil
-		fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().WarningIcon(), notFoundHint(o.ID, true))
+		o.IO.Warn(notFoundHint(o.ID, true))
 	case graph.IsNotFound(err):
 		return errors.New(notFoundHint(o.ID, false))
 	case err != nil:
@@ -80,7 +80,7 @@ func showRun(ctx context.Context, o *ShowOptions) error {
 	view := shared.Merge(sub, rec, o.Now())
 	if o.Reveal {
 		if rec == nil {
-			fmt.Fprintf(o.IO.ErrOut, "%s no clientState to show: hookctl did not make this subscription, and Graph never returns it\n", o.IO.ErrScheme().WarningIcon())
+			o.IO.Warn(noClientState)
 		} else {
 			o.Secrets.Add(rec.ClientState)
 			view.ClientState = rec.ClientState
@@ -90,5 +90,5 @@ func showRun(ctx context.Context, o *ShowOptions) error {
 		return shared.WriteJSON(o.IO.Out, view)
 	}
 	cs := o.IO.OutScheme()
-	return shared.WriteBlock(o.IO.Out, cs, fmt.Sprintf("Subscription %s", cs.Bold(view.ID)), view, o.Now())
+	return shared.WriteBlock(o.IO, fmt.Sprintf("Subscription %s", cs.Bold(view.ID)), view, o.Now())
 }

@@ -189,6 +189,14 @@ func NewCmdSubscriptions(f *factory.Factory) *cobra.Command {
 	return cmd
 }
 
+// noClientState is why show --reveal has nothing to reveal.
+const noClientState = "no clientState to show: hookctl did not make this subscription, and Graph never returns it"
+
+// noSubscriptions is what list says when the profile has none.
+func noSubscriptions(profile string) string {
+	return fmt.Sprintf("No subscriptions for profile %q. Create one with `hookctl listen --subscribe inbox` or `hookctl subscribe`.", profile)
+}
+
 // notFoundHint explains a 404 for a subscription id.
 func notFoundHint(id string, inStore bool) string {
 	if inStore {

@@ -47,6 +47,9 @@ func byID(views []view) map[string]view {
 
 func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// wide is a terminal wide enough that no line is cut or wrapped.
+func wide(f *factory.Factory) { f.IOStreams.SetWidth(200) }
+
 func near(got, want time.Time) bool { return got.Sub(want).Abs() < 2*time.Minute }
 
 // fixture is a signed-in CLI with a real receiver as the endpoint.
@@ -211,7 +214,7 @@ func TestRenewReauthorize(t *testing.T) {
 	}
 
 	// Not hookctl's: renewable by id (Graph says which resource); the store is untouched.
-	res = fx.Run("subscriptions", "renew", other.ID, "--expires", "2h", "-o", "pretty")
+	res = fx.RunWith(wide, "subscriptions", "renew", other.ID, "--expires", "2h", "-o", "pretty")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "Renewed "+other.ID+" (me/messages) until ") || !strings.Contains(res.Stdout, "(in 1h 59m)") {
 		t.Errorf("renew other: exit %d %s %s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -224,7 +227,7 @@ func TestRenewReauthorize(t *testing.T) {
 	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "403") || !strings.Contains(res.Stderr, "hookctl subscriptions reauthorize "+inbox.ID) {
 		t.Errorf("renew needing reauthorization: exit %d %s", res.Code, res.Stderr)
 	}
-	res = fx.Run("subscriptions", "reauthorize", inbox.ID, "-o", "pretty")
+	res = fx.RunWith(wide, "subscriptions", "reauthorize", inbox.ID, "-o", "pretty")
 	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "✓ Reauthorized "+inbox.ID+" ("+graph.InboxResource+")" {
 		t.Errorf("reauthorize: exit %d %q %s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -263,7 +266,7 @@ func TestRenewReauthorize(t *testing.T) {
 		t.Errorf("%d clamp notices for the inbox, want 1:\n%s", n, res.Stderr)
 	}
 	for _, want := range []string{"renewing " + second.ID + ": Graph no longer has subscription " + second.ID, "1 of 3 subscriptions could not be renewed"} {
-		if !strings.Contains(res.Stderr, want) {
+		if !strings.Contains(squeeze(res.Stderr), want) {
 			t.Errorf("renew --all stderr lacks %q:\n%s", want, res.Stderr)
 		}
 	}
@@ -316,7 +319,7 @@ func TestDelete(t *testing.T) {
 		}
 	}
 
-	res := fx.Run("subscriptions", "delete", first.ID, "-o", "pretty")
+	res := fx.RunWith(wide, "subscriptions", "delete", first.ID, "-o", "pretty")
 	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "✓ Deleted "+first.ID+" ("+graph.InboxResource+")" {
 		t.Errorf("delete: exit %d %q %s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -327,7 +330,7 @@ func TestDelete(t *testing.T) {
 	if err := fx.otherClient(t).DeleteSubscription(ctx, second.ID); err != nil {
 		t.Fatal(err)
 	}
-	res = fx.Run("subscriptions", "rm", second.ID, "-o", "pretty")
+	res = fx.RunWith(wide, "subscriptions", "rm", second.ID, "-o", "pretty")
 	if res.Code != 0 || !strings.Contains(res.Stdout, second.ID+" (me/messages) was already gone from Graph: removed it from hookctl's store") {
 		t.Errorf("delete stale: exit %d %q %s", res.Code, res.Stdout, res.Stderr)
 	}

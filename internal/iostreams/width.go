@@ -1,6 +1,7 @@
 package iostreams
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func FitStyledTable(rows [][]string, width int, style CellStyle, shrink ...int) 
 // codes not counted), the lines after the first starting with indent, so a
 // long sentence continues on an indented line instead of where the terminal
 // would cut it. Nothing is cut: a word wider than a line (a URL, an id, a
-// command to paste) keeps a line to itself whole. Line breaks already in
+// `command` in backquotes, never broken) keeps a line to itself whole. Line breaks already in
 // text are kept, each line wrapped on its own with its own indentation.
 func Wrap(text string, width int, indent string) string {
 	var b strings.Builder
@@ -151,8 +152,8 @@ func wrapLine(b *strings.Builder, line string, width int, indent string) {
 	lead := line[:len(line)-len(body)]
 	indent = lead + indent
 	column := 0
-	for i, word := range strings.Split(body, " ") {
-		n := visibleWidth(word)
+	for i, word := range words(body) {
+		n := VisibleWidth(word)
 		switch {
 		case i == 0:
 			b.WriteString(lead)
@@ -169,9 +170,27 @@ func wrapLine(b *strings.Builder, line string, width int, indent string) {
 	}
 }
 
-// visibleWidth is how many columns text takes on a terminal: its runes
+// words splits text at its spaces, except inside backquotes: a command
+// quoted for the user to run stays one word, so it is never broken.
+func words(text string) []string {
+	var out []string
+	quoted := false
+	for _, word := range strings.Split(text, " ") {
+		if quoted {
+			out[len(out)-1] += " " + word
+		} else {
+			out = append(out, word)
+		}
+		if strings.Count(word, "`")%2 == 1 {
+			quoted = !quoted
+		}
+	}
+	return out
+}
+
+// VisibleWidth is how many columns text takes on a terminal: its runes
 // without the colour escape sequences the ColorScheme adds.
-func visibleWidth(text string) int {
+func VisibleWidth(text string) int {
 	n := 0
 	for i := 0; i < len(text); i++ {
 		if text[i] == '\x1b' {
@@ -191,4 +210,15 @@ func visibleWidth(text string) int {
 // by two spaces: how a sentence of a message is printed.
 func (s *IOStreams) Wrap(text string) string {
 	return Wrap(text, s.TerminalWidth(), "  ")
+}
+
+// Note prints a message for a person on stderr, wrapped at the terminal's
+// width (Wrap): nothing of it is cut.
+func (s *IOStreams) Note(text string) {
+	fmt.Fprintln(s.ErrOut, s.Wrap(text))
+}
+
+// Warn is Note after stderr's warning icon.
+func (s *IOStreams) Warn(text string) {
+	s.Note(s.ErrScheme().WarningIcon() + " " + text)
 }

@@ -136,6 +136,7 @@ func TestWrap(t *testing.T) {
 		{"one two three four five", 10, "one two\n  three\n  four\n  five"},
 		{"see https://login.microsoftonline.com/common/oauth2 now", 20, "see\n  https://login.microsoftonline.com/common/oauth2\n  now"},
 		{"  Stop it with: hookctl emulator stop", 24, "  Stop it with: hookctl\n    emulator stop"},
+		{"run `hookctl subscriptions delete abc` first", 30, "run\n  `hookctl subscriptions delete abc`\n  first"},
 		{"first line\nsecond line here", 12, "first line\nsecond line\n  here"},
 		{scheme.Green("✓") + " done and dusted", 12, scheme.Green("✓") + " done and\n  dusted"},
 	} {

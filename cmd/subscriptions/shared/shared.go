@@ -115,17 +115,24 @@ func WriteJSON(w io.Writer, v View) error {
 	return iostreams.WriteJSONLine(w, "subscription", v)
 }
 
-// WriteBlock prints one subscription for people, headed by title.
-func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, now time.Time) error {
+// WriteBlock prints one subscription for people on ios.Out, headed by
+// title, fitting the terminal: a long resource is cut with "…" (-o json has
+// it whole), other long values wrap between words under their column; ids
+// and URLs are never cut.
+func WriteBlock(ios *iostreams.IOStreams, title string, v View, now time.Time) error {
+	cs := ios.OutScheme()
+	width := ios.TerminalWidth()
+	const labelWidth = len("  Notifications: ")
 	var b strings.Builder
 	fmt.Fprintln(&b, title)
 	row := func(label, value string) {
 		if value != "" {
-			fmt.Fprintf(&b, "  %-14s %s\n", label+":", value)
+			line := fmt.Sprintf("  %-14s %s", label+":", value)
+			fmt.Fprintln(&b, iostreams.Wrap(line, width, strings.Repeat(" ", labelWidth-2)))
 		}
 	}
 	row("ID", v.ID)
-	row("Resource", v.Resource)
+	row("Resource", iostreams.Truncate(v.Resource, max(width-labelWidth, len("Resource"))))
 	row("Change types", v.ChangeType)
 	if v.IncludeResourceData {
 		row("Resource data", "included (rich notifications)")
@@ -162,7 +169,24 @@ func WriteBlock(w io.Writer, cs *iostreams.ColorScheme, title string, v View, no
 	}
 	row("Application", v.ApplicationID)
 	row("Client state", v.ClientState)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(ios.Out, b.String())
+	return err
+}
+
+// WriteOutcome prints what became of a subscription on one line that fits
+// the terminal: lead ("✓ Renewed"), the id whole (it is copied), the
+// resource in brackets cut with "…" so that both fit the first line, then
+// the rest (empty for none), wrapped between words onto indented lines.
+func WriteOutcome(ios *iostreams.IOStreams, lead, id, resource, rest string) error {
+	line := lead + " " + id
+	if resource != "" {
+		room := ios.TerminalWidth() - iostreams.VisibleWidth(line) - len(" ()")
+		line += " (" + iostreams.Truncate(resource, max(room, len("me/…"))) + ")"
+	}
+	if rest != "" {
+		line += " " + rest
+	}
+	_, err := fmt.Fprintln(ios.Out, ios.Wrap(line))
 	return err
 }
 
