@@ -1,7 +1,6 @@
 package events
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -16,6 +15,9 @@ import (
 	"github.com/hookctl/hookctl/internal/inspector"
 	"github.com/hookctl/hookctl/internal/iostreams"
 )
+
+// noRequests is what list says when nothing matches.
+const noRequests = "No requests match. They are kept as `hookctl listen` receives them."
 
 // ListOptions are every input of `hookctl events list`.
 type ListOptions struct {
@@ -101,7 +103,7 @@ func listRun(o *ListOptions) error {
 		return nil
 	}
 	if len(summaries) == 0 {
-		fmt.Fprintln(o.IO.ErrOut, "No requests match. They are kept as `hookctl listen` receives them.")
+		o.IO.Note(noRequests)
 		return nil
 	}
 	return writeTable(o, summaries)

@@ -171,7 +171,7 @@ func (o *ReplayOptions) replayThroughListener(ctx context.Context, client *http.
 		return iostreams.WriteJSONLine(o.IO.Out, "replayed", replayResult{ID: rec.ID, ReplayID: answer.ID})
 	}
 	cs := o.IO.OutScheme()
-	fmt.Fprintf(o.IO.Out, "%s Replayed %s as %s through the listener; its output shows what became of it\n", cs.SuccessIcon(), rec.ID, cs.Bold(answer.ID))
+	fmt.Fprintln(o.IO.Out, o.IO.Wrap(replayedLine(cs, rec.ID, answer.ID)))
 	return nil
 }
 
@@ -211,9 +211,19 @@ func (o *ReplayOptions) queueReplay(ctx context.Context, rec *history.Record, ed
 		return iostreams.WriteJSONLine(o.IO.Out, "replay-queued", replayResult{ID: rec.ID, ReplayID: replayID, Journal: path})
 	}
 	cs := o.IO.OutScheme()
-	fmt.Fprintf(o.IO.Out, "%s No listener runs on %s: queued %s as %s; the next hookctl listen with this journal processes it first\n",
-		cs.SuccessIcon(), path, rec.ID, cs.Bold(replayID))
+	fmt.Fprintln(o.IO.Out, o.IO.Wrap(queuedLine(cs, path, rec.ID, replayID)))
 	return nil
+}
+
+// replayedLine says a running listener took the replay.
+func replayedLine(cs *iostreams.ColorScheme, id, replayID string) string {
+	return fmt.Sprintf("%s Replayed %s as %s through the listener; its output shows what became of it", cs.SuccessIcon(), id, cs.Bold(replayID))
+}
+
+// queuedLine says the replay waits in the journal for the next listener.
+func queuedLine(cs *iostreams.ColorScheme, journal, id, replayID string) string {
+	return fmt.Sprintf("%s No listener runs on %s: queued %s as %s; the next hookctl listen with this journal processes it first",
+		cs.SuccessIcon(), journal, id, cs.Bold(replayID))
 }
 
 // hopHeaders are not sent again: the new connection has its own.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/hookctl/hookctl/internal/factory"
 	"github.com/hookctl/hookctl/internal/history"
+	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // ShowOptions are every input of `hookctl events show`.
@@ -60,17 +62,21 @@ func showRun(o *ShowOptions) error {
 		return viewLine(o.IO.Out, view)
 	}
 	var b strings.Builder
-	writeView(&b, view, o.IO.OutScheme().Bold)
+	writeView(&b, view, o.IO.OutScheme().Bold, o.IO.TerminalWidth())
 	_, err = io.WriteString(o.IO.Out, b.String())
 	return err
 }
 
-// writeView is a record for a person: a heading, fields, then sections.
-func writeView(b *strings.Builder, v history.View, bold func(string) string) {
-	fmt.Fprintf(b, "%s  %s  %s %s → %d in %.1f ms\n", bold(v.ID), v.Kind, v.Method, v.Route, v.Status, float64(v.Latency.Microseconds())/1000)
+// writeView is a record for a person: a heading, fields, then sections,
+// fitting width columns: sentences wrap between words, a header's value and
+// a notification's resource are cut with "…" (-o json has them whole); ids,
+// URLs and the body are never cut.
+func writeView(b *strings.Builder, v history.View, bold func(string) string, width int) {
+	line := func(text, indent string) { fmt.Fprintln(b, iostreams.Wrap(text, width, indent)) }
+	line(fmt.Sprintf("%s  %s  %s %s → %d in %.1f ms", bold(v.ID), v.Kind, v.Method, v.Route, v.Status, float64(v.Latency.Microseconds())/1000), "  ")
 	field := func(name, value string) {
 		if value != "" {
-			fmt.Fprintf(b, "  %-14s %s\n", name, value)
+			line(fmt.Sprintf("  %-14s %s", name, value), strings.Repeat(" ", 15))
 		}
 	}
 	field("time", v.Time.Local().Format("2006-01-02 15:04:05.000 MST"))
@@ -91,7 +97,7 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string) {
 	if len(v.Headers) > 0 {
 		b.WriteString("\n" + bold("Headers") + "\n")
 		for _, h := range v.Headers {
-			fmt.Fprintf(b, "  %s: %s\n", h.Name, h.Value)
+			fmt.Fprintf(b, "  %s: %s\n", h.Name, iostreams.Truncate(h.Value, max(width-len("  : ")-len(h.Name), len("…"))))
 		}
 	}
 	b.WriteString("\n" + bold("Body") + "\n")
@@ -100,15 +106,22 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string) {
 		b.WriteString("\n" + bold("Notifications") + "\n")
 		for _, n := range v.Notifications {
 			what := strings.TrimSpace(n.ChangeType + n.LifecycleEvent + " " + n.Resource)
-			fmt.Fprintf(b, "  %-22s %s  sub %s\n", n.Outcome, what, n.SubscriptionID)
+			head := fmt.Sprintf("  %-22s ", n.Outcome)
+			sub := "  sub " + n.SubscriptionID
+			if room := width - len(head) - len(sub); utf8.RuneCountInString(what) <= room || n.SubscriptionID == "" {
+				fmt.Fprintf(b, "%s%s%s\n", head, iostreams.Truncate(what, max(room, width-len(head))), sub)
+			} else {
+				// The id whole on a line of its own rather than cut.
+				fmt.Fprintf(b, "%s%s\n    sub %s\n", head, iostreams.Truncate(what, width-len(head)), n.SubscriptionID)
+			}
 			if n.Replayed {
 				b.WriteString("    replayed\n")
 			}
 			if n.FetchError != "" {
-				fmt.Fprintf(b, "    fetch failed: %s\n", n.FetchError)
+				line("    fetch failed: "+n.FetchError, "  ")
 			}
 			if n.DecryptError != "" {
-				fmt.Fprintf(b, "    not decrypted: %s\n", n.DecryptError)
+				line("    not decrypted: "+n.DecryptError, "  ")
 			}
 			if len(n.Content) > 0 {
 				b.WriteString(indent(indent(pretty(string(n.Content)))))
@@ -122,11 +135,11 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string) {
 			if f.Status == 0 {
 				status = "---"
 			}
-			fmt.Fprintf(b, "  [%s] %s attempt %d (%.0f ms)", status, f.Target, f.Attempt, float64(f.Latency.Microseconds())/1000)
+			attempt := fmt.Sprintf("  [%s] %s attempt %d (%.0f ms)", status, f.Target, f.Attempt, float64(f.Latency.Microseconds())/1000)
 			if f.Error != "" {
-				b.WriteString(": " + f.Error)
+				attempt += ": " + f.Error
 			}
-			b.WriteString("\n")
+			line(attempt, "    ")
 			if f.Response != "" {
 				b.WriteString(indent(indent(pretty(f.Response))))
 			}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,62 @@ func TestListTableFitsTheWidth(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden.AssertPainted(t, colored.String(), out.String(), "\x1b[31m400\x1b[0m")
+	}
+}
+
+// TestLayoutsFitTheWidth: `events show`, the lines of `events replay` and
+// the message of an empty `events list` at 80 and 120 columns (golden
+// files): ids and URLs whole, a long resource or header value cut with "…",
+// sentences wrapped between words.
+func TestLayoutsFitTheWidth(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 11, 13, 35, 0, time.UTC)
+	subID := "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
+	view := history.View{Record: history.Record{ID: "evt_7f105c7d2dc54530", Time: at, Kind: history.KindNotification, Method: "POST", Route: "/notifications",
+		Status: 202, Latency: 1400 * time.Microsecond, Replayed: true, Subscriptions: []string{subID, "a1c0de55-7f3e-4a39-9f54-6c1b2d1e0f42"},
+		Reason: "one notification's clientState did not match any subscription this listener made, so it was dropped",
+		Headers: []history.Header{{Name: "Content-Type", Value: "application/json; charset=utf-8"},
+			{Name: "User-Agent", Value: "Microsoft-Graph-Change-Notifications/1.0 (+https://learn.microsoft.com/graph/change-notifications-overview)"}},
+		Notifications: []history.Verdict{
+			{SubscriptionID: subID, ChangeType: "created", Resource: "me/messages/1", Outcome: "emitted"},
+			{SubscriptionID: subID, ChangeType: "created", Resource: "Users/631e1d8c-7a2b-4f1e-9a3c-5d2e8f7b6a10/Messages/AAMkAGI2THVAAAAAAAEMAAAQkAGI2THVSAAA0r4dX8wAAAAAAABBBBBCCCCC=",
+				Outcome: "emitted", Replayed: true, FetchError: "message not found (deleted or moved before it was read): Graph: 404 Not Found"},
+			{SubscriptionID: "a1c0de55-7f3e-4a39-9f54-6c1b2d1e0f42", ChangeType: "updated", Resource: "me/messages/2", Outcome: "dropped (clientState mismatch)",
+				DecryptError: "the encryption certificate hookctl-default-1 is not in this profile's key store; run the listener that made the subscription"},
+		},
+		Forwards: []history.Attempt{{Target: "http://127.0.0.1:3000/hooks/graph", Attempt: 1, Status: 0, Latency: 3 * time.Millisecond,
+			Error: "dial tcp 127.0.0.1:3000: connect: connection refused (is the service you forward to running?)"},
+			{Target: "http://127.0.0.1:3000/hooks/graph", Attempt: 2, Status: 204, Latency: 12 * time.Millisecond}},
+	}, Body: `{"value":[{"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","changeType":"created","resource":"me/messages/1"}]}`}
+	cs := &iostreams.ColorScheme{}
+	for _, tt := range []struct {
+		name  string
+		whole []string
+		print func(ios *iostreams.IOStreams)
+	}{
+		{"show", []string{subID, "http://127.0.0.1:3000/hooks/graph"}, func(ios *iostreams.IOStreams) {
+			var b strings.Builder
+			writeView(&b, view, cs.Bold, ios.TerminalWidth())
+			ios.Out.Write([]byte(b.String()))
+		}},
+		{"replay", []string{"/home/adele/.local/state/hookctl/journal-default", "`hookctl listen`"}, func(ios *iostreams.IOStreams) {
+			fmt.Fprintln(ios.Out, ios.Wrap(replayedLine(cs, view.ID, "evt_0fa8455f80d9f3a5")))
+			fmt.Fprintln(ios.Out, ios.Wrap(queuedLine(cs, "/home/adele/.local/state/hookctl/journal-default", view.ID, "evt_0fa8455f80d9f3a5")))
+			fmt.Fprintf(ios.Out, "[%d] POST %s (%d ms)\n", 204, "http://127.0.0.1:3000/hooks/graph", 12)
+			ios.Note(noRequests)
+		}},
+	} {
+		for _, width := range golden.Widths {
+			ios, _, out, errOut := iostreams.Test()
+			ios.SetWidth(width)
+			tt.print(ios)
+			out.Write(errOut.Bytes())
+			for _, whole := range tt.whole {
+				if !strings.Contains(out.String(), whole) {
+					t.Errorf("%s at %d columns: %s was cut:\n%s", tt.name, width, whole, out)
+				}
+			}
+			golden.AssertFits(t, tt.name, width, out.Bytes())
+		}
 	}
 }
