@@ -120,6 +120,6 @@ func versionRun(opts *Options) error {
 		info.Time = iostreams.JSONTimeOf(info.Time) // as every JSON time: RFC 3339, at most milliseconds
 		return iostreams.WriteJSONLine(opts.IO.Out, "version", info)
 	}
-	_, err := fmt.Fprintln(opts.IO.Out, opts.Info)
+	_, err := fmt.Fprintln(opts.IO.Out, opts.IO.Wrap(opts.Info.String()))
 	return err
 }

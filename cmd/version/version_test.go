@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
-
-	_ "github.com/hookctl/hookctl/internal/golden" // every test binary accepts -update
 )
 
 func TestFromBuildInfo(t *testing.T) {
@@ -44,6 +43,24 @@ func TestVersionJSONHasAType(t *testing.T) {
 	}
 	if out.String() != `{"type":"version","version":"v1.0.0","revision":"abc","time":"2026-12-02T10:13:35.123Z","go":"go1.26.0","platform":"linux/amd64"}`+"\n" {
 		t.Errorf("got %s", out)
+	}
+}
+
+// TestVersionFitsTheWidth: the pretty line at 80 and 120 columns (golden
+// files), the details wrapped between words, the revision never cut.
+func TestVersionFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	info := Info{Version: "v1.4.0-rc.1", Revision: "d6b83f8e41c2a7b05f9e3d21", Modified: true, Time: "2026-12-02T11:13:35Z", Go: "go1.26.0", Platform: "linux/amd64"}
+	for _, width := range golden.Widths {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetWidth(width)
+		if err := versionRun(&Options{IO: ios, JSON: func() bool { return false }, Info: info}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "commit d6b83f8e41c2, modified") {
+			t.Errorf("%d columns: the revision was cut:\n%s", width, out)
+		}
+		golden.AssertFits(t, "version", width, out.Bytes())
 	}
 }
 

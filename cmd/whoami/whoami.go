@@ -3,7 +3,6 @@ package whoami
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -82,7 +81,7 @@ func whoamiRun(ctx context.Context, o *Options) error {
 		status.ExpiresOn = status.ExpiresOn.Truncate(time.Millisecond)
 		return iostreams.WriteJSONLine(o.IO.Out, "profile", status)
 	}
-	return status.WritePretty(o.IO.Out, o.Now())
+	return status.WritePretty(o.IO.Out, o.Now(), o.IO.TerminalWidth())
 }
 
 // ProfileLine is one profile in `whoami --all -o json` (a JSON line of type "profile").
@@ -93,6 +92,9 @@ type ProfileLine struct {
 	// Error says why the profile has no usable sign-in (run `hookctl login`).
 	Error string `json:"error,omitempty"`
 }
+
+// noProfiles is what --all says when no profile is saved.
+const noProfiles = "No profiles: run `hookctl login`."
 
 // profileWait bounds each profile's token refresh, so one unreachable
 // identity platform (a stopped emulator) does not hold up the list.
@@ -108,7 +110,7 @@ func allRun(ctx context.Context, o *Options) error {
 		return err
 	}
 	if len(profiles) == 0 {
-		fmt.Fprintln(o.IO.ErrOut, "No profiles: run `hookctl login`.")
+		o.IO.Note(noProfiles)
 		return nil
 	}
 	lines := make([]ProfileLine, 0, len(profiles))

@@ -62,7 +62,7 @@ func TestStatusJSONShape(t *testing.T) {
 		t.Errorf("status JSON:\n got %s\nwant %s", raw, want)
 	}
 	var pretty strings.Builder
-	if err := auth.StatusOf(tok).WritePretty(&pretty, tok.ExpiresOn.Add(-time.Hour)); err != nil {
+	if err := auth.StatusOf(tok).WritePretty(&pretty, tok.ExpiresOn.Add(-time.Hour), 200); err != nil {
 		t.Fatal(err)
 	}
 	// The local clock and a short "in 1h", as every pretty time.

@@ -71,7 +71,7 @@ func TestKeyringSignInRefreshAndLogout(t *testing.T) {
 	}
 	var pretty bytes.Buffer
 	status := auth.StatusOf(first)
-	if err := status.WritePretty(&pretty, time.Now()); err != nil || status.TokenStore != "keyring" ||
+	if err := status.WritePretty(&pretty, time.Now(), 200); err != nil || status.TokenStore != "keyring" ||
 		!strings.Contains(pretty.String(), "Token cache:   OS keyring\n") {
 		t.Errorf("status says the token store is %q:\n%s", status.TokenStore, pretty.String())
 	}

@@ -56,8 +56,9 @@ func expiresText(expiry, now time.Time) string {
 	return fmt.Sprintf("%s (in %s)", iostreams.Clock(expiry, now), left)
 }
 
-// WritePretty prints s as aligned "Name: value" lines.
-func (s Status) WritePretty(w io.Writer, now time.Time) error {
+// WritePretty prints s as aligned "Name: value" lines, a long value (the
+// scopes) wrapped between words under its column to fit width.
+func (s Status) WritePretty(w io.Writer, now time.Time, width int) error {
 	rows := [][2]string{{"Profile", s.Profile}}
 	if s.Kind == KindApp {
 		rows = append(rows, [2]string{"App", s.App}, [2]string{"Credential", s.Credential})
@@ -87,7 +88,8 @@ func (s Status) WritePretty(w io.Writer, now time.Time) error {
 		rows = append(rows, [2]string{"Token cache", "file (not encrypted)"})
 	}
 	for _, r := range rows {
-		if _, err := fmt.Fprintf(w, "%-14s %s\n", r[0]+":", r[1]); err != nil {
+		line := fmt.Sprintf("%-14s %s", r[0]+":", r[1])
+		if _, err := fmt.Fprintln(w, iostreams.Wrap(line, width, strings.Repeat(" ", len("Token expires: ")))); err != nil {
 			return err
 		}
 	}
