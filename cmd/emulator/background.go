@@ -227,11 +227,18 @@ func startRun(ctx context.Context, o *StartOptions) error {
 	_ = child.Process.Release()
 	cs := o.IO.ErrScheme()
 	if u, err := url.Parse(s.URL); err != nil || !loopbackOnly(u.Host) {
-		fmt.Fprintf(o.IO.ErrOut, "%s the emulator is reachable from other machines, and its control API is unauthenticated and mints tokens.\n", cs.WarningIcon())
+		o.IO.Warn("the emulator is reachable from other machines, and its control API is unauthenticated and mints tokens.")
 	}
-	fmt.Fprintf(o.IO.ErrOut, "%s Emulator running on %s (pid %d, log %s)\n  Load its settings with: eval \"$(hookctl emulator env%s)\"\n  Stop it with: hookctl emulator stop%s\n",
-		cs.SuccessIcon(), s.URL, rec.PID, rec.Log, stateArg(o.StateFile), stateArg(o.StateFile))
+	fmt.Fprintln(o.IO.ErrOut, startedMessage(cs, s.URL, rec.PID, rec.Log, o.StateFile, o.IO.TerminalWidth()))
 	return nil
+}
+
+// startedMessage tells where the background emulator runs and the commands
+// that load its settings and stop it (whole, never broken).
+func startedMessage(cs *iostreams.ColorScheme, url string, pid int, log, stateFile string, width int) string {
+	return iostreams.Wrap(fmt.Sprintf("%s Emulator running on %s (pid %d, log %s)", cs.SuccessIcon(), url, pid, log), width, "  ") + "\n" +
+		iostreams.WrapCommand("  Load its settings with:", `eval "$(hookctl emulator env`+stateArg(stateFile)+`)"`, width, "  ") + "\n" +
+		iostreams.WrapCommand("  Stop it with:", "hookctl emulator stop"+stateArg(stateFile), width, "  ")
 }
 
 // stateArg repeats --state in printed advice when it is not the default.
@@ -340,7 +347,7 @@ func stopRun(ctx context.Context, o *StopOptions) error {
 	rec, err := files.running(ctx)
 	if errors.Is(err, errNotRunning) {
 		_ = os.Remove(files.record())
-		fmt.Fprintf(o.IO.ErrOut, "No emulator is running from %s.\n", files.dir)
+		o.IO.Note(fmt.Sprintf("No emulator is running from %s.", files.dir))
 		return nil
 	}
 	if err != nil {
@@ -362,7 +369,7 @@ func stopRun(ctx context.Context, o *StopOptions) error {
 	}
 	defer lock.Release()
 	_ = os.Remove(files.record())
-	fmt.Fprintf(o.IO.ErrOut, "%s Emulator stopped (pid %d); state saved in %s.\n", o.IO.ErrScheme().SuccessIcon(), rec.PID, o.StateFile)
+	o.IO.Note(fmt.Sprintf("%s Emulator stopped (pid %d); state saved in %s.", o.IO.ErrScheme().SuccessIcon(), rec.PID, o.StateFile))
 	return nil
 }
 

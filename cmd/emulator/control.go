@@ -58,8 +58,13 @@ func (c *Control) create(ctx context.Context, path string, request any, kind str
 		return iostreams.WriteJSONLine(c.IO.Out, kind, line(answer.ID))
 	}
 	scheme := c.IO.OutScheme()
-	_, err := fmt.Fprintf(c.IO.Out, "%s %s %s\n", scheme.SuccessIcon(), sentence, scheme.Gray("("+answer.ID+")"))
+	_, err := fmt.Fprintln(c.IO.Out, c.IO.Wrap(createdLine(scheme, sentence, answer.ID)))
 	return err
+}
+
+// createdLine says what the control API made, and its id.
+func createdLine(scheme *iostreams.ColorScheme, sentence, id string) string {
+	return fmt.Sprintf("%s %s %s", scheme.SuccessIcon(), sentence, scheme.Gray("("+id+")"))
 }
 
 // addEmulatorURLFlag adds --emulator-url (HOOKCTL_EMULATOR_URL through the root command).

@@ -276,11 +276,11 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	}
 	cs := opts.IO.ErrScheme()
 	if !loopbackOnly(opts.Addr) {
-		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines, and the control API is unauthenticated and mints tokens; use 127.0.0.1 unless you mean it.\n", cs.WarningIcon(), opts.Addr)
+		opts.IO.Warn(fmt.Sprintf("--addr %s is reachable from other machines, and the control API is unauthenticated and mints tokens; use 127.0.0.1 unless you mean it.", opts.Addr))
 	}
 	// The pid matters when the emulator runs in the background, out of
 	// Ctrl+C's reach.
-	fmt.Fprintf(opts.IO.ErrOut, "%s Emulator listening on %s; stop it with Ctrl+C or kill %d.\n", cs.SuccessIcon(), e.URL, os.Getpid())
+	fmt.Fprintln(opts.IO.ErrOut, iostreams.WrapCommand(fmt.Sprintf("%s Emulator listening on %s; stop it with Ctrl+C or", cs.SuccessIcon(), e.URL), fmt.Sprintf("kill %d.", os.Getpid()), opts.IO.TerminalWidth(), "  "))
 	if opts.Ready != nil {
 		opts.Ready(e)
 	}
@@ -288,7 +288,7 @@ func emulatorRun(ctx context.Context, opts *Options) error {
 	if err := e.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Emulator stopped; state saved in %s.\n", opts.StateFile)
+	opts.IO.Note(fmt.Sprintf("Emulator stopped; state saved in %s.", opts.StateFile))
 	return nil
 }
 
@@ -337,7 +337,12 @@ func shellQuote(v string) string {
 func printPretty(streams *iostreams.IOStreams, s emulator.Settings, autoApprove bool) error {
 	cs := streams.OutScheme()
 	var b strings.Builder
-	row := func(label, value string) { fmt.Fprintf(&b, "  %-22s %s\n", label, value) }
+	width := streams.TerminalWidth()
+	// A long value wraps between words under its column; URLs, paths,
+	// secrets and ids are single words, never cut.
+	row := func(label, value string) {
+		fmt.Fprintln(&b, iostreams.WrapField(fmt.Sprintf("  %-22s ", label), value, width))
+	}
 	fmt.Fprintf(&b, "%s\n", cs.Bold("hookctl emulator "+s.URL))
 	row("Authority", s.Authority)
 	row("Graph", s.GraphURL)
@@ -365,7 +370,10 @@ func printPretty(streams *iostreams.IOStreams, s emulator.Settings, autoApprove 
 	if autoApprove {
 		approval = "device codes are approved at once (--auto-approve)"
 	}
-	fmt.Fprintf(&b, "\n  %s\n  %s\n", cs.Gray("Use with hookctl: export HOOKCTL_AUTHORITY, HOOKCTL_GRAPH_URL, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID (--env prints the lines)."), cs.Gray(approval))
+	b.WriteString("\n")
+	for _, note := range []string{"Use with hookctl: export HOOKCTL_AUTHORITY, HOOKCTL_GRAPH_URL, HOOKCTL_CA_FILE and HOOKCTL_CLIENT_ID (--env prints the lines).", approval} {
+		fmt.Fprintln(&b, iostreams.Wrap("  "+cs.Gray(note), width, "  "))
+	}
 	_, err := io.WriteString(streams.Out, b.String())
 	return err
 }

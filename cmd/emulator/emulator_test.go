@@ -27,6 +27,7 @@ import (
 func run(t *testing.T, opts *Options, check func(*emulator.Emulator)) (stdout, stderr string) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
+	ios.SetWidth(500) // content checks; width_test.go checks the layout at 80 and 120 columns
 	opts.IO = ios
 	opts.Addr = "127.0.0.1:0"
 	if opts.StateFile == "" {

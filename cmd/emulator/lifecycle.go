@@ -100,8 +100,7 @@ func lifecycleRun(ctx context.Context, o *LifecycleOptions) error {
 		return iostreams.WriteJSONLine(o.IO.Out, "lifecycle-sent", result)
 	}
 	if !result.Sent {
-		fmt.Fprintf(o.IO.ErrOut, "%s Subscription %s has no lifecycleNotificationUrl: %s applied, nothing sent\n",
-			o.IO.ErrScheme().WarningIcon(), result.SubscriptionID, result.Event)
+		o.IO.Warn(fmt.Sprintf("Subscription %s has no lifecycleNotificationUrl: %s applied, nothing sent", result.SubscriptionID, result.Event))
 	}
 	scheme := o.IO.OutScheme()
 	verb := "Sent"
@@ -112,6 +111,6 @@ func lifecycleRun(ctx context.Context, o *LifecycleOptions) error {
 	if result.Removed {
 		line += " (subscription removed)"
 	}
-	_, err := fmt.Fprintln(o.IO.Out, line)
+	_, err := fmt.Fprintln(o.IO.Out, o.IO.Wrap(line))
 	return err
 }

@@ -97,7 +97,7 @@ func sendMailRun(ctx context.Context, o *SendMailOptions) error {
 	}
 	scheme := o.IO.OutScheme()
 	for _, m := range answer.Value {
-		if _, err := fmt.Fprintf(o.IO.Out, "%s Delivered %q to %s %s\n", scheme.SuccessIcon(), m.Subject, m.To, scheme.Gray("("+m.ID+")")); err != nil {
+		if _, err := fmt.Fprintln(o.IO.Out, o.IO.Wrap(createdLine(scheme, fmt.Sprintf("Delivered %q to %s", m.Subject, m.To), m.ID))); err != nil {
 			return err
 		}
 	}

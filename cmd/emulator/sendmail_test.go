@@ -64,6 +64,7 @@ func (fixtureAuth) Authenticate(token string) (*tenant.Principal, error) {
 // testFactory returns a factory with buffer streams and the given environment.
 func testFactory(env map[string]string, output string) (*factory.Factory, *strings.Builder, *strings.Builder) {
 	ios, _, out, errOut := iostreams.Test()
+	ios.SetWidth(500) // content checks; width_test.go checks the layout at 80 and 120 columns
 	f := &factory.Factory{
 		IOStreams: ios,
 		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },

@@ -76,7 +76,7 @@ func writeView(b *strings.Builder, v history.View, bold func(string) string, wid
 	line(fmt.Sprintf("%s  %s  %s %s → %d in %.1f ms", bold(v.ID), v.Kind, v.Method, v.Route, v.Status, float64(v.Latency.Microseconds())/1000), "  ")
 	field := func(name, value string) {
 		if value != "" {
-			line(fmt.Sprintf("  %-14s %s", name, value), strings.Repeat(" ", 15))
+			fmt.Fprintln(b, iostreams.WrapField(fmt.Sprintf("  %-14s ", name), value, width))
 		}
 	}
 	field("time", v.Time.Local().Format("2006-01-02 15:04:05.000 MST"))

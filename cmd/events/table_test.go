@@ -79,34 +79,23 @@ func TestLayoutsFitTheWidth(t *testing.T) {
 			{Target: "http://127.0.0.1:3000/hooks/graph", Attempt: 2, Status: 204, Latency: 12 * time.Millisecond}},
 	}, Body: `{"value":[{"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","changeType":"created","resource":"me/messages/1"}]}`}
 	cs := &iostreams.ColorScheme{}
-	for _, tt := range []struct {
-		name  string
-		whole []string
-		print func(ios *iostreams.IOStreams)
-	}{
-		{"show", []string{subID, "http://127.0.0.1:3000/hooks/graph"}, func(ios *iostreams.IOStreams) {
-			var b strings.Builder
-			writeView(&b, view, cs.Bold, ios.TerminalWidth())
-			ios.Out.Write([]byte(b.String()))
+	golden.AssertLayouts(t,
+		golden.Layout{Name: "show", Whole: []string{subID, "http://127.0.0.1:3000/hooks/graph"}, Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				var b strings.Builder
+				writeView(&b, view, cs.Bold, ios.TerminalWidth())
+				_, err := ios.Out.Write([]byte(b.String()))
+				return err
+			})
 		}},
-		{"replay", []string{"/home/adele/.local/state/hookctl/journal-default", "`hookctl listen`"}, func(ios *iostreams.IOStreams) {
-			fmt.Fprintln(ios.Out, ios.Wrap(replayedLine(cs, view.ID, "evt_0fa8455f80d9f3a5")))
-			fmt.Fprintln(ios.Out, ios.Wrap(queuedLine(cs, "/home/adele/.local/state/hookctl/journal-default", view.ID, "evt_0fa8455f80d9f3a5")))
-			fmt.Fprintf(ios.Out, "[%d] POST %s (%d ms)\n", 204, "http://127.0.0.1:3000/hooks/graph", 12)
-			ios.Note(noRequests)
+		golden.Layout{Name: "replay", Whole: []string{"/home/adele/.local/state/hookctl/journal-default", "`hookctl listen`"}, Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				fmt.Fprintln(ios.Out, ios.Wrap(replayedLine(cs, view.ID, "evt_0fa8455f80d9f3a5")))
+				fmt.Fprintln(ios.Out, ios.Wrap(queuedLine(cs, "/home/adele/.local/state/hookctl/journal-default", view.ID, "evt_0fa8455f80d9f3a5")))
+				fmt.Fprintf(ios.Out, "[%d] POST %s (%d ms)\n", 204, "http://127.0.0.1:3000/hooks/graph", 12)
+				ios.Note(noRequests)
+				return nil
+			})
 		}},
-	} {
-		for _, width := range golden.Widths {
-			ios, _, out, errOut := iostreams.Test()
-			ios.SetWidth(width)
-			tt.print(ios)
-			out.Write(errOut.Bytes())
-			for _, whole := range tt.whole {
-				if !strings.Contains(out.String(), whole) {
-					t.Errorf("%s at %d columns: %s was cut:\n%s", tt.name, width, whole, out)
-				}
-			}
-			golden.AssertFits(t, tt.name, width, out.Bytes())
-		}
-	}
+	)
 }

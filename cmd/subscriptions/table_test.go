@@ -1,7 +1,6 @@
 package subscriptions
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -50,52 +49,42 @@ func TestLayoutsFitTheWidth(t *testing.T) {
 		Expiry: now.Add(6*24*time.Hour + 23*time.Hour), Hookctl: true, Profile: "default", NotificationURL: "https://3f2a-203-0-113-7.ngrok-free.app/notifications",
 		LifecycleURL: "https://3f2a-203-0-113-7.ngrok-free.app/lifecycle", ApplicationID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", IncludeResourceData: true,
 		EncryptionCertificateID: "hookctl-default-1", EncryptionCertificate: "/home/adele/.config/hookctl/keys/default-1.pem"}
-	for _, tt := range []struct {
-		name  string
-		print func(ios *iostreams.IOStreams) error
-	}{
-		{"show", func(ios *iostreams.IOStreams) error {
-			cs := ios.OutScheme()
-			return shared.WriteBlock(ios, "Subscription "+cs.Bold(id), view, now)
+	golden.AssertLayouts(t,
+		golden.Layout{Name: "show", Whole: []string{id, view.NotificationURL}, Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				cs := ios.OutScheme()
+				return shared.WriteBlock(ios, "Subscription "+cs.Bold(id), view, now)
+			})
 		}},
-		{"outcomes", func(ios *iostreams.IOStreams) error {
-			cs := ios.OutScheme()
-			for _, resource := range []string{"me/mailFolders('Inbox')/messages", long} {
-				if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Renewed", id, resource, "until 2026-12-09T10:13:35Z "+cs.Gray("(in 6d 23h)")); err != nil {
-					return err
+		golden.Layout{Name: "outcomes", Whole: []string{id}, Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				cs := ios.OutScheme()
+				for _, resource := range []string{"me/mailFolders('Inbox')/messages", long} {
+					if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Renewed", id, resource, "until 2026-12-09T10:13:35Z "+cs.Gray("(in 6d 23h)")); err != nil {
+						return err
+					}
+					if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Reauthorized", id, resource, ""); err != nil {
+						return err
+					}
+					if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Deleted", id, resource, ""); err != nil {
+						return err
+					}
+					if err := shared.WriteOutcome(ios, cs.WarningIcon(), id, resource, "was already gone from Graph: removed it from hookctl's store"); err != nil {
+						return err
+					}
 				}
-				if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Reauthorized", id, resource, ""); err != nil {
-					return err
-				}
-				if err := shared.WriteOutcome(ios, cs.SuccessIcon()+" Deleted", id, resource, ""); err != nil {
-					return err
-				}
-				if err := shared.WriteOutcome(ios, cs.WarningIcon(), id, resource, "was already gone from Graph: removed it from hookctl's store"); err != nil {
-					return err
-				}
-			}
-			return shared.WriteOutcome(ios, cs.WarningIcon(), id, "", "was already gone from Graph (and not in hookctl's store)")
+				return shared.WriteOutcome(ios, cs.WarningIcon(), id, "", "was already gone from Graph (and not in hookctl's store)")
+			})
 		}},
-		{"messages", func(ios *iostreams.IOStreams) error {
-			ios.Note(noSubscriptions("default"))
-			ios.Note(`No subscriptions made by hookctl for profile "default" to reauthorize.`)
-			ios.Warn(notFoundHint(id, true))
-			ios.Warn(notFoundHint(id, false))
-			ios.Warn(noClientState)
-			return nil
+		golden.Layout{Name: "messages", Whole: []string{"`hookctl subscriptions delete " + id + "`"}, Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				ios.Note(noSubscriptions("default"))
+				ios.Note(`No subscriptions made by hookctl for profile "default" to reauthorize.`)
+				ios.Warn(notFoundHint(id, true))
+				ios.Warn(notFoundHint(id, false))
+				ios.Warn(noClientState)
+				return nil
+			})
 		}},
-	} {
-		for _, width := range golden.Widths {
-			ios, _, out, errOut := iostreams.Test()
-			ios.SetWidth(width)
-			if err := tt.print(ios); err != nil {
-				t.Fatal(err)
-			}
-			out.Write(errOut.Bytes())
-			if strings.Contains(out.String(), id[:20]+"…") {
-				t.Errorf("%s at %d columns: the id was cut:\n%s", tt.name, width, out)
-			}
-			golden.AssertFits(t, tt.name, width, out.Bytes())
-		}
-	}
+	)
 }

@@ -88,8 +88,7 @@ func (s Status) WritePretty(w io.Writer, now time.Time, width int) error {
 		rows = append(rows, [2]string{"Token cache", "file (not encrypted)"})
 	}
 	for _, r := range rows {
-		line := fmt.Sprintf("%-14s %s", r[0]+":", r[1])
-		if _, err := fmt.Fprintln(w, iostreams.Wrap(line, width, strings.Repeat(" ", len("Token expires: ")))); err != nil {
+		if _, err := fmt.Fprintln(w, iostreams.WrapField(fmt.Sprintf("%-14s ", r[0]+":"), r[1], width)); err != nil {
 			return err
 		}
 	}

@@ -56,6 +56,35 @@ func AssertFits(t testing.TB, name string, width int, got []byte) {
 	Assert(t, filepath.Join("testdata", fmt.Sprintf("%s-%d.txt", name, width)), got)
 }
 
+// Layout is one pretty layout of a command, printed for a terminal width
+// columns wide; Whole are texts it must show uncut at every width (ids,
+// URLs, commands to paste).
+type Layout struct {
+	Name  string
+	Whole []string
+	Print func(width int) ([]byte, error)
+}
+
+// AssertLayouts prints each layout at every width of Widths and checks it
+// with AssertFits (golden file testdata/NAME-WIDTH.txt) and for its Whole texts.
+func AssertLayouts(t testing.TB, layouts ...Layout) {
+	t.Helper()
+	for _, layout := range layouts {
+		for _, width := range Widths {
+			got, err := layout.Print(width)
+			if err != nil {
+				t.Fatalf("%s at %d columns: %v", layout.Name, width, err)
+			}
+			for _, whole := range layout.Whole {
+				if !strings.Contains(string(got), whole) {
+					t.Errorf("%s at %d columns: %q was cut:\n%s", layout.Name, width, whole, got)
+				}
+			}
+			AssertFits(t, layout.Name, width, got)
+		}
+	}
+}
+
 // sgr is a Select Graphic Rendition escape sequence: the colour codes of
 // iostreams' ColorScheme.
 var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")

@@ -55,6 +55,15 @@ func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
+// Printed is what print writes, stdout then stderr, on Test streams width
+// columns wide: a layout as a golden file holds it.
+func Printed(width int, print func(*IOStreams) error) ([]byte, error) {
+	s, _, out, errOut := Test()
+	s.SetWidth(width)
+	err := print(s)
+	return append(out.Bytes(), errOut.Bytes()...), err
+}
+
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
 }

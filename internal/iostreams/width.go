@@ -150,24 +150,43 @@ func Wrap(text string, width int, indent string) string {
 func wrapLine(b *strings.Builder, line string, width int, indent string) {
 	body := strings.TrimLeft(line, " ")
 	lead := line[:len(line)-len(body)]
-	indent = lead + indent
-	column := 0
-	for i, word := range words(body) {
+	b.WriteString(lead)
+	wrapWords(b, body, len(lead), width, lead+indent)
+}
+
+// wrapWords writes text's words from column on, breaking onto lines that
+// start with indent before a word that would pass width.
+func wrapWords(b *strings.Builder, text string, column, width int, indent string) {
+	start := column
+	var line strings.Builder // the words since the last break
+	for i, word := range words(text) {
 		n := VisibleWidth(word)
 		switch {
 		case i == 0:
-			b.WriteString(lead)
-			column = len(lead)
-		case column+1+n > width && column > len(indent):
-			b.WriteString("\n" + indent)
+		case column+1+n > width && column > max(len(indent), start):
+			// Spaces that doubled up before the break would end the line.
+			b.WriteString(strings.TrimRight(line.String(), " ") + "\n" + indent)
+			line.Reset()
 			column = len(indent)
 		default:
-			b.WriteString(" ")
+			line.WriteString(" ")
 			column++
 		}
-		b.WriteString(word)
+		line.WriteString(word)
 		column += n
 	}
+	b.WriteString(line.String())
+}
+
+// WrapField is prefix (a label and its padding) followed by value wrapped
+// between words, the lines it wraps onto indented to the value's column:
+// the rows of a block such as `subscriptions show`.
+func WrapField(prefix, value string, width int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	column := VisibleWidth(prefix)
+	wrapWords(&b, value, column, width, strings.Repeat(" ", column))
+	return b.String()
 }
 
 // words splits text at its spaces, except inside backquotes: a command
@@ -221,4 +240,17 @@ func (s *IOStreams) Note(text string) {
 // Warn is Note after stderr's warning icon.
 func (s *IOStreams) Warn(text string) {
 	s.Note(s.ErrScheme().WarningIcon() + " " + text)
+}
+
+// WrapCommand is text wrapped (Wrap) followed by a command to paste: on the
+// same line when it fits there, else whole on the next line, indented by
+// indent and two spaces more. A command is never broken.
+func WrapCommand(text, command string, width int, indent string) string {
+	wrapped := Wrap(text, width, indent)
+	last := wrapped[strings.LastIndex(wrapped, "\n")+1:]
+	if VisibleWidth(last)+1+VisibleWidth(command) <= width {
+		return wrapped + " " + command
+	}
+	lead := last[:len(last)-len(strings.TrimLeft(last, " "))]
+	return wrapped + "\n" + lead + indent + command
 }

@@ -145,3 +145,31 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapCommand: a command follows its sentence when it fits, else takes
+// the next line whole.
+func TestWrapCommand(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		width int
+		want  string
+	}{
+		{80, "  Stop it with: hookctl emulator stop --state /tmp/e/state.json"},
+		{40, "  Stop it with:\n    hookctl emulator stop --state /tmp/e/state.json"},
+	} {
+		if got := WrapCommand("  Stop it with:", "hookctl emulator stop --state /tmp/e/state.json", tt.width, "  "); got != tt.want {
+			t.Errorf("%d columns:\n%q\nwant\n%q", tt.width, got, tt.want)
+		}
+	}
+}
+
+// TestWrapField: a value wraps under its own column, whatever the label.
+func TestWrapField(t *testing.T) {
+	t.Parallel()
+	if got, want := WrapField("  Scopes:  ", "openid profile Mail.Read", 20), "  Scopes:  openid\n           profile\n           Mail.Read"; got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	if got, want := WrapField("           ", "adele@contoso.example  Adele Vance", 36), "           adele@contoso.example\n           Adele Vance"; got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}

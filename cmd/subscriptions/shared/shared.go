@@ -127,8 +127,7 @@ func WriteBlock(ios *iostreams.IOStreams, title string, v View, now time.Time) e
 	fmt.Fprintln(&b, title)
 	row := func(label, value string) {
 		if value != "" {
-			line := fmt.Sprintf("  %-14s %s", label+":", value)
-			fmt.Fprintln(&b, iostreams.Wrap(line, width, strings.Repeat(" ", labelWidth-2)))
+			fmt.Fprintln(&b, iostreams.WrapField(fmt.Sprintf("  %-14s ", label+":"), value, width))
 		}
 	}
 	row("ID", v.ID)
