@@ -119,10 +119,18 @@ func fireRun(ctx context.Context, o *FireOptions) error {
 		if status < 200 || status > 299 {
 			mark = cs.FailureIcon()
 		}
-		fmt.Fprintf(o.IO.Out, "%s %d %s from %s\n    %s\n", mark, status, http.StatusText(status), connector.Redact(o.CallbackURL), cs.Gray(string(body)))
+		fmt.Fprintln(o.IO.Out, firedLines(cs, mark, status, connector.Redact(o.CallbackURL), body, o.IO.TerminalWidth()))
 	}
 	if status < 200 || status > 299 {
 		return exitcode.New(exitcode.Error, fmt.Errorf("the flow answered %d %s", status, http.StatusText(status)))
 	}
 	return nil
+}
+
+// firedLines is what the flow answered: the status and the callback URL
+// (whole, wrapped onto its own line when long), then its body cut to one
+// line with "…" (-o json has it whole).
+func firedLines(cs *iostreams.ColorScheme, mark string, status int, callbackURL string, body []byte, width int) string {
+	return iostreams.Wrap(fmt.Sprintf("%s %d %s from %s", mark, status, http.StatusText(status), callbackURL), width, "  ") +
+		"\n    " + cs.Gray(iostreams.Truncate(string(body), width-len("    ")))
 }

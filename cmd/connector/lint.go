@@ -95,7 +95,7 @@ func lintRun(ctx context.Context, o *LintOptions) error {
 	if o.JSON() {
 		err = writeLintJSON(o.IO.Out, all)
 	} else {
-		err = writeLintPretty(o.IO.Out, o.IO.OutScheme(), files)
+		err = writeLintPretty(o.IO, files)
 	}
 	if err != nil {
 		return err
@@ -120,8 +120,10 @@ func writeLintJSON(w io.Writer, findings []connector.Finding) error {
 }
 
 // writeLintPretty groups each file's findings under the operation or
-// member they point into, in the order they were found.
-func writeLintPretty(w io.Writer, cs *iostreams.ColorScheme, files []fileFindings) error {
+// member they point into, in the order they were found; a long message
+// wraps between words onto an indented line.
+func writeLintPretty(ios *iostreams.IOStreams, files []fileFindings) error {
+	w, cs, width := ios.Out, ios.OutScheme(), ios.TerminalWidth()
 	var all []connector.Finding
 	for _, file := range files {
 		all = append(all, file.findings...)
@@ -141,7 +143,7 @@ func writeLintPretty(w io.Writer, cs *iostreams.ColorScheme, files []fileFinding
 		for _, g := range groups {
 			fmt.Fprintf(w, "  %s\n", cs.Cyan(g))
 			for _, f := range byGroup[g] {
-				fmt.Fprintf(w, "    %s\n", findingLine(cs, f))
+				fmt.Fprintln(w, iostreams.Wrap("    "+findingLine(cs, f), width, "  "))
 				if f.Pointer != g && f.Pointer != "" {
 					fmt.Fprintf(w, "      %s\n", cs.Gray("at "+f.Pointer))
 				}

@@ -19,6 +19,10 @@ func runCLI(t *testing.T, args ...string) clitest.Result {
 	return clitest.Run(t, map[string]string{"HOOKCTL_CONFIG_DIR": t.TempDir()}, "", args...)
 }
 
+// squeeze is text with each run of spaces and line breaks made one space:
+// what a pretty line says, however the terminal's width wrapped it.
+func squeeze(text string) string { return strings.Join(strings.Fields(text), " ") }
+
 // TestLintGolden pins `connector lint` output for every testdata definition
 // in both output modes (go test ./cmd/connector -update rewrites them).
 func TestLintGolden(t *testing.T) {

@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -16,10 +15,9 @@ func TestLintPrettyIsColouredOnlyWhenAsked(t *testing.T) {
 		{Rule: connector.RuleDeleteOperationNotInternal, Severity: connector.SeverityWarning, Pointer: "/paths/~1hooks~1{id}/delete", Message: "visible"},
 	}}}
 	for _, colour := range []bool{false, true} {
-		ios, _, _, _ := iostreams.Test()
+		ios, _, out, _ := iostreams.Test()
 		ios.SetColor(colour, colour)
-		var out bytes.Buffer
-		if err := writeLintPretty(&out, ios.OutScheme(), files); err != nil {
+		if err := writeLintPretty(ios, files); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(out.String(), "\x1b["); got != colour {

@@ -167,7 +167,7 @@ func testRun(ctx context.Context, o *TestOptions) error {
 		return exitcode.New(exitcode.Usage, err)
 	}
 	if choice.Notice != "" {
-		fmt.Fprintf(o.IO.ErrOut, "%s callback on %s\n", o.IO.ErrScheme().WarningIcon(), strings.Replace(choice.Notice, "Graph cannot", "a remote API cannot", 1))
+		o.IO.Warn("callback on " + strings.Replace(choice.Notice, "Graph cannot", "a remote API cannot", 1))
 	}
 	client, err := o.HTTPClient()
 	if err != nil {
@@ -289,8 +289,11 @@ func (r *testRenderer) event(e connector.Event) {
 	r.err = writeTestEventPretty(r.io, e)
 }
 
+// writeTestEventPretty prints one step of `connector test` for a person:
+// lines wrap between words to the terminal's width (URLs whole), a
+// notification's body is cut to one line with "…" (-o json has it whole).
 func writeTestEventPretty(ios *iostreams.IOStreams, e connector.Event) error {
-	cs, w := ios.OutScheme(), ios.Out
+	cs, w := ios.OutScheme(), lineWriter{ios.Out, ios.TerminalWidth()}
 	var err error
 	switch e := e.(type) {
 	case connector.CallbackReady:
@@ -308,7 +311,7 @@ func writeTestEventPretty(ios *iostreams.IOStreams, e connector.Event) error {
 	case connector.FindingEvent:
 		_, err = fmt.Fprintln(w, findingLine(cs, e.Finding))
 	case connector.Waiting:
-		_, err = fmt.Fprintf(ios.ErrOut, "%s waiting for %s (timeout %s)\n", ios.ErrScheme().Gray("…"), plural(e.Count, "notification"), e.Timeout)
+		_, err = fmt.Fprintf(lineWriter{ios.ErrOut, ios.TerminalWidth()}, "%s waiting for %s (timeout %s)\n", ios.ErrScheme().Gray("…"), plural(e.Count, "notification"), e.Timeout)
 	case connector.Notification:
 		err = writeNotificationPretty(w, cs, e)
 	case connector.TimedOut:
@@ -328,7 +331,7 @@ func writeTestEventPretty(ios *iostreams.IOStreams, e connector.Event) error {
 	return err
 }
 
-func writeNotificationPretty(w io.Writer, cs *iostreams.ColorScheme, n connector.Notification) error {
+func writeNotificationPretty(w lineWriter, cs *iostreams.ColorScheme, n connector.Notification) error {
 	switch {
 	case n.SchemaValid == nil:
 		fmt.Fprintf(w, "%s notification (schema not checked)\n", cs.WarningIcon())
@@ -340,8 +343,24 @@ func writeNotificationPretty(w io.Writer, cs *iostreams.ColorScheme, n connector
 			fmt.Fprintf(w, "    %s\n", cs.Red(problem))
 		}
 	}
-	_, err := fmt.Fprintf(w, "    %s\n", cs.Gray(string(n.Body)))
+	_, err := fmt.Fprintf(w, "    %s\n", cs.Gray(iostreams.Truncate(string(n.Body), w.width-len("    "))))
 	return err
+}
+
+// lineWriter wraps each line written to it between words at width (a
+// line's own indentation kept, continuations two spaces deeper), so a
+// renderer's Fprintf lines fit the terminal.
+type lineWriter struct {
+	w     io.Writer
+	width int
+}
+
+func (l lineWriter) Write(p []byte) (int, error) {
+	text := strings.TrimSuffix(string(p), "\n")
+	if _, err := io.WriteString(l.w, iostreams.Wrap(text, l.width, "  ")+string(p[len(text):])); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // summary ends the run with one line: the counts, and what the exit code
@@ -360,16 +379,16 @@ func (r *testRenderer) summary(res connector.Result, failed bool) error {
 			TimedOut bool `json:"timedOut"`
 		}{res.Errors, r.warnings, res.Received, res.Invalid, res.TimedOut})
 	}
-	cs := r.io.OutScheme()
+	cs, w := r.io.OutScheme(), lineWriter{r.io.Out, r.io.TerminalWidth()}
 	var err error
 	switch {
 	case res.Errors > 0 || res.Invalid > 0:
-		_, err = fmt.Fprintf(r.io.Out, "%s the API broke the contract: %s, %s invalid\n", cs.FailureIcon(), plural(res.Errors, "error"), plural(res.Invalid, "notification"))
+		_, err = fmt.Fprintf(w, "%s the API broke the contract: %s, %s invalid\n", cs.FailureIcon(), plural(res.Errors, "error"), plural(res.Invalid, "notification"))
 	case res.TimedOut:
-		_, err = fmt.Fprintf(r.io.Out, "%s the API did not notify in time\n", cs.FailureIcon())
+		_, err = fmt.Fprintf(w, "%s the API did not notify in time\n", cs.FailureIcon())
 	case failed:
 	default:
-		_, err = fmt.Fprintf(r.io.Out, "%s every step held: %s received\n", cs.SuccessIcon(), plural(res.Received, "notification"))
+		_, err = fmt.Fprintf(w, "%s every step held: %s received\n", cs.SuccessIcon(), plural(res.Received, "notification"))
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package connector
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -62,10 +61,16 @@ func triggersRun(_ context.Context, o *TriggersOptions) error {
 		}
 		return nil
 	}
-	return writeTriggersPretty(o.IO.Out, o.IO.OutScheme(), triggers)
+	return writeTriggersPretty(o.IO, triggers)
 }
 
-func writeTriggersPretty(w io.Writer, cs *iostreams.ColorScheme, triggers []*connector.Trigger) error {
+// writeTriggersPretty prints each trigger as a block; a long value (the
+// hint) wraps between words under its column.
+func writeTriggersPretty(ios *iostreams.IOStreams, triggers []*connector.Trigger) error {
+	w, cs, width := ios.Out, ios.OutScheme(), ios.TerminalWidth()
+	row := func(label, value string) {
+		fmt.Fprintln(w, iostreams.WrapField(fmt.Sprintf("  %-21s ", label), value, width))
+	}
 	if len(triggers) == 0 {
 		_, err := fmt.Fprintln(w, "no webhook triggers (no operation carries x-ms-trigger)")
 		return err
@@ -79,12 +84,12 @@ func writeTriggersPretty(w io.Writer, cs *iostreams.ColorScheme, triggers []*con
 		if callback == "" {
 			callback = cs.Red("none")
 		}
-		fmt.Fprintf(w, "%s  %s %s  (%s)\n", cs.Bold(t.OperationID), t.Method, t.Path, t.Kind)
-		fmt.Fprintf(w, "  callback field:       %s\n", callback)
-		fmt.Fprintf(w, "  notification schema:  %s\n", t.NotificationSchema)
-		fmt.Fprintf(w, "  unregistered by:      %s\n", deleteID)
+		fmt.Fprintln(w, iostreams.Wrap(fmt.Sprintf("%s  %s %s  (%s)", cs.Bold(t.OperationID), t.Method, t.Path, t.Kind), width, "  "))
+		row("callback field:", callback)
+		row("notification schema:", string(t.NotificationSchema))
+		row("unregistered by:", deleteID)
 		if t.Hint != "" {
-			fmt.Fprintf(w, "  hint:                 %s\n", t.Hint)
+			row("hint:", t.Hint)
 		}
 	}
 	return nil
