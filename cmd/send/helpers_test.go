@@ -21,6 +21,7 @@ import (
 // testFactory gives buffer streams, a fake environment and the output mode.
 func testFactory(output string, env map[string]string) (f *factory.Factory, stdout, stderr *bytes.Buffer) {
 	ios, _, stdout, stderr := iostreams.Test()
+	ios.SetWidth(500) // content checks; width_test.go checks the layout at 80 and 120 columns
 	return &factory.Factory{
 		IOStreams: ios,
 		Env:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },

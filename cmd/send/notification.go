@@ -291,8 +291,8 @@ func printResult(opts *NotificationOptions, result postResult) error {
 	default:
 		what += "s"
 	}
-	_, err := fmt.Fprintf(opts.IO.Out, "%s %s  %s  %s  subscription %s\n",
-		icon, status, cs.Gray(fmt.Sprintf("%.1fms", result.DurationMs)), what, result.SubscriptionID)
+	_, err := fmt.Fprintln(opts.IO.Out, opts.IO.Wrap(fmt.Sprintf("%s %s  %s  %s  %s",
+		icon, status, cs.Gray(fmt.Sprintf("%.1fms", result.DurationMs)), iostreams.Unbroken(what), iostreams.Unbroken("subscription "+result.SubscriptionID))))
 	return err
 }
 
@@ -347,14 +347,19 @@ func validateRun(ctx context.Context, opts *NotificationOptions, client *http.Cl
 	} else {
 		cs := opts.IO.OutScheme()
 		if result.OK {
-			fmt.Fprintf(opts.IO.Out, "%s validation handshake passed: %d, %s, token echoed  %s\n",
-				cs.SuccessIcon(), resp.status, resp.contentType, cs.Gray(fmt.Sprintf("%.1fms", result.DurationMs)))
+			fmt.Fprintln(opts.IO.Out, opts.IO.Wrap(handshakeLine(cs, resp.status, resp.contentType, result.DurationMs)))
 		}
 	}
 	if !result.OK {
 		return fmt.Errorf("validation handshake failed: %s; Graph would refuse to create the subscription", result.Error)
 	}
 	return nil
+}
+
+// handshakeLine says the endpoint answered the validation request as Graph wants.
+func handshakeLine(cs *iostreams.ColorScheme, status int, contentType string, durationMs float64) string {
+	return fmt.Sprintf("%s validation handshake passed: %d, %s, token echoed  %s",
+		cs.SuccessIcon(), status, contentType, cs.Gray(fmt.Sprintf("%.1fms", durationMs)))
 }
 
 // checkEcho applies Graph's rules to a handshake answer and names the first one broken.

@@ -195,7 +195,7 @@ func teamsRun(ctx context.Context, opts *TeamsOptions) error {
 		}
 	} else if failure == nil {
 		cs := opts.IO.ErrScheme()
-		fmt.Fprintf(opts.IO.ErrOut, "%s %d from %s in %s\n", cs.SuccessIcon(), resp.status, target.Host, cs.Gray(fmt.Sprintf("%.1fms", result.DurationMs)))
+		opts.IO.Note(answeredLine(cs, resp.status, target.Host, result.DurationMs))
 		printReply(opts.IO, reply)
 	}
 	return failure
@@ -272,9 +272,16 @@ func judgeReply(resp *response, target *url.URL) (*teams.Reply, error) {
 	return reply, nil
 }
 
+// answeredLine is the status of the bot's answer, on stderr.
+func answeredLine(cs *iostreams.ColorScheme, status int, host string, durationMs float64) string {
+	return fmt.Sprintf("%s %d from %s in %s", cs.SuccessIcon(), status, host, cs.Gray(fmt.Sprintf("%.1fms", durationMs)))
+}
+
+// printReply shows the bot's answer, its text wrapped between words at the
+// terminal's width (-o json has it as sent).
 func printReply(io *iostreams.IOStreams, reply *teams.Reply) {
 	if reply.Text != "" {
-		fmt.Fprintln(io.Out, withoutControls(reply.Text))
+		fmt.Fprintln(io.Out, io.Wrap(withoutControls(reply.Text)))
 	}
 	for _, attachment := range reply.Attachments {
 		fmt.Fprintf(io.Out, "[attachment %s]\n", attachment.ContentType)

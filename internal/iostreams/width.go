@@ -172,7 +172,7 @@ func wrapWords(b *strings.Builder, text string, column, width int, indent string
 			line.WriteString(" ")
 			column++
 		}
-		line.WriteString(word)
+		line.WriteString(strings.ReplaceAll(word, glue, " "))
 		column += n
 	}
 	b.WriteString(line.String())
@@ -188,6 +188,13 @@ func WrapField(prefix, value string, width int) string {
 	wrapWords(&b, value, column, width, strings.Repeat(" ", column))
 	return b.String()
 }
+
+// glue stands for a space that Wrap must not break at (Unbroken).
+const glue = "\x00"
+
+// Unbroken is text that Wrap keeps on one line, its spaces printed as they
+// are: a label with its id ("subscription 7f105c7d-…"), a short phrase.
+func Unbroken(text string) string { return strings.ReplaceAll(text, " ", glue) }
 
 // words splits text at its spaces, except inside backquotes: a command
 // quoted for the user to run stays one word, so it is never broken.

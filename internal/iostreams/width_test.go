@@ -137,6 +137,7 @@ func TestWrap(t *testing.T) {
 		{"see https://login.microsoftonline.com/common/oauth2 now", 20, "see\n  https://login.microsoftonline.com/common/oauth2\n  now"},
 		{"  Stop it with: hookctl emulator stop", 24, "  Stop it with: hookctl\n    emulator stop"},
 		{"run `hookctl subscriptions delete abc` first", 30, "run\n  `hookctl subscriptions delete abc`\n  first"},
+		{"sent to " + Unbroken("subscription 7f105c7d"), 20, "sent to\n  subscription 7f105c7d"},
 		{"first line\nsecond line here", 12, "first line\nsecond line\n  here"},
 		{scheme.Green("✓") + " done and dusted", 12, scheme.Green("✓") + " done and\n  dusted"},
 	} {
