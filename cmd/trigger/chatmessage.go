@@ -89,6 +89,6 @@ func chatMessageRun(ctx context.Context, o *ChatMessageOptions) error {
 		return iostreams.WriteJSONLine(o.IO.Out, "chat-message-sent", line)
 	}
 	cs := o.IO.OutScheme()
-	_, err = fmt.Fprintf(o.IO.Out, "%s Posted %q in channel %s/%s\n", cs.SuccessIcon(), o.Text, o.Team, o.Channel)
+	_, err = fmt.Fprintln(o.IO.Out, o.IO.Wrap(postedLine(cs, o.Text, o.Team, o.Channel)))
 	return err
 }

@@ -130,7 +130,7 @@ func eventRun(ctx context.Context, o *EventOptions) error {
 		return iostreams.WriteJSONLine(o.IO.Out, "event-created", line)
 	}
 	cs := o.IO.OutScheme()
-	_, err = fmt.Fprintf(o.IO.Out, "%s Created %q in %s's calendar at %s\n", cs.SuccessIcon(), subject, who, start.Format(time.RFC3339))
+	_, err = fmt.Fprintln(o.IO.Out, o.IO.Wrap(createdLine(cs, subject, who, start)))
 	return err
 }
 

@@ -62,7 +62,7 @@ func TestTriggerEventAndChatMessage(t *testing.T) {
 		t.Errorf("the emulator has %v", fields)
 	}
 	res = c.Run("trigger", "chat-message", channel, "--text", "hi", "-o", "pretty")
-	if res.Code != 0 || !strings.Contains(res.Stdout, `Posted "hi" in channel `+channel) {
+	if res.Code != 0 || !strings.Contains(strings.Join(strings.Fields(res.Stdout), " "), `Posted "hi" in channel `+channel) {
 		t.Errorf("pretty: %d %q", res.Code, res.Stdout)
 	}
 	for _, args := range [][]string{

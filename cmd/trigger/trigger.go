@@ -176,8 +176,22 @@ func report(o *MailOptions, sent MailSent) error {
 		return iostreams.WriteJSONLine(o.IO.Out, "mail-sent", sent)
 	}
 	cs := o.IO.OutScheme()
-	_, err := fmt.Fprintf(o.IO.Out, "%s Sent %q to %s\n", cs.SuccessIcon(), sent.Subject, sent.To)
+	_, err := fmt.Fprintln(o.IO.Out, o.IO.Wrap(sentLine(cs, sent.Subject, sent.To)))
 	return err
+}
+
+// sentLine, createdLine and postedLine say what trigger mail, event and
+// chat-message made; printed wrapped between words at the terminal's width.
+func sentLine(cs *iostreams.ColorScheme, subject, to string) string {
+	return fmt.Sprintf("%s Sent %q to %s", cs.SuccessIcon(), subject, to)
+}
+
+func createdLine(cs *iostreams.ColorScheme, subject, who string, start time.Time) string {
+	return fmt.Sprintf("%s Created %q in %s's calendar at %s", cs.SuccessIcon(), subject, who, start.Format(time.RFC3339))
+}
+
+func postedLine(cs *iostreams.ColorScheme, text, team, channel string) string {
+	return fmt.Sprintf("%s Posted %q in channel %s/%s", cs.SuccessIcon(), text, team, channel)
 }
 
 func explainSendError(err error, n, count int) error {

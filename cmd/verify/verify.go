@@ -144,7 +144,7 @@ func teamsRun(opts *TeamsOptions) error {
 			return err
 		}
 	} else if out.Valid {
-		fmt.Fprintf(opts.IO.Out, "%s valid HMAC signature over %d bytes\n", opts.IO.OutScheme().SuccessIcon(), len(body))
+		fmt.Fprintln(opts.IO.Out, opts.IO.Wrap(validLine(opts.IO.OutScheme(), len(body))))
 	}
 	if verifyErr == nil {
 		return nil
@@ -177,4 +177,9 @@ func hint(verifyErr error, opts *TeamsOptions, body []byte) string {
 		return ": the body is not byte for byte what was signed, or the key is not this webhook's security token"
 	}
 	return ""
+}
+
+// validLine is the verdict of a good signature, in pretty mode.
+func validLine(cs *iostreams.ColorScheme, bytes int) string {
+	return fmt.Sprintf("%s valid HMAC signature over %d bytes", cs.SuccessIcon(), bytes)
 }

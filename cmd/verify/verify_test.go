@@ -2,13 +2,14 @@ package verify
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/hookctl/hookctl/internal/exitcode"
 	"github.com/hookctl/hookctl/internal/factory"
-	_ "github.com/hookctl/hookctl/internal/golden"
+	"github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/logging"
 	"github.com/hookctl/hookctl/pkg/teams"
@@ -146,4 +147,16 @@ func signFor(t *testing.T, body []byte) string {
 		t.Fatal(err)
 	}
 	return teams.Sign(key.Secret, body)
+}
+
+// TestLayoutFitsTheWidth: the verdict line at 80 and 120 columns (golden
+// files; it never depends on the width, and fits both).
+func TestLayoutFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	golden.AssertLayouts(t, golden.Layout{Name: "valid", Print: func(width int) ([]byte, error) {
+		return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+			_, err := fmt.Fprintln(ios.Out, ios.Wrap(validLine(ios.OutScheme(), 1234)))
+			return err
+		})
+	}})
 }
