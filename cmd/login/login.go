@@ -233,13 +233,13 @@ func loginRun(ctx context.Context, o *Options) error {
 		tok, err = m.LoginApp(ctx, req)
 	} else {
 		req := auth.UserLogin{Profile: o.Profile(), Authority: authority, ClientID: o.ClientID, Scopes: o.Scopes,
-			Browser: o.Browser, ShowDeviceCode: func(dc auth.DeviceCode) { fmt.Fprintln(o.IO.ErrOut, dc.Message) }}
+			Browser: o.Browser, ShowDeviceCode: func(dc auth.DeviceCode) { o.IO.Note(dc.Message) }}
 		if o.Browser {
 			req.OpenURL = o.OpenURL
 			if req.OpenURL == nil {
 				req.OpenURL, req.Browser = pickOpener(o.IO, o.Env)
 				if !req.Browser {
-					fmt.Fprintf(o.IO.ErrOut, "%s No browser and no terminal here: signing in with a device code instead\n", o.IO.ErrScheme().WarningIcon())
+					o.IO.Warn(noBrowser)
 				}
 			}
 		}
@@ -250,7 +250,7 @@ func loginRun(ctx context.Context, o *Options) error {
 	}
 	// Who signed in goes to stderr in both modes: the person who just entered
 	// a code is told even when stdout (the JSON status) goes to a pipe.
-	fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().SuccessIcon(), auth.DescribeLogin(tok.Profile))
+	o.IO.Note(o.IO.ErrScheme().SuccessIcon() + " " + auth.DescribeLogin(tok.Profile))
 	if o.JSON() {
 		return iostreams.WriteJSONLine(o.IO.Out, "signed-in", withMillis(auth.StatusOf(tok)))
 	}

@@ -80,9 +80,9 @@ func logoutRun(ctx context.Context, o *Options) error {
 	cs := o.IO.ErrScheme()
 	if len(removed) == 0 && !o.JSON() {
 		if o.All {
-			fmt.Fprintln(o.IO.ErrOut, "No profile was signed in")
+			o.IO.Note("No profile was signed in")
 		} else {
-			fmt.Fprintf(o.IO.ErrOut, "Profile %q was not signed in\n", o.Profile())
+			o.IO.Note(fmt.Sprintf("Profile %q was not signed in", o.Profile()))
 		}
 	}
 	for _, p := range removed {
@@ -92,7 +92,12 @@ func logoutRun(ctx context.Context, o *Options) error {
 			}
 			continue
 		}
-		fmt.Fprintf(o.IO.ErrOut, "%s Signed %s out of profile %q\n", cs.SuccessIcon(), p.Identity(), p.Name)
+		o.IO.Note(signedOutLine(cs, p.Identity(), p.Name))
 	}
 	return nil
+}
+
+// signedOutLine says whose tokens logout removed.
+func signedOutLine(cs *iostreams.ColorScheme, identity, profile string) string {
+	return fmt.Sprintf("%s Signed %s out of profile %q", cs.SuccessIcon(), identity, profile)
 }
