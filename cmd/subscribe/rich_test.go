@@ -61,7 +61,7 @@ func TestSubscribeRich(t *testing.T) {
 	if info, err := os.Stat(own.Path); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode: %v %v", info, err)
 	}
-	if !strings.Contains(res.Stderr, "Created an encryption key pair for profile \"default\" (certificate "+own.ID) {
+	if !strings.Contains(squeeze(res.Stderr), "Created an encryption key pair for profile \"default\" (certificate "+own.ID) {
 		t.Errorf("stderr: %s", res.Stderr)
 	}
 	if v.Resource != "me/messages?$select=subject,from,receivedDateTime" || !v.IncludeResourceData || v.EncryptionCertificateID != own.ID ||

@@ -359,7 +359,7 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	}
 	expiry, notice := shared.Expiry(resource, o.IncludeResourceData, want, o.Now())
 	if notice != "" {
-		fmt.Fprintf(o.IO.ErrOut, "%s %s\n", o.IO.ErrScheme().WarningIcon(), notice)
+		o.IO.Warn(notice)
 	}
 	request := graph.Subscription{
 		Resource: resource, ChangeType: strings.Join(o.ChangeTypes, ","), NotificationURL: o.NotificationURL,
@@ -404,9 +404,24 @@ func subscribeRun(ctx context.Context, o *Options) error {
 	if o.JSON() {
 		return shared.WriteJSON(o.IO.Out, view)
 	}
-	cs := o.IO.OutScheme()
-	title := fmt.Sprintf("%s Subscribed to %s (%s)", cs.SuccessIcon(), cs.Bold(view.Resource), view.ChangeType)
-	return shared.WriteBlock(o.IO, title, view, o.Now())
+	return shared.WriteBlock(o.IO, subscribedTitle(o.IO.OutScheme(), view, o.IO.TerminalWidth()), view, o.Now())
+}
+
+// subscribedTitle heads the block of the new subscription, the resource cut
+// with "…" to keep the title on one line of width columns.
+func subscribedTitle(cs *iostreams.ColorScheme, view shared.View, width int) string {
+	room := width - len("✓ Subscribed to  ()") - len(view.ChangeType)
+	return fmt.Sprintf("%s Subscribed to %s (%s)", cs.SuccessIcon(), cs.Bold(iostreams.Truncate(view.Resource, max(room, len("me/…")))), view.ChangeType)
+}
+
+// noPrivateKey warns that --encryption-cert cannot decrypt what it encrypts.
+func noPrivateKey(cert string) string {
+	return fmt.Sprintf("%s holds no private key: hookctl cannot decrypt these notifications with it", cert)
+}
+
+// createdKeyPair says where the profile's new encryption key pair is.
+func createdKeyPair(profile, id, path string) string {
+	return fmt.Sprintf("Created an encryption key pair for profile %q (certificate %s, key in %s)", profile, id, path)
 }
 
 // encryptionCert is the certificate a rich subscription is encrypted with:
@@ -431,7 +446,7 @@ func (o *Options) encryptionCert(ctx context.Context, profile auth.Profile) (*en
 			return nil, exitcode.Usagef("--encryption-cert: %v", err)
 		}
 		if pair.Key == nil {
-			fmt.Fprintf(o.IO.ErrOut, "%s %s holds no private key: hookctl cannot decrypt these notifications with it\n", o.IO.ErrScheme().WarningIcon(), o.EncryptionCert)
+			o.IO.Warn(noPrivateKey(o.EncryptionCert))
 		}
 		return pair, nil
 	}
@@ -444,7 +459,7 @@ func (o *Options) encryptionCert(ctx context.Context, profile auth.Profile) (*en
 		return nil, fmt.Errorf("preparing hookctl's encryption key pair: %w", err)
 	}
 	if created {
-		fmt.Fprintf(o.IO.ErrOut, "Created an encryption key pair for profile %q (certificate %s, key in %s)\n", profile.Name, pair.ID, pair.Path)
+		o.IO.Note(createdKeyPair(profile.Name, pair.ID, pair.Path))
 	}
 	return pair, nil
 }

@@ -287,7 +287,7 @@ func TestSubscribeExpiryClamped(t *testing.T) {
 	base := endpoint(t)
 	res := c.Run("subscribe", "inbox", "--notification-url", base+"/notifications", "--expires", "30d", "-o", "json")
 	v := decodeOne(t, res)
-	if !strings.Contains(res.Stderr, "--expires 30d is past Graph's maximum for "+graph.InboxResource+" (7d): using ") {
+	if !strings.Contains(squeeze(res.Stderr), "--expires 30d is past Graph's maximum for "+graph.InboxResource+" (7d): using ") {
 		t.Errorf("no clamp notice: %q", res.Stderr)
 	}
 	if !near(v.Expiry, time.Now().Add(graph.LifetimeOutlook-graph.ExpirySlack)) {

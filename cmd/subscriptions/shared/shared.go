@@ -124,7 +124,7 @@ func WriteBlock(ios *iostreams.IOStreams, title string, v View, now time.Time) e
 	width := ios.TerminalWidth()
 	const labelWidth = len("  Notifications: ")
 	var b strings.Builder
-	fmt.Fprintln(&b, title)
+	fmt.Fprintln(&b, iostreams.Wrap(title, width, "  "))
 	row := func(label, value string) {
 		if value != "" {
 			fmt.Fprintln(&b, iostreams.WrapField(fmt.Sprintf("  %-14s ", label+":"), value, width))
