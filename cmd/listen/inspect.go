@@ -103,7 +103,7 @@ func (site *inspectorSite) serve(l *listener.Listener, opts *Options) (func(), e
 	server := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := server.Serve(site.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(opts.IO.ErrOut, "%s the inspector stopped: %v\n", opts.IO.ErrScheme().WarningIcon(), err)
+			opts.IO.Warn(fmt.Sprintf("the inspector stopped: %v", err))
 		}
 	}()
 	control := inspector.Control{URL: "http://" + site.ln.Addr().String(), Token: site.token, Session: srv.Session(), PID: os.Getpid()}

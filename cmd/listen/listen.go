@@ -306,13 +306,12 @@ func (opts *Options) config() (listener.Config, error) {
 		if err := checkReplyCommand(opts.TeamsReplyExec); err != nil {
 			return cfg, err
 		}
-		warn := opts.IO.ErrScheme().WarningIcon()
 		cfg.TeamsReplier = receiver.CommandReply{
 			Command: opts.TeamsReplyExec,
 			Stderr:  &prefixWriter{w: opts.IO.ErrOut, prefix: "teams-reply-exec: "},
 			Env:     replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
 			Truncated: func() {
-				fmt.Fprintf(opts.IO.ErrOut, "%s the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply\n", warn, receiver.MaxReplyOutput>>10)
+				opts.IO.Warn(fmt.Sprintf("the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply", receiver.MaxReplyOutput>>10))
 			},
 		}
 	}
@@ -332,17 +331,26 @@ func (opts *Options) config() (listener.Config, error) {
 		return cfg, err
 	}
 	// Warnings only once every flag has passed: a usage error comes alone.
-	warn := opts.IO.ErrScheme().WarningIcon()
 	if !loopbackAddr(opts.Addr) {
-		fmt.Fprintf(opts.IO.ErrOut, "%s --addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.\n", warn, opts.Addr)
+		opts.IO.Warn(exposedWarning(opts.Addr))
 	} else if opts.loopbackNotice && !opts.hubDelivery() && opts.connection == nil { // Graph writes to the hub, not here
 		who := "Graph"
 		if len(cfg.TeamsKeys) > 0 && len(cfg.ClientStates) == 0 && cfg.Subscribe == nil {
 			who = "Teams" // a Teams-only listener
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s loopback only, %s cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own\n", warn, who)
+		opts.IO.Warn(loopbackWarning(who))
 	}
 	return cfg, nil
+}
+
+// exposedWarning says an --addr off loopback lets anyone post to the receiver.
+func exposedWarning(addr string) string {
+	return fmt.Sprintf("--addr %s is reachable from other machines: anyone who can reach it can post to the receiver (Graph notifications are still checked against their clientState); use 127.0.0.1 unless you mean it.", addr)
+}
+
+// loopbackWarning says who cannot reach a receiver on loopback without a tunnel.
+func loopbackWarning(who string) string {
+	return fmt.Sprintf("loopback only, %s cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own", who)
 }
 
 // checkAddr accepts host:port with a port from 0 to 65535 (0: any free
@@ -393,7 +401,7 @@ func (opts *Options) warnAboutClientStates(cfg listener.Config, l *listener.List
 	if cfg.Store != nil {
 		text = "no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others"
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.ErrScheme().WarningIcon(), text)
+	opts.IO.Warn(text)
 }
 
 // DefaultJournalPath is the journal of a listener on addr without

@@ -243,7 +243,7 @@ func TestJSONOutputAndCount(t *testing.T) {
 		}
 	}
 	stderr := r.err.String()
-	if !strings.Contains(stderr, "dropped a notification for subscription 7f105c7d-2dc5-4530-97cd-4e7ae6534c07: clientState mismatch") {
+	if !strings.Contains(strings.Join(strings.Fields(stderr), " "), "dropped a notification for subscription 7f105c7d-2dc5-4530-97cd-4e7ae6534c07: clientState mismatch") {
 		t.Errorf("stderr lacks the drop:\n%s", stderr)
 	}
 	if strings.Contains(stderr, "wrong") || strings.Contains(stderr, clientState) {
@@ -453,8 +453,10 @@ func TestPlainListenNotices(t *testing.T) {
 	r.wait(t)
 	stderr := r.err.lines()
 	want := []string{
-		"! loopback only, Graph cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or pass --public-url for your own",
-		"! no --client-state given: every Graph notification will be dropped; pass the clientState you subscribed with",
+		"! loopback only, Graph cannot reach it: set NGROK_AUTHTOKEN for a tunnel, or",
+		"  pass --public-url for your own",
+		"! no --client-state given: every Graph notification will be dropped; pass the",
+		"  clientState you subscribed with",
 		"hookctl listen: received 0, emitted 0, dropped 0, forwarded 0,",
 		"  forward failures 0, pending 0",
 	}

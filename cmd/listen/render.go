@@ -115,6 +115,7 @@ func (r *renderer) result(format func([]byte) []byte, now bool) error {
 
 // note prints one status line on stderr.
 func (r *renderer) note(line string) {
+	line = r.io.Wrap(line) // a long warning continues on an indented line
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	fmt.Fprintln(r.err, line)

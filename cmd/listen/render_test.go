@@ -103,7 +103,7 @@ func TestSummaryLine(t *testing.T) {
 	r, _, errOut := testRenderer(true)
 	r.Consume(listener.Summary{Stats: receiver.Stats{Received: 7, Emitted: 4, Replayed: 2, Forwarded: 3, ForwardFailures: 1,
 		Dropped: map[receiver.DropReason]int64{receiver.DropDuplicate: 1, receiver.DropMismatch: 2}}, Pending: 1, CompactionFailures: 2})
-	want := "! 1 collection not yet delivered to every --forward-to target stay in the journal: the next hookctl listen with the same journal delivers them\n" +
+	want := "! 1 collection not yet delivered to every --forward-to target stay in the\n  journal: the next hookctl listen with the same journal delivers them\n" +
 		"hookctl listen: received 7, emitted 4,\n  dropped 3 (clientState mismatch 2, duplicate 1), forwarded 3,\n  forward failures 1, pending 1 (2 replayed from the journal),\n  journal compaction failures 2\n"
 	if errOut.String() != want {
 		t.Errorf("summary\n got %q\nwant %q", errOut, want)

@@ -168,7 +168,7 @@ func TestResyncProgressOnATerminal(t *testing.T) {
 	r := newRenderer(ios, false, nil)
 	_ = r.Consume(events[0])
 	_ = r.Consume(listener.Draining{Grace: 10 * time.Second})
-	if got := errOut.String(); !strings.HasSuffix(got, " \r! finishing in-flight work (at most 10s); press Ctrl-C again to stop now: the journal keeps what is left\n") {
+	if got := errOut.String(); !strings.HasSuffix(got, " \r! finishing in-flight work (at most 10s); press Ctrl-C again to stop now: the\n  journal keeps what is left\n") {
 		t.Errorf("draining during a resync, stderr:\n%q", got)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookctl/hookctl/internal/eventhub"
 	"github.com/hookctl/hookctl/internal/golden"
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
@@ -227,4 +228,38 @@ func TestWrapList(t *testing.T) {
 			t.Errorf("width %d: %q, want %q", tt.width, got, tt.want)
 		}
 	}
+}
+
+// TestWarningsFitTheWidth: listen's lines on stderr other than the ready
+// block and the summary, at 80 and 120 columns (golden files): the
+// "loopback only" and exposure warnings, the clientState notices, drops and
+// refusals, the drain line with the forwards still pending at exit, and the
+// Event Hubs partition lines; each wraps between words, ids whole.
+func TestWarningsFitTheWidth(t *testing.T) {
+	t.Parallel()
+	subID := "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
+	events := []listener.Event{
+		receiver.DroppedEvent{Count: 1, SubscriptionID: subID, Reason: receiver.DropMismatch},
+		receiver.DroppedEvent{Count: 3, SubscriptionID: subID, Reason: receiver.DropMismatch},
+		receiver.RejectedEvent{Route: "/notifications", Status: 415, Reason: "Content-Type text/html is not application/json: Graph posts JSON"},
+		listener.Warning{Text: "subscription 7f105c7d expires in 2h and could not be renewed: Graph: 503 Service Unavailable; retrying in 5m"},
+		eventhub.Partitions{Held: []int32{0, 1, 2, 3}, Assigned: []int32{2, 3}},
+		eventhub.TestMessage{Partition: 1, Offset: 4242},
+		eventhub.Skipped{Partition: 3, Offset: 77, Reason: "invalid character '<' looking for beginning of value"},
+		listener.Draining{Grace: 10 * time.Second, ForwardsPending: 3},
+	}
+	golden.AssertLayouts(t, golden.Layout{Name: "warnings", Whole: []string{subID, "NGROK_AUTHTOKEN", "--public-url"}, Print: func(width int) ([]byte, error) {
+		return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+			ios.Warn(loopbackWarning("Graph"))
+			ios.Warn(exposedWarning("0.0.0.0:8787"))
+			ios.Warn("no --client-state given: only notifications of subscriptions hookctl made are accepted; pass --client-state for others")
+			r := newRenderer(ios, false, nil)
+			for _, e := range events {
+				if err := r.Consume(e); err != nil {
+					return err
+				}
+			}
+			return r.Flush()
+		})
+	}})
 }

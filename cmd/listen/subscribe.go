@@ -191,7 +191,7 @@ func (opts *Options) subscriptions() (*listener.Subscriptions, error) {
 		if len(opts.ClientStates) > 0 {
 			return nil, exitcode.Usagef("--reveal prints the random clientState: with --client-state you know it already")
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s clientState of this run's subscriptions (a secret: keep it out of logs): %s\n", opts.IO.ErrScheme().WarningIcon(), sub.ClientState)
+		opts.IO.Warn("clientState of this run's subscriptions (a secret: keep it out of logs): " + sub.ClientState)
 	}
 	return sub, nil
 }

@@ -463,7 +463,7 @@ func TestListenAcceptsSubscriptionsMadeWhileItRuns(t *testing.T) {
 	if len(lines) != 2 || lines[1].Type != "notification" || lines[1].SubscriptionID != subs[0].ID {
 		t.Errorf("stdout:\n%s", res.Stdout)
 	}
-	if !strings.Contains(res.Stderr, "no --client-state given: only notifications of subscriptions hookctl made are accepted") ||
+	if !strings.Contains(strings.Join(strings.Fields(res.Stderr), " "), "no --client-state given: only notifications of subscriptions hookctl made are accepted") ||
 		strings.Contains(res.Stderr, "dropped a notification") {
 		t.Errorf("stderr:\n%s", res.Stderr)
 	}
