@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hookctl/hookctl/internal/config"
+	"github.com/hookctl/hookctl/internal/iostreams"
 )
 
 // configurableFlags is the whole of hookctl's configuration surface: per
@@ -70,12 +70,12 @@ func scopeOf(cmd *cobra.Command) string {
 // warnIgnoredSettings writes one warning per config.yaml key that sets nothing
 // (a typo, or a flag that is read from the command line only) and per
 // HOOKCTL_<FLAG> variable naming a command-line-only flag of cmd.
-func warnIgnoredSettings(w io.Writer, cmd *cobra.Command, cfg *config.Config) {
+func warnIgnoredSettings(ios *iostreams.IOStreams, cmd *cobra.Command, cfg *config.Config) {
 	keys := cfg.Keys()
 	sort.Strings(keys)
 	for _, key := range keys {
 		if msg := checkKey(cmd.Root(), key); msg != "" {
-			fmt.Fprintf(w, "warning: %s: key %q %s\n", cfg.File, key, msg)
+			ios.Note(ignoredKeyWarning(cfg.File, key, msg))
 		}
 	}
 	scope := scopeOf(cmd)
@@ -85,10 +85,20 @@ func warnIgnoredSettings(w io.Writer, cmd *cobra.Command, cfg *config.Config) {
 		}
 		for _, name := range envNames(scope, fl.Name) {
 			if _, set := cfg.Env(name); set {
-				fmt.Fprintf(w, "warning: %s is ignored: --%s is read from the command line only\n", name, fl.Name)
+				ios.Note(ignoredEnvWarning(name, fl.Name))
 			}
 		}
 	})
+}
+
+// ignoredKeyWarning and ignoredEnvWarning say which setting does nothing,
+// printed wrapped between words at the terminal's width.
+func ignoredKeyWarning(file, key, why string) string {
+	return fmt.Sprintf("warning: %s: key %q %s", file, key, why)
+}
+
+func ignoredEnvWarning(variable, flag string) string {
+	return fmt.Sprintf("warning: %s is ignored: --%s is read from the command line only", variable, flag)
 }
 
 // envNames are the variables that could name flag for the command at scope.

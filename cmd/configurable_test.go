@@ -231,6 +231,7 @@ func TestUnknownConfigKeysAreNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _, errOut := testFactory(t, map[string]string{"HOOKCTL_CONFIG_DIR": dir})
+	f.IOStreams.SetWidth(500) // one line each, however long the temporary path; width_test.go checks 80 and 120
 	if code := Run(context.Background(), f, []string{"version"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

@@ -312,7 +312,7 @@ func setup(f *factory.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
-	warnIgnoredSettings(f.IOStreams.ErrOut, cmd, cfg)
+	warnIgnoredSettings(f.IOStreams, cmd, cfg)
 	scope := scopeOf(cmd)
 	onCommandLine := map[string]bool{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) { onCommandLine[fl.Name] = true })
@@ -460,7 +460,6 @@ func redactValue(err error, items []string) string {
 // like a hang.
 func throttleNotice(ios *iostreams.IOStreams) func(graph.Throttle) {
 	return func(t graph.Throttle) {
-		fmt.Fprintf(ios.ErrOut, "%s Graph throttled the request; retrying in %s (attempt %d of %d)\n",
-			ios.ErrScheme().WarningIcon(), t.Wait.Round(time.Second), t.Attempt, t.MaxAttempts)
+		ios.Warn(fmt.Sprintf("Graph throttled the request; retrying in %s (attempt %d of %d)", t.Wait.Round(time.Second), t.Attempt, t.MaxAttempts))
 	}
 }

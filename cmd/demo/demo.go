@@ -183,13 +183,20 @@ func demoRun(ctx context.Context, opts *Options) (err error) {
 	if err := r.stop(stopListening, listened, nil); err != nil {
 		return err
 	}
-	r.say(fmt.Sprintf("Done in %.1fs. Next: sign in to your tenant (hookctl login) and run hookctl listen --subscribe inbox --fetch; see docs/demo.md.", time.Since(started).Seconds()))
+	r.say(nextSteps(time.Since(started)))
 	return nil
 }
 
-// say narrates a step on stderr.
+// say narrates a step on stderr, wrapped between words at the terminal's
+// width (a command in it kept whole with iostreams.Unbroken).
 func (r *run) say(text string) {
-	fmt.Fprintf(r.opts.IO.ErrOut, "%s %s\n", r.opts.IO.ErrScheme().Cyan("▸"), text)
+	r.opts.IO.Note(r.opts.IO.ErrScheme().Cyan("▸") + " " + text)
+}
+
+// nextSteps ends the demo: what to run against a real tenant.
+func nextSteps(took time.Duration) string {
+	return fmt.Sprintf("Done in %.1fs. Next: sign in to your tenant (%s) and run %s; see docs/demo.md.", took.Seconds(),
+		iostreams.Unbroken("hookctl login"), iostreams.Unbroken("hookctl listen --subscribe inbox --fetch"))
 }
 
 // private builds the hookctl environment the demo runs in: state and
@@ -282,7 +289,7 @@ func (r *run) listen(ctx context.Context) (<-chan error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing the listener: %w", err)
 	}
-	r.say("Starting hookctl listen --subscribe inbox --fetch --tunnel none…")
+	r.say("Starting " + iostreams.Unbroken("hookctl listen --subscribe inbox --fetch --tunnel none") + "…")
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
 	return done, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/hookctl/hookctl/cmd/listen"
 	"github.com/hookctl/hookctl/internal/emulator/graphsim"
 	"github.com/hookctl/hookctl/internal/enccert"
+	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/internal/submanager"
 	"github.com/hookctl/hookctl/pkg/notification"
@@ -75,7 +76,7 @@ func (r *run) teams(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("preparing the Teams listener: %w", err)
 	}
-	r.say(`Starting hookctl listen --subscribe "channel ` + channel + `" --include-resource-data --tunnel none…`)
+	r.say(startingTeamsListener(channel))
 	listened := make(chan error, 1)
 	go func() { listened <- l.Run(listenCtx) }()
 	if _, err := waitFor[submanager.Subscribed](ctx, watched, "the channel subscription"); err != nil {
@@ -94,4 +95,12 @@ func (r *run) teams(ctx context.Context) error {
 	}
 	r.say("The message arrived inside the notification: hookctl checked its validation tokens and decrypted it.")
 	return r.stop(stopListening, listened, nil)
+}
+
+// startingTeamsListener narrates the listener of the Teams part. Its
+// command is wider than 80 columns, so it may break, but only between its
+// arguments.
+func startingTeamsListener(channel string) string {
+	return "Starting " + iostreams.Unbroken("hookctl listen --subscribe") + " " + iostreams.Unbroken(`"channel `+channel+`"`) + " " +
+		iostreams.Unbroken("--include-resource-data --tunnel none") + "…"
 }
