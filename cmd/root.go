@@ -88,7 +88,8 @@ func Run(ctx context.Context, f *factory.Factory, args []string) int {
 	}
 	if !errors.Is(err, exitcode.ErrSilent) {
 		msg := withProfile(f.Secrets.Scrub(graphUnreachable(err, f.Env)), f.Profile)
-		fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.ErrScheme().FailureIcon(), msg)
+		// Wrapped between words, never cut: an error's advice is read whole.
+		f.IOStreams.Note(f.IOStreams.ErrScheme().FailureIcon() + " " + msg)
 		if exitcode.Code(err) == exitcode.Usage && executed != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
 		}

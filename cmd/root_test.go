@@ -322,7 +322,7 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 			if got := Run(context.Background(), f, []string{"login", "--client-id", "x"}); got != exitcode.Usage {
 				t.Fatalf("exit %d; stderr %s", got, errOut)
 			}
-			if !strings.Contains(errOut.String(), tt.want) {
+			if !strings.Contains(squeeze(errOut.String()), squeeze(tt.want)) {
 				t.Errorf("stderr %q does not contain %q", errOut, tt.want)
 			}
 		})
@@ -372,3 +372,7 @@ func TestColumnsComeFromTheRunsEnvironment(t *testing.T) {
 		t.Errorf("width %d without COLUMNS, want %d", got, iostreams.DefaultWidth)
 	}
 }
+
+// squeeze makes each run of spaces and line breaks one space: what a
+// message says, however the terminal's width wrapped it.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }

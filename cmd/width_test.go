@@ -27,3 +27,19 @@ func TestNoticesFitTheWidth(t *testing.T) {
 		})
 	}})
 }
+
+// TestErrorFitsTheWidth: an error as Run prints it (the failure icon, then
+// the message through Note), at 80 and 120 columns (golden files): its
+// sentences wrap between words, the command of its advice whole.
+func TestErrorFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	id := "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
+	golden.AssertLayouts(t, golden.Layout{Name: "error", Whole: []string{"`hookctl subscriptions delete " + id + "`"},
+		Print: func(width int) ([]byte, error) {
+			return iostreams.Printed(width, func(ios *iostreams.IOStreams) error {
+				ios.Note(ios.ErrScheme().FailureIcon() + " renewing " + id + ": Graph no longer has subscription " + id +
+					" (it expired or was deleted)\n  Remove it from hookctl's store with `hookctl subscriptions delete " + id + "`")
+				return nil
+			})
+		}})
+}

@@ -103,7 +103,7 @@ func TestLintUnreadable(t *testing.T) {
 			writeFile(t, path, tc.content)
 		}
 		res := runCLI(t, "connector", "lint", path)
-		if res.Code != 1 || !strings.Contains(res.Stderr, tc.want) || res.Stdout != "" {
+		if res.Code != 1 || !strings.Contains(squeeze(res.Stderr), squeeze(tc.want)) || res.Stdout != "" {
 			t.Errorf("%s: exit %d, stderr %q, stdout %q", tc.name, res.Code, res.Stderr, res.Stdout)
 		}
 	}

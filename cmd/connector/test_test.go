@@ -282,7 +282,7 @@ func TestConnectorTestUsage(t *testing.T) {
 		{[]string{"connector", "test", definition("github.swagger.json"), "--trigger", "WebhookTrigger"}, `required flag(s) "base-url" not set`},
 	} {
 		res := runCLI(t, tc.args...)
-		if res.Code != 2 || !strings.Contains(res.Stderr, tc.want) {
+		if res.Code != 2 || !strings.Contains(squeeze(res.Stderr), squeeze(tc.want)) {
 			t.Errorf("%v: exit %d, stderr %q", tc.args[3:], res.Code, res.Stderr)
 		}
 	}

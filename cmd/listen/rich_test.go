@@ -83,7 +83,7 @@ func TestListenRichFlagChecks(t *testing.T) {
 		{[]string{"listen", "--decryption-key", "/nonexistent.pem", "--tunnel", "none"}, "--decryption-key"},
 	} {
 		res := c.Run(tc.args...)
-		if res.Code != exitcode.Usage || !strings.Contains(res.Stderr, tc.want) {
+		if res.Code != exitcode.Usage || !strings.Contains(squeeze(res.Stderr), squeeze(tc.want)) {
 			t.Errorf("%v: exit %d %s", tc.args, res.Code, res.Stderr)
 		}
 	}

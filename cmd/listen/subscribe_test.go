@@ -322,7 +322,7 @@ func TestListenSubscribeNeedsAReachableURL(t *testing.T) {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}
 	for _, want := range []string{"--subscribe needs a URL Graph can reach", "NGROK_AUTHTOKEN", "--public-url", "--tunnel none"} {
-		if !strings.Contains(res.Stderr, want) {
+		if !strings.Contains(squeeze(res.Stderr), squeeze(want)) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
 		}
 	}
