@@ -230,6 +230,10 @@ func listenRun(ctx context.Context, opts *Options) error {
 	}
 	render := newRenderer(opts.IO, opts.JSON, opts.Logger)
 	cfg.Consumers = append([]listener.Consumer{render}, opts.consumers...)
+	if reply, ok := cfg.TeamsReplier.(receiver.CommandReply); ok {
+		reply.Stderr = &prefixWriter{w: render.stderr(), prefix: "teams-reply-exec: "}
+		cfg.TeamsReplier = reply
+	}
 	var l *listener.Listener
 	if opts.eventHubMode() {
 		l, err = opts.eventHubJournal(func(path string) (*listener.Listener, error) {
@@ -308,7 +312,8 @@ func (opts *Options) config() (listener.Config, error) {
 		}
 		cfg.TeamsReplier = receiver.CommandReply{
 			Command: opts.TeamsReplyExec,
-			Stderr:  &prefixWriter{w: opts.IO.ErrOut, prefix: "teams-reply-exec: "},
+			// Stderr is the renderer's (listenRun), so that its lines and
+			// the command's never run into each other.
 			Env:     replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
 			Truncated: func() {
 				opts.IO.Warn(fmt.Sprintf("the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply", receiver.MaxReplyOutput>>10))

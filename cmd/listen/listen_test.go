@@ -582,3 +582,23 @@ func TestSlowDrainIsExplained(t *testing.T) {
 		t.Errorf("summary:\n%s", r.err)
 	}
 }
+
+// What a --teams-reply-exec command writes on its standard error reaches
+// listen's stderr as whole lines, each prefixed, among listen's own lines.
+func TestReplyCommandStderrOnListensStderr(t *testing.T) {
+	t.Parallel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	r := startListen(t, true, func(o *Options) {
+		o.TeamsSecrets = []string{base64.StdEncoding.EncodeToString(key)}
+		o.TeamsReplyExec = `printf 'looking ' >&2; sleep 0.05; printf 'it up\nno newline' >&2; echo found`
+	})
+	activity := `{"type":"message","text":"<at>hookctl</at> status","from":{"id":"29:1","name":"Megan Bowen"},"conversation":{"id":"19:abc@thread.skype"}}`
+	if resp := postJSON(t, r.base+"/teams", activity, "Authorization", teams.Sign(key, []byte(activity))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	r.out.waitLines(t, 2)
+	stderr := r.err.String()
+	if !strings.Contains(stderr, "teams-reply-exec: looking it up\nteams-reply-exec: no newline\n") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}

@@ -121,6 +121,18 @@ func (r *renderer) note(line string) {
 	fmt.Fprintln(r.err, line)
 }
 
+// stderr is where others write lines among the renderer's (the reply
+// command's standard error): under the same lock, and around the status line.
+func (r *renderer) stderr() io.Writer { return lockedWriter{r} }
+
+type lockedWriter struct{ r *renderer }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.r.errMu.Lock()
+	defer w.r.errMu.Unlock()
+	return w.r.err.Write(p)
+}
+
 // jsonLine is an event as one JSON object on stdout, "type" first.
 func (r *renderer) jsonLine(kind string, fields any) {
 	_ = r.result(func(buf []byte) []byte {

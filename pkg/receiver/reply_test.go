@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,4 +82,41 @@ func zombie(pid int) bool {
 	}
 	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	return len(fields) > 0 && fields[0] == "Z"
+}
+
+// writes records each Write it is given.
+type writes struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, string(p))
+	return len(p), nil
+}
+
+// A reply command's standard error reaches the listener's a whole line at a
+// time, so nothing the listener prints meanwhile lands inside one of its
+// lines; what it leaves without a newline comes at the end, as a line.
+func TestReplyCommandStderrComesInWholeLines(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("needs a POSIX shell")
+	}
+	stderr := &writes{}
+	reply := receiver.CommandReply{Command: `printf 'par' >&2; sleep 0.1; printf 'tial\nsecond\nno newline' >&2; echo ok`, Stderr: stderr}
+	text, err := reply.Reply(context.Background(), nil, []byte("{}"))
+	if err != nil || text != "ok" {
+		t.Fatalf("reply %q, %v", text, err)
+	}
+	if got, want := strings.Join(stderr.calls, ""), "partial\nsecond\nno newline\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	for _, call := range stderr.calls {
+		if !strings.HasSuffix(call, "\n") {
+			t.Errorf("a write ended mid-line: %q (all: %q)", call, stderr.calls)
+		}
+	}
 }

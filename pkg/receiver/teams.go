@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookctl/hookctl/pkg/teams"
@@ -72,11 +73,18 @@ func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte)
 	stdout := &cappedWriter{limit: MaxReplyOutput}
 	cmd.Stdin = bytes.NewReader(body)
 	cmd.Stdout = stdout
-	cmd.Stderr = c.Stderr
+	var stderr *lineWriter
+	if c.Stderr != nil {
+		stderr = &lineWriter{w: c.Stderr}
+		cmd.Stderr = stderr
+	}
 	cmd.Env = c.Env
 	// A child that keeps the pipes open must not keep us waiting after the kill.
 	cmd.WaitDelay = 200 * time.Millisecond
 	err := cmd.Run()
+	if stderr != nil {
+		stderr.flush()
+	}
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("the reply command did not finish in time")
 	}
@@ -91,6 +99,47 @@ func (c CommandReply) Reply(ctx context.Context, _ *teams.Activity, body []byte)
 		c.Truncated()
 	}
 	return strings.TrimRight(stdout.buf.String(), "\r\n"), nil
+}
+
+// lineWriter passes a reply command's standard error on a whole line at a
+// time, each with one Write, so that a line is never split by what others
+// write to the same stream meanwhile (the listener's own lines, another
+// reply command's). flush passes on what is left without a newline; a line
+// longer than maxStderrLine is passed on in pieces of that size.
+type lineWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	pending []byte
+}
+
+const maxStderrLine = 4 << 10
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(l.pending, p...)
+	var err error
+	if end := bytes.LastIndexByte(l.pending, '\n'); end >= 0 {
+		_, err = l.w.Write(l.pending[:end+1])
+		l.pending = append(l.pending[:0], l.pending[end+1:]...)
+	}
+	for err == nil && len(l.pending) >= maxStderrLine {
+		_, err = l.w.Write(append(l.pending[:maxStderrLine:maxStderrLine], '\n'))
+		l.pending = append(l.pending[:0], l.pending[maxStderrLine:]...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lineWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) > 0 {
+		_, _ = l.w.Write(append(l.pending, '\n'))
+		l.pending = nil
+	}
 }
 
 // cappedWriter keeps the first limit bytes written and drops the rest. It
