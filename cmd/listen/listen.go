@@ -314,7 +314,7 @@ func (opts *Options) config() (listener.Config, error) {
 			Command: opts.TeamsReplyExec,
 			// Stderr is the renderer's (listenRun), so that its lines and
 			// the command's never run into each other.
-			Env:     replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
+			Env: replyEnv(os.Environ(), opts.TeamsSecretEnv, opts.TeamsSecrets),
 			Truncated: func() {
 				opts.IO.Warn(fmt.Sprintf("the --teams-reply-exec command printed more than %d KiB: the rest was dropped from the reply", receiver.MaxReplyOutput>>10))
 			},
