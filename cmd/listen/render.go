@@ -38,6 +38,9 @@ type renderer struct {
 	// journal records them as printed.
 	out *bufio.Writer
 	buf []byte
+	// lastExpiry is the last subscription expiry rewritten for a JSON line
+	// and what it became (see expiry).
+	lastExpiry [2]string
 
 	errMu sync.Mutex
 	err   io.Writer
@@ -167,10 +170,31 @@ func timestamp(t time.Time) string {
 	return strconv.Quote(iostreams.JSONTime(t))
 }
 
+// quotedKind is e's type as a JSON string.
+func quotedKind(e listener.Notification) string {
+	if e.Lifecycle {
+		return `"lifecycle"`
+	}
+	return `"notification"`
+}
+
+// expiry is a subscription's expiry as a JSON string with the milliseconds
+// of every JSON time. A subscription's notifications all carry the same
+// text, so the last one rewritten is kept: a line then parses no time.
+// Called with outMu held.
+func (r *renderer) expiry(wire string) string {
+	if wire != r.lastExpiry[0] {
+		r.lastExpiry = [2]string{wire, strconv.Quote(iostreams.JSONTimeOf(wire))}
+	}
+	return r.lastExpiry[1]
+}
+
 func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	n := e.Notification
 	if r.json {
-		leading := [][2]string{{"type", strconv.Quote(e.Kind())}, {"receivedAt", timestamp(e.ReceivedAt)}}
+		// Up to eight leading members, on the stack: this runs for every line.
+		var members [8][2]string
+		leading := append(members[:0], [2]string{"type", quotedKind(e)}, [2]string{"receivedAt", timestamp(e.ReceivedAt)})
 		if e.Replayed {
 			leading = append(leading, [2]string{"replayed", "true"})
 		}
@@ -201,7 +225,7 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 		}
 		if expiry := n.SubscriptionExpirationDateTime; expiry != "" {
 			// Graph's seven fractional digits, as every JSON time: milliseconds.
-			leading = append(leading, [2]string{"subscriptionExpirationDateTime", strconv.Quote(iostreams.JSONTimeOf(expiry))})
+			leading = append(leading, [2]string{"subscriptionExpirationDateTime", r.expiry(expiry)})
 		}
 		return append(n.AppendJSONWithout(buf, omit, leading...), '\n')
 	}

@@ -49,9 +49,11 @@ type historyRecorder struct {
 	warn           func(string)
 
 	mu      sync.Mutex
-	queue   chan any // *history.Record or Event
+	pending []any // *history.Record or Event, in the order offered
 	closed  bool
 	dropped int
+	wake    chan struct{} // holds a signal while pending is not empty
+	stop    chan struct{} // closed by close: write what is pending, then end
 	done    chan struct{}
 
 	// early holds updates for records not yet written: processing may report
@@ -61,7 +63,7 @@ type historyRecorder struct {
 
 func newHistoryRecorder(store *history.Store, forwardTargets int, warn func(string)) *historyRecorder {
 	r := &historyRecorder{store: store, forwardTargets: forwardTargets, warn: warn,
-		queue: make(chan any, recorderQueue), done: make(chan struct{}), early: map[string][]history.Update{}}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), early: map[string][]history.Update{}}
 	go r.run()
 	return r
 }
@@ -75,19 +77,27 @@ func (r *historyRecorder) Consume(e Event) error {
 	return nil
 }
 
-// offer queues v, or counts it out when the queue is full.
+// offer queues v, or counts it out when the queue is full. It wakes the
+// writer only for the first of what it gathers: a request offers about three
+// things, and waking a goroutine for each cost more than writing them.
 func (r *historyRecorder) offer(v any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return
 	}
-	select {
-	case r.queue <- v:
-	default:
+	if len(r.pending) >= recorderQueue {
 		r.dropped++
 		if r.dropped == 1 {
 			go r.warn("the history cannot keep up with the traffic: some requests are left out of it")
+		}
+		return
+	}
+	r.pending = append(r.pending, v)
+	if len(r.pending) == 1 {
+		select {
+		case r.wake <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -96,26 +106,33 @@ func (r *historyRecorder) run() {
 	defer close(r.done)
 	gathering := time.NewTimer(time.Hour)
 	gathering.Stop()
-	for v := range r.queue {
-		// What comes within recorderGather is written with it: a request's
-		// record, its verdicts and its end usually come that close together,
-		// and are then written once, whole, with one system call for all.
-		batch := append(make([]any, 0, recorderBatch), v)
-		gathering.Reset(recorderGather)
-	gather:
-		for len(batch) < recorderBatch {
-			select {
-			case v, open := <-r.queue:
-				if !open {
-					break gather
-				}
-				batch = append(batch, v)
-			case <-gathering.C:
-				break gather
-			}
+	var batch []any
+	for {
+		select {
+		case <-r.wake:
+		case <-r.stop:
 		}
-		gathering.Stop()
-		r.write(batch)
+		// What comes within recorderGather is written with what woke the
+		// writer: a request's record, its verdicts and its end usually come
+		// that close together, and are then written once, whole, with one
+		// system call for all.
+		gathering.Reset(recorderGather)
+		select {
+		case <-gathering.C:
+		case <-r.stop:
+			gathering.Stop()
+		}
+		r.mu.Lock()
+		batch, r.pending = r.pending, batch[:0]
+		closed := r.closed
+		r.mu.Unlock()
+		if len(batch) > 0 {
+			r.write(batch)
+		}
+		clear(batch)
+		if closed {
+			return // nothing is offered once closed
+		}
 	}
 }
 
@@ -123,9 +140,6 @@ func (r *historyRecorder) run() {
 // it has: long enough to take a request whole, short enough that the
 // inspector and hookctl events see it at once.
 const recorderGather = 20 * time.Millisecond
-
-// recorderBatch bounds how many queued items are written together.
-const recorderBatch = 256
 
 // write keeps a batch: its records first, together, with the updates the
 // batch (or an earlier one) holds for them folded in, so that a request's
@@ -180,7 +194,7 @@ func (r *historyRecorder) close() error {
 		return nil
 	}
 	r.closed = true
-	close(r.queue)
+	close(r.stop)
 	r.mu.Unlock()
 	<-r.done
 	return r.store.Close()
