@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -203,5 +204,55 @@ func TestHistoryKeepsForwardAnswers(t *testing.T) {
 	rec := waitHistory(t, r.listener.History(), "with a forward attempt", func(rec *history.Record) bool { return len(rec.Forwards) > 0 })
 	if f := rec.Forwards[0]; f.Status != http.StatusUnprocessableEntity || f.Response != `{"error":"unknown subscription"}` {
 		t.Errorf("forward attempt %+v", f)
+	}
+}
+
+// TestHistoryLeavesOutWhatItCannotKeepUpWith: past recorderQueue waiting
+// items, the history leaves requests out (never holding up a sender), says
+// so once, and still writes what it queued.
+func TestHistoryLeavesOutWhatItCannotKeepUpWith(t *testing.T) {
+	store, err := history.Open(filepath.Join(t.TempDir(), "h.history"), history.Options{Retention: history.Retention{Count: 2 * recorderQueue}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings := make(chan string, 10)
+	r := newHistoryRecorder(store, 0, func(text string) { warnings <- text })
+	record := func(id string) *history.Record {
+		return &history.Record{ID: id, Kind: history.KindValidation, Method: "POST", Route: receiver.NotificationsPath, Status: 200}
+	}
+	// A full queue, as a disk that fell behind leaves it; filled without
+	// the signal that would wake the writer.
+	r.mu.Lock()
+	for i := range recorderQueue {
+		r.pending = append(r.pending, record(fmt.Sprintf("evt_%d", i)))
+	}
+	r.mu.Unlock()
+	for i := range 6 {
+		r.offer(record(fmt.Sprintf("evt_over_%d", i)))
+	}
+	r.mu.Lock()
+	dropped := r.dropped
+	r.mu.Unlock()
+	if dropped != 6 {
+		t.Errorf("dropped %d offers past a full queue, want 6", dropped)
+	}
+	select {
+	case text := <-warnings:
+		if !strings.Contains(text, "cannot keep up") {
+			t.Errorf("warning %q", text)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no warning that the history is leaving requests out")
+	}
+	if err := r.close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(store.Records()); got != recorderQueue {
+		t.Errorf("the history kept %d records, want the %d queued", got, recorderQueue)
+	}
+	select {
+	case text := <-warnings:
+		t.Errorf("a second warning: %q", text)
+	default:
 	}
 }
