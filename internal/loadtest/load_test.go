@@ -30,6 +30,7 @@ const (
 	clientState = "load-test-client-state"
 	bareEnv     = "HOOKCTL_LOADTEST_BARE"    // makes the test binary a bare 202 server
 	durableEnv  = "HOOKCTL_LOADTEST_DURABLE" // makes it the durable baseline, journaling to this directory
+	binEnv      = "HOOKCTL_LOADTEST_BIN"     // the hookctl binary to measure instead of building the tree
 )
 
 // senderCounts are the concurrencies measured.
@@ -101,9 +102,14 @@ func TestNotificationBodiesAreUnique(t *testing.T) {
 //
 //	go test -run '^$' -bench ListenLoad -benchtime 1x ./internal/loadtest
 func BenchmarkListenLoad(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "hookctl")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/hookctl/hookctl").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	// binEnv names another build to measure (an older commit's, say)
+	// against the same baselines; by default the tree is built.
+	bin := os.Getenv(binEnv)
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "hookctl")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/hookctl/hookctl").CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	for _, senders := range senderCounts {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
