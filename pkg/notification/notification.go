@@ -160,7 +160,7 @@ func ParseLimited(body []byte, maxItems int) (*Collection, error) {
 	}
 	// One validating pass over the whole document lets every walk below
 	// assume valid JSON.
-	if skipValue(trimmed, 0, 0) != len(trimmed) {
+	if validValue(trimmed, 0, 0) != len(trimmed) {
 		return nil, &ParseError{Reason: "body is not valid JSON"}
 	}
 	trimmed = escapeControls(trimmed)
@@ -434,7 +434,7 @@ func appendUnquoted(dst, inner []byte) []byte {
 	return dst
 }
 
-// hex4 is the value of four hex digits (checked by skipString).
+// hex4 is the value of four hex digits (checked by validString).
 func hex4(digits []byte) rune {
 	var r rune
 	for _, c := range digits[:4] {
@@ -456,7 +456,7 @@ func hex4(digits []byte) rune {
 func eachElement(arr []byte, fn func(int, []byte) bool) {
 	i := skipSpace(arr, 1)
 	for index := 0; i < len(arr) && arr[i] != ']'; index++ {
-		end := skipValue(arr, i, 0)
+		end := skipValue(arr, i)
 		if end < 0 || !fn(index, arr[i:end]) {
 			return
 		}
@@ -492,7 +492,7 @@ func eachMember(obj []byte, fn func(name, member, value []byte)) error {
 			return errNotObject
 		}
 		valueStart := skipSpace(obj, i+1)
-		valueEnd := skipValue(obj, valueStart, 0)
+		valueEnd := skipValue(obj, valueStart)
 		if valueEnd < 0 {
 			return errNotObject
 		}
@@ -527,16 +527,17 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // deeper documents, and so must the scanner that stands in for it.
 const maxDepth = 10000
 
-// skipValue returns the index after the JSON value starting at b[i], or -1
-// when there is none or it is not valid JSON (by encoding/json's rules,
-// depth counting the arrays and objects it is inside).
-func skipValue(b []byte, i, depth int) int {
+// validValue returns the index after the JSON value starting at b[i], or -1
+// when there is none or it is not valid JSON by encoding/json's rules (depth
+// counts the arrays and objects it is inside). It stands in for json.Valid,
+// once per body; the walks after it skip values without checking them again.
+func validValue(b []byte, i, depth int) int {
 	if i >= len(b) {
 		return -1
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return validString(b, i)
 	case '{', '[':
 		object, closer := b[i] == '{', byte(']')
 		if object {
@@ -551,7 +552,7 @@ func skipValue(b []byte, i, depth int) int {
 		}
 		for {
 			if object {
-				if i = skipString(b, i); i < 0 {
+				if i = validString(b, i); i < 0 {
 					return -1
 				}
 				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
@@ -559,7 +560,7 @@ func skipValue(b []byte, i, depth int) int {
 				}
 				i = skipSpace(b, i+1)
 			}
-			if i = skipValue(b, i, depth); i < 0 {
+			if i = validValue(b, i, depth); i < 0 {
 				return -1
 			}
 			if i = skipSpace(b, i); i >= len(b) {
@@ -575,27 +576,27 @@ func skipValue(b []byte, i, depth int) int {
 			}
 		}
 	case 't':
-		return skipLiteral(b, i, "true")
+		return validLiteral(b, i, "true")
 	case 'f':
-		return skipLiteral(b, i, "false")
+		return validLiteral(b, i, "false")
 	case 'n':
-		return skipLiteral(b, i, "null")
+		return validLiteral(b, i, "null")
 	default:
-		return skipNumber(b, i)
+		return validNumber(b, i)
 	}
 }
 
-func skipLiteral(b []byte, i int, literal string) int {
+func validLiteral(b []byte, i int, literal string) int {
 	if !bytes.HasPrefix(b[i:], []byte(literal)) {
 		return -1
 	}
 	return i + len(literal)
 }
 
-// skipNumber returns the index after the number starting at b[i], or -1:
+// validNumber returns the index after the number starting at b[i], or -1:
 // an optional minus, 0 or digits not starting with 0, an optional fraction,
 // an optional exponent.
-func skipNumber(b []byte, i int) int {
+func validNumber(b []byte, i int) int {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -603,12 +604,12 @@ func skipNumber(b []byte, i int) int {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = skipDigits(b, i)
+		i = validDigits(b, i)
 	default:
 		return -1
 	}
 	if i < len(b) && b[i] == '.' {
-		if i = skipDigits(b, i+1); i < 0 {
+		if i = validDigits(b, i+1); i < 0 {
 			return -1
 		}
 	}
@@ -617,15 +618,15 @@ func skipNumber(b []byte, i int) int {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i = skipDigits(b, i); i < 0 {
+		if i = validDigits(b, i); i < 0 {
 			return -1
 		}
 	}
 	return i
 }
 
-// skipDigits returns the index after the one or more digits at b[i], or -1.
-func skipDigits(b []byte, i int) int {
+// validDigits returns the index after the one or more digits at b[i], or -1.
+func validDigits(b []byte, i int) int {
 	start := i
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		i++
@@ -636,14 +637,26 @@ func skipDigits(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at b[i], or -1
+// plainInString marks the bytes a string holds as they are: any but a
+// quote, a backslash and the control characters.
+var plainInString = func() (plain [256]bool) {
+	for c := 0x20; c < len(plain); c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+	return plain
+}()
+
+// validString returns the index after the string starting at b[i], or -1
 // when there is none or it holds a control character or a bad escape. UTF-8
 // is not checked here (ParseLimited checks the whole body).
-func skipString(b []byte, i int) int {
+func validString(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
 	for i++; i < len(b); i++ {
+		if plainInString[b[i]] {
+			continue // nearly every byte, told by one look-up
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1
@@ -672,6 +685,69 @@ func skipString(b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// skipString returns the index after the string starting at b[i], or -1.
+// It jumps from quote to quote: a quote ends the string unless an odd number
+// of backslashes precedes it.
+func skipString(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for i++; i < len(b); i++ {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		escapes := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end := skipString(b, i)
+				if end < 0 {
+					return -1
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	default: // number, true, false, null
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+		}
+		return i
+	}
 }
 
 // MarshalCollection builds a collection body from raw items (and the
