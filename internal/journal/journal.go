@@ -128,6 +128,7 @@ type Journal struct {
 	file    *os.File // used by the leader only after Open
 	nextSeq uint64
 	buf     []byte
+	placed  []placedEntry // commit's scratch space, kept to spare an allocation per commit
 	// dirty is how far a failed write may have put bytes past size; the
 	// next commit pads over them.
 	dirty int64
@@ -151,14 +152,21 @@ type memo struct {
 func (m memo) length() int64 { return headerSize + 9 + 8 + int64(len(m.data)) }
 
 func appendMemo(dst []byte, m memo) []byte {
-	payload := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(m.data)), uint64(m.at.UnixNano()))
-	return appendRecord(dst, kindMemo, 0, append(payload, m.data...))
+	var at [8]byte
+	binary.LittleEndian.PutUint64(at[:], uint64(m.at.UnixNano()))
+	return appendRecord(dst, kindMemo, 0, at[:], m.data)
 }
 
 type pendingEntry struct {
 	offset int64 // of the entry record
 	length int64 // of the entry record, header included
 	marks  []string
+}
+
+// placedEntry is where commit put an entry's record in the file.
+type placedEntry struct {
+	req            *request
+	offset, length int64
 }
 
 type request struct {
@@ -377,11 +385,12 @@ func (j *Journal) warn(err error) {
 // entry is on disk. If ctx ends first, the entry may still be written (and
 // then processed on the next start).
 func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
-	seqs, err := j.AppendAll(ctx, [][]byte{data})
-	if err != nil {
+	// Not AppendAll's slices: one entry, one request, on every 202.
+	req := &request{kind: kindEntry, data: data, done: make(chan result, 1)}
+	if err := j.queueEntries(req); err != nil {
 		return 0, err
 	}
-	return seqs[0], nil
+	return j.wait(ctx, req)
 }
 
 // AppendAll is Append for several entries at once: they are written
@@ -392,17 +401,8 @@ func (j *Journal) AppendAll(ctx context.Context, data [][]byte) ([]uint64, error
 	for i, d := range data {
 		reqs[i] = &request{kind: kindEntry, data: d, done: make(chan result, 1)}
 	}
-	j.qmu.Lock()
-	if j.closed {
-		j.qmu.Unlock()
-		return nil, ErrClosed
-	}
-	j.queue = append(j.queue, reqs...)
-	lead := !j.leading
-	j.leading = true
-	j.qmu.Unlock()
-	if lead {
-		j.lead()
+	if err := j.queueEntries(reqs...); err != nil {
+		return nil, err
 	}
 	seqs := make([]uint64, len(reqs))
 	for i, req := range reqs {
@@ -416,6 +416,24 @@ func (j *Journal) AppendAll(ctx context.Context, data [][]byte) ([]uint64, error
 		seqs[i] = seq
 	}
 	return seqs, nil
+}
+
+// queueEntries queues entry requests for a commit, together and in order,
+// and commits them when no one else is leading.
+func (j *Journal) queueEntries(reqs ...*request) error {
+	j.qmu.Lock()
+	if j.closed {
+		j.qmu.Unlock()
+		return ErrClosed
+	}
+	j.queue = append(j.queue, reqs...)
+	lead := !j.leading
+	j.leading = true
+	j.qmu.Unlock()
+	if lead {
+		j.lead()
+	}
+	return nil
 }
 
 // wait waits for req's result, leading when handed the lead.
@@ -489,7 +507,8 @@ func (j *Journal) Mark(seq uint64, stage string) error {
 // entries: RangeMemos returns it, after a restart too, for MemoWindow or
 // until MemoLimit newer ones push it out. It does not wait for the disk.
 func (j *Journal) Remember(value []byte, at time.Time) error {
-	return j.note(&request{kind: kindMemo, data: appendMemo(nil, memo{data: value, at: at})})
+	m := memo{data: value, at: at}
+	return j.note(&request{kind: kindMemo, data: appendMemo(make([]byte, 0, m.length()), m)})
 }
 
 // RangeMemos calls fn with each memo still kept, oldest first.
@@ -511,9 +530,11 @@ func (j *Journal) forgetMemos() {
 		j.liveBytes -= j.memos[drop].length()
 		drop++
 	}
-	if drop > 0 {
-		j.memos = slices.Delete(j.memos, 0, drop)
-	}
+	// Sliced off, not deleted: a delete would move every memo kept, on
+	// every commit once the window is full. append reallocates the slice
+	// as it runs out of room, which frees the dropped prefix.
+	clear(j.memos[:drop])
+	j.memos = j.memos[drop:]
 }
 
 // Complete records that entry seq needs no more processing. It does not wait
@@ -676,11 +697,7 @@ func (j *Journal) commit(batch []*request) error {
 	needSync := false
 	j.mu.Lock()
 	offset := j.size
-	type placed struct {
-		req            *request
-		offset, length int64
-	}
-	var entries []placed
+	entries := j.placed[:0]
 	for _, req := range batch {
 		start := len(j.buf)
 		switch req.kind {
@@ -688,7 +705,7 @@ func (j *Journal) commit(batch []*request) error {
 			req.seq = j.nextSeq
 			j.nextSeq++
 			j.buf = appendRecord(j.buf, kindEntry, req.seq, req.data)
-			entries = append(entries, placed{req, offset + int64(start), int64(len(j.buf) - start)})
+			entries = append(entries, placedEntry{req, offset + int64(start), int64(len(j.buf) - start)})
 			needSync = true
 		case kindMark:
 			if _, ok := j.pending[req.seq]; ok {
@@ -758,6 +775,8 @@ func (j *Journal) commit(batch []*request) error {
 		}
 		j.forgetMemos()
 	}
+	clear(entries)
+	j.placed = entries[:0]
 	j.mu.Unlock()
 	j.qmu.Lock()
 	j.failing = err != nil
@@ -824,14 +843,21 @@ func (j *Journal) reserve(end int64) error {
 	return nil
 }
 
-func appendRecord(dst []byte, kind byte, seq uint64, payload []byte) []byte {
-	length := 9 + len(payload)
+// appendRecord appends a record whose payload is the parts, one after the
+// other (a memo's time and value, without a copy to join them).
+func appendRecord(dst []byte, kind byte, seq uint64, payload ...[]byte) []byte {
+	length := 9
+	for _, part := range payload {
+		length += len(part)
+	}
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(length))
 	dst = append(dst, 0, 0, 0, 0) // CRC, filled below
 	dst = append(dst, kind)
 	dst = binary.LittleEndian.AppendUint64(dst, seq)
-	dst = append(dst, payload...)
+	for _, part := range payload {
+		dst = append(dst, part...)
+	}
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+headerSize:], castagnoli))
 	return dst
 }

@@ -21,6 +21,9 @@ func FuzzParse(f *testing.F) {
 		if (err == nil) != (refErr == nil) {
 			t.Fatalf("Parse error %v, encoding/json reference error %v", err, refErr)
 		}
+		if err == nil && !json.Valid(body) {
+			t.Fatalf("Parse accepted what encoding/json refuses")
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error %q", err)
@@ -60,6 +63,40 @@ func FuzzParse(f *testing.F) {
 			if again.Value[i].ID != c.Value[i].ID || again.Value[i].ClientState != c.Value[i].ClientState {
 				t.Fatalf("item %d changed on re-marshalling", i)
 			}
+		}
+	})
+}
+
+// FuzzParseValidatesJSON: Parse refuses exactly what encoding/json refuses
+// (and invalid UTF-8), wherever the value sits: as the whole body, as a
+// member of the envelope or of an item that nothing reads, and as a string
+// field, which must then decode as encoding/json decodes it.
+func FuzzParseValidatesJSON(f *testing.F) {
+	for _, seed := range []string{`1`, `-0.5e+7`, `01`, `1.`, `.5`, `-`, `1e`, `true`, `nul`, `"a\u00e9\ud83d\ude00"`,
+		`"\ud800"`, `"\ud800\u0041"`, `"\x"`, `"\u12"`, "\"\t\"", `[1,]`, `{"a":1,}`, `{"a" 1}`, `[[[]]]`, `{"a":[{"b":null}]}`,
+		` 1 `, "\f1", "1\u00a0", `1 2`, `"\u00"`, `"é\/\\\"\b\f\n\r\t"`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		valid := func(body []byte) bool { return json.Valid(body) && utf8.Valid(body) }
+		if _, err := notification.Parse(value); err == nil && !valid(value) {
+			t.Fatalf("Parse accepted body %q", value)
+		}
+		for _, wrap := range [][2]string{{`{"value":[],"other":`, `}`}, {`{"value":[{"other":[`, `]}]}`}} {
+			body := []byte(wrap[0] + string(value) + wrap[1])
+			if _, err := notification.Parse(body); (err == nil) != valid(body) {
+				t.Fatalf("Parse error %v for %q, encoding/json valid %v", err, body, json.Valid(body))
+			}
+		}
+		body := []byte(`{"value":[{"id":` + string(value) + `}]}`)
+		c, err := notification.Parse(body)
+		var want *string
+		wantErr := !valid(body) || json.Unmarshal(value, &want) != nil
+		if (err != nil) != wantErr {
+			t.Fatalf("Parse error %v for %q, want one: %v", err, body, wantErr)
+		}
+		if err == nil && want != nil && c.Value[0].ID != *want {
+			t.Fatalf("id %q, encoding/json %q", c.Value[0].ID, *want)
 		}
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -128,9 +130,10 @@ func (e *ParseError) Error() string { return e.Reason }
 // Items are not judged here: a missing subscriptionId or clientState is for
 // ClientStates to reject, so that one bad item does not sink a batch.
 //
-// Parse runs on every request before the 202, so after one validity check it
-// walks the bytes directly instead of decoding through reflection. Member
-// names match exactly, and of repeated names the last wins, as in a map.
+// Parse runs on every request before the 202, so it walks the bytes directly
+// instead of decoding through reflection, with a scanner that accepts exactly
+// the JSON encoding/json accepts. Member names match exactly, and of repeated
+// names the last wins, as in a map.
 func Parse(body []byte) (*Collection, error) { return ParseLimited(body, 0) }
 
 // MaxItems is how many notifications ParseLimited accepts in one collection
@@ -142,17 +145,22 @@ const MaxItems = 1000
 // ParseLimited is Parse refusing collections of more than maxItems items
 // (0: no limit) before it builds them.
 func ParseLimited(body []byte, maxItems int) (*Collection, error) {
-	trimmed := bytes.TrimSpace(body)
+	// Only JSON's own whitespace is trimmed: encoding/json refuses a body
+	// that starts or ends with any other (a form feed, a no-break space).
+	trimmed := body[skipSpace(body, 0):]
+	trimmed = trimmed[:trimSpaceEnd(trimmed)]
 	if len(trimmed) == 0 {
 		return nil, &ParseError{Reason: "body is empty: expected a JSON changeNotificationCollection"}
 	}
-	// json.Valid accepts invalid UTF-8 inside strings, and the items' raw
-	// bytes are printed as they are: one bad byte would break every JSON-lines
-	// consumer downstream.
+	// The scanner, like encoding/json, accepts invalid UTF-8 inside strings,
+	// and the items' raw bytes are printed as they are: one bad byte would
+	// break every JSON-lines consumer downstream.
 	if !utf8.Valid(trimmed) {
 		return nil, &ParseError{Reason: fmt.Sprintf("body is not valid UTF-8 (first bad byte at offset %d)", firstInvalidUTF8(body))}
 	}
-	if !json.Valid(trimmed) {
+	// One validating pass over the whole document lets every walk below
+	// assume valid JSON.
+	if validValue(trimmed, 0, 0) != len(trimmed) {
 		return nil, &ParseError{Reason: "body is not valid JSON"}
 	}
 	trimmed = escapeControls(trimmed)
@@ -263,32 +271,36 @@ func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw),
 
 var errNotObject = errors.New("not a JSON object")
 
-// parseItem reads one item (valid JSON) into a Notification.
+// parseItem reads one item (valid JSON) into a Notification. Its string
+// fields share one allocation: this runs on every item before the 202.
 func parseItem(raw json.RawMessage) (*Notification, error) {
 	if raw[0] != '{' {
 		return nil, errNotObject
 	}
 	n := &Notification{Raw: raw}
+	fields := [...]*string{&n.ID, &n.SubscriptionID, &n.SubscriptionExpirationDateTime, &n.ClientState,
+		&n.ChangeType, &n.Resource, &n.TenantID, &n.LifecycleEvent, &n.ETag}
+	var values [len(fields)][]byte // each field's JSON string, nil when absent or null
 	var err error
 	_ = eachMember(raw, func(name, _, value []byte) {
-		var dst *string
+		var field int
 		switch string(name) {
 		case "id":
-			dst = &n.ID
+			field = 0
 		case "subscriptionId":
-			dst = &n.SubscriptionID
+			field = 1
 		case "subscriptionExpirationDateTime":
-			dst = &n.SubscriptionExpirationDateTime
+			field = 2
 		case "clientState":
-			dst = &n.ClientState
+			field = 3
 		case "changeType":
-			dst = &n.ChangeType
+			field = 4
 		case "resource":
-			dst = &n.Resource
+			field = 5
 		case "tenantId":
-			dst = &n.TenantID
+			field = 6
 		case "lifecycleEvent":
-			dst = &n.LifecycleEvent
+			field = 7
 		case "resourceData":
 			switch value[0] {
 			case '{':
@@ -304,11 +316,16 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		default:
 			return
 		}
-		text, ok := jsonString(value)
-		if !ok && err == nil {
-			err = fmt.Errorf("%q is not a string", string(name))
+		values[field] = nil
+		switch value[0] {
+		case '"':
+			values[field] = value
+		case 'n':
+		default:
+			if err == nil {
+				err = fmt.Errorf("%q is not a string", string(name))
+			}
 		}
-		*dst = text
 	})
 	if err != nil {
 		return nil, err
@@ -318,9 +335,32 @@ func parseItem(raw json.RawMessage) (*Notification, error) {
 		// this runs before every 202.
 		_ = eachMember(n.ResourceData, func(name, _, value []byte) {
 			if string(name) == "@odata.etag" {
-				n.ETag, _ = jsonString(value) // "" when not a string
+				values[8] = nil // "" when not a string
+				if value[0] == '"' {
+					values[8] = value
+				}
 			}
 		})
+	}
+	// Decoding never lengthens a string, so one buffer of the quoted
+	// lengths holds every field.
+	size := 0
+	for _, value := range values {
+		size += max(len(value)-2, 0)
+	}
+	var text strings.Builder
+	text.Grow(size)
+	var ends [len(fields)]int
+	for i, value := range values {
+		if value != nil {
+			writeUnquoted(&text, value[1:len(value)-1])
+		}
+		ends[i] = text.Len()
+	}
+	all, start := text.String(), 0
+	for i, dst := range fields {
+		*dst = all[start:ends[i]]
+		start = ends[i]
 	}
 	return n, nil
 }
@@ -335,25 +375,80 @@ func plainASCII(s string) bool {
 	return true
 }
 
-// jsonString decodes a JSON string value ("" for null); ok is false for any
-// other kind of value.
-func jsonString(value []byte) (string, bool) {
-	switch value[0] {
-	case 'n':
-		return "", true
-	case '"':
-	default:
-		return "", false
-	}
-	inner := value[1 : len(value)-1]
-	// The body is valid UTF-8 (ParseLimited checked): without escapes the
-	// text is the bytes themselves.
+// writeUnquoted writes the text of the JSON string whose bytes between the
+// quotes are inner (valid JSON and UTF-8) to b.
+func writeUnquoted(b *strings.Builder, inner []byte) {
 	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner), true
+		b.Write(inner) // nearly always: the text is the bytes themselves
+		return
 	}
-	var text string
-	err := json.Unmarshal(value, &text) // escapes as encoding/json sees them
-	return text, err == nil
+	var scratch [256]byte
+	b.Write(appendUnquoted(scratch[:0], inner))
+}
+
+// appendUnquoted appends the text of the JSON string whose bytes between the
+// quotes are inner (valid JSON and UTF-8) to dst, reading escapes as
+// encoding/json does: a \u escape of half a surrogate pair that is not
+// followed by the other half becomes U+FFFD.
+func appendUnquoted(dst, inner []byte) []byte {
+	for len(inner) > 0 {
+		backslash := bytes.IndexByte(inner, '\\')
+		if backslash < 0 {
+			return append(dst, inner...)
+		}
+		dst = append(dst, inner[:backslash]...)
+		inner = inner[backslash:]
+		switch c := inner[1]; c {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(inner[2:6])
+			inner = inner[6:]
+			if utf16.IsSurrogate(r) {
+				if len(inner) >= 6 && inner[0] == '\\' && inner[1] == 'u' {
+					if pair := utf16.DecodeRune(r, hex4(inner[2:6])); pair != utf8.RuneError {
+						r = pair
+						inner = inner[6:]
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\' and '/' stand for themselves
+			dst = append(dst, c)
+		}
+		inner = inner[2:]
+	}
+	return dst
+}
+
+// hex4 is the value of four hex digits (checked by validString).
+func hex4(digits []byte) rune {
+	var r rune
+	for _, c := range digits[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // eachElement calls fn with the index and bytes of each element of the JSON
@@ -389,12 +484,8 @@ func eachMember(obj []byte, fn func(name, member, value []byte)) error {
 		}
 		rawName := obj[i:nameEnd]
 		name := rawName[1 : len(rawName)-1]
-		if bytes.IndexByte(rawName, '\\') >= 0 {
-			var decoded string
-			if err := json.Unmarshal(rawName, &decoded); err != nil {
-				return err
-			}
-			name = []byte(decoded)
+		if bytes.IndexByte(name, '\\') >= 0 {
+			name = appendUnquoted(nil, name)
 		}
 		i = skipSpace(obj, nameEnd)
 		if i >= len(obj) || obj[i] != ':' {
@@ -415,10 +506,185 @@ func eachMember(obj []byte, fn func(name, member, value []byte)) error {
 }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
+}
+
+// trimSpaceEnd is the length of b without the JSON whitespace that ends it.
+func trimSpaceEnd(b []byte) int {
+	end := len(b)
+	for end > 0 && isSpace(b[end-1]) {
+		end--
+	}
+	return end
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// maxDepth is how deeply arrays and objects may nest: encoding/json refuses
+// deeper documents, and so must the scanner that stands in for it.
+const maxDepth = 10000
+
+// validValue returns the index after the JSON value starting at b[i], or -1
+// when there is none or it is not valid JSON by encoding/json's rules (depth
+// counts the arrays and objects it is inside). It stands in for json.Valid,
+// once per body; the walks after it skip values without checking them again.
+func validValue(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return validString(b, i)
+	case '{', '[':
+		object, closer := b[i] == '{', byte(']')
+		if object {
+			closer = '}'
+		}
+		if depth++; depth > maxDepth {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1
+		}
+		for {
+			if object {
+				if i = validString(b, i); i < 0 {
+					return -1
+				}
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return -1
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i = validValue(b, i, depth); i < 0 {
+				return -1
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return -1
+			}
+			switch b[i] {
+			case closer:
+				return i + 1
+			case ',':
+				i = skipSpace(b, i+1)
+			default:
+				return -1
+			}
+		}
+	case 't':
+		return validLiteral(b, i, "true")
+	case 'f':
+		return validLiteral(b, i, "false")
+	case 'n':
+		return validLiteral(b, i, "null")
+	default:
+		return validNumber(b, i)
+	}
+}
+
+func validLiteral(b []byte, i int, literal string) int {
+	if !bytes.HasPrefix(b[i:], []byte(literal)) {
+		return -1
+	}
+	return i + len(literal)
+}
+
+// validNumber returns the index after the number starting at b[i], or -1:
+// an optional minus, 0 or digits not starting with 0, an optional fraction,
+// an optional exponent.
+func validNumber(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = validDigits(b, i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		if i = validDigits(b, i+1); i < 0 {
+			return -1
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i = validDigits(b, i); i < 0 {
+			return -1
+		}
+	}
+	return i
+}
+
+// validDigits returns the index after the one or more digits at b[i], or -1.
+func validDigits(b []byte, i int) int {
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == start {
+		return -1
+	}
+	return i
+}
+
+// plainInString marks the bytes a string holds as they are: any but a
+// quote, a backslash and the control characters.
+var plainInString = func() (plain [256]bool) {
+	for c := 0x20; c < len(plain); c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+	return plain
+}()
+
+// validString returns the index after the string starting at b[i], or -1
+// when there is none or it holds a control character or a bad escape. UTF-8
+// is not checked here (ParseLimited checks the whole body).
+func validString(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for i++; i < len(b); i++ {
+		if plainInString[b[i]] {
+			continue // nearly every byte, told by one look-up
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return -1
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return -1
+					}
+				}
+				i += 4
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
 }
 
 // skipString returns the index after the string starting at b[i], or -1.

@@ -1,6 +1,7 @@
 package notification_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -196,6 +197,20 @@ func TestDedupKeyIsTheContent(t *testing.T) {
 	}
 }
 
+// TestDedupKeyIsStable: keys outlive the process in the journal, so the
+// hash of a notification must never change, whatever its fields' lengths.
+func TestDedupKeyIsStable(t *testing.T) {
+	t.Parallel()
+	for want, n := range map[string]notification.Notification{
+		"d2225a90e283691574e9e53531762ac1": {SubscriptionID: "s", ID: "1", Resource: "r", ChangeType: "updated", ETag: "e1"},
+		"6bfd200e9f2c456a0234b9dd0ef18026": {SubscriptionID: "s", ID: "1", Resource: strings.Repeat("r", 600), ChangeType: "updated", ETag: "e1"},
+	} {
+		if key, _ := notification.DedupKey(&n); hex.EncodeToString(key[:]) != want {
+			t.Errorf("key %x, want %s", key, want)
+		}
+	}
+}
+
 func TestDedupWindowAndLimit(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -249,6 +264,19 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, err := notification.ParseLimited(body, notification.MaxItems); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseNestingLimit: the scanner refuses nesting exactly where
+// encoding/json does, in skipped members as in the body.
+func TestParseNestingLimit(t *testing.T) {
+	t.Parallel()
+	for _, depth := range []int{9998, 9999, 10000, 10001} {
+		value := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		body := []byte(`{"value":[],"x":` + value + `}`)
+		if _, err := notification.Parse(body); (err == nil) != json.Valid(body) {
+			t.Errorf("depth %d: Parse error %v, encoding/json valid %v", depth+1, err, json.Valid(body))
 		}
 	}
 }

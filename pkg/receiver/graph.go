@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +29,15 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 				return
 			}
 		}
-		body, ok := r.readBody(w, req, route)
+		e := &entry{route: route, eventID: NewEventID(), contentType: req.Header.Get("Content-Type")}
+		// The body is read behind room for the entry's header, so that the
+		// journal's form of the entry needs no second copy of it.
+		room := e.headerLen()
+		data, ok := r.readBody(w, req, route, room)
 		if !ok {
 			return
 		}
+		body := data[room:]
 		collection, err := notification.ParseLimited(body, r.opts.MaxItems)
 		if err != nil {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
@@ -48,14 +54,10 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			r.reject(w, route, http.StatusServiceUnavailable, "too many notifications waiting to be processed; retry later")
 			return
 		}
-		e := &entry{
-			route:       route,
-			receivedAt:  r.opts.Now(),
-			eventID:     NewEventID(),
-			contentType: req.Header.Get("Content-Type"),
-			body:        body,
-			collection:  collection,
-		}
+		e.receivedAt = r.opts.Now()
+		e.body = body
+		e.collection = collection
+		e.data = e.appendHeader(data[:0])[:len(data)]
 		// Not cancelled when the client hangs up: once written, the entry must
 		// also be queued here, or it would wait for the next start.
 		if err := r.accept(context.WithoutCancel(req.Context()), e); err != nil {
@@ -72,14 +74,18 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 		}
 		// The event id lets whoever watches the exchange (the listener's
 		// history) find the events this request becomes.
-		w.Header().Set(forward.EventIDHeader, e.eventID)
+		// Assigned, not Set: the name is canonical already, and Set would
+		// check that again on every request.
+		w.Header()[forward.EventIDHeader] = []string{e.eventID}
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
 
 // accept stores e and queues it for processing.
 func (r *Receiver) accept(ctx context.Context, e *entry) error {
-	e.data = e.encode()
+	if e.data == nil {
+		e.data = e.encode()
+	}
 	seq, err := r.opts.Store.Append(ctx, e.data)
 	if err != nil {
 		return err
@@ -216,32 +222,53 @@ func (r *Receiver) handshake(w http.ResponseWriter, route, token, reason string)
 	r.report(HandshakeEvent{Route: route})
 }
 
-// readBody reads at most MaxBodyBytes, answering 413 beyond. What it read
-// goes to the request's Exchange, whole or not.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route string) ([]byte, bool) {
+// readBody reads at most MaxBodyBytes, answering 413 beyond. It returns room
+// bytes of free space followed by the body, in one buffer sized from the
+// Content-Length. What it read goes to the request's Exchange, whole or not.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route string, room int) ([]byte, bool) {
 	limit := r.opts.MaxBodyBytes
-	tooLarge := "request body is larger than " + formatBytes(limit)
 	if req.ContentLength > limit {
-		r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge)
+		r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge(limit))
 		return nil, false
 	}
-	var buf bytes.Buffer
+	// One byte past the Content-Length leaves room to read the end of the
+	// body without growing the buffer.
+	size := bytes.MinRead
 	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength) + bytes.MinRead)
+		size = int(req.ContentLength) + 1
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
-	noteExchange(req.Context(), func(x *Exchange) { x.Body = buf.Bytes() })
+	buf := make([]byte, room, room+size)
+	body := http.MaxBytesReader(w, req.Body, limit)
+	var err error
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, bytes.MinRead)
+		}
+		var n int
+		n, err = body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	noteExchange(req.Context(), func(x *Exchange) { x.Body = buf[room:] })
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge)
+			r.reject(w, route, http.StatusRequestEntityTooLarge, tooLarge(limit))
 		} else {
 			r.reject(w, route, http.StatusBadRequest, "could not read the request body")
 		}
 		return nil, false
 	}
-	return buf.Bytes(), true
+	return buf, true
 }
+
+// tooLarge is the reason a body over limit is refused, built only then.
+func tooLarge(limit int64) string { return "request body is larger than " + formatBytes(limit) }
 
 func formatBytes(n int64) string {
 	if n%(1<<20) == 0 {
@@ -263,8 +290,12 @@ func (r *Receiver) reject(w http.ResponseWriter, route string, status int, reaso
 func NewEventID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return "evt_" + hex.EncodeToString(b[:])
+	id := [eventIDLen]byte{'e', 'v', 't', '_'}
+	hex.Encode(id[4:], b[:])
+	return string(id[:])
 }
+
+const eventIDLen = 4 + 32
 
 // entry is one accepted collection on its way through processing.
 type entry struct {
@@ -288,17 +319,39 @@ const entryVersion = 1
 // encode is the stored form: version, receivedAt (Unix ns), then the event id,
 // route and content type, each with a 2-byte length, then the body.
 func (e *entry) encode() []byte {
-	out := make([]byte, 0, 9+6+len(e.eventID)+len(e.route)+len(e.contentType)+len(e.body))
-	out = append(out, entryVersion)
-	out = binary.LittleEndian.AppendUint64(out, uint64(e.receivedAt.UnixNano()))
-	for _, field := range []string{e.eventID, e.route, e.contentType} {
-		if len(field) > 0xffff {
-			field = field[:0xffff]
-		}
-		out = binary.LittleEndian.AppendUint16(out, uint16(len(field)))
-		out = append(out, field...)
+	return append(e.appendHeader(make([]byte, 0, e.headerLen()+len(e.body))), e.body...)
+}
+
+// headerLen is the length of the stored form before the body.
+func (e *entry) headerLen() int {
+	size := 9
+	for _, field := range e.headerFields() {
+		size += 2 + len(field)
 	}
-	return append(out, e.body...)
+	return size
+}
+
+// appendHeader appends the stored form before the body to dst.
+func (e *entry) appendHeader(dst []byte) []byte {
+	dst = append(dst, entryVersion)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.receivedAt.UnixNano()))
+	for _, field := range e.headerFields() {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(field)))
+		dst = append(dst, field...)
+	}
+	return dst
+}
+
+// headerFields are the strings of the stored form, each cut to what its
+// 2-byte length can say.
+func (e *entry) headerFields() [3]string {
+	fields := [3]string{e.eventID, e.route, e.contentType}
+	for i, field := range fields {
+		if len(field) > 0xffff {
+			fields[i] = field[:0xffff]
+		}
+	}
+	return fields
 }
 
 var errBadEntry = errors.New("unreadable journal entry")

@@ -252,7 +252,6 @@ func (l *reportLimit) allow(now time.Time) bool {
 }
 
 func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedTo map[string]bool) {
-	forwardedTo = map[string]bool{}
 	for _, mark := range marks {
 		switch {
 		case mark == stageEmitted:
@@ -262,6 +261,10 @@ func readMarks(marks []string) (emittedBefore int, fullyEmitted bool, forwardedT
 				emittedBefore = n
 			}
 		case strings.HasPrefix(mark, stageForward):
+			// Made only here: a fresh entry, nearly every one, has no marks.
+			if forwardedTo == nil {
+				forwardedTo = map[string]bool{}
+			}
 			forwardedTo[strings.TrimPrefix(mark, stageForward)] = true
 		}
 	}

@@ -164,7 +164,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 
 // teams handles POST /teams.
 func (r *Receiver) teams(w http.ResponseWriter, req *http.Request) {
-	body, ok := r.readBody(w, req, TeamsPath)
+	body, ok := r.readBody(w, req, TeamsPath, 0)
 	if !ok {
 		return
 	}
