@@ -329,6 +329,15 @@ func (s *Store) Get(id string) *Record {
 	return rec.clone()
 }
 
+// Has reports whether the record with id is kept: what Get says, without
+// the copy.
+func (s *Store) Has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byID[id]
+	return ok
+}
+
 // clone copies what Update changes, so a copy can be read while the store
 // goes on.
 func (r *Record) clone() *Record {

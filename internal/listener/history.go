@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -161,7 +162,7 @@ func (r *historyRecorder) write(batch []any) {
 	}
 	for _, v := range updates {
 		id, u, _ := updateOf(v)
-		if r.store.Get(id) == nil {
+		if !r.store.Has(id) {
 			if len(r.early) > recorderQueue {
 				clear(r.early) // records that never came: a full queue left them out
 			}
@@ -250,7 +251,9 @@ func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange,
 		Status:  answer.status,
 		Latency: l.cfg.Now().Sub(start),
 	}
-	if rec.ID == "" {
+	// The receiver names only a request it accepted for processing.
+	accepted := rec.ID != ""
+	if !accepted {
 		rec.ID = receiver.NewEventID()
 	}
 	_, validation, _ := receiver.ValidationToken(req.URL.RawQuery)
@@ -271,7 +274,7 @@ func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange,
 		if req.URL.Path == receiver.LifecyclePath {
 			rec.Kind = history.KindLifecycle
 		}
-		l.expect(rec, exchange.Collection, answer.Header().Get(forward.EventIDHeader) != "")
+		l.expect(rec, exchange.Collection, accepted)
 	}
 	return rec
 }
@@ -283,17 +286,39 @@ func (l *Listener) expect(rec *history.Record, collection *notification.Collecti
 	if collection == nil {
 		return
 	}
-	seen := map[string]bool{}
+	// A collection names one subscription, or a few: a scan of those already
+	// noted costs less than a set, which is made only for a collection
+	// naming many (a scan of those would cost the square of their number).
+	var seen map[string]bool
 	for _, n := range collection.Value {
-		if n.SubscriptionID != "" && !seen[n.SubscriptionID] {
-			seen[n.SubscriptionID] = true
-			rec.Subscriptions = append(rec.Subscriptions, n.SubscriptionID)
+		id := n.SubscriptionID
+		switch {
+		case id == "":
+			continue
+		case seen != nil:
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		case slices.Contains(rec.Subscriptions, id):
+			continue
+		case len(rec.Subscriptions) == scannedSubscriptions:
+			seen = make(map[string]bool, len(collection.Value))
+			for _, noted := range rec.Subscriptions {
+				seen[noted] = true
+			}
+			seen[id] = true
 		}
+		rec.Subscriptions = append(rec.Subscriptions, id)
 	}
 	if accepted {
 		rec.Expect = len(collection.Value)
 	}
 }
+
+// scannedSubscriptions is how many subscriptions expect notes by scanning
+// before it keeps a set of them.
+const scannedSubscriptions = 8
 
 // finished is the id of a request whose journal entry is complete.
 type finished string
