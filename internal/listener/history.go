@@ -134,24 +134,34 @@ const recorderBatch = 256
 // per update; then the other updates, in order.
 func (r *historyRecorder) write(batch []any) {
 	var records []*history.Record
-	unwritten := map[string]*history.Record{}
 	for _, v := range batch {
 		if rec, ok := v.(*history.Record); ok {
 			records = append(records, rec)
-			unwritten[rec.ID] = rec
-			for _, u := range r.early[rec.ID] {
-				rec.Apply(u)
-			}
-			delete(r.early, rec.ID)
 		}
 	}
-	var updates []any
+	// Sized for the batch's records at once, rather than grown record by
+	// record: under load a batch holds a record for every few items.
+	unwritten := make(map[string]*history.Record, len(records))
+	for _, rec := range records {
+		unwritten[rec.ID] = rec
+		for _, u := range r.early[rec.ID] {
+			rec.Apply(u)
+		}
+		delete(r.early, rec.ID)
+	}
+	type update struct {
+		id string
+		u  history.Update
+	}
+	// The updates left for after the records are kept as made: updateOf
+	// may encode a fetched message, which is not worth doing twice.
+	var updates []update
 	for _, v := range batch {
 		if id, u, ok := updateOf(v); ok {
 			if rec := unwritten[id]; rec != nil {
 				rec.Apply(u)
 			} else {
-				updates = append(updates, v)
+				updates = append(updates, update{id, u})
 			}
 		}
 	}
@@ -160,8 +170,8 @@ func (r *historyRecorder) write(batch []any) {
 			r.warn(fmt.Sprintf("history: %v", err))
 		}
 	}
-	for _, v := range updates {
-		id, u, _ := updateOf(v)
+	for _, pending := range updates {
+		id, u := pending.id, pending.u
 		if !r.store.Has(id) {
 			if len(r.early) > recorderQueue {
 				clear(r.early) // records that never came: a full queue left them out

@@ -3,6 +3,7 @@ package listener
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,4 +60,37 @@ func TestExpectNotesEachSubscriptionOnce(t *testing.T) {
 			t.Errorf("%q: subscriptions %q, expect %d; want %q, %d", ids, rec.Subscriptions, rec.Expect, want, len(ids))
 		}
 	}
+}
+
+// BenchmarkRecorderWrite measures the history's writer under load: batches
+// of 64 requests' records, each with its verdict and its end, written
+// together (ns/record is per request).
+func BenchmarkRecorderWrite(b *testing.B) {
+	store, err := history.Open(filepath.Join(b.TempDir(), "h"), history.Options{Retention: history.DefaultRetention})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	r := &historyRecorder{store: store, warn: func(s string) { b.Error(s) }, early: map[string][]history.Update{}}
+	body := `{"value":[{"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","clientState":"x","changeType":"created","resource":"Users/u/Messages/m"}]}`
+	n := &notification.Notification{SubscriptionID: "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", ChangeType: "created", Resource: "Users/u/Messages/m", Raw: []byte(body)}
+	headers := []history.Header{{Name: "Content-Type", Value: "application/json"}}
+	const batch = 64
+	ids := make([]string, batch)
+	for i := range ids {
+		ids[i] = receiver.NewEventID()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		items := make([]any, 0, 3*batch)
+		for _, id := range ids {
+			items = append(items, &history.Record{ID: id, Time: time.Now(), Kind: history.KindNotification, Method: http.MethodPost, Route: receiver.NotificationsPath,
+				Headers: headers, Body: body, Status: http.StatusAccepted, Subscriptions: []string{n.SubscriptionID}, Expect: 1})
+		}
+		for _, id := range ids {
+			items = append(items, Notification{EventID: id, Notification: n}, finished(id))
+		}
+		r.write(items)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/record")
 }
