@@ -155,8 +155,8 @@ func TestAppendUpdateMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// FuzzEncodeRecord compares appendRecord with encoding/json on arbitrary
-// strings, content, numbers and times.
+// FuzzEncodeRecord compares appendRecord and appendUpdate with
+// encoding/json on arbitrary strings, content, numbers and times.
 func FuzzEncodeRecord(f *testing.F) {
 	for i, s := range weirdStrings {
 		f.Add(s, []byte(s), `{"a": [1, "b"]}`, int64(i)*1e17, int64(i)*3600, i, i%2 == 0)
@@ -175,6 +175,18 @@ func FuzzEncodeRecord(f *testing.F) {
 		}
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("appendRecord wrote\n%q\nencoding/json\n%q", got, want)
+		}
+		u := Update{Verdict: &rec.Notifications[0], Forward: &rec.Forwards[0], Reply: s, Finished: flag}
+		var wantUpdate bytes.Buffer
+		enc := json.NewEncoder(&wantUpdate)
+		enc.SetEscapeHTML(false)
+		wantErr = enc.Encode(&u)
+		gotUpdate, err := appendUpdate(nil, &u)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("appendUpdate error %v, encoding/json error %v", err, wantErr)
+		}
+		if err == nil && !bytes.Equal(gotUpdate, bytes.TrimSuffix(wantUpdate.Bytes(), []byte("\n"))) {
+			t.Fatalf("appendUpdate wrote\n%q\nencoding/json\n%q", gotUpdate, wantUpdate.Bytes())
 		}
 	})
 }
