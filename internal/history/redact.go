@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/hookctl/hookctl/internal/logging"
 )
@@ -17,17 +18,24 @@ const Placeholder = logging.Redacted
 // a secret (Authorization, X-Api-Key, ..., the one list in package logging)
 // and every Cookie keeps its name with Placeholder as its value.
 func RedactHeaders(h http.Header) []Header {
-	out := make([]Header, 0, len(h))
+	// One slice of the right size, and a sort that needs no reflection: this
+	// runs for every request a listener keeps.
+	n := 0
+	for _, values := range h {
+		n += len(values)
+	}
+	out := make([]Header, 0, n)
 	for name, values := range h {
-		secret := logging.SecretName(name) || http.CanonicalHeaderKey(name) == "Cookie"
+		name = http.CanonicalHeaderKey(name)
+		secret := name == "Cookie" || logging.SecretName(name)
 		for _, value := range values {
 			if secret {
 				value = Placeholder
 			}
-			out = append(out, Header{Name: http.CanonicalHeaderKey(name), Value: value})
+			out = append(out, Header{Name: name, Value: value})
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	slices.SortStableFunc(out, func(a, b Header) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -166,24 +166,7 @@ func decode(entries []journal.Entry) []*Record {
 	return out
 }
 
-// encodeRecord is how a record is kept: its JSON without the body, a
-// newline, then the body's bytes as they are. The body is most of a record,
-// and copying it costs a fraction of escaping it into a JSON string.
-func encodeRecord(rec *Record) ([]byte, error) {
-	meta := *rec
-	meta.Body = ""
-	var buf bytes.Buffer
-	buf.Grow(len(rec.Body) + 1024)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&meta); err != nil { // the JSON, then a newline
-		return nil, err
-	}
-	buf.WriteString(rec.Body)
-	return buf.Bytes(), nil
-}
-
-// decodeRecord reads what encodeRecord wrote, or a record written whole as
+// decodeRecord reads what appendRecord wrote, or a record written whole as
 // JSON (by hookctl before the body went beside it): JSON holds no raw
 // newline, so the first one ends the JSON part.
 func decodeRecord(data []byte, rec *Record) error {
@@ -205,17 +188,39 @@ func (s *Store) Add(ctx context.Context, rec *Record) error {
 
 // AddAll is Add for several records, written together with one write.
 func (s *Store) AddAll(ctx context.Context, recs []*Record) error {
-	data := make([][]byte, len(recs))
+	// Every record is encoded into one buffer, grown once, that the journal
+	// is handed pieces of; the buffer is used again by the next batch once
+	// the journal has written it (it copies the entries into its own).
+	pooled := encodeBuffers.Get().(*[]byte)
+	need := 0
+	for _, rec := range recs {
+		need += len(rec.Body) + encodedMetaBytes
+	}
+	buf := slices.Grow((*pooled)[:0], need)
+	ends := make([]int, len(recs))
 	for i, rec := range recs {
 		rec.Done = rec.finished()
 		var err error
-		if data[i], err = encodeRecord(rec); err != nil {
+		if buf, err = appendRecord(buf, rec); err != nil {
 			return err
 		}
+		ends[i] = len(buf)
+	}
+	data := make([][]byte, len(recs))
+	start := 0
+	for i, end := range ends {
+		data[i] = buf[start:end:end]
+		start = end
 	}
 	seqs, err := s.journal.AppendAll(ctx, data)
 	if err != nil {
+		// The journal may still hold the entries (a cancelled wait): the
+		// buffer is left to them.
 		return err
+	}
+	if cap(buf) <= maxPooledBytes {
+		*pooled = buf
+		encodeBuffers.Put(pooled)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,10 +236,22 @@ func (s *Store) AddAll(ctx context.Context, recs []*Record) error {
 	return nil
 }
 
+// encodeBuffers holds AddAll's buffers (*[]byte) between batches.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// encodedMetaBytes is about what a record's JSON takes beside its body,
+// headers and a verdict included: AddAll grows its buffer by it per record.
+const encodedMetaBytes = 768
+
+// maxPooledBytes bounds the buffer AddAll keeps for the next batch: a batch
+// of large bodies must not pin its memory for the rest of the run.
+const maxPooledBytes = 1 << 20
+
 // Update adds u to the record with id. An id not (or no longer) kept is
 // ignored: its record was pruned, or never written.
 func (s *Store) Update(id string, u Update) error {
-	data, err := json.Marshal(u)
+	var scratch [512]byte // an update is usually far smaller: no allocation but the mark's string
+	data, err := appendUpdate(scratch[:0], &u)
 	if err != nil {
 		return err
 	}
@@ -310,6 +327,15 @@ func (s *Store) Get(id string) *Record {
 		return nil
 	}
 	return rec.clone()
+}
+
+// Has reports whether the record with id is kept: what Get says, without
+// the copy.
+func (s *Store) Has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byID[id]
+	return ok
 }
 
 // clone copies what Update changes, so a copy can be read while the store

@@ -74,6 +74,9 @@ func TestRetentionByCountNeverPrunesPending(t *testing.T) {
 	if got, want := ids(store.Records()), "evt_0 evt_4 evt_5"; got != want {
 		t.Fatalf("kept %q, want %q (the pending evt_0 and the newest 2)", got, want)
 	}
+	if !store.Has("evt_0") || store.Has("evt_1") {
+		t.Fatalf("Has(evt_0) = %v, Has(evt_1) = %v; want true, false", store.Has("evt_0"), store.Has("evt_1"))
+	}
 	// Pruning writes without waiting for the disk: the file catches up.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		onDisk, err := history.Load(path)
@@ -228,6 +231,60 @@ func TestRedacted(t *testing.T) {
 	}
 	if got := history.RedactBody([]byte("clientState=s3cret-state"), secrets); got != "clientState=[REDACTED]" {
 		t.Errorf("a body that is not JSON: %q", got)
+	}
+}
+
+// A secret header keeps its name, whatever its case; every value is kept,
+// in order, and the headers come sorted by name.
+func TestRedactHeaders(t *testing.T) {
+	t.Parallel()
+	header := http.Header{"x-api-key": {"k-123"}, "cookie": {"a=1", "b=2"}, "Accept": {"text/plain", "application/json"}, "Content-Type": {"application/json"}}
+	got := history.RedactHeaders(header)
+	want := []history.Header{{Name: "Accept", Value: "text/plain"}, {Name: "Accept", Value: "application/json"}, {Name: "Content-Type", Value: "application/json"},
+		{Name: "Cookie", Value: history.Placeholder}, {Name: "Cookie", Value: history.Placeholder}, {Name: "X-Api-Key", Value: history.Placeholder}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("RedactHeaders = %v, want %v", got, want)
+	}
+}
+
+// Records added together, bodies of every shape, and updates read back as
+// they were kept.
+func TestAddAllReadsBack(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "listen.history")
+	store, err := history.Open(path, history.Options{Retention: history.DefaultRetention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 3, 3, 15, 0, 123456789, time.UTC)
+	var recs []*history.Record
+	for i, body := range []string{"", "{}", "line one\nline two\n", "<&> \u2028 \xff", strings.Repeat("x", 5000)} {
+		rec := record(fmt.Sprintf("evt_%d", i), at.Add(time.Duration(i)*time.Second), 1)
+		rec.Body = body
+		rec.Headers = []history.Header{{Name: "Content-Type", Value: "application/json"}}
+		rec.Subscriptions = []string{"sub-1"}
+		recs = append(recs, rec)
+	}
+	must(t, store.AddAll(context.Background(), recs))
+	verdict := &history.Verdict{SubscriptionID: "sub-1", Outcome: history.OutcomeAccepted, Content: json.RawMessage(`{"subject": "<b>&</b>"}`)}
+	must(t, store.Update("evt_2", history.Update{Verdict: verdict, Finished: true}))
+	must(t, store.Close())
+	onDisk, err := history.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk) != len(recs) {
+		t.Fatalf("read back %d records, want %d", len(onDisk), len(recs))
+	}
+	for i, rec := range onDisk {
+		want := recs[i]
+		if rec.ID != want.ID || !rec.Time.Equal(want.Time) || rec.Body != want.Body || fmt.Sprint(rec.Headers) != fmt.Sprint(want.Headers) ||
+			fmt.Sprint(rec.Subscriptions) != fmt.Sprint(want.Subscriptions) || rec.Expect != 1 {
+			t.Errorf("record %d read back as %+v, want %+v", i, rec, want)
+		}
+	}
+	if got := onDisk[2]; !got.Finished || len(got.Notifications) != 1 || string(got.Notifications[0].Content) != `{"subject":"<b>&</b>"}` {
+		t.Errorf("the update read back as %+v", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -147,24 +148,34 @@ const recorderGather = 20 * time.Millisecond
 // per update; then the other updates, in order.
 func (r *historyRecorder) write(batch []any) {
 	var records []*history.Record
-	unwritten := map[string]*history.Record{}
 	for _, v := range batch {
 		if rec, ok := v.(*history.Record); ok {
 			records = append(records, rec)
-			unwritten[rec.ID] = rec
-			for _, u := range r.early[rec.ID] {
-				rec.Apply(u)
-			}
-			delete(r.early, rec.ID)
 		}
 	}
-	var updates []any
+	// Sized for the batch's records at once, rather than grown record by
+	// record: under load a batch holds a record for every few items.
+	unwritten := make(map[string]*history.Record, len(records))
+	for _, rec := range records {
+		unwritten[rec.ID] = rec
+		for _, u := range r.early[rec.ID] {
+			rec.Apply(u)
+		}
+		delete(r.early, rec.ID)
+	}
+	type update struct {
+		id string
+		u  history.Update
+	}
+	// The updates left for after the records are kept as made: updateOf
+	// may encode a fetched message, which is not worth doing twice.
+	var updates []update
 	for _, v := range batch {
 		if id, u, ok := updateOf(v); ok {
 			if rec := unwritten[id]; rec != nil {
 				rec.Apply(u)
 			} else {
-				updates = append(updates, v)
+				updates = append(updates, update{id, u})
 			}
 		}
 	}
@@ -173,9 +184,9 @@ func (r *historyRecorder) write(batch []any) {
 			r.warn(fmt.Sprintf("history: %v", err))
 		}
 	}
-	for _, v := range updates {
-		id, u, _ := updateOf(v)
-		if r.store.Get(id) == nil {
+	for _, pending := range updates {
+		id, u := pending.id, pending.u
+		if !r.store.Has(id) {
 			if len(r.early) > recorderQueue {
 				clear(r.early) // records that never came: a full queue left them out
 			}
@@ -264,7 +275,9 @@ func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange,
 		Status:  answer.status,
 		Latency: l.cfg.Now().Sub(start),
 	}
-	if rec.ID == "" {
+	// The receiver names only a request it accepted for processing.
+	accepted := rec.ID != ""
+	if !accepted {
 		rec.ID = receiver.NewEventID()
 	}
 	_, validation, _ := receiver.ValidationToken(req.URL.RawQuery)
@@ -285,7 +298,7 @@ func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange,
 		if req.URL.Path == receiver.LifecyclePath {
 			rec.Kind = history.KindLifecycle
 		}
-		l.expect(rec, exchange.Collection, answer.Header().Get(forward.EventIDHeader) != "")
+		l.expect(rec, exchange.Collection, accepted)
 	}
 	return rec
 }
@@ -297,17 +310,39 @@ func (l *Listener) expect(rec *history.Record, collection *notification.Collecti
 	if collection == nil {
 		return
 	}
-	seen := map[string]bool{}
+	// A collection names one subscription, or a few: a scan of those already
+	// noted costs less than a set, which is made only for a collection
+	// naming many (a scan of those would cost the square of their number).
+	var seen map[string]bool
 	for _, n := range collection.Value {
-		if n.SubscriptionID != "" && !seen[n.SubscriptionID] {
-			seen[n.SubscriptionID] = true
-			rec.Subscriptions = append(rec.Subscriptions, n.SubscriptionID)
+		id := n.SubscriptionID
+		switch {
+		case id == "":
+			continue
+		case seen != nil:
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		case slices.Contains(rec.Subscriptions, id):
+			continue
+		case len(rec.Subscriptions) == scannedSubscriptions:
+			seen = make(map[string]bool, len(collection.Value))
+			for _, noted := range rec.Subscriptions {
+				seen[noted] = true
+			}
+			seen[id] = true
 		}
+		rec.Subscriptions = append(rec.Subscriptions, id)
 	}
 	if accepted {
 		rec.Expect = len(collection.Value)
 	}
 }
+
+// scannedSubscriptions is how many subscriptions expect notes by scanning
+// before it keeps a set of them.
+const scannedSubscriptions = 8
 
 // finished is the id of a request whose journal entry is complete.
 type finished string
