@@ -391,13 +391,27 @@ func (j *Journal) warn(err error) {
 // entry is on disk. If ctx ends first, the entry may still be written (and
 // then processed on the next start).
 func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
-	// Not AppendAll's slices: one entry, one request, on every 202.
-	req := &request{kind: kindEntry, data: data, done: make(chan result, 1)}
+	// Not AppendAll's slices: one entry, one request, on every 202; and the
+	// request, channel and all, serves again once answered.
+	req := entryRequests.Get().(*request)
+	req.data = data
 	if err := j.queueEntries(req); err != nil {
 		return 0, err
 	}
-	return j.wait(ctx, req)
+	seq, err := j.wait(ctx, req)
+	if err == nil {
+		// Answered (an abandoned request is await's, and comes back with
+		// an error): commit sends a request's result last of all it does
+		// with it, so nothing refers to it now, and its channel is empty.
+		req.data = nil
+		entryRequests.Put(req)
+	}
+	return seq, err
 }
+
+// entryRequests are Append's requests that were answered, kept for the next
+// appends: a request costs three allocations (itself and its channel's two).
+var entryRequests = sync.Pool{New: func() any { return &request{kind: kindEntry, done: make(chan result, 1)} }}
 
 // AppendAll is Append for several entries at once: they are written
 // together, in order, with one write (and one fsync), and their sequence
