@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hookctl/hookctl/internal/logging"
 )
@@ -26,17 +29,73 @@ func RedactHeaders(h http.Header) []Header {
 	}
 	out := make([]Header, 0, n)
 	for name, values := range h {
-		name = http.CanonicalHeaderKey(name)
-		secret := name == "Cookie" || logging.SecretName(name)
+		kept := keptName(name)
 		for _, value := range values {
-			if secret {
+			if kept.secret {
 				value = Placeholder
 			}
-			out = append(out, Header{Name: name, Value: value})
+			out = append(out, Header{Name: kept.canonical, Value: value})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Header) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// headerName is what RedactHeaders makes of a header's name: its canonical
+// form, and whether its value is a secret.
+type headerName struct {
+	canonical string
+	secret    bool
+}
+
+// Bounds of headerNames: enough for every name real senders use, and no
+// more, however many names a sender makes up.
+const (
+	maxHeaderNames      = 256
+	maxHeaderNameLength = 64
+)
+
+// headerNames holds headerName for the names requests have carried. Senders
+// repeat the same few names, so nearly every name is found here and costs
+// neither CanonicalHeaderKey nor SecretName again. The map is replaced, never
+// changed, so that requests read it without a lock; it stops growing at
+// maxHeaderNames, past which a name is worked out each time as before.
+var (
+	headerNames       atomic.Pointer[map[string]headerName]
+	headerNamesWriter sync.Mutex
+)
+
+// keptName is headerName for name, from headerNames when it is there.
+func keptName(name string) headerName {
+	known := headerNames.Load()
+	if known != nil {
+		if kept, ok := (*known)[name]; ok {
+			return kept
+		}
+	}
+	canonical := http.CanonicalHeaderKey(name)
+	kept := headerName{canonical: canonical, secret: canonical == "Cookie" || logging.SecretName(canonical)}
+	if len(name) <= maxHeaderNameLength && (known == nil || len(*known) < maxHeaderNames) {
+		rememberName(strings.Clone(name), headerName{canonical: strings.Clone(canonical), secret: kept.secret})
+	}
+	return kept
+}
+
+// rememberName adds name to headerNames, unless it is full.
+func rememberName(name string, kept headerName) {
+	headerNamesWriter.Lock()
+	defer headerNamesWriter.Unlock()
+	known := headerNames.Load()
+	if known == nil {
+		known = &map[string]headerName{}
+	}
+	if len(*known) >= maxHeaderNames {
+		return
+	}
+	names := make(map[string]headerName, len(*known)+1)
+	maps.Copy(names, *known)
+	names[name] = kept
+	headerNames.Store(&names)
 }
 
 // RedactBody is body as a person may see it: in a JSON body, the value of

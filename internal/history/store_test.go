@@ -247,6 +247,33 @@ func TestRedactHeaders(t *testing.T) {
 	}
 }
 
+// RedactHeaders remembers what it made of the names it saw: a name comes out
+// the same the first time, once remembered, once too many names were seen to
+// remember more, and when it is too long to remember.
+func TestRedactHeadersRemembersNames(t *testing.T) {
+	t.Parallel()
+	names := []string{"content-type", "X-Client-State", "x-api-key", "Cookie", "X-Weird_Name", "Authorization", "x-k\u212aey", strings.Repeat("x-long-", 20) + "token", strings.Repeat("x-long-", 20) + "name"}
+	check := func(when string) {
+		t.Helper()
+		for _, name := range names {
+			canonical := http.CanonicalHeaderKey(name)
+			want := []history.Header{{Name: canonical, Value: "v"}}
+			if canonical == "Cookie" || logging.SecretName(canonical) {
+				want[0].Value = history.Placeholder
+			}
+			if got := history.RedactHeaders(http.Header{name: {"v"}}); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %q comes out %v, want %v", when, name, got, want)
+			}
+		}
+	}
+	check("first seen")
+	check("seen again")
+	for i := range 1000 {
+		history.RedactHeaders(http.Header{fmt.Sprintf("x-made-up-%d", i): {"v"}})
+	}
+	check("with more names seen than are remembered")
+}
+
 // Records added together, bodies of every shape, and updates read back as
 // they were kept.
 func TestAddAllReadsBack(t *testing.T) {

@@ -105,20 +105,25 @@ type Journal struct {
 	// is queued with one write and one fdatasync, then hands the lead to a
 	// waiting appender or gives it up. No goroutine stands between an
 	// appender and the disk, which saves a wake-up per commit.
-	qmu      sync.Mutex
-	queue    []*request // entries waiting for a commit
-	notes    []*request // marks and completions waiting for a commit
+	qmu   sync.Mutex
+	queue []*request // entries waiting for a commit
+	// notes are the marks, completions and memos waiting for a commit, kept
+	// by value: they need no done channel, so a note costs no allocation.
+	notes    []request
 	leading  bool
 	closed   bool
-	released *sync.Cond    // signalled when leading becomes false
-	batch    []*request    // the leader's scratch space
-	kick     chan struct{} // wakes the goroutine that commits notes alone
-	stop     chan struct{} // stops it
-	stopped  chan struct{}
+	released *sync.Cond // signalled when leading becomes false
+	batch    []*request // the leader's scratch space
+	// noted is the leader's: the notes it commits, whose slice becomes
+	// notes again once they are written (the two take turns).
+	noted   []request
+	kick    chan struct{} // wakes the goroutine that commits notes alone
+	stop    chan struct{} // stops it
+	stopped chan struct{}
 
-	mu      sync.Mutex // guards the fields below
-	pending map[uint64]*pendingEntry
-	memos   []memo // oldest first
+	mu      sync.Mutex              // guards the fields below
+	pending map[uint64]pendingEntry // by value: one allocation less per entry
+	memos   []memo                  // oldest first
 	// Stats
 	size       int64 // where the next record goes
 	allocated  int64 // the file's length: size plus a zero-filled reserve
@@ -221,7 +226,7 @@ func Open(path string, opts Options) (*Journal, []Entry, error) {
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		pending: map[uint64]*pendingEntry{},
+		pending: map[uint64]pendingEntry{},
 		file:    file,
 		nextSeq: 1,
 	}
@@ -278,7 +283,7 @@ func (j *Journal) replay() ([]Entry, error) {
 			if old, ok := j.pending[rec.seq]; ok {
 				j.liveBytes -= old.length
 			}
-			j.pending[rec.seq] = &pendingEntry{offset: rec.offset, length: rec.length}
+			j.pending[rec.seq] = pendingEntry{offset: rec.offset, length: rec.length}
 			payloads[rec.seq] = rec.body
 			j.liveBytes += rec.length
 			if rec.seq >= j.nextSeq {
@@ -287,6 +292,7 @@ func (j *Journal) replay() ([]Entry, error) {
 		case kindMark:
 			if p, ok := j.pending[rec.seq]; ok {
 				p.marks = append(p.marks, string(rec.body))
+				j.pending[rec.seq] = p
 			}
 		case kindComplete:
 			completed[rec.seq] = true
@@ -385,13 +391,27 @@ func (j *Journal) warn(err error) {
 // entry is on disk. If ctx ends first, the entry may still be written (and
 // then processed on the next start).
 func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
-	// Not AppendAll's slices: one entry, one request, on every 202.
-	req := &request{kind: kindEntry, data: data, done: make(chan result, 1)}
+	// Not AppendAll's slices: one entry, one request, on every 202; and the
+	// request, channel and all, serves again once answered.
+	req := entryRequests.Get().(*request)
+	req.data = data
 	if err := j.queueEntries(req); err != nil {
 		return 0, err
 	}
-	return j.wait(ctx, req)
+	seq, err := j.wait(ctx, req)
+	if err == nil {
+		// Answered (an abandoned request is await's, and comes back with
+		// an error): commit sends a request's result last of all it does
+		// with it, so nothing refers to it now, and its channel is empty.
+		req.data = nil
+		entryRequests.Put(req)
+	}
+	return seq, err
 }
+
+// entryRequests are Append's requests that were answered, kept for the next
+// appends: a request costs three allocations (itself and its channel's two).
+var entryRequests = sync.Pool{New: func() any { return &request{kind: kindEntry, done: make(chan result, 1)} }}
 
 // AppendAll is Append for several entries at once: they are written
 // together, in order, with one write (and one fsync), and their sequence
@@ -468,18 +488,20 @@ func (j *Journal) await(req *request) {
 func (j *Journal) lead() {
 	j.qmu.Lock()
 	batch := append(j.batch[:0], j.queue...)
-	batch = append(batch, j.notes...)
 	clear(j.queue)
 	j.queue = j.queue[:0]
-	clear(j.notes)
-	j.notes = j.notes[:0]
+	notes := j.notes
+	j.notes = j.noted[:0]
 	j.qmu.Unlock()
+	batch = appendNotes(batch, notes)
 
 	if len(batch) > 0 && j.commit(batch) == nil {
 		j.maybeCompact()
 	}
 	clear(batch)
 	j.batch = batch[:0]
+	clear(notes)
+	j.noted = notes[:0]
 
 	j.qmu.Lock()
 	if len(j.queue) > 0 {
@@ -498,9 +520,17 @@ func (j *Journal) lead() {
 	}
 }
 
+// appendNotes appends a pointer to each of notes to batch.
+func appendNotes(batch []*request, notes []request) []*request {
+	for i := range notes {
+		batch = append(batch, &notes[i])
+	}
+	return batch
+}
+
 // Mark records that stage of entry seq is done. It does not wait for the disk.
 func (j *Journal) Mark(seq uint64, stage string) error {
-	return j.note(&request{kind: kindMark, seq: seq, stage: stage})
+	return j.note(request{kind: kindMark, seq: seq, stage: stage})
 }
 
 // Remember records a small value (a de-duplication key) that outlives the
@@ -508,7 +538,7 @@ func (j *Journal) Mark(seq uint64, stage string) error {
 // until MemoLimit newer ones push it out. It does not wait for the disk.
 func (j *Journal) Remember(value []byte, at time.Time) error {
 	m := memo{data: value, at: at}
-	return j.note(&request{kind: kindMemo, data: appendMemo(make([]byte, 0, m.length()), m)})
+	return j.note(request{kind: kindMemo, data: appendMemo(make([]byte, 0, m.length()), m)})
 }
 
 // RangeMemos calls fn with each memo still kept, oldest first.
@@ -540,12 +570,12 @@ func (j *Journal) forgetMemos() {
 // Complete records that entry seq needs no more processing. It does not wait
 // for the disk.
 func (j *Journal) Complete(seq uint64) error {
-	return j.note(&request{kind: kindComplete, seq: seq})
+	return j.note(request{kind: kindComplete, seq: seq})
 }
 
 // note queues a mark or completion for the next commit: an appender's, or,
 // when none comes, the notes goroutine's. Marks need no fsync.
-func (j *Journal) note(req *request) error {
+func (j *Journal) note(req request) error {
 	j.qmu.Lock()
 	if j.closed {
 		j.qmu.Unlock()
@@ -656,7 +686,7 @@ func (j *Journal) Close() error {
 		j.released.Wait()
 	}
 	j.leading = true // for good
-	batch := append(j.queue, j.notes...)
+	batch := appendNotes(j.queue, j.notes)
 	j.queue, j.notes = nil, nil
 	j.qmu.Unlock()
 	close(j.stop)
@@ -736,7 +766,8 @@ func (j *Journal) commit(batch []*request) error {
 			err = datasync(j.file)
 		}
 	}
-	var requeue []*request
+	// Copies: the leader's notes, which the batch points into, are reused.
+	var requeue []request
 	j.mu.Lock()
 	if err != nil {
 		// Part of this batch may be in the file; the next commit pads over it.
@@ -744,14 +775,14 @@ func (j *Journal) commit(batch []*request) error {
 		err = fmt.Errorf("writing journal %s: %w", j.path, err)
 		for _, req := range batch {
 			if req.done == nil {
-				requeue = append(requeue, req)
+				requeue = append(requeue, *req)
 			}
 		}
 	} else {
 		j.dirty = 0
 		j.size += int64(len(j.buf))
 		for _, e := range entries {
-			j.pending[e.req.seq] = &pendingEntry{offset: e.offset, length: e.length}
+			j.pending[e.req.seq] = pendingEntry{offset: e.offset, length: e.length}
 			j.liveBytes += e.length
 		}
 		for _, req := range batch {
@@ -759,6 +790,7 @@ func (j *Journal) commit(batch []*request) error {
 			case kindMark:
 				if p, ok := j.pending[req.seq]; ok {
 					p.marks = append(p.marks, req.stage)
+					j.pending[req.seq] = p
 				}
 			case kindComplete:
 				if p, ok := j.pending[req.seq]; ok {
@@ -967,7 +999,9 @@ func (j *Journal) compact() error {
 	j.allocated = offset
 	j.dirty = 0
 	for seq, at := range moved {
-		j.pending[seq].offset = at
+		p := j.pending[seq]
+		p.offset = at
+		j.pending[seq] = p
 	}
 	j.compaction++
 	j.mu.Unlock()
@@ -1008,7 +1042,7 @@ func (w *window) read(offset, length int64) ([]byte, error) {
 // verifyCompacted reads the compacted file back from disk and checks that it
 // holds exactly the pending entries, in order, with their marks, and nothing
 // damaged.
-func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*pendingEntry, memos int) error {
+func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]pendingEntry, memos int) error {
 	data := make([]byte, size)
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return fmt.Errorf("reading the compacted journal back: %w", err)
@@ -1017,7 +1051,7 @@ func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*
 		return errors.New("the compacted journal lacks its header")
 	}
 	next, memosFound := 0, 0
-	marks := map[uint64]int{}
+	marks := make([]int, len(seqs)) // marks[i]: the marks found for seqs[i]
 	var bad error
 	end, damaged := scan(data, func(rec record) {
 		switch {
@@ -1025,16 +1059,16 @@ func verifyCompacted(f *os.File, size int64, seqs []uint64, pending map[uint64]*
 		case rec.kind == kindEntry && next < len(seqs) && rec.seq == seqs[next]:
 			next++
 		case rec.kind == kindMark && next > 0 && rec.seq == seqs[next-1]:
-			marks[rec.seq]++
+			marks[next-1]++
 		case rec.kind == kindMemo && next == len(seqs):
 			memosFound++
 		default:
 			bad = fmt.Errorf("unexpected record of kind %d for entry %d", rec.kind, rec.seq)
 		}
 	})
-	for _, seq := range seqs[:next] {
-		if bad == nil && marks[seq] != len(pending[seq].marks) {
-			bad = fmt.Errorf("entry %d has %d of its %d marks", seq, marks[seq], len(pending[seq].marks))
+	for i, seq := range seqs[:next] {
+		if bad == nil && marks[i] != len(pending[seq].marks) {
+			bad = fmt.Errorf("entry %d has %d of its %d marks", seq, marks[i], len(pending[seq].marks))
 		}
 	}
 	switch {

@@ -248,7 +248,7 @@ func updateOf(e any) (id string, u history.Update, ok bool) {
 
 // recordRequests wraps the receiver: every request but health checks is
 // kept with its answer. The body and the collection are the receiver's own
-// (its Exchange): neither is copied nor parsed again here.
+// (the Exchange the answer carries): neither is copied nor parsed again here.
 func (l *Listener) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == receiver.HealthPath {
@@ -256,15 +256,15 @@ func (l *Listener) recordRequests(next http.Handler) http.Handler {
 			return
 		}
 		start := l.cfg.Now()
-		exchange := &receiver.Exchange{}
-		answer := &capturedAnswer{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(answer, req.WithContext(receiver.WithExchange(req.Context(), exchange)))
-		l.history.offer(l.requestRecord(req, exchange, answer, start))
+		answer := newCapturedAnswer(w, req)
+		next.ServeHTTP(answer, req)
+		l.history.offer(l.requestRecord(req, answer, start))
 	})
 }
 
 // requestRecord is what the history keeps of one exchange.
-func (l *Listener) requestRecord(req *http.Request, exchange *receiver.Exchange, answer *capturedAnswer, start time.Time) *history.Record {
+func (l *Listener) requestRecord(req *http.Request, answer *capturedAnswer, start time.Time) *history.Record {
+	exchange := &answer.exchange
 	rec := &history.Record{
 		ID:      answer.Header().Get(forward.EventIDHeader),
 		Time:    start,
@@ -471,16 +471,30 @@ func (l *Listener) Replay(ctx context.Context, id string, edited []byte) (string
 	return newID, nil
 }
 
-// capturedAnswer notes the status and the start of the body answered.
+// capturedAnswer notes the status and the start of the body answered, and
+// carries the request's Exchange for the receiver to fill in.
 type capturedAnswer struct {
 	http.ResponseWriter
+	exchange    receiver.Exchange
 	status      int
 	wroteHeader bool
-	body        bytes.Buffer
+	// keepBody is set when the record keeps the answer's body whatever the
+	// status (a Teams reply, the refusal of a method); otherwise only an
+	// error's body is kept, and a 202 costs no copy.
+	keepBody bool
+	body     bytes.Buffer
+}
+
+func newCapturedAnswer(w http.ResponseWriter, req *http.Request) *capturedAnswer {
+	return &capturedAnswer{ResponseWriter: w, status: http.StatusOK,
+		keepBody: req.Method != http.MethodPost || req.URL.Path == receiver.TeamsPath}
 }
 
 // answerKept bounds the answer body kept: a Teams reply or an error text.
 const answerKept = 64 << 10
+
+// Exchange implements receiver.ExchangeWriter.
+func (c *capturedAnswer) Exchange() *receiver.Exchange { return &c.exchange }
 
 func (c *capturedAnswer) WriteHeader(status int) {
 	if !c.wroteHeader {
@@ -491,7 +505,7 @@ func (c *capturedAnswer) WriteHeader(status int) {
 
 func (c *capturedAnswer) Write(p []byte) (int, error) {
 	c.wroteHeader = true
-	if room := answerKept - c.body.Len(); room > 0 {
+	if room := answerKept - c.body.Len(); room > 0 && (c.keepBody || c.status >= 400) {
 		c.body.Write(p[:min(len(p), room)])
 	}
 	return c.ResponseWriter.Write(p)

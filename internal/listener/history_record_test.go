@@ -25,14 +25,71 @@ func BenchmarkRequestRecord(b *testing.B) {
 	}
 	req := httptest.NewRequest(http.MethodPost, receiver.NotificationsPath, strings.NewReader(string(body)))
 	req.Header = http.Header{"Accept-Encoding": {"gzip"}, "Content-Length": {"564"}, "Content-Type": {"application/json"}, "User-Agent": {"Go-http-client/1.1"}}
-	exchange := &receiver.Exchange{Body: body, Collection: collection}
-	answer := &capturedAnswer{ResponseWriter: httptest.NewRecorder(), status: http.StatusAccepted}
+	answer := newCapturedAnswer(httptest.NewRecorder(), req)
+	answer.status = http.StatusAccepted
+	answer.exchange = receiver.Exchange{Body: body, Collection: collection}
 	answer.Header().Set(forward.EventIDHeader, receiver.NewEventID())
 	l := &Listener{cfg: Config{Now: time.Now}}
 	start := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		l.requestRecord(req, exchange, answer, start)
+		l.requestRecord(req, answer, start)
+	}
+}
+
+// BenchmarkRecordRequests measures what recordRequests adds to a request the
+// receiver accepts: the wrapper and the record, without the history's
+// writer (its queue is closed).
+func BenchmarkRecordRequests(b *testing.B) {
+	eventID := receiver.NewEventID()
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header()[forward.EventIDHeader] = []string{eventID}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	l := &Listener{cfg: Config{Now: time.Now}, history: &historyRecorder{closed: true}}
+	handler := l.recordRequests(next)
+	req := httptest.NewRequest(http.MethodPost, receiver.NotificationsPath, nil)
+	req.Header = http.Header{"Accept-Encoding": {"gzip"}, "Content-Length": {"564"}, "Content-Type": {"application/json"}, "User-Agent": {"Go-http-client/1.1"}}
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		handler.ServeHTTP(w, req)
+	}
+}
+
+// A record keeps the answer's body where it says why (a refusal, whatever
+// the method, or a Teams reply), and the body the receiver read.
+func TestRecordRequestsKeepsAnswers(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		status       int
+		answer       string
+		kind         history.Kind
+		reason       string
+		reply        string
+	}{
+		{http.MethodPost, receiver.NotificationsPath, http.StatusServiceUnavailable, "busy; retry later\n", history.KindRejected, "busy; retry later", ""},
+		{http.MethodPost, receiver.NotificationsPath, http.StatusBadRequest, "not JSON", history.KindRejected, "not JSON", ""},
+		{http.MethodGet, receiver.NotificationsPath, http.StatusMethodNotAllowed, "GET is not allowed here", history.KindRejected, "GET is not allowed here", ""},
+		{http.MethodGet, receiver.NotificationsPath, 0, "an answer without a status", history.KindRejected, "an answer without a status", ""},
+		{http.MethodPost, receiver.TeamsPath, http.StatusOK, `{"type":"message","text":"ack"}`, history.KindTeams, "", "ack"},
+		{http.MethodPost, receiver.TeamsPath, 0, `{"type":"message","text":"ack"}`, history.KindTeams, "", "ack"},
+		{http.MethodPost, receiver.NotificationsPath, http.StatusAccepted, "accepted", history.KindNotification, "", ""},
+	} {
+		next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.(receiver.ExchangeWriter).Exchange().Body = []byte("the body read")
+			if c.status != 0 {
+				w.WriteHeader(c.status)
+			}
+			w.Write([]byte(c.answer))
+		})
+		recorder := &historyRecorder{wake: make(chan struct{}, 1)}
+		l := &Listener{cfg: Config{Now: time.Now}, history: recorder}
+		l.recordRequests(next).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(c.method, c.path, nil))
+		rec := recorder.pending[0].(*history.Record)
+		if rec.Kind != c.kind || rec.Reason != c.reason || rec.Reply != c.reply || rec.Body != "the body read" {
+			t.Errorf("%s %s answered %d %q: kind %q, reason %q, reply %q, body %q", c.method, c.path, c.status, c.answer, rec.Kind, rec.Reason, rec.Reply, rec.Body)
+		}
 	}
 }
 

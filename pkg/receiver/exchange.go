@@ -1,7 +1,7 @@
 package receiver
 
 import (
-	"context"
+	"net/http"
 
 	"github.com/hookctl/hookctl/pkg/notification"
 )
@@ -19,17 +19,19 @@ type Exchange struct {
 	Collection *notification.Collection
 }
 
-type exchangeKey struct{}
-
-// WithExchange returns ctx carrying x: a request with this context, served
-// by a Receiver, has x filled in as it is handled.
-func WithExchange(ctx context.Context, x *Exchange) context.Context {
-	return context.WithValue(ctx, exchangeKey{}, x)
+// ExchangeWriter is an http.ResponseWriter that keeps a record of the
+// exchange it answers: a Receiver answering a request through one fills in
+// its Exchange as it handles the request. The writer carries it, rather than
+// the request's context, so that keeping the record costs a request neither
+// a new context nor a copy of itself.
+type ExchangeWriter interface {
+	http.ResponseWriter
+	Exchange() *Exchange
 }
 
-// noteExchange fills in the request's Exchange, if it carries one.
-func noteExchange(ctx context.Context, note func(*Exchange)) {
-	if x, ok := ctx.Value(exchangeKey{}).(*Exchange); ok {
-		note(x)
+// noteExchange fills in the request's Exchange, if its writer keeps one.
+func noteExchange(w http.ResponseWriter, note func(*Exchange)) {
+	if x, ok := w.(ExchangeWriter); ok {
+		note(x.Exchange())
 	}
 }

@@ -43,7 +43,7 @@ func (r *Receiver) graph(route string) http.HandlerFunc {
 			r.reject(w, route, http.StatusBadRequest, err.Error())
 			return
 		}
-		noteExchange(req.Context(), func(x *Exchange) { x.Collection = collection })
+		noteExchange(w, func(x *Exchange) { x.Collection = collection })
 		if len(collection.Value) == 0 {
 			w.WriteHeader(http.StatusAccepted)
 			return
@@ -254,7 +254,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, route stri
 	if err == io.EOF {
 		err = nil
 	}
-	noteExchange(req.Context(), func(x *Exchange) { x.Body = buf[room:] })
+	noteExchange(w, func(x *Exchange) { x.Body = buf[room:] })
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
