@@ -41,6 +41,12 @@ type renderer struct {
 	// lastExpiry is the last subscription expiry rewritten for a JSON line
 	// and what it became (see expiry).
 	lastExpiry [2]string
+	// lastReceivedAt is the last line's receivedAt, to the millisecond, and
+	// its text (see receivedAt).
+	lastReceivedAt struct {
+		at     time.Time
+		quoted string
+	}
 
 	errMu sync.Mutex
 	err   io.Writer
@@ -166,8 +172,18 @@ func (r *renderer) ready(e listener.Ready) {
 	}
 }
 
-func timestamp(t time.Time) string {
-	return strconv.Quote(iostreams.JSONTime(t))
+// receivedAt is a line's receivedAt as a quoted JSON time. Lines that come
+// together share their millisecond, so the last one is kept, as expiry keeps
+// its own; and the time's text, digits and punctuation, needs no escaping,
+// so it is quoted as it is formatted. Called with outMu held.
+func (r *renderer) receivedAt(t time.Time) string {
+	t = t.UTC().Truncate(time.Millisecond)
+	if !t.Equal(r.lastReceivedAt.at) || r.lastReceivedAt.quoted == "" {
+		var buf [48]byte
+		quoted := iostreams.AppendJSONTime(append(buf[:0], '"'), t)
+		r.lastReceivedAt.at, r.lastReceivedAt.quoted = t, string(append(quoted, '"'))
+	}
+	return r.lastReceivedAt.quoted
 }
 
 // quotedKind is e's type as a JSON string.
@@ -194,7 +210,7 @@ func (r *renderer) notification(buf []byte, e listener.Notification) []byte {
 	if r.json {
 		// Up to eight leading members, on the stack: this runs for every line.
 		var members [8][2]string
-		leading := append(members[:0], [2]string{"type", quotedKind(e)}, [2]string{"receivedAt", timestamp(e.ReceivedAt)})
+		leading := append(members[:0], [2]string{"type", quotedKind(e)}, [2]string{"receivedAt", r.receivedAt(e.ReceivedAt)})
 		if e.Replayed {
 			leading = append(leading, [2]string{"replayed", "true"})
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/hookctl/hookctl/internal/iostreams"
 	"github.com/hookctl/hookctl/internal/listener"
 	"github.com/hookctl/hookctl/pkg/graph"
+	"github.com/hookctl/hookctl/pkg/notification"
 	"github.com/hookctl/hookctl/pkg/receiver"
 	"github.com/hookctl/hookctl/pkg/teams"
 )
@@ -178,5 +179,36 @@ func TestFetchedMessageIsSanitised(t *testing.T) {
 	got := headline(e) + prettyExtra(cs, e, 80)
 	if strings.ContainsAny(got, "\u001b\u0007") {
 		t.Errorf("escapes reach the terminal: %q", got)
+	}
+}
+
+// The renderer keeps the last receivedAt's text: lines within a millisecond
+// share it, and the next millisecond (or zone, or the zero time) does not.
+func TestReceivedAtAcrossLines(t *testing.T) {
+	t.Parallel()
+	c, err := notification.Parse([]byte(`{"value":[{"id":"1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 10, 43, 2, 5_100_000, time.UTC)
+	r, out, _ := testRenderer(true)
+	var want strings.Builder
+	for _, step := range []struct {
+		at   time.Time
+		text string
+	}{
+		{at, "2026-11-23T10:43:02.005Z"},
+		{at.Add(800 * time.Microsecond), "2026-11-23T10:43:02.005Z"},
+		{at.Add(900 * time.Microsecond), "2026-11-23T10:43:02.006Z"},
+		{at.Add(time.Second).In(time.FixedZone("UTC+2", 2*60*60)), "2026-11-23T10:43:03.005Z"},
+		{time.Time{}, "0001-01-01T00:00:00Z"},
+		{at, "2026-11-23T10:43:02.005Z"},
+	} {
+		r.Consume(listener.Notification{ReceivedAt: step.at, Notification: c.Value[0]})
+		want.WriteString(`{"type":"notification","receivedAt":"` + step.text + `","id":"1"}` + "\n")
+	}
+	r.Flush()
+	if out.String() != want.String() {
+		t.Errorf("lines\n got %s\nwant %s", out, want.String())
 	}
 }

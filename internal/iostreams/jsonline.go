@@ -48,7 +48,12 @@ func AppendJSONLine(dst []byte, typ string, v any) ([]byte, error) {
 // JSONTime is t as every JSON line shows a time: RFC 3339 in UTC with at
 // most millisecond precision ("2026-12-02T16:37:55.378Z").
 func JSONTime(t time.Time) string {
-	return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	return string(AppendJSONTime(nil, t))
+}
+
+// AppendJSONTime appends JSONTime(t) to dst.
+func AppendJSONTime(dst []byte, t time.Time) []byte {
+	return t.UTC().Truncate(time.Millisecond).AppendFormat(dst, time.RFC3339Nano)
 }
 
 // JSONTimeOf rewrites a time from the wire (Graph sends seven fractional

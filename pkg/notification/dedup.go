@@ -115,9 +115,18 @@ func (d *Dedup) evict(now time.Time) {
 		}
 		d.head++
 	}
-	// Reclaim the consumed prefix once it dominates the slice.
+	// Reclaim the consumed prefix once it dominates the slice. Under steady
+	// traffic the live part stays about as large, and moving it down in place
+	// lets every insert after reuse the array instead of growing a new one;
+	// after a burst, when it is a fraction of the array, a smaller copy gives
+	// the memory back.
 	if d.head > 1024 && d.head*2 > len(d.order) {
-		d.order = append(d.order[:0:0], d.order[d.head:]...)
+		live := d.order[d.head:]
+		if len(live) < cap(d.order)/4 {
+			d.order = append(d.order[:0:0], live...)
+		} else {
+			d.order = d.order[:copy(d.order, live)]
+		}
 		d.head = 0
 	}
 }

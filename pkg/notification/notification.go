@@ -82,6 +82,9 @@ func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[
 		dst = append(dst, pair[1]...)
 	}
 	first := len(leading) == 0
+	// Members lie within Raw: when it has no whitespace, as Graph's items do
+	// not, no member needs the look this costs per member.
+	spaced := hasSpace(n.Raw)
 	_ = eachMember(n.Raw, func(name, member, value []byte) {
 		if string(name) == "clientState" || slices.Contains(omit, string(name)) {
 			return
@@ -95,7 +98,7 @@ func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[
 			dst = append(dst, ',')
 		}
 		first = false
-		if bytes.ContainsAny(member, " \t\n\r") {
+		if spaced && hasSpace(member) {
 			// Whitespace between tokens may hold line breaks; a line must not.
 			var buf bytes.Buffer
 			_ = json.Compact(&buf, value)
@@ -106,6 +109,13 @@ func (n *Notification) AppendJSONWithout(dst []byte, omit []string, leading ...[
 		dst = append(dst, member...)
 	})
 	return append(dst, '}')
+}
+
+// hasSpace reports whether b holds JSON whitespace anywhere, strings
+// included. Four vectorised scans beat bytes.ContainsAny's byte-at-a-time
+// loop, which came to a quarter of a JSON line's cost.
+func hasSpace(b []byte) bool {
+	return bytes.IndexByte(b, ' ') >= 0 || bytes.IndexByte(b, '\t') >= 0 || bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0
 }
 
 func appendName(dst []byte, name string) []byte {

@@ -1,6 +1,7 @@
 package notification_test
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -238,6 +239,43 @@ func TestDedupWindowAndLimit(t *testing.T) {
 	}
 	if !d.Seen(k(13), now) {
 		t.Error("recent key forgotten")
+	}
+}
+
+// The window's record of keys is compacted as they expire, in place under
+// steady traffic and into a smaller array after a burst: either way every key
+// within the window is still known, and none older.
+func TestDedupWindowAcrossCompactions(t *testing.T) {
+	t.Parallel()
+	d := notification.NewDedup(time.Minute, 1_000_000)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	key := func(i int) (k [16]byte) {
+		binary.LittleEndian.PutUint64(k[:], uint64(i))
+		return k
+	}
+	next := 0
+	arrive := func(n int, every time.Duration) {
+		for range n {
+			now = now.Add(every)
+			if d.Seen(key(next), now) {
+				t.Fatalf("key %d is new but was seen", next)
+			}
+			next++
+		}
+	}
+	arrive(50_000, 10*time.Millisecond)   // steady: 6,000 in the window
+	arrive(100_000, 100*time.Microsecond) // a burst: the window holds them all
+	arrive(50_000, 10*time.Millisecond)   // steady again, long after the burst
+	if d.Len() != 6000 {
+		t.Errorf("Len = %d, want the 6000 of the last minute", d.Len())
+	}
+	for _, back := range []int{1, 3000, 6000} {
+		if !d.Seen(key(next-back), now) {
+			t.Errorf("key %d, %s old, forgotten", next-back, time.Duration(back-1)*10*time.Millisecond)
+		}
+	}
+	if d.Seen(key(next-6002), now) {
+		t.Errorf("key %d, older than the window, still seen", next-6002)
 	}
 }
 

@@ -103,7 +103,42 @@ func (r *Receiver) process() {
 const settleEvery = 64
 
 // later defers a Store update until the output it vouches for is flushed.
-func (r *Receiver) later(update func()) { r.deferred = append(r.deferred, update) }
+func (r *Receiver) later(update storeUpdate) { r.deferred = append(r.deferred, update) }
+
+// storeUpdate is a Store update that later defers: a value rather than a
+// closure, because a closure is an allocation and every entry defers two.
+type storeUpdate struct {
+	op    updateOp
+	seq   uint64
+	stage string      // updateMark
+	key   [16]byte    // updateRemember
+	at    time.Time   // updateRemember
+	job   *forwardJob // updateSubmit
+}
+
+type updateOp uint8
+
+const (
+	updateComplete updateOp = iota // Store.Complete(seq)
+	updateMark                     // Store.Mark(seq, stage)
+	updateRemember                 // KeyStore.Remember(key, at)
+	updateSubmit                   // submit(job)
+)
+
+// apply carries out a deferred update. u points into r.deferred: Remember
+// gets the key in place, which is why KeyStore must not keep it.
+func (r *Receiver) apply(u *storeUpdate) {
+	switch u.op {
+	case updateComplete:
+		_ = r.opts.Store.Complete(u.seq)
+	case updateMark:
+		_ = r.opts.Store.Mark(u.seq, u.stage)
+	case updateRemember:
+		_ = r.opts.Store.(KeyStore).Remember(u.key[:], u.at)
+	case updateSubmit:
+		r.submit(u.job)
+	}
+}
 
 // settle flushes a buffering Reporter, then records what was printed. A crash
 // between the two only prints some lines again; the other order could lose
@@ -116,8 +151,8 @@ func (r *Receiver) settle() bool {
 			return false
 		}
 	}
-	for _, update := range r.deferred {
-		update()
+	for i := range r.deferred {
+		r.apply(&r.deferred[i])
 	}
 	clear(r.deferred)
 	r.deferred = r.deferred[:0]
@@ -144,8 +179,7 @@ func (r *Receiver) handle(e *entry) bool {
 		if err != nil {
 			r.stats.drop(DropUnreadableEntry)
 			r.report(DroppedEvent{ReceivedAt: r.opts.Now(), Reason: DropUnreadableEntry})
-			seq := e.seq
-			r.later(func() { _ = r.opts.Store.Complete(seq) })
+			r.later(storeUpdate{op: updateComplete, seq: e.seq})
 			return true
 		}
 		e = decoded
@@ -158,7 +192,13 @@ func (r *Receiver) handle(e *entry) bool {
 	var drops dropTally
 	defer r.reportDrops(e, &drops)
 	items := e.collection.Value
-	accepted := make([]json.RawMessage, 0, len(items))
+	// The processing goroutine's own slice, emptied for the next entry:
+	// forward copies what it keeps.
+	accepted := r.accepted[:0]
+	defer func() {
+		clear(accepted)
+		r.accepted = accepted[:0]
+	}()
 	for i, n := range items {
 		verdict := r.opts.ClientStates.Check(n.SubscriptionID, n.ClientState)
 		alreadyEmitted := fullyEmitted || i < emittedBefore
@@ -189,14 +229,13 @@ func (r *Receiver) handle(e *entry) bool {
 		r.stats.emitted.Add(1)
 		if err := r.opts.Reporter.Report(event); err != nil {
 			r.stats.emitted.Add(-1)
-			seq, stage := e.seq, stageEmitted+":"+strconv.Itoa(i)
-			r.later(func() { _ = r.opts.Store.Mark(seq, stage) })
+			r.later(storeUpdate{op: updateMark, seq: e.seq, stage: stageEmitted + ":" + strconv.Itoa(i)})
 			return false
 		}
-		if keys, ok := r.opts.Store.(KeyStore); ok && keyed {
+		if _, ok := r.opts.Store.(KeyStore); ok && keyed {
 			// Kept once the line is out, like the emitted mark, so that the
 			// window survives a restart.
-			r.later(func() { _ = keys.Remember(key[:], now) })
+			r.later(storeUpdate{op: updateRemember, key: key, at: now})
 		}
 		accepted = append(accepted, n.Raw)
 	}
@@ -282,16 +321,15 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 			}
 		}
 	}
-	seq := e.seq
 	if len(targets) == 0 {
-		r.later(func() { _ = r.opts.Store.Complete(seq) })
+		r.later(storeUpdate{op: updateComplete, seq: e.seq})
 		return
 	}
 	if !alreadyMarked {
 		// Deliveries may take long: a restart must not print these again.
-		r.later(func() { _ = r.opts.Store.Mark(seq, stageEmitted) })
+		r.later(storeUpdate{op: updateMark, seq: e.seq, stage: stageEmitted})
 	}
-	job := &forwardJob{seq: seq, eventID: e.eventID, contentType: e.contentType, targets: targets}
+	job := &forwardJob{seq: e.seq, eventID: e.eventID, contentType: e.contentType, targets: targets}
 	if len(accepted) != len(e.collection.Value) {
 		// Dropped items are never forwarded; the others keep their exact bytes.
 		job.body = notification.MarshalCollection(accepted, e.collection.ValidationTokens)
@@ -300,7 +338,7 @@ func (r *Receiver) forward(e *entry, accepted []json.RawMessage, forwardedTo map
 	}
 	// Submitted after the emitted mark, so a delivery's completion cannot
 	// precede it in the Store.
-	r.later(func() { r.submit(job) })
+	r.later(storeUpdate{op: updateSubmit, job: job})
 }
 
 // BodyStore is implemented by Stores that can read an entry back

@@ -10,6 +10,7 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -61,7 +62,8 @@ type Store interface {
 // of emitted notifications, so that the duplicate window survives a restart
 // (internal/journal.Journal does). New restores the window from it.
 type KeyStore interface {
-	// Remember keeps key, seen at at, for the duplicate window.
+	// Remember keeps key, seen at at, for the duplicate window. key is the
+	// Receiver's buffer, reused once Remember returns: keep a copy.
 	Remember(key []byte, at time.Time) error
 	// RangeMemos calls fn with each key kept, oldest first.
 	RangeMemos(fn func(key []byte, at time.Time))
@@ -142,9 +144,10 @@ type Receiver struct {
 	idle        *sync.Cond
 	stop        chan struct{}
 	stopOnce    sync.Once
-	processed   chan struct{} // closed when the processing goroutine ends
-	deferred    []func()      // Store updates waiting for the Reporter's flush (processing goroutine only)
-	dropLimit   reportLimit   // processing goroutine only
+	processed   chan struct{}     // closed when the processing goroutine ends
+	deferred    []storeUpdate     // Store updates waiting for the Reporter's flush (processing goroutine only)
+	dropLimit   reportLimit       // processing goroutine only
+	accepted    []json.RawMessage // handle's items to forward (processing goroutine only)
 
 	// fwdMu guards the forwarding backlog: jobs in the forwarder, and those
 	// parked until one of them is delivered everywhere.
