@@ -281,15 +281,22 @@ func startServer(b *testing.B, cmd *exec.Cmd, out string) *server {
 // waiting until every one of want is there or until timeout.
 func (s *server) emitted(want int, timeout time.Duration) (seen map[string]int, complete bool) {
 	seen = make(map[string]int, want)
-	count, offset := 0, 0
+	f, err := os.Open(s.out)
+	if err != nil {
+		return seen, false
+	}
+	defer f.Close()
+	count := 0
+	var unread []byte // read from the file, not yet a whole line
 	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
-		data, _ := os.ReadFile(s.out)
+		more, _ := io.ReadAll(f) // what the server printed since the last look
+		unread = append(unread, more...)
 		for {
-			line, rest, ok := bytes.Cut(data[offset:], []byte{'\n'})
+			line, rest, ok := bytes.Cut(unread, []byte{'\n'})
 			if !ok {
 				break
 			}
-			offset = len(data) - len(rest)
+			unread = rest
 			if id, ok := notificationID(line); ok {
 				seen[id]++
 				count++
