@@ -216,3 +216,54 @@ func BenchmarkEncodeRecord(b *testing.B) {
 		}
 	}
 }
+
+// TestEncodeCasesSetEveryField keeps the appenders complete: a field added
+// to Record, Header, Verdict or Attempt (and kept in JSON) must be set in
+// some encode case, so that TestAppendRecordMatchesEncodingJSON fails until
+// appendRecord writes it too. Update's fields are each set by
+// TestAppendUpdateMatchesEncodingJSON's updates.
+func TestEncodeCasesSetEveryField(t *testing.T) {
+	set := map[reflect.Type]map[string]bool{}
+	var visit func(v reflect.Value)
+	visit = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				visit(v.Elem())
+			}
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Struct {
+				for i := range v.Len() {
+					visit(v.Index(i))
+				}
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[time.Time]() {
+				return
+			}
+			if set[v.Type()] == nil {
+				set[v.Type()] = map[string]bool{}
+			}
+			for i := range v.NumField() {
+				if !v.Field(i).IsZero() {
+					set[v.Type()][v.Type().Field(i).Name] = true
+				}
+				visit(v.Field(i))
+			}
+		}
+	}
+	for _, rec := range encodeCases() {
+		visit(reflect.ValueOf(rec))
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Record](), reflect.TypeFor[Header](), reflect.TypeFor[Verdict](), reflect.TypeFor[Attempt]()} {
+		for i := range typ.NumField() {
+			field := typ.Field(i)
+			if !field.IsExported() || field.Tag.Get("json") == "-" {
+				continue
+			}
+			if !set[typ][field.Name] {
+				t.Errorf("no encode case sets %s.%s: appendRecord's match with encoding/json is not checked for it", typ.Name(), field.Name)
+			}
+		}
+	}
+}
