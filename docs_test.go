@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,8 +66,50 @@ func TestDocsRunAsWritten(t *testing.T) {
 				t.Fatalf("unknown doctest marker %q", b.mode)
 			}
 			t.Parallel()
+			defer holdPorts(b.code)()
 			runBlock(t, b, bin, repo)
 		})
+	}
+}
+
+// typedPort finds the loopback ports a block types (--addr 127.0.0.1:8787,
+// http://127.0.0.1:8787/...).
+var typedPort = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
+
+// portLocks serialise the blocks that type the same port: run in parallel,
+// two of them would fight over it.
+var portLocks sync.Map // port → *sync.Mutex
+
+// holdPorts waits until no other block holds a port code types, holds them
+// all, and returns what lets them go, each once it is free again. Ports are
+// taken in order, so two blocks never wait for each other.
+func holdPorts(code string) (release func()) {
+	var ports []string
+	for _, m := range typedPort.FindAllStringSubmatch(code, -1) {
+		if !slices.Contains(ports, m[1]) {
+			ports = append(ports, m[1])
+		}
+	}
+	slices.Sort(ports)
+	var held []*sync.Mutex
+	for _, port := range ports {
+		lock, _ := portLocks.LoadOrStore(port, &sync.Mutex{})
+		mu := lock.(*sync.Mutex)
+		mu.Lock()
+		held = append(held, mu)
+	}
+	return func() {
+		for i, mu := range held {
+			// What the block left running ends on a signal: the next block
+			// gets the port once that process has let it go.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if ln, err := net.Listen("tcp", "127.0.0.1:"+ports[i]); err == nil {
+					ln.Close()
+					break
+				}
+			}
+			mu.Unlock()
+		}
 	}
 }
 
